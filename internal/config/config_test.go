@@ -1,0 +1,248 @@
+package config
+
+import (
+	"crypto/tls"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDefault(t *testing.T) {
+	want := Config{
+		Address:         "0.0.0.0",
+		TLSPorts:        []int{6514},
+		MaxConnections:  10_000,
+		IdleTimeout:     10 * time.Minute,
+		MaxMessageBytes: 64 << 10,
+		GroupPrefix:     "/kinesyslog",
+		Timezone:        time.UTC,
+		SpoolMaxBytes:   10 << 30,
+		ShutdownTimeout: 20 * time.Second,
+	}
+	if diff := cmp.Diff(want, Default(), cmpConfig); diff != "" {
+		t.Errorf("Default() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	// valid returns a Config that passes, with f applied.
+	valid := func(f func(*Config)) Config {
+		c := Default()
+		c.Stream = "logs"
+		c.SpoolDir = "/spool"
+		f(&c)
+		return c
+	}
+	tests := []struct {
+		name string
+		c    Config
+		want []string // the lines of the error; nil when valid
+	}{
+		{name: "defaults with a stream", c: valid(func(*Config) {})},
+		{
+			name: "output and every option",
+			c: valid(func(c *Config) {
+				c.Stream, c.OutputDir = "", "/out"
+				c.EndpointURL = "https://firehose.eu-west-1.amazonaws.com"
+				c.AccountID = "123456789012"
+				c.UDPPorts, c.TCPPorts, c.TLSPorts = []int{514, 0}, []int{514, 601}, []int{6514}
+				c.ProxyProtocolPorts = []int{601, 6514, 0}
+				c.CertFile, c.KeyFile = "/c.pem", "/k.pem"
+				c.ClientCAFile, c.ClientAuth = "/ca.pem", tls.VerifyClientCertIfGiven
+				c.ClientAllow = []string{"*.example.com"}
+				c.MaxConnections, c.IdleTimeout, c.UDPReaders, c.ShutdownTimeout = 0, 0, 0, 0
+				c.MaxMessageBytes = MaxMessageBytes
+				c.GroupPrefix = ""
+				c.SpoolMaxBytes = MinSpoolBytes
+				c.MetricsAddress = ":9100"
+			}),
+		},
+		{
+			name: "zero value",
+			c:    Config{},
+			want: []string{
+				"no destination: set --stream NAME (Firehose) or --output DIR (local directory)",
+				"no listener enabled: set --udp-port, --tcp-port or --tls-port",
+				"--max-message-size 0: want 2048 to 1000000 bytes",
+				"--spool-max-bytes 0: want at least 8388608",
+			},
+		},
+		{
+			name: "both destinations",
+			c:    valid(func(c *Config) { c.OutputDir = "/out" }),
+			want: []string{"--stream and --output both given: set only one destination"},
+		},
+		{
+			name: "no listener",
+			c:    valid(func(c *Config) { c.TLSPorts = []int{0} }),
+			want: []string{"no listener enabled: set --udp-port, --tcp-port or --tls-port"},
+		},
+		{
+			name: "ports",
+			c: valid(func(c *Config) {
+				c.UDPPorts = []int{514, 70000, 514, -1, 514}
+				c.TCPPorts = []int{6514, 601}
+				c.ProxyProtocolPorts = []int{601, 514, 70000}
+			}),
+			want: []string{
+				"--udp-port 70000: want a port from 1 to 65535, or 0 to disable",
+				"--udp-port 514 given more than once",
+				"--udp-port -1: want a port from 1 to 65535, or 0 to disable",
+				"--tcp-port and --tls-port both use 6514: a TCP port serves one of them",
+				"--proxy-protocol 70000: want a port from 1 to 65535, or 0 to disable",
+				"--proxy-protocol 514: not a --tcp-port or --tls-port",
+			},
+		},
+		{
+			name: "cert without key",
+			c:    valid(func(c *Config) { c.CertFile = "/c.pem" }),
+			want: []string{"--cert and --key: give both or neither"},
+		},
+		{
+			name: "TLS options without a TLS port",
+			c: valid(func(c *Config) {
+				c.TLSPorts, c.TCPPorts = nil, []int{601}
+				c.CertFile, c.KeyFile, c.ClientCAFile = "/c.pem", "/k.pem", "/ca.pem"
+			}),
+			want: []string{
+				"--cert given but no --tls-port is enabled",
+				"--key given but no --tls-port is enabled",
+				"--client-ca given but no --tls-port is enabled",
+			},
+		},
+		{
+			name: "client checks without a CA",
+			c: valid(func(c *Config) {
+				c.ClientAuth = tls.RequireAndVerifyClientCert
+				c.ClientAllow = []string{"ok", "[bad"}
+			}),
+			want: []string{
+				"--client-auth needs --client-ca",
+				"--client-allow needs --client-ca",
+				`--client-allow "[bad": malformed pattern`,
+			},
+		},
+		{
+			name: "client auth mode",
+			c:    valid(func(c *Config) { c.ClientCAFile, c.ClientAuth = "/ca.pem", tls.RequireAnyClientCert }),
+			want: []string{"--client-auth: want request or require"},
+		},
+		{
+			name: "names and addresses",
+			c: valid(func(c *Config) {
+				c.Stream = "no spaces"
+				c.EndpointURL = "firehose.local"
+				c.AccountID = "12345"
+				c.GroupPrefix = "/logs/"
+				c.MetricsAddress = "localhost"
+			}),
+			want: []string{
+				`--stream "no spaces": a delivery stream name is 1 to 64 letters, digits, '_', '.' or '-'`,
+				`--endpoint-url "firehose.local": want an http or https URL with a host`,
+				`--account-id "12345": an AWS account ID is 12 digits`,
+				`--group-prefix "/logs/": use letters, digits and . _ / # - only, not ending in /`,
+				`--metrics-address "localhost": want host:port`,
+			},
+		},
+		{
+			name: "negative and out of range numbers",
+			c: valid(func(c *Config) {
+				c.MaxConnections = -1
+				c.IdleTimeout = -time.Second
+				c.UDPReaders = -2
+				c.MaxMessageBytes = MinMessageBytes - 1
+				c.SpoolMaxBytes = MinSpoolBytes - 1
+				c.ShutdownTimeout = -time.Second
+			}),
+			want: []string{
+				"--max-connections -1: want 0 (no limit) or more",
+				"--idle-timeout -1s: want 0 (never) or more",
+				"--udp-readers -2: want 0 (one per CPU) or more",
+				"--max-message-size 2047: want 2048 to 1000000 bytes",
+				"--spool-max-bytes 8388607: want at least 8388608",
+				"--shutdown-timeout -1s: want 0 (no last upload) or more",
+			},
+		},
+		{
+			name: "message size above a record",
+			c:    valid(func(c *Config) { c.MaxMessageBytes = MaxMessageBytes + 1 }),
+			want: []string{"--max-message-size 1000001: want 2048 to 1000000 bytes"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			if err := tt.c.Validate(); err != nil {
+				got = strings.Split(err.Error(), "\n")
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Validate() problems mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDefaultSpoolDir(t *testing.T) {
+	tmp := t.TempDir()
+	existing := filepath.Join(tmp, "spool")
+	if err := os.Mkdir(existing, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(tmp, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	home := func() (string, error) { return "/home/u", nil }
+	noHome := func() (string, error) { return "", os.ErrNotExist }
+
+	tests := []struct {
+		name   string
+		system string
+		xdg    string
+		home   func() (string, error)
+		want   string
+	}{
+		{name: "system dir exists", system: existing, home: home, want: existing},
+		{name: "system dir can be created", system: filepath.Join(tmp, "new"), home: home, want: filepath.Join(tmp, "new")},
+		{name: "parent missing, XDG state", system: filepath.Join(tmp, "no", "spool"), xdg: "/state", home: home, want: "/state/kinesyslog"},
+		{name: "not a directory", system: file, xdg: "/state", home: home, want: "/state/kinesyslog"},
+		{name: "relative XDG ignored", system: filepath.Join(file, "spool"), xdg: "state", home: home, want: "/home/u/.local/state/kinesyslog"},
+		{name: "no home", system: filepath.Join(file, "spool"), home: noHome, want: filepath.Join(file, "spool")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			getenv := func(k string) string {
+				if k == "XDG_STATE_HOME" {
+					return tt.xdg
+				}
+				return ""
+			}
+			if got := defaultSpoolDir(tt.system, getenv, tt.home); got != tt.want {
+				t.Errorf("defaultSpoolDir(%q) = %q, want %q", tt.system, got, tt.want)
+			}
+			if _, err := os.Stat(filepath.Join(tmp, "new")); err == nil {
+				t.Errorf("defaultSpoolDir created %s", filepath.Join(tmp, "new"))
+			}
+		})
+	}
+}
+
+// TestDefaultSpoolDirUnwritable checks the fall-back when the system spool exists but this user
+// may not write it; root may write anything, so it runs only as another user.
+func TestDefaultSpoolDirUnwritable(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root may write any directory")
+	}
+	dir := filepath.Join(t.TempDir(), "spool")
+	if err := os.Mkdir(dir, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	got := defaultSpoolDir(dir, func(string) string { return "/state" }, os.UserHomeDir)
+	if want := "/state/kinesyslog"; got != want {
+		t.Errorf("defaultSpoolDir(read-only) = %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,244 @@
+package config
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// EnvPrefix starts the name of the environment variable of each flag: KINESYSLOG_TCP_PORT for
+// --tcp-port.
+const EnvPrefix = "KINESYSLOG_"
+
+// envAnnotation marks the flags RegisterFlags defines, with the name of their environment
+// variable, so that Load leaves alone the flags others add to the same set (cobra's --help).
+const envAnnotation = "kinesyslog-env"
+
+// RegisterFlags defines on fs one flag per field of c, with c's current values as the defaults
+// shown by --help. Parsing fs writes into c, so c must outlive fs and be the Config later given
+// to Load.
+func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
+	// Defined on a set of their own first, so that only these flags are marked for Load.
+	own := pflag.NewFlagSet("config", pflag.ContinueOnError)
+	c.defineFlags(own)
+	own.VisitAll(func(f *pflag.Flag) {
+		// SetAnnotation fails only for a flag the set does not have.
+		_ = own.SetAnnotation(f.Name, envAnnotation, []string{EnvName(f.Name)})
+	})
+	fs.AddFlagSet(own)
+}
+
+func (c *Config) defineFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Stream, "stream", c.Stream,
+		"Amazon Data Firehose delivery stream `NAME` to deliver to; give --stream or --output")
+	fs.StringVar(&c.OutputDir, "output", c.OutputDir,
+		"deliver to local `DIR` instead, laid out as Firehose writes S3 (no AWS account needed)")
+	fs.StringVar(&c.EndpointURL, "endpoint-url", c.EndpointURL,
+		"Firehose endpoint `URL` (VPC endpoint, FIPS, tests); AWS_ENDPOINT_URL_FIREHOSE works too")
+	fs.StringVar(&c.AccountID, "account-id", c.AccountID,
+		"record owner, a 12-digit AWS account `ID`; without it the owner comes from STS GetCallerIdentity")
+	fs.StringVar(&c.Region, "region", c.Region,
+		"AWS `REGION`; overrides the AWS config files and environment")
+	fs.StringVar(&c.Profile, "profile", c.Profile,
+		"`PROFILE` of the AWS config and credentials files")
+
+	fs.StringVar(&c.Address, "address", c.Address, "bind `ADDRESS` of every listener")
+	fs.IntSliceVar(&c.UDPPorts, "udp-port", c.UDPPorts,
+		"UDP listener `PORT`; repeatable; 0 disables (default none)")
+	fs.IntSliceVar(&c.TCPPorts, "tcp-port", c.TCPPorts,
+		"TCP listener `PORT`; repeatable; 0 disables (default none)")
+	fs.IntSliceVar(&c.TLSPorts, "tls-port", c.TLSPorts,
+		"TLS listener `PORT` (RFC5425); repeatable; 0 disables")
+	fs.IntSliceVar(&c.ProxyProtocolPorts, "proxy-protocol", c.ProxyProtocolPorts,
+		"expect a PROXY protocol v1/v2 header on this --tcp-port or --tls-port `PORT`; repeatable; 0 disables (default none)")
+	fs.StringVar(&c.CertFile, "cert", c.CertFile,
+		"certificate `FILE` (PEM) of the TLS listeners, reloaded on SIGHUP; without --cert and --key a self-signed certificate is made at start and its fingerprint logged")
+	fs.StringVar(&c.KeyFile, "key", c.KeyFile, "private key `FILE` (PEM) of --cert")
+	fs.StringVar(&c.ClientCAFile, "client-ca", c.ClientCAFile,
+		"verify TLS client certificates against the CA bundle `FILE` (PEM)")
+	fs.Var(clientAuthValue{&c.ClientAuth}, "client-auth",
+		"client certificate `MODE` with --client-ca: request (verify when sent) or require (default require when --client-ca is given)")
+	fs.StringArrayVar(&c.ClientAllow, "client-allow", c.ClientAllow,
+		"accept only client certificates whose subject CN or a DNS/URI SAN matches `PATTERN` (path.Match syntax, e.g. *.example.com); repeatable; needs --client-ca")
+	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections,
+		"most open TCP and TLS connections, all listeners together; 0 for no limit")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout,
+		"close TCP and TLS connections idle this long; 0 never")
+	fs.IntVar(&c.UDPReaders, "udp-readers", c.UDPReaders,
+		"goroutines reading each UDP port; 0 for one per CPU (GOMAXPROCS)")
+	fs.Var(sizeValue[int]{&c.MaxMessageBytes}, "max-message-size",
+		fmt.Sprintf("longest message kept whole, longer ones are truncated; %s to %s", formatSize(MinMessageBytes), formatSize(MaxMessageBytes)))
+
+	fs.BoolVar(&c.GELF, "gelf", c.GELF,
+		"listen for GELF (Graylog Extended Log Format) instead of syslog")
+	fs.StringVar(&c.GroupPrefix, "group-prefix", c.GroupPrefix,
+		"`PREFIX` of every logGroup: PREFIX/syslog/PORT or PREFIX/gelf/PORT")
+	fs.Var(locationValue{&c.Timezone}, "timezone",
+		"IANA time `ZONE` of RFC3164 timestamps that carry none, e.g. Europe/Paris or Local")
+
+	fs.StringVar(&c.SpoolDir, "spool-dir", c.SpoolDir,
+		"spool `DIR` of records not yet delivered (default "+SystemSpoolDir+" if it exists or can be created, else $XDG_STATE_HOME/kinesyslog or ~/.local/state/kinesyslog)")
+	fs.Var(sizeValue[int64]{&c.SpoolMaxBytes}, "spool-max-bytes",
+		"most bytes in the spool; when full, TCP and TLS senders wait and UDP datagrams are dropped")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout,
+		"how long the last upload may take after SIGTERM or SIGINT; 0 leaves the spool for the next start")
+
+	fs.StringVar(&c.MetricsAddress, "metrics-address", c.MetricsAddress,
+		"serve Prometheus metrics at http://`HOST:PORT`/metrics (default off)")
+	fs.BoolVar(&c.Debug, "debug", c.Debug, "log debug messages to stderr")
+}
+
+// EnvName returns the environment variable read for a flag: EnvName("tcp-port") is
+// "KINESYSLOG_TCP_PORT".
+func EnvName(flag string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// Load completes c after fs, on which c.RegisterFlags defined the flags, has parsed the command
+// line. Every flag of c not given on the command line takes the value of its environment
+// variable, as lookupEnv (os.LookupEnv outside tests) reports it; see the package documentation
+// for the syntax. Load then removes zero port entries, resolves an empty SpoolDir to
+// DefaultSpoolDir(), and sets ClientAuth to tls.RequireAndVerifyClientCert when a ClientCAFile
+// is given without it.
+//
+// Load returns every bad environment value at once, each naming its variable; c is then
+// incomplete. Load does not validate c: call Validate.
+func (c *Config) Load(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) error {
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		env := f.Annotations[envAnnotation]
+		if f.Changed || len(env) == 0 {
+			return
+		}
+		v, ok := lookupEnv(env[0])
+		if v = strings.TrimSpace(v); !ok || v == "" {
+			return
+		}
+		if err := setFromEnv(fs, f, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", env[0], v, err))
+		}
+	})
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+
+	c.UDPPorts = withoutZeros(c.UDPPorts)
+	c.TCPPorts = withoutZeros(c.TCPPorts)
+	c.TLSPorts = withoutZeros(c.TLSPorts)
+	c.ProxyProtocolPorts = withoutZeros(c.ProxyProtocolPorts)
+	if c.SpoolDir == "" {
+		c.SpoolDir = DefaultSpoolDir()
+	}
+	if c.ClientCAFile != "" && c.ClientAuth == tls.NoClientCert {
+		c.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return nil
+}
+
+// setFromEnv sets flag f from the value v of its environment variable.
+func setFromEnv(fs *pflag.FlagSet, f *pflag.Flag, v string) error {
+	var values []string
+	switch f.Value.(type) {
+	case pflag.SliceValue:
+		// The spec separates repeated values with whitespace. Each Set after the first appends.
+		values = strings.Fields(v)
+	case boolValue:
+		b, err := parseBool(v)
+		if err != nil {
+			return err
+		}
+		values = []string{strconv.FormatBool(b)}
+	default:
+		values = []string{v}
+	}
+	for _, s := range values {
+		if err := fs.Set(f.Name, s); err != nil {
+			return fmt.Errorf("invalid value %q for --%s: %w", s, f.Name, plainError(err))
+		}
+	}
+	return nil
+}
+
+// boolValue is implemented by pflag's boolean flags.
+type boolValue interface{ IsBoolFlag() bool }
+
+// parseBool reads the booleans shells and systemd units write.
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "1", "true", "yes":
+		return true, nil
+	case "0", "false", "no":
+		return false, nil
+	}
+	return false, errors.New("want 1, 0, true, false, yes or no")
+}
+
+// plainError returns the cause of an error of FlagSet.Set, without the flag name the caller
+// already gives or the strconv function name of a number parsing error.
+func plainError(err error) error {
+	if ne, ok := errors.AsType[*strconv.NumError](err); ok {
+		return ne.Err
+	}
+	if ive, ok := errors.AsType[*pflag.InvalidValueError](err); ok {
+		return ive.Unwrap()
+	}
+	return err
+}
+
+func withoutZeros(ports []int) []int {
+	return slices.DeleteFunc(ports, func(p int) bool { return p == 0 })
+}
+
+// clientAuthValue is the pflag.Value of --client-auth.
+type clientAuthValue struct{ p *tls.ClientAuthType }
+
+func (v clientAuthValue) Type() string { return "mode" }
+
+func (v clientAuthValue) String() string {
+	switch *v.p {
+	case tls.VerifyClientCertIfGiven:
+		return "request"
+	case tls.RequireAndVerifyClientCert:
+		return "require"
+	}
+	return ""
+}
+
+func (v clientAuthValue) Set(s string) error {
+	switch s {
+	case "request":
+		*v.p = tls.VerifyClientCertIfGiven
+	case "require":
+		*v.p = tls.RequireAndVerifyClientCert
+	default:
+		return errors.New("want request or require")
+	}
+	return nil
+}
+
+// locationValue is the pflag.Value of --timezone: an IANA zone name, checked by loading it.
+type locationValue struct{ p **time.Location }
+
+func (v locationValue) Type() string { return "zone" }
+
+func (v locationValue) String() string {
+	if *v.p == nil {
+		return time.UTC.String()
+	}
+	return (*v.p).String()
+}
+
+func (v locationValue) Set(s string) error {
+	loc, err := time.LoadLocation(s)
+	if err != nil {
+		return err
+	}
+	*v.p = loc
+	return nil
+}

@@ -1,0 +1,152 @@
+package config
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+)
+
+// maxPort is the largest TCP or UDP port number.
+const maxPort = 65535
+
+var (
+	// streamName is the pattern and length AWS gives for DeliveryStreamName.
+	streamName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,64}$`)
+	// accountID is an AWS account number: twelve digits.
+	accountID = regexp.MustCompile(`^[0-9]{12}$`)
+	// groupPrefix keeps logGroup within the characters CloudWatch Logs allows in a log group
+	// name, which consumers of subscription records may rely on.
+	groupPrefix = regexp.MustCompile(`^[a-zA-Z0-9._/#-]*$`)
+)
+
+// Validate reports whether c describes a relay that can run. It returns nil, or every problem
+// it finds joined with errors.Join, each naming the flag to change. Zero port entries are
+// ignored, as Config documents.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(format, args...))
+	}
+
+	switch {
+	case c.Stream == "" && c.OutputDir == "":
+		bad("no destination: set --stream NAME (Firehose) or --output DIR (local directory)")
+	case c.Stream != "" && c.OutputDir != "":
+		bad("--stream and --output both given: set only one destination")
+	}
+	if c.Stream != "" && !streamName.MatchString(c.Stream) {
+		bad("--stream %q: a delivery stream name is 1 to 64 letters, digits, '_', '.' or '-'", c.Stream)
+	}
+	if c.EndpointURL != "" {
+		if u, err := url.Parse(c.EndpointURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("--endpoint-url %q: want an http or https URL with a host", c.EndpointURL)
+		}
+	}
+	if c.AccountID != "" && !accountID.MatchString(c.AccountID) {
+		bad("--account-id %q: an AWS account ID is 12 digits", c.AccountID)
+	}
+
+	udp := checkPorts("--udp-port", c.UDPPorts, bad)
+	tcp := checkPorts("--tcp-port", c.TCPPorts, bad)
+	tlsPorts := checkPorts("--tls-port", c.TLSPorts, bad)
+	if len(udp)+len(tcp)+len(tlsPorts) == 0 {
+		bad("no listener enabled: set --udp-port, --tcp-port or --tls-port")
+	}
+	for _, p := range slices.Sorted(maps.Keys(tcp)) {
+		if tlsPorts[p] {
+			bad("--tcp-port and --tls-port both use %d: a TCP port serves one of them", p)
+		}
+	}
+	proxy := checkPorts("--proxy-protocol", c.ProxyProtocolPorts, bad)
+	for _, p := range slices.Sorted(maps.Keys(proxy)) {
+		if !tcp[p] && !tlsPorts[p] {
+			bad("--proxy-protocol %d: not a --tcp-port or --tls-port", p)
+		}
+	}
+
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		bad("--cert and --key: give both or neither")
+	}
+	if len(tlsPorts) == 0 {
+		for _, f := range []struct{ flag, value string }{
+			{"--cert", c.CertFile}, {"--key", c.KeyFile}, {"--client-ca", c.ClientCAFile},
+		} {
+			if f.value != "" {
+				bad("%s given but no --tls-port is enabled", f.flag)
+			}
+		}
+	}
+	switch c.ClientAuth {
+	case tls.NoClientCert:
+	case tls.VerifyClientCertIfGiven, tls.RequireAndVerifyClientCert:
+		if c.ClientCAFile == "" {
+			bad("--client-auth needs --client-ca")
+		}
+	default:
+		bad("--client-auth: want request or require")
+	}
+	if len(c.ClientAllow) > 0 && c.ClientCAFile == "" {
+		bad("--client-allow needs --client-ca")
+	}
+	for _, p := range c.ClientAllow {
+		if _, err := path.Match(p, ""); err != nil {
+			bad("--client-allow %q: malformed pattern", p)
+		}
+	}
+
+	if c.MaxConnections < 0 {
+		bad("--max-connections %d: want 0 (no limit) or more", c.MaxConnections)
+	}
+	if c.IdleTimeout < 0 {
+		bad("--idle-timeout %v: want 0 (never) or more", c.IdleTimeout)
+	}
+	if c.UDPReaders < 0 {
+		bad("--udp-readers %d: want 0 (one per CPU) or more", c.UDPReaders)
+	}
+	if c.MaxMessageBytes < MinMessageBytes || c.MaxMessageBytes > MaxMessageBytes {
+		bad("--max-message-size %d: want %d to %d bytes", c.MaxMessageBytes, MinMessageBytes, MaxMessageBytes)
+	}
+	if !groupPrefix.MatchString(c.GroupPrefix) || len(c.GroupPrefix) > 0 && c.GroupPrefix[len(c.GroupPrefix)-1] == '/' {
+		bad("--group-prefix %q: use letters, digits and . _ / # - only, not ending in /", c.GroupPrefix)
+	}
+	if c.SpoolMaxBytes < MinSpoolBytes {
+		bad("--spool-max-bytes %d: want at least %d", c.SpoolMaxBytes, MinSpoolBytes)
+	}
+	if c.ShutdownTimeout < 0 {
+		bad("--shutdown-timeout %v: want 0 (no last upload) or more", c.ShutdownTimeout)
+	}
+	if c.MetricsAddress != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddress); err != nil {
+			bad("--metrics-address %q: want host:port", c.MetricsAddress)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkPorts reports ports out of range and ports given more than once, each once, and returns
+// the set of the valid non-zero ports.
+func checkPorts(flag string, ports []int, bad func(string, ...any)) map[int]bool {
+	set := make(map[int]bool, len(ports))
+	seen := make(map[int]int, len(ports))
+	for _, p := range ports {
+		seen[p]++
+		switch {
+		case p == 0:
+		case p < 0 || p > maxPort:
+			if seen[p] == 1 {
+				bad("%s %d: want a port from 1 to %d, or 0 to disable", flag, p, maxPort)
+			}
+		case seen[p] == 2:
+			bad("%s %d given more than once", flag, p)
+		default:
+			set[p] = true
+		}
+	}
+	return set
+}
