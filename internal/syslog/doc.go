@@ -24,10 +24,11 @@
 // "logging timestamp rfc5424" write it.
 //
 // RFC 3164 section 4.1.2 "Mmm dd hh:mm:ss" and its real-world variants: month names in any case;
-// the day space-padded ("Feb  1"), zero-padded ("Feb 01") or bare ("Feb 1"); a year before the time
-// ("Feb 21 2026 21:07:50", Cisco ASA) or after it ("Feb 21 21:07:50 2026", accepted for 20xx only,
-// as the original did); fractional seconds ("21:07:50.483", Cisco IOS "msec"). The stamp must be
-// followed by a space, a colon or the end of the message.
+// the day space-padded ("Feb  1"), zero-padded ("Feb 01") or bare ("Feb 1"); a year before the
+// month ("2026 Feb 21 21:07:50", Cisco NX-OS), before the time ("Feb 21 2026 21:07:50", Cisco ASA)
+// or after it ("Feb 21 21:07:50 2026", accepted for 20xx only, as the original did); fractional
+// seconds ("21:07:50.483", Cisco IOS "msec"). The stamp must be followed by a space, a colon or
+// the end of the message.
 //
 // Cisco IOS additions: up to three "token:" prefixes between the PRI and the stamp (the message
 // counter, "service sequence-numbers" and "logging origin-id hostname", e.g.
@@ -76,7 +77,7 @@
 // # Deviations from the original's header recognition
 //
 // The original recognised only "<PRI>1 <RFC 3339>" and "<PRI>Mmm dd hh:mm:ss[ 20yy]". Everything
-// else listed above (RFC 3339 without the "1 ", Cisco prefixes, a year before the time,
+// else listed above (RFC 3339 without the "1 ", Cisco prefixes, a year before the month or time,
 // fractional seconds, a missing PRI) was rewritten with the receive time; this package reads the
 // sender's stamp instead. It accepted any 1 to 3 digit PRI, including 192 to 999, which this
 // package treats as no PRI (the original bytes are then kept as content).

@@ -125,19 +125,24 @@ func ciscoPrefix(b []byte) (int, bool) {
 }
 
 // stamp reads an RFC 3339 or RFC 3164 stamp at the start of b, after an optional Cisco
-// synchronisation marker.
+// synchronisation marker. A BSD stamp may be preceded by its year.
 func (p Parser) stamp(b []byte, received time.Time) (time.Time, bool) {
 	if len(b) > 0 && (b[0] == '*' || b[0] == '.') {
 		b = b[1:]
 	}
-	switch {
-	case len(b) == 0:
+	if len(b) == 0 {
 		return time.Time{}, false
-	case isDigit(b[0]):
-		return p.rfc3339(b, true)
-	default:
-		return p.bsd(b, received)
 	}
+	if !isDigit(b[0]) {
+		return p.bsd(b, 0, received)
+	}
+	if year, n := leadingDigits(b, 4); n == 4 && len(b) > 5 && b[4] == ' ' {
+		if year == 0 {
+			return time.Time{}, false
+		}
+		return p.bsd(b[5:], year, received)
+	}
+	return p.rfc3339(b, true)
 }
 
 // location is the zone for zone-less stamps.

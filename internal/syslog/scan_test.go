@@ -116,7 +116,10 @@ func TestScan(t *testing.T) {
 		{name: "3164 short time", msg: "<13>Jan 21 21:07 host", pri: 13, rewrite: true},
 		{name: "3164 year 0", msg: "<13>Jan 21 0000 21:07:00 host", pri: 13, rewrite: true},
 		{name: "3164 ten fraction digits", msg: "<13>Feb 21 21:07:50.1234567891 host", pri: 13, rewrite: true},
-		{name: "3164 year first", msg: "<0>1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org sched[0]: That's All Folks!", pri: 0, rewrite: true},
+		{name: "3164 year first", msg: "<0>1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org sched[0]: That's All Folks!", pri: 0, ts: "1990-10-22T10:52:01Z"},
+		{name: "3164 year first and before time", msg: "<0>1990 Oct 22 1990 10:52:01 host x", pri: 0, rewrite: true},
+		{name: "3164 year first is 0", msg: "<0>0000 Oct 22 10:52:01 host x", pri: 0, rewrite: true},
+		{name: "3164 number then text", msg: "<0>1990 was a good year", pri: 0, rewrite: true},
 
 		// Cisco IOS.
 		{name: "Cisco counter, star, UTC", msg: "<189>123: *Feb 21 18:48:50.483 UTC: %SYS-5-CONFIG_I: Configured from console by vty0", pri: 189, ts: "2026-02-21T18:48:50.483Z"},
@@ -131,6 +134,9 @@ func TestScan(t *testing.T) {
 		{name: "Cisco empty counter", msg: "<189>: *Feb 20 18:48:50.001: %SYS-5-RESTART: x", pri: 189, ts: "2026-02-20T18:48:50.001Z"},
 		{name: "Cisco dot marker", msg: "<189>7: .Feb 20 18:48:50.001: %SYS-5-RESTART: x", pri: 189, ts: "2026-02-20T18:48:50.001Z"},
 		{name: "Cisco RFC 3339 after counter", msg: "<189>7: 2026-02-20T18:48:50.001Z: %SYS-5-RESTART: x", pri: 189, ts: "2026-02-20T18:48:50.001Z"},
+		{name: "Cisco NX-OS", loc: plusOne, msg: "<189>: 2026 Feb 21 21:07:50 UTC: %ETHPORT-5-IF_UP: Interface Ethernet1/7 is up", pri: 189, ts: "2026-02-21T21:07:50Z"},
+		{name: "Cisco NX-OS msec", msg: "<187>: 2025 Dec 31 23:59:59.999 UTC: %ETHPORT-3-IF_ERROR_VLANS_SUSPENDED: x", pri: 187, ts: "2025-12-31T23:59:59.999Z"},
+		{name: "Cisco WLC task prefix", msg: "<133>WLC01: *spamApTask4: Feb 21 21:07:50.123: %LWAPP-3-REPLAY_ERR: x", pri: 133, ts: "2026-02-21T21:07:50.123Z"},
 		{name: "Cisco four prefixes", msg: "<189>1: 2: 3: 4: Feb 20 18:48:50: x", pri: 189, rewrite: true},
 		{name: "Cisco prefix without PRI", msg: "45: Feb 20 18:48:50: x", pri: -1, rewrite: true},
 		{name: "Cisco counter without stamp", msg: "<189>45: %SYS-5-RESTART: x", pri: 189, rewrite: true},

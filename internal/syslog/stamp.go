@@ -77,9 +77,10 @@ func (p Parser) rfc3339(b []byte, colonEnds bool) (time.Time, bool) {
 }
 
 // bsd reads an RFC 3164 stamp and its variants at the start of b: "Mmm dd[ yyyy] hh:mm:ss[.f]",
-// "Mmm dd hh:mm:ss[.f] 20yy", then optionally " UTC", " GMT" or " UT". A year-less stamp gets
-// its year from received.
-func (p Parser) bsd(b []byte, received time.Time) (time.Time, bool) {
+// "Mmm dd hh:mm:ss[.f] 20yy", then optionally " UTC", " GMT" or " UT". year is what preceded
+// the month (Cisco NX-OS writes "2026 Feb 21 ..."), or 0. A stamp without a year gets one from
+// received.
+func (p Parser) bsd(b []byte, year int, received time.Time) (time.Time, bool) {
 	month, ok := parseMonth(b)
 	if !ok || len(b) < 5 || b[3] != ' ' {
 		return time.Time{}, false
@@ -94,12 +95,11 @@ func (p Parser) bsd(b []byte, received time.Time) (time.Time, bool) {
 	}
 	i += n + 1
 
-	year := 0
 	if y, n := leadingDigits(b[i:], 4); n == 4 && i+n < len(b) && b[i+n] == ' ' {
-		year = y
-		if year == 0 {
+		if year != 0 || y == 0 {
 			return time.Time{}, false
 		}
+		year = y
 		i += n + 1
 	}
 	if len(b) < i+bsdTimeLen || b[i+2] != ':' || b[i+5] != ':' {
