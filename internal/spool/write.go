@@ -1,0 +1,241 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/kinesyslog/kinesyslog/internal/backoff"
+)
+
+// Delays between attempts to write to a full disk. Removals wake waiting writers at once; the
+// timer covers space freed by something other than the uploader.
+const (
+	diskFullRetryBase = 250 * time.Millisecond
+	diskFullRetryMax  = 10 * time.Second
+)
+
+// Write stores record durably. When it returns nil the record is on disk under its final name
+// and the directory entry is synced: it survives a crash and will be returned by Pending.
+//
+// Write blocks while the spool is at Options.MaxBytes, and while the disk is full, until space
+// is freed; when ctx is done first it returns an error wrapping ErrFull and ctx.Err(). Any other
+// failure (an I/O error, a read-only file system) is returned at once, wrapped; the caller may
+// retry. On every failure the temporary file is removed and no record is left under a final
+// name.
+func (s *Spool) Write(ctx context.Context, record []byte) error {
+	size := int64(len(record))
+	if size == 0 {
+		return errors.New("spool: write: empty record")
+	}
+	if s.maxBytes > 0 && size > s.maxBytes {
+		return fmt.Errorf("spool: write: record of %d bytes can never fit the spool cap of %d bytes", size, s.maxBytes)
+	}
+	if err := s.reserve(ctx, size); err != nil {
+		return err
+	}
+	defer s.writes.Done()
+
+	bo := backoff.Backoff{Base: diskFullRetryBase, Max: diskFullRetryMax}
+	for {
+		e, err := s.writeFile(record)
+		if err == nil {
+			s.commit(e)
+			return nil
+		}
+		s.metrics.writeErrors.Inc()
+		if !isDiskFull(err) {
+			s.release(size)
+			return err
+		}
+		s.setDiskFull(err)
+		if werr := s.waitDiskSpace(ctx, &bo); werr != nil {
+			s.release(size)
+			return fmt.Errorf("spool: write: %w: %w (last error: %w)", ErrFull, werr, err)
+		}
+	}
+}
+
+// reserve counts size against the cap, waiting while it does not fit, and registers the write
+// with Close: the caller must call s.writes.Done when the write is over.
+func (s *Spool) reserve(ctx context.Context, size int64) error {
+	waiting := false
+	defer func() {
+		if waiting {
+			s.metrics.blockedWrites.Dec()
+		}
+	}()
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return ErrClosed
+		}
+		if s.maxBytes == 0 || s.bytes+s.reserved+size <= s.maxBytes {
+			s.reserved += size
+			s.writes.Add(1)
+			if s.full && !waiting {
+				s.full = false
+				s.logger.Info("spool has room again", slog.String(logKeyDir, s.dir),
+					slog.Int64(logKeyBytes, s.bytes), slog.Int64("max_bytes", s.maxBytes))
+			}
+			s.mu.Unlock()
+			return nil
+		}
+		if !s.full {
+			s.full = true
+			s.logger.Warn("spool full: writers wait for the uploader to free space",
+				slog.String(logKeyDir, s.dir), slog.Int64(logKeyBytes, s.bytes), slog.Int64("max_bytes", s.maxBytes))
+		}
+		freed := s.freed
+		s.mu.Unlock()
+		if !waiting {
+			waiting = true
+			s.metrics.blockedWrites.Inc()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("spool: write: %w: %w", ErrFull, ctx.Err())
+		case <-freed:
+		}
+	}
+}
+
+// release returns the reservation of a write that failed and lets waiting writers try again.
+func (s *Spool) release(size int64) {
+	s.mu.Lock()
+	s.reserved -= size
+	s.signalFreedLocked()
+	s.mu.Unlock()
+}
+
+// writeFile writes record to a temporary file, syncs it, renames it to its final name and syncs
+// the directory. On failure nothing is left behind.
+func (s *Spool) writeFile(record []byte) (Entry, error) {
+	f, err := os.CreateTemp(s.dir, tempPrefix+"*")
+	if err != nil {
+		return Entry{}, fmt.Errorf("spool: create temporary file: %w", err)
+	}
+	tmp := f.Name()
+	if err := s.writeTemp(f, record); err != nil {
+		os.Remove(tmp)
+		return Entry{}, err
+	}
+
+	s.mu.Lock()
+	e := Entry{Seq: s.next, Size: int64(len(record)), Time: time.UnixMilli(time.Now().UnixMilli())}
+	s.next++
+	s.renaming[e.Seq] = struct{}{}
+	s.mu.Unlock()
+
+	final := filepath.Join(s.dir, e.Name())
+	if err := s.ops.rename(tmp, final); err != nil {
+		os.Remove(tmp)
+		s.abandon(e)
+		return Entry{}, fmt.Errorf("spool: rename %s: %w", tmp, err)
+	}
+	if err := s.ops.sync(s.dirFile); err != nil {
+		// The caller will write the record again: this copy must not be sent as well.
+		os.Remove(final)
+		s.abandon(e)
+		return Entry{}, fmt.Errorf("spool: fsync directory %s: %w", s.dir, err)
+	}
+	return e, nil
+}
+
+// abandon gives up the Seq of a failed write, releasing the records held back behind it.
+func (s *Spool) abandon(e Entry) {
+	s.mu.Lock()
+	delete(s.renaming, e.Seq)
+	s.mu.Unlock()
+	s.signalReady()
+}
+
+func (s *Spool) signalReady() {
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Spool) writeTemp(f *os.File, record []byte) error {
+	if _, err := s.ops.write(f, record); err != nil {
+		f.Close()
+		return fmt.Errorf("spool: write %s: %w", f.Name(), err)
+	}
+	if err := s.ops.sync(f); err != nil {
+		f.Close()
+		return fmt.Errorf("spool: fsync %s: %w", f.Name(), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("spool: close %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// commit makes a written record pending and tells the consumer.
+func (s *Spool) commit(e Entry) {
+	s.mu.Lock()
+	s.reserved -= e.Size
+	s.bytes += e.Size
+	// Concurrent writes can finish out of Seq order; the new entry nearly always goes last.
+	i := len(s.entries)
+	for i > 0 && s.entries[i-1].Seq > e.Seq {
+		i--
+	}
+	s.entries = append(s.entries, Entry{})
+	copy(s.entries[i+1:], s.entries[i:])
+	s.entries[i] = e
+	delete(s.renaming, e.Seq)
+	if s.diskFull {
+		s.diskFull = false
+		s.logger.Info("spool disk has room again", slog.String(logKeyDir, s.dir))
+	}
+	s.mu.Unlock()
+	s.metrics.writes.Inc()
+	s.metrics.writtenBytes.Add(float64(e.Size))
+	s.signalReady()
+}
+
+func isDiskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+func (s *Spool) setDiskFull(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.diskFull {
+		s.diskFull = true
+		s.logger.Warn("spool disk full: writers wait for space", slog.String(logKeyDir, s.dir),
+			slog.Any(logKeyError, err))
+	}
+}
+
+// waitDiskSpace waits until records are removed, the backoff delay passed, ctx is done or the
+// spool is closed.
+func (s *Spool) waitDiskSpace(ctx context.Context, bo *backoff.Backoff) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	freed := s.freed
+	s.mu.Unlock()
+
+	s.metrics.blockedWrites.Inc()
+	defer s.metrics.blockedWrites.Dec()
+	t := time.NewTimer(bo.Next())
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-freed:
+	case <-t.C:
+	}
+	return nil
+}
