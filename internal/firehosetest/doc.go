@@ -1,0 +1,53 @@
+// Package firehosetest runs an Amazon Data Firehose and AWS STS endpoint for tests: a real HTTP
+// server on 127.0.0.1 that speaks the wire protocols the AWS SDK for Go v2 speaks, so tests drive
+// the real SDK client over a real socket instead of mocking it.
+//
+// # What it serves
+//
+// Firehose, AWS JSON 1.1 (POST /, Content-Type application/x-amz-json-1.1,
+// X-Amz-Target: Firehose_20150804.<Operation>):
+//   - DescribeDeliveryStream: the stream's status (ACTIVE, CREATING, ...), or
+//     ResourceNotFoundException for a stream the server does not know.
+//   - PutRecordBatch: stores each accepted record with the RecordId it answers; answers
+//     FailedPutCount, Encrypted and one RequestResponses entry per record, in order, with either
+//     RecordId or ErrorCode and ErrorMessage.
+//
+// STS, AWS query protocol (form POST Action=GetCallerIdentity&Version=2011-06-15): the configured
+// account, an ARN and a user id, in XML.
+//
+// Errors have the shapes the SDK's deserializers read: for Firehose a JSON body with "__type" and
+// "message" (HTTP 400 for client errors, 500 and 503 for service ones); for STS an XML
+// ErrorResponse with Error/Type, Error/Code and Error/Message.
+//
+// # What it enforces
+//
+// Every request must carry an AWS Signature Version 4 made with the configured credentials, for
+// the configured region and the right service name ("firehose" or "sts"). The server recomputes
+// the signature from the request it received (canonical request, string to sign, signing key) and
+// answers as AWS does when it does not match: MissingAuthenticationTokenException,
+// UnrecognizedClientException or InvalidSignatureException for Firehose; MissingAuthenticationToken,
+// InvalidClientTokenId or SignatureDoesNotMatch for STS.
+//
+// PutRecordBatch enforces the service's quotas (Amazon Data Firehose quotas: "Each
+// PutRecordBatch request supports up to 500 records. Each record in the request can be as large as
+// 1,000 KB (before base64 encoding), up to a limit of 4 MB for the entire request."): at least 1
+// and at most 500 records, at most 1,024,000 bytes per record (ValidationException, worded as the
+// service words it), at most 4,000,000 bytes of decoded data per call (InvalidArgumentException
+// "Records size exceeds 4 MB limit"; the strict reading of "4 MB"). Config can lower the limits to
+// imitate a service stricter than the client expects.
+//
+// # Faults
+//
+// [Server.SetFault] changes, at any time and from any goroutine, how the server misbehaves:
+// per-record failures (a rate or a deterministic function), call-level throttling, internal
+// errors, access denied and expired tokens (a rate or a deterministic function of the call
+// number), lost responses, slow answers, and outages (connections refused, every request answered
+// 503 by a "load balancer", or requests that hang). [Server.SetStream] changes a stream's status.
+//
+// # Inspecting
+//
+// [Server.Records] returns every accepted record in order; [Server.Stats] counts requests,
+// authentication failures, calls per operation, injected faults and records accepted and failed.
+//
+// All methods of [Server] are safe for concurrent use.
+package firehosetest
