@@ -40,8 +40,8 @@
 // each a sequence number, a length and a CRC-32C of both; commits alternate between the slots, so
 // a commit torn by a crash leaves the other slot, the previous commit, intact.
 //
-// If writing or syncing fails, the object is cut back to its committed length and published, and
-// the next call starts a new object. Publishing is mkdir, rename, fsync of both directories, and
+// If writing or syncing fails, the object is cut back to its committed length and published (or
+// removed, when nothing in it was committed), and the next call starts a new object. Publishing is mkdir, rename, fsync of both directories, and
 // only then removal of the sidecar, so that a crash never leaves an object without its sidecar.
 //
 // At Open, every object left in .inprogress by a crash is cut to its committed length (or removed

@@ -63,9 +63,13 @@ func objectName(stream string, t time.Time) string {
 
 // parseName returns the creation time in an object name, and false if name is not one.
 func parseName(name string) (time.Time, bool) {
-	// "<stream>-<version>" "-" time "-" uuid
+	// <stream>-<version>-<time>-<uuid>, where only the stream may hold '-'.
 	tail := 1 + len(nameTimeLayout) + 1 + uuidLen
 	if len(name) <= tail || name[len(name)-tail] != '-' || name[len(name)-uuidLen-1] != '-' {
+		return time.Time{}, false
+	}
+	stream, version, ok := cutLast(name[:len(name)-tail], "-")
+	if !ok || stream == "" || version == "" || strings.Trim(version, "0123456789") != "" {
 		return time.Time{}, false
 	}
 	if _, err := uuid.Parse(name[len(name)-uuidLen:]); err != nil {
@@ -76,6 +80,14 @@ func parseName(name string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return t, true
+}
+
+// cutLast is strings.Cut at the last sep.
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
 }
 
 // createObject creates the files of a new object in dir for records arriving at now.

@@ -356,3 +356,27 @@ func TestFailedAppend(t *testing.T) {
 		})
 	}
 }
+
+func TestFailedFirstAppendPublishesNothing(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.cur, err = createObject(s.inprogress, s.stream, time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	s.cur.data = readOnly(t, s.cur.data)
+	if results, err := s.PutRecordBatch(t.Context(), [][]byte{gzipped(t, "a")}); err == nil {
+		t.Fatalf("PutRecordBatch on a broken object = %v, nil; want an error", results)
+	}
+	if err := s.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if objs := published(t, dir); len(objs) != 0 {
+		t.Errorf("objects = %v, want none", objs)
+	}
+	if left := inProgress(t, dir); len(left) != 0 {
+		t.Errorf("in progress = %q, want nothing", left)
+	}
+}

@@ -148,8 +148,10 @@ func checkStreamName(name string) error {
 	return nil
 }
 
-// PutRecordBatch appends records to the current object and returns one Result with a RecordID
-// per record once they are on disk. It refuses, writing nothing, a call Firehose would refuse.
+// PutRecordBatch appends records to the current object and returns one Result per record once
+// they are on disk, each with a RecordID of 128 random bits. It refuses, writing nothing, a call
+// Firehose would refuse, and gives up waiting for another call when ctx is done. An error means
+// none of the records is delivered.
 func (s *Sink) PutRecordBatch(ctx context.Context, records [][]byte) ([]upload.Result, error) {
 	size, err := validate(records)
 	if err != nil {
@@ -240,9 +242,9 @@ func (s *Sink) publishDue(ctx context.Context) error {
 	return s.publishCurrent()
 }
 
-// Close publishes the current object and releases the directory. Calls after Close return
-// ErrClosed; closing again does nothing. If publishing fails, the object stays in progress and
-// the next Open publishes it.
+// Close publishes the current object and releases the directory; ctx bounds the wait for a call
+// in progress. Calls after Close return ErrClosed; closing again does nothing. If publishing
+// fails, the object stays in progress and the next Open publishes it.
 func (s *Sink) Close(ctx context.Context) error {
 	if err := s.acquire(ctx); err != nil {
 		return fmt.Errorf("s3dir: close: %w", err)
@@ -321,12 +323,15 @@ func (s *Sink) publish(o *object) (renamed bool, err error) {
 }
 
 // abandon ends the current object after a failed append: it cuts the object back to what was
-// committed and publishes it, or, when even that fails, leaves it for Open to recover. Either
-// way the next call starts a new object.
+// committed and publishes it, or removes it when nothing was committed. When even that fails it
+// leaves the object for Open to recover. Either way the next call starts a new object.
 func (s *Sink) abandon() {
 	o := s.cur
-	err := o.rollback()
-	if err == nil {
+	var err error
+	if o.size == 0 {
+		s.cur = nil
+		err = errors.Join(o.close(), removeFile(o.path), removeFile(o.commitPath()))
+	} else if err = o.rollback(); err == nil {
 		err = s.publishCurrent()
 	}
 	if s.cur != nil {
