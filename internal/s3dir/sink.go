@@ -158,7 +158,7 @@ func (s *Sink) PutRecordBatch(ctx context.Context, records [][]byte) ([]upload.R
 		return nil, err
 	}
 	if err := s.acquire(ctx); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("s3dir: put: %w", err)
 	}
 	defer s.release()
 	if s.closed {
