@@ -1,0 +1,271 @@
+package buffer
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kinesyslog/kinesyslog/internal/record"
+)
+
+// fixedStamper stamps every message with one time and rewrites messages that start with "!".
+type fixedStamper struct{ ts time.Time }
+
+func (s fixedStamper) Stamp(dst, msg []byte, _ time.Time, source string) (time.Time, []byte) {
+	if len(msg) > 0 && msg[0] == '!' {
+		return s.ts, append(append(dst, source+" "...), msg[1:]...)
+	}
+	return s.ts, nil
+}
+
+var (
+	t0      = time.Date(2026, 11, 25, 2, 34, 55, 0, time.UTC)
+	keyA    = Key{Source: netip.MustParseAddr("10.0.0.1"), Port: 514}
+	keyB    = Key{Source: netip.MustParseAddr("10.0.0.2"), Port: 514}
+	stamper = fixedStamper{ts: t0}
+)
+
+func messages(t *testing.T, b *Batch) []string {
+	t.Helper()
+	var out []string
+	for i := range b.Len() {
+		var ev record.Event
+		if err := json.Unmarshal(b.Event(i), &ev); err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if ev.Timestamp != t0.UnixMilli() {
+			t.Errorf("event %d timestamp %d, want %d", i, ev.Timestamp, t0.UnixMilli())
+		}
+		out = append(out, ev.Message)
+	}
+	return out
+}
+
+// drain collects every batch until the channel closes.
+func drain(b *Buffers) <-chan []*Batch {
+	done := make(chan []*Batch, 1)
+	go func() {
+		var all []*Batch
+		for batch := range b.Batches() {
+			all = append(all, batch)
+		}
+		done <- all
+	}()
+	return done
+}
+
+func TestCloseFlushesEveryKey(t *testing.T) {
+	b := New(Options{})
+	done := drain(b)
+	a, c := b.Appender(keyA, stamper), b.Appender(keyB, stamper)
+	a.Add([]byte("one"), t0)
+	a.Add([]byte("!two"), t0)
+	c.Add([]byte("three"), t0)
+	if err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	got := map[Key][]string{}
+	for _, batch := range <-done {
+		if batch.Full {
+			t.Errorf("batch of %v flushed at Close is marked Full", batch.Key)
+		}
+		got[batch.Key] = append(got[batch.Key], messages(t, batch)...)
+	}
+	if fmt.Sprint(got[keyA]) != "[one 10.0.0.1 two]" || fmt.Sprint(got[keyB]) != "[three]" {
+		t.Errorf("batches = %v", got)
+	}
+	if err := a.Commit(); err != nil {
+		t.Errorf("Commit of nothing after Close = %v, want nil", err)
+	}
+	a.Add([]byte("late"), t0)
+	if err := a.Commit(); err != ErrClosed {
+		t.Errorf("Commit after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestFlushBySize(t *testing.T) {
+	b := New(Options{FlushBytes: 1000, Queue: 100})
+	a := b.Appender(keyA, stamper)
+	for i := range 30 {
+		a.Add(fmt.Appendf(nil, "message %d", i), t0)
+		if err := a.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case batch := <-b.Batches():
+		if !batch.Full || len(batch.Data) < 1000 {
+			t.Errorf("batch Full=%v with %d bytes, want a full batch of at least 1000", batch.Full, len(batch.Data))
+		}
+		if got := messages(t, batch); got[0] != "message 0" {
+			t.Errorf("first message %q, want message 0", got[0])
+		}
+	default:
+		t.Fatal("no batch handed on after 30 messages over the flush size")
+	}
+}
+
+func TestFlushByAge(t *testing.T) {
+	b := New(Options{FlushAge: time.Minute, Queue: 10})
+	a := b.Appender(keyA, stamper)
+	a.Add([]byte("old"), t0)
+	a.Commit()
+	b.flushAged(t0.Add(59 * time.Second))
+	if len(b.out) != 0 {
+		t.Fatal("batch handed on before its age")
+	}
+	b.flushAged(t0.Add(time.Minute))
+	batch := <-b.Batches()
+	if batch.Full || fmt.Sprint(messages(t, batch)) != "[old]" {
+		t.Errorf("aged batch Full=%v messages %v", batch.Full, messages(t, batch))
+	}
+	// The idle key is forgotten one age later, and comes back on use.
+	b.flushAged(t0.Add(2 * time.Minute))
+	if n := len(b.keys); n != 0 {
+		t.Errorf("%d keys after idle period, want 0", n)
+	}
+	a.Add([]byte("again"), t0)
+	if err := a.Commit(); err != nil || len(b.keys) != 1 {
+		t.Errorf("Commit after key was forgotten: err %v, %d keys", err, len(b.keys))
+	}
+}
+
+func TestRequeuePutsTailFirst(t *testing.T) {
+	b := New(Options{FlushBytes: 1 << 20, Queue: 10})
+	a := b.Appender(keyA, stamper)
+	for _, m := range []string{"a", "b", "c"} {
+		a.Add([]byte(m), t0)
+	}
+	a.Commit()
+	b.Close() // hands on [a b c]; a fresh Buffers stands in for the newer events
+	old := <-b.Batches()
+
+	b = New(Options{FlushBytes: 1 << 20, Queue: 10})
+	a = b.Appender(keyA, stamper)
+	a.Add([]byte("d"), t0)
+	a.Commit()
+	if !b.Requeue(old, 1) {
+		t.Fatal("Requeue = false before Close")
+	}
+	done := drain(b)
+	b.Close()
+	all := <-done
+	if len(all) != 1 || fmt.Sprint(messages(t, all[0])) != "[b c d]" {
+		t.Fatalf("after Requeue(batch, 1): %d batches, first %v; want one [b c d]", len(all), messages(t, all[0]))
+	}
+	if b.Requeue(old, 1) {
+		t.Error("Requeue after Close = true, want false")
+	}
+}
+
+func TestObserveRatioAdaptsFlushSize(t *testing.T) {
+	b := New(Options{})
+	if got := b.FlushBytes(); got != DefaultFlushBytes {
+		t.Fatalf("initial FlushBytes = %d, want %d", got, DefaultFlushBytes)
+	}
+	for range 50 {
+		b.ObserveRatio(8_000_000, 1_000_000)
+	}
+	want := int(8 * record.TargetBytes * overshoot)
+	if got := b.FlushBytes(); got < want*99/100 || got > want*101/100 {
+		t.Errorf("FlushBytes after ratio 8 = %d, want about %d", got, want)
+	}
+	for range 50 {
+		b.ObserveRatio(1000, 1)
+	}
+	if got := b.FlushBytes(); got != maxFlushBytes {
+		t.Errorf("FlushBytes after ratio 1000 = %d, want the cap %d", got, maxFlushBytes)
+	}
+}
+
+// TestConcurrentAppenders checks that every message committed from many goroutines reaches
+// exactly one batch while batches are flushed by size and by age and requeued.
+func TestConcurrentAppenders(t *testing.T) {
+	b := New(Options{FlushBytes: 4096, FlushAge: time.Millisecond, Queue: 1})
+	seen := make(map[string]int)
+	var consumer sync.WaitGroup
+	consumer.Go(func() {
+		for batch := range b.Batches() {
+			next := batch.Len()
+			if batch.Full && batch.Len() > 1 {
+				next = batch.Len() / 2
+			}
+			for _, m := range messages(t, &Batch{Events: record.Events{Data: batch.Data, Ends: batch.Ends[:next]}}) {
+				seen[m]++
+			}
+			if !b.Requeue(batch, next) {
+				for _, m := range messages(t, batch)[next:] {
+					seen[m]++
+				}
+			}
+			b.Release(batch)
+		}
+	})
+	var ager sync.WaitGroup
+	stop := make(chan struct{})
+	ager.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				b.flushAged(time.Now())
+			}
+		}
+	})
+	var senders sync.WaitGroup
+	const goroutines, perGoroutine = 8, 2000
+	for g := range goroutines {
+		senders.Go(func() {
+			a := b.Appender(Key{Source: netip.AddrFrom4([4]byte{10, 0, 0, byte(g % 3)}), Port: 514}, stamper)
+			for i := range perGoroutine {
+				a.Add(fmt.Appendf(nil, "g%d-m%d", g, i), time.Now())
+				if i%7 == 0 {
+					if err := a.Commit(); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+			a.Commit()
+		})
+	}
+	senders.Wait()
+	close(stop)
+	ager.Wait()
+	b.Close()
+	consumer.Wait()
+	if len(seen) != goroutines*perGoroutine {
+		t.Errorf("saw %d distinct messages, want %d", len(seen), goroutines*perGoroutine)
+	}
+	for m, n := range seen {
+		if n != 1 {
+			t.Errorf("message %s seen %d times", m, n)
+		}
+	}
+}
+
+func TestAppenderAllocs(t *testing.T) {
+	b := New(Options{Queue: 1000})
+	a := b.Appender(keyA, stamper)
+	msg := []byte("<13>1 2026-11-25T02:34:55Z host app - - - hello")
+	for range 100 {
+		a.Add(msg, t0)
+	}
+	a.Commit()
+	allocs := testing.AllocsPerRun(1000, func() {
+		a.Add(msg, t0)
+		a.Add(msg, t0)
+		a.Commit()
+	})
+	if allocs != 0 {
+		t.Errorf("Add+Commit allocates %v times, want 0", allocs)
+	}
+}

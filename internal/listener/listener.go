@@ -1,0 +1,380 @@
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/kinesyslog/kinesyslog/internal/framing"
+	"github.com/kinesyslog/kinesyslog/internal/ratelog"
+)
+
+// Defaults of Options.
+const (
+	DefaultIdleTimeout    = 10 * time.Minute
+	DefaultMaxConnections = 10_000
+	// DefaultDrainTimeout is how long open connections may still read at shutdown.
+	DefaultDrainTimeout = time.Second
+	// maxDatagramBytes is the largest UDP payload (RFC 768 length field, less the headers).
+	maxDatagramBytes = 65_535
+)
+
+// A Stream receives the messages of one sender to one listener port. It is used by one goroutine.
+type Stream interface {
+	// Add stages msg, which is only valid during the call.
+	Add(msg []byte, received time.Time)
+	// Commit hands on what was added. It may block (backpressure); an error ends the connection.
+	Commit() error
+}
+
+// Streams opens a Stream per sender; it must be safe for concurrent use.
+type Streams interface {
+	Stream(source netip.Addr, port uint16) Stream
+}
+
+// Options configures a Listener. The zero value of each field selects its default.
+type Options struct {
+	Address         string        // bind address; "" means all interfaces
+	UDPPorts        []int         // 0 entries are ignored
+	TCPPorts        []int         // 0 entries are ignored
+	MaxMessageBytes int           // default framing.DefaultMaxMessageBytes
+	IdleTimeout     time.Duration // default DefaultIdleTimeout
+	MaxConnections  int           // default DefaultMaxConnections
+	DrainTimeout    time.Duration // default DefaultDrainTimeout
+	UDPReaders      int           // readers per UDP socket; default 2
+	Logger          *slog.Logger  // default slog.Default()
+	Metrics         *Metrics      // nil: not counted
+}
+
+// Listener serves a set of bound sockets.
+type Listener struct {
+	opts   Options
+	log    *slog.Logger
+	warn   *ratelog.Logger
+	m      *Metrics
+	tcp    []*net.TCPListener
+	udp    []*net.UDPConn
+	slots  chan struct{}
+	connMu sync.Mutex
+	conns  map[net.Conn]struct{}
+}
+
+// Listen binds every socket that opts asks for, so that a port in use is reported before the relay
+// starts; it starts no goroutine.
+func Listen(opts Options) (*Listener, error) {
+	if opts.MaxMessageBytes <= 0 {
+		opts.MaxMessageBytes = framing.DefaultMaxMessageBytes
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = DefaultMaxConnections
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = DefaultDrainTimeout
+	}
+	if opts.UDPReaders <= 0 {
+		opts.UDPReaders = 2
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	l := &Listener{
+		opts:  opts,
+		log:   opts.Logger,
+		warn:  ratelog.New(opts.Logger, 0),
+		m:     opts.Metrics,
+		slots: make(chan struct{}, opts.MaxConnections),
+		conns: make(map[net.Conn]struct{}),
+	}
+	var errs []error
+	for _, port := range opts.TCPPorts {
+		if port == 0 {
+			continue
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(opts.Address, strconv.Itoa(port)))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listen on TCP port %d: %w", port, err))
+			continue
+		}
+		l.tcp = append(l.tcp, ln.(*net.TCPListener))
+	}
+	for _, port := range opts.UDPPorts {
+		if port == 0 {
+			continue
+		}
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(opts.Address, strconv.Itoa(port)))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listen on UDP port %d: %w", port, err))
+			continue
+		}
+		conn := pc.(*net.UDPConn)
+		// A large receive buffer rides out bursts while the readers are busy; the kernel caps it
+		// at net.core.rmem_max, which is not an error.
+		_ = conn.SetReadBuffer(8 << 20)
+		l.udp = append(l.udp, conn)
+	}
+	if err := errors.Join(errs...); err != nil {
+		l.closeSockets()
+		return nil, err
+	}
+	if len(l.tcp)+len(l.udp) == 0 {
+		return nil, errors.New("listener: no port to listen on")
+	}
+	return l, nil
+}
+
+// Addrs returns the bound addresses, TCP first, in the order of Options; useful when a port was 0.
+func (l *Listener) Addrs() []net.Addr {
+	var addrs []net.Addr
+	for _, ln := range l.tcp {
+		addrs = append(addrs, ln.Addr())
+	}
+	for _, pc := range l.udp {
+		addrs = append(addrs, pc.LocalAddr())
+	}
+	return addrs
+}
+
+func (l *Listener) closeSockets() {
+	for _, ln := range l.tcp {
+		ln.Close()
+	}
+	for _, pc := range l.udp {
+		pc.Close()
+	}
+}
+
+// Run serves every socket, handing messages to streams, until ctx is done. Then it stops
+// accepting, lets open connections and UDP sockets read for the drain timeout, and returns once
+// every reader has committed what it read and exited.
+func (l *Listener) Run(ctx context.Context, streams Streams) error {
+	var wg sync.WaitGroup
+	for _, ln := range l.tcp {
+		port := uint16(ln.Addr().(*net.TCPAddr).Port)
+		l.log.Info("listening", "protocol", "tcp", "address", ln.Addr().String())
+		wg.Go(func() { l.acceptTCP(ln, port, streams, &wg) })
+	}
+	for _, pc := range l.udp {
+		port := uint16(pc.LocalAddr().(*net.UDPAddr).Port)
+		l.log.Info("listening", "protocol", "udp", "address", pc.LocalAddr().String())
+		for range l.opts.UDPReaders {
+			wg.Go(func() { l.readUDP(pc, port, streams) })
+		}
+	}
+	<-ctx.Done()
+	for _, ln := range l.tcp {
+		ln.Close()
+	}
+	deadline := time.Now().Add(l.opts.DrainTimeout)
+	for _, pc := range l.udp {
+		pc.SetReadDeadline(deadline)
+	}
+	l.connMu.Lock()
+	for c := range l.conns {
+		c.SetReadDeadline(deadline)
+	}
+	l.conns = nil // connections accepted from now on are closed at once
+	l.connMu.Unlock()
+	wg.Wait()
+	for _, pc := range l.udp {
+		pc.Close()
+	}
+	return nil
+}
+
+func (l *Listener) acceptTCP(ln *net.TCPListener, port uint16, streams Streams, wg *sync.WaitGroup) {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait a little instead of spinning.
+			l.warn.Warn("accept failed", "port", port, "error", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		select {
+		case l.slots <- struct{}{}:
+		default:
+			l.m.refused()
+			l.warn.Warn("too many connections: refusing", "port", port, "max", l.opts.MaxConnections,
+				"source", conn.RemoteAddr().String())
+			conn.Close()
+			continue
+		}
+		if !l.track(conn) {
+			conn.Close()
+			<-l.slots
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-l.slots }()
+			defer l.untrack(conn)
+			l.serveConn(conn, port, streams)
+		})
+	}
+}
+
+// track registers conn for the drain at shutdown; false means shutdown has begun.
+func (l *Listener) track(conn net.Conn) bool {
+	l.connMu.Lock()
+	defer l.connMu.Unlock()
+	if l.conns == nil {
+		return false
+	}
+	l.conns[conn] = struct{}{}
+	return true
+}
+
+func (l *Listener) untrack(conn net.Conn) {
+	l.connMu.Lock()
+	if l.conns != nil {
+		delete(l.conns, conn)
+	}
+	l.connMu.Unlock()
+	conn.Close()
+}
+
+// clockReader notes when each read returned, so that messages carry the time they arrived without
+// a clock reading per message.
+type clockReader struct {
+	r    io.Reader
+	last time.Time
+}
+
+func (c *clockReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.last = time.Now()
+	return n, err
+}
+
+func (l *Listener) serveConn(conn net.Conn, port uint16, streams Streams) {
+	l.m.opened()
+	defer l.m.closed()
+	source := addrOf(conn.RemoteAddr())
+	stream := streams.Stream(source, port)
+	clock := &clockReader{r: conn}
+	sc := framing.NewScanner(clock, l.opts.MaxMessageBytes)
+	idle := l.opts.IdleTimeout
+	l.extendDeadline(conn, idle)
+	messages, bytes := 0, 0
+	for sc.Scan() {
+		msg := sc.Message()
+		messages++
+		bytes += len(msg)
+		if sc.Truncated() {
+			l.m.truncated()
+			l.warn.Warn("message truncated to the maximum size", "source", source, "port", port,
+				"max_bytes", l.opts.MaxMessageBytes)
+		}
+		stream.Add(msg, clock.last)
+		if sc.Buffered() == 0 {
+			l.m.received(messages, bytes)
+			messages, bytes = 0, 0
+			if err := stream.Commit(); err != nil {
+				l.warn.Warn("connection closed: relay is shutting down", "source", source, "port", port, "error", err)
+				return
+			}
+			l.extendDeadline(conn, idle)
+		}
+	}
+	l.m.received(messages, bytes)
+	if err := stream.Commit(); err != nil {
+		l.warn.Error("messages lost at shutdown", "source", source, "port", port, "error", err)
+	}
+	switch err := sc.Err(); {
+	case err == nil, errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET):
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		l.log.Debug("connection closed: idle or shutting down", "source", source, "port", port)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		l.m.framingError()
+		l.warn.Warn("connection ended inside a frame", "source", source, "port", port)
+	default:
+		l.m.framingError()
+		l.warn.Warn("connection closed", "source", source, "port", port, "error", err)
+	}
+}
+
+// extendDeadline pushes the read deadline of conn idle into the future, unless shutdown has set it.
+func (l *Listener) extendDeadline(conn net.Conn, idle time.Duration) {
+	l.connMu.Lock()
+	defer l.connMu.Unlock()
+	if l.conns != nil {
+		conn.SetReadDeadline(time.Now().Add(idle))
+	}
+}
+
+func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
+	buf := make([]byte, maxDatagramBytes)
+	// The streams of recent senders, so a flood from one source does not look up its key per
+	// datagram; reset when it grows, since senders come and go.
+	recent := make(map[netip.Addr]Stream)
+	for {
+		n, from, err := pc.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
+				return
+			}
+			l.warn.Warn("UDP read failed", "port", port, "error", err)
+			continue
+		}
+		received := time.Now()
+		msg := trimTrailer(buf[:n])
+		if len(msg) == 0 {
+			continue
+		}
+		l.m.received(1, len(msg))
+		if len(msg) > l.opts.MaxMessageBytes {
+			msg = msg[:l.opts.MaxMessageBytes]
+			l.m.truncated()
+			l.warn.Warn("message truncated to the maximum size", "source", from.Addr(), "port", port,
+				"max_bytes", l.opts.MaxMessageBytes)
+		}
+		source := from.Addr().Unmap()
+		stream := recent[source]
+		if stream == nil {
+			if len(recent) >= 1024 {
+				clear(recent)
+			}
+			stream = streams.Stream(source, port)
+			recent[source] = stream
+		}
+		stream.Add(msg, received)
+		if err := stream.Commit(); err != nil {
+			l.warn.Error("datagram lost at shutdown", "source", source, "port", port, "error", err)
+			return
+		}
+	}
+}
+
+// trimTrailer removes the LF, CR and NUL bytes some senders put after a datagram's message.
+func trimTrailer(msg []byte) []byte {
+	for len(msg) > 0 {
+		switch msg[len(msg)-1] {
+		case '\n', '\r', 0:
+			msg = msg[:len(msg)-1]
+		default:
+			return msg
+		}
+	}
+	return msg
+}
+
+func addrOf(a net.Addr) netip.Addr {
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}

@@ -1,0 +1,184 @@
+package record
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// TargetBytes is the most compressed bytes an Encoder puts in one record. Firehose takes records
+// of up to 1,024,000 bytes (MaxBytes), but one PutRecordBatch call carries at most 4,000,000 bytes:
+// at 1,000,000 bytes four full records still fit in one call, where four records at the service's
+// limit would not and every fourth would wait for a call of its own. Firehose bills each record
+// rounded up to 5 KB, so records packed close to this target cost the least.
+const TargetBytes = 1_000_000
+
+// MaxBytes is the largest record Amazon Data Firehose accepts: 1,000 KiB before base64.
+const MaxBytes = 1_024_000
+
+// CompressionLevel is the gzip level of records. Level 1 of klauspost/compress costs about a third
+// of the standard library's CPU per event for a ratio a few percent lower; the relay's budget is
+// CPU per message, and Firehose bills records, not the ratio within them.
+const CompressionLevel = gzip.BestSpeed
+
+// gzipOverheadBytes covers the gzip header and trailer and the final empty deflate block.
+const gzipOverheadBytes = 10 + 8 + 16
+
+var (
+	comma  = []byte(",")
+	suffix = []byte("]}")
+)
+
+// errRecordTooLarge reports a broken size invariant; it never reaches a caller in practice.
+var errRecordTooLarge = errors.New("record: encoded record exceeds the record limit")
+
+// Header is what every record of one stream of events shares.
+type Header struct {
+	Owner     string // AWS account ID, the record's "owner"
+	LogGroup  string // "<prefix>/<format>/<port>", also the only subscription filter
+	LogStream string // the sender's IP address
+}
+
+// Stats describes what one Encode call produced.
+type Stats struct {
+	Events      int // events encoded
+	Records     int // records emitted
+	RawBytes    int // JSON bytes before compression
+	RecordBytes int // compressed bytes emitted
+}
+
+// An Encoder turns batches of JSON events into gzip-compressed records in the CloudWatch Logs
+// subscription shape, each at most TargetBytes. Its zero value is not usable: call NewEncoder.
+// An Encoder holds a compressor and is not safe for concurrent use: use one per goroutine.
+type Encoder struct {
+	out bytes.Buffer
+	zw  *gzip.Writer
+}
+
+// NewEncoder returns an Encoder.
+func NewEncoder() *Encoder {
+	zw, err := gzip.NewWriterLevel(nil, CompressionLevel)
+	if err != nil {
+		panic(err) // CompressionLevel is a valid constant
+	}
+	e := &Encoder{zw: zw}
+	e.out.Grow(TargetBytes + 64*1024)
+	return e
+}
+
+// Events is a sequence of JSON events, each produced by AppendEvent, stored back to back in Data;
+// event i is Data[Ends[i-1]:Ends[i]] (Data[:Ends[0]] for the first).
+type Events struct {
+	Data []byte
+	Ends []int
+}
+
+// Len returns the number of events.
+func (ev Events) Len() int { return len(ev.Ends) }
+
+// Event returns event i.
+func (ev Events) Event(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = ev.Ends[i-1]
+	}
+	return ev.Data[start:ev.Ends[i]]
+}
+
+// Encode packs the events into records, in order, and calls emit with each. A record is closed
+// when the next event could push it past TargetBytes; so that the bound holds whatever the data
+// compresses to, the encoder flushes the compressor before the worst case (incompressible input)
+// of what it has not yet flushed could cross the target, and it checks every finished record.
+//
+// When keepTail is true, Encode stops after the last record it could fill and returns the index of
+// the first event it did not encode, so that the caller can put the rest back in front of newer
+// events: a record is then only emitted full. Otherwise every event is encoded and the returned
+// index is ev.Len().
+//
+// The record passed to emit is only valid during the call.
+func (e *Encoder) Encode(h Header, ev Events, keepTail bool, emit func(record []byte) error) (next int, st Stats, err error) {
+	prefix := recordPrefix(h)
+	i := 0
+	for i < ev.Len() {
+		first := i
+		e.out.Reset()
+		e.zw.Reset(&e.out)
+		pending := len(prefix) // bytes written to the compressor since its last flush
+		if _, err := e.zw.Write(prefix); err != nil {
+			return first, st, fmt.Errorf("record: compress: %w", err)
+		}
+		full := false
+		raw := len(prefix) + len(suffix)
+		for ; i < ev.Len(); i++ {
+			event := ev.Event(i)
+			n := len(event) + 1 // with its comma
+			if !fits(e.out.Len(), pending+n+len(suffix)) {
+				if err := e.zw.Flush(); err != nil {
+					return first, st, fmt.Errorf("record: compress: %w", err)
+				}
+				pending = 0
+				if !fits(e.out.Len(), n+len(suffix)) && i > first {
+					full = true
+					break
+				}
+			}
+			if i > first {
+				e.zw.Write(comma)
+			}
+			e.zw.Write(event) // writes to a bytes.Buffer cannot fail
+			pending += n
+			raw += n
+		}
+		if keepTail && !full && first > 0 {
+			// A partial record at the end of a batch: the caller keeps these events for later.
+			return first, st, nil
+		}
+		e.zw.Write(suffix)
+		if err := e.zw.Close(); err != nil {
+			return first, st, fmt.Errorf("record: compress: %w", err)
+		}
+		if e.out.Len() > TargetBytes {
+			return first, st, fmt.Errorf("%w: %d bytes", errRecordTooLarge, e.out.Len())
+		}
+		if err := emit(e.out.Bytes()); err != nil {
+			return first, st, err
+		}
+		st.Events += i - first
+		st.RawBytes += raw
+		st.Records++
+		st.RecordBytes += e.out.Len()
+	}
+	return i, st, nil
+}
+
+// fits reports whether written compressed bytes plus unflushed uncompressed bytes stay within
+// TargetBytes in the worst case: deflate stores incompressible input in blocks of at most 65,535
+// bytes, each with a 5-byte header, and a sync flush adds an empty 5-byte block.
+func fits(written, unflushed int) bool {
+	worst := unflushed + 5*(unflushed/65535+1) + 5
+	return written+worst+gzipOverheadBytes <= TargetBytes
+}
+
+// recordPrefix returns the JSON of a record up to the opening bracket of its events.
+func recordPrefix(h Header) []byte {
+	var b strings.Builder
+	b.WriteString(`{"owner":`)
+	writeJSONString(&b, h.Owner)
+	b.WriteString(`,"logGroup":`)
+	writeJSONString(&b, h.LogGroup)
+	b.WriteString(`,"logStream":`)
+	writeJSONString(&b, h.LogStream)
+	b.WriteString(`,"subscriptionFilters":[`)
+	writeJSONString(&b, h.LogGroup)
+	b.WriteString(`],"messageType":"DATA_MESSAGE","logEvents":[`)
+	return []byte(b.String())
+}
+
+func writeJSONString(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	b.Write(appendEscaped(nil, []byte(s), len(s)*6))
+	b.WriteByte('"')
+}

@@ -1,0 +1,114 @@
+package record
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// MaxEventBytes bounds one encoded event, so that a record holding a single event still fits
+// TargetBytes whatever its content. Longer messages are cut (at a character boundary) to fit.
+const MaxEventBytes = TargetBytes - 4096
+
+// eventOverheadBytes is the largest encoding of everything in an event but its message:
+// {"id":"<36>","timestamp":<up to 20>,"message":""}.
+const eventOverheadBytes = len(`{"id":"","timestamp":,"message":""}`) + 36 + 20
+
+// A UUID is a 128-bit identifier, formatted as RFC 9562 version 4 by AppendEvent.
+type UUID [16]byte
+
+// AppendEvent appends the JSON object of one log event, {"id":…,"timestamp":…,"message":…}, to
+// dst and returns the extended slice. id is formatted as a version 4 UUID (its version and variant
+// bits are set here); timestampMillis is milliseconds since the Unix epoch.
+//
+// The message is escaped as JSON requires. Bytes that are not valid UTF-8 are written as the four
+// characters \xNN (NN its hexadecimal value), as the Python original's backslashreplace did, so
+// that no byte is lost and the rest of the message is untouched. If the encoded event would exceed
+// MaxEventBytes, the message is cut to fit. AppendEvent does not allocate when dst has room.
+func AppendEvent(dst []byte, id UUID, timestampMillis int64, msg []byte) []byte {
+	dst = append(dst, `{"id":"`...)
+	dst = appendUUID(dst, id)
+	dst = append(dst, `","timestamp":`...)
+	dst = strconv.AppendInt(dst, timestampMillis, 10)
+	dst = append(dst, `,"message":"`...)
+	dst = appendEscaped(dst, msg, MaxEventBytes-eventOverheadBytes)
+	return append(dst, `"}`...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+func appendUUID(dst []byte, id UUID) []byte {
+	id[6] = id[6]&0x0f | 0x40 // version 4
+	id[8] = id[8]&0x3f | 0x80 // RFC 9562 variant
+	for i, b := range id {
+		switch i {
+		case 4, 6, 8, 10:
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hexDigits[b>>4], hexDigits[b&0x0f])
+	}
+	return dst
+}
+
+// safeJSON[b] is true for the ASCII bytes that JSON strings hold as they are.
+var safeJSON = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
+// controlEscapes[b] is the JSON escape of the ASCII byte b that safeJSON does not pass.
+var controlEscapes = func() (t [utf8.RuneSelf]string) {
+	for b := range 0x20 {
+		t[b] = `\u00` + string(hexDigits[b>>4]) + string(hexDigits[b&0x0f])
+	}
+	t['\n'], t['\r'], t['\t'] = `\n`, `\r`, `\t`
+	t['"'], t['\\'] = `\"`, `\\`
+	return t
+}()
+
+// appendEscaped appends msg as the contents of a JSON string, writing at most maxBytes bytes.
+func appendEscaped(dst, msg []byte, maxBytes int) []byte {
+	limit := len(dst) + maxBytes
+	for i := 0; i < len(msg); {
+		// Copy the longest run of bytes that need no escaping in one append.
+		j := i
+		for j < len(msg) && msg[j] < utf8.RuneSelf && safeJSON[msg[j]] {
+			j++
+		}
+		if j > i {
+			if len(dst)+j-i > limit {
+				return append(dst, msg[i:i+limit-len(dst)]...)
+			}
+			dst = append(dst, msg[i:j]...)
+			i = j
+			continue
+		}
+		b := msg[i]
+		if b >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(msg[i:])
+			if r != utf8.RuneError || size > 1 {
+				if len(dst)+size > limit {
+					return dst
+				}
+				dst = append(dst, msg[i:i+size]...)
+				i += size
+				continue
+			}
+			// An invalid byte: \xNN, whose backslash JSON escapes as \\.
+			if len(dst)+5 > limit {
+				return dst
+			}
+			dst = append(dst, '\\', '\\', 'x', hexDigits[b>>4], hexDigits[b&0x0f])
+			i++
+			continue
+		}
+		esc := controlEscapes[b]
+		if len(dst)+len(esc) > limit {
+			return dst
+		}
+		dst = append(dst, esc...)
+		i++
+	}
+	return dst
+}

@@ -1,0 +1,247 @@
+package record
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+func TestAppendEvent(t *testing.T) {
+	tests := []struct {
+		name string
+		msg  string
+		want string // the message as a JSON decoder reads it back
+	}{
+		{name: "plain", msg: "<13>1 2026-02-21T21:07:50Z host app - - - Hello", want: "<13>1 2026-02-21T21:07:50Z host app - - - Hello"},
+		{name: "quotes and backslashes", msg: `say "hi" \o/`, want: `say "hi" \o/`},
+		{name: "controls", msg: "a\tb\nc\rd\x00e\x1f", want: "a\tb\nc\rd\x00e\x1f"},
+		{name: "utf8", msg: "Grüße, 世界 🚀", want: "Grüße, 世界 🚀"},
+		{name: "invalid byte", msg: "a\xffb", want: `a\xffb`},
+		{name: "truncated rune", msg: "caf\xc3", want: `caf\xc3`},
+		{name: "surrogate half", msg: "x\xed\xa0\x80y", want: `x\xed\xa0\x80y`},
+		{name: "empty", msg: "", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := UUID{0: 0xde, 6: 0xff, 8: 0xff, 15: 0x01}
+			out := AppendEvent([]byte("prefix"), id, 1519247270240, []byte(tt.msg))
+			if !bytes.HasPrefix(out, []byte("prefix")) {
+				t.Fatalf("AppendEvent dropped dst: %q", out)
+			}
+			var ev Event
+			if err := json.Unmarshal(out[len("prefix"):], &ev); err != nil {
+				t.Fatalf("AppendEvent(%q) = %s: not JSON: %v", tt.msg, out, err)
+			}
+			if ev.Message != tt.want {
+				t.Errorf("message = %q, want %q", ev.Message, tt.want)
+			}
+			if ev.Timestamp != 1519247270240 {
+				t.Errorf("timestamp = %d, want 1519247270240", ev.Timestamp)
+			}
+			if !uuidV4.MatchString(ev.ID) {
+				t.Errorf("id = %q, want a version 4 UUID", ev.ID)
+			}
+		})
+	}
+}
+
+func TestAppendEventCutsLongMessages(t *testing.T) {
+	for _, fill := range []string{"a", "\xff", "é", "\n"} {
+		msg := []byte(strings.Repeat(fill, 2*MaxEventBytes/len(fill)))
+		out := AppendEvent(nil, UUID{}, 0, msg)
+		if len(out) > MaxEventBytes {
+			t.Errorf("fill %q: event is %d bytes, want at most %d", fill, len(out), MaxEventBytes)
+		}
+		if len(out) < MaxEventBytes-64 {
+			t.Errorf("fill %q: event is %d bytes, want close to %d", fill, len(out), MaxEventBytes)
+		}
+		if !json.Valid(out) {
+			t.Errorf("fill %q: cut event is not valid JSON", fill)
+		}
+	}
+}
+
+func TestAppendEventAllocs(t *testing.T) {
+	msg := []byte(`<165>1 2026-11-25T02:34:55.123456Z web-07 nginx 4242 - - GET /index.html 200 "ok" é`)
+	dst := make([]byte, 0, 4096)
+	allocs := testing.AllocsPerRun(1000, func() {
+		dst = AppendEvent(dst[:0], UUID{}, 1, msg)
+	})
+	if allocs != 0 {
+		t.Errorf("AppendEvent allocates %v times per event, want 0", allocs)
+	}
+}
+
+// events builds n events whose messages come from gen.
+func events(n int, gen func(i int) []byte) Events {
+	var ev Events
+	for i := range n {
+		ev.Data = AppendEvent(ev.Data, UUID{byte(i)}, int64(i), gen(i))
+		ev.Ends = append(ev.Ends, len(ev.Data))
+	}
+	return ev
+}
+
+func randomText(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.IntN(256))
+	}
+	return b
+}
+
+func decodeAll(t *testing.T, records [][]byte) []*Record {
+	t.Helper()
+	var out []*Record
+	rd := NewReader(bytes.NewReader(bytes.Join(records, nil)))
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+		out = append(out, rec)
+	}
+}
+
+func TestEncode(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	header := Header{Owner: "123456789012", LogGroup: "/kinesyslog/syslog/514", LogStream: "10.0.0.5"}
+	tests := []struct {
+		name        string
+		ev          Events
+		minRecords  int
+		minFillRate float64 // every record but the last is at least this full
+	}{
+		{name: "one small", ev: events(1, func(int) []byte { return []byte("hello") }), minRecords: 1},
+		{name: "incompressible", ev: events(3000, func(int) []byte { return randomText(r, 2000) }), minRecords: 6, minFillRate: 0.99},
+		{name: "text", ev: events(60000, func(i int) []byte {
+			return fmt.Appendf(nil, "<134>1 2026-11-25T02:34:55.%06dZ web-%02d app %d - - request %d took %dms", i, i%50, i%999, r.Int64(), r.IntN(5000))
+		}), minRecords: 2, minFillRate: 0.99},
+		{name: "huge events", ev: events(5, func(int) []byte { return randomText(r, 2*MaxEventBytes) }), minRecords: 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var records [][]byte
+			next, st, err := NewEncoder().Encode(header, tt.ev, false, func(rec []byte) error {
+				records = append(records, bytes.Clone(rec))
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("Encode: %v", err)
+			}
+			if next != tt.ev.Len() || st.Events != tt.ev.Len() {
+				t.Fatalf("Encode encoded %d (next %d) of %d events", st.Events, next, tt.ev.Len())
+			}
+			if len(records) < tt.minRecords || st.Records != len(records) {
+				t.Fatalf("Encode made %d records (stats %d), want at least %d", len(records), st.Records, tt.minRecords)
+			}
+			for i, rec := range records {
+				if len(rec) > TargetBytes {
+					t.Errorf("record %d is %d bytes, over %d", i, len(rec), TargetBytes)
+				}
+				if i < len(records)-1 && float64(len(rec)) < tt.minFillRate*TargetBytes {
+					t.Errorf("record %d is %d bytes, want at least %.0f%% of %d", i, len(rec), 100*tt.minFillRate, TargetBytes)
+				}
+			}
+			var got []Event
+			for _, rec := range decodeAll(t, records) {
+				if diff := cmp.Diff(header, Header{Owner: rec.Owner, LogGroup: rec.LogGroup, LogStream: rec.LogStream}); diff != "" {
+					t.Errorf("record header (-want +got):\n%s", diff)
+				}
+				if rec.MessageType != "DATA_MESSAGE" || len(rec.SubscriptionFilters) != 1 || rec.SubscriptionFilters[0] != header.LogGroup {
+					t.Errorf("record type %q filters %q", rec.MessageType, rec.SubscriptionFilters)
+				}
+				got = append(got, rec.LogEvents...)
+			}
+			if len(got) != tt.ev.Len() {
+				t.Fatalf("decoded %d events, want %d", len(got), tt.ev.Len())
+			}
+			for i, ev := range got {
+				var want Event
+				json.Unmarshal(tt.ev.Event(i), &want)
+				if ev != want {
+					t.Fatalf("event %d = %+v, want %+v", i, ev, want)
+				}
+			}
+		})
+	}
+}
+
+func TestEncodeKeepTail(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	ev := events(1500, func(int) []byte { return randomText(r, 1000) })
+	var records [][]byte
+	next, st, err := NewEncoder().Encode(Header{}, ev, true, func(rec []byte) error {
+		records = append(records, bytes.Clone(rec))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) == 0 || next == ev.Len() || next != st.Events {
+		t.Fatalf("Encode kept no tail: %d records, next %d of %d, %d events encoded", len(records), next, ev.Len(), st.Events)
+	}
+	for i, rec := range records {
+		if len(rec) < 0.99*TargetBytes || len(rec) > TargetBytes {
+			t.Errorf("record %d is %d bytes, want full records only", i, len(rec))
+		}
+	}
+
+	// A batch that fits in one record is encoded whole even with keepTail.
+	small := events(10, func(int) []byte { return []byte("x") })
+	next, _, err = NewEncoder().Encode(Header{}, small, true, func([]byte) error { return nil })
+	if err != nil || next != small.Len() {
+		t.Errorf("small batch: next %d, err %v; want %d, nil", next, err, small.Len())
+	}
+}
+
+func TestEncodeEmitError(t *testing.T) {
+	ev := events(3, func(int) []byte { return []byte("x") })
+	boom := fmt.Errorf("disk full")
+	next, _, err := NewEncoder().Encode(Header{}, ev, false, func([]byte) error { return boom })
+	if err != boom || next != 0 {
+		t.Errorf("Encode = next %d, err %v; want 0, %v", next, err, boom)
+	}
+}
+
+var sinkBytes int
+
+func BenchmarkAppendEvent(b *testing.B) {
+	msg := []byte(`<165>1 2026-11-25T02:34:55.123456Z web-07.example.com nginx 4242 ID47 [exampleSDID@32473 iut="3" eventSource="Application"] GET /api/v1/items?id=42 HTTP/1.1 200 1532 "-" "curl/8.5"`)
+	dst := make([]byte, 0, 4096)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		dst = AppendEvent(dst[:0], UUID{byte(i)}, 1764038095123, msg)
+	}
+	sinkBytes = len(dst)
+}
+
+func BenchmarkEncode(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	ev := events(20000, func(i int) []byte {
+		return fmt.Appendf(nil, "<134>1 2026-11-25T02:34:55.%06dZ web-%02d.example.com app %d - - GET /api/items/%d status=%d bytes=%d ua=\"curl/8.5\"",
+			i, i%50, r.IntN(99999), r.IntN(1_000_000), 200+r.IntN(4)*100, r.IntN(100_000))
+	})
+	enc := NewEncoder()
+	b.SetBytes(int64(len(ev.Data)))
+	b.ReportAllocs()
+	var st Stats
+	for b.Loop() {
+		_, st, _ = enc.Encode(Header{Owner: "123456789012", LogGroup: "/kinesyslog/syslog/514", LogStream: "10.0.0.5"}, ev, false, func([]byte) error { return nil })
+	}
+	b.ReportMetric(float64(st.RawBytes)/float64(st.RecordBytes), "ratio")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*ev.Len()), "ns/event")
+}
