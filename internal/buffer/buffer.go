@@ -208,7 +208,7 @@ func (b *Buffers) commit(key Key, staged *Batch) error {
 }
 
 // Requeue puts the events of batch from index next on back in front of its key's newer events.
-// It reports false after Close, when the caller must encode them itself. Either way the caller
+// It never blocks on the encoder stage. It reports false after Close, when the caller must encode them itself. Either way the caller
 // still owns batch and releases it.
 func (b *Buffers) Requeue(batch *Batch, next int) bool {
 	if next >= batch.Len() {
@@ -235,19 +235,12 @@ func (b *Buffers) Requeue(batch *Batch, next int) bool {
 	for _, end := range newer.Ends {
 		merged.Ends = append(merged.Ends, base+end)
 	}
-	var full *Batch
-	if len(merged.Data) >= b.FlushBytes() {
-		full = merged
-		full.Full = true
-		p.batch = b.newBatch(batch.Key)
-	} else {
-		p.batch = merged
-	}
+	// The merged batch is not handed on here even when it is full: Requeue is called by the
+	// encoder stage, which must never block on its own channel. The next Commit or the age
+	// ticker hands it on.
+	p.batch = merged
 	p.mu.Unlock()
 	b.Release(newer)
-	if full != nil {
-		b.out <- full
-	}
 	return true
 }
 
