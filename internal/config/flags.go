@@ -26,6 +26,8 @@ const envAnnotation = "kinesyslog-env"
 func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	// Defined on a set of their own first, so that only these flags are marked for Load.
 	own := pflag.NewFlagSet("config", pflag.ContinueOnError)
+	// Unsorted, AddFlagSet keeps the order of definition for a FlagSet that does not sort.
+	own.SortFlags = false
 	c.defineFlags(own)
 	own.VisitAll(func(f *pflag.Flag) {
 		// SetAnnotation fails only for a flag the set does not have.
@@ -71,9 +73,9 @@ func (c *Config) defineFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout,
 		"close TCP and TLS connections idle this long; 0 never")
 	fs.IntVar(&c.UDPReaders, "udp-readers", c.UDPReaders,
-		"goroutines reading each UDP port; 0 for one per CPU (GOMAXPROCS)")
+		"goroutines reading each UDP port; 0 for one per CPU, GOMAXPROCS (default 0)")
 	fs.Var(sizeValue[int]{&c.MaxMessageBytes}, "max-message-size",
-		fmt.Sprintf("longest message kept whole, longer ones are truncated; %s to %s", formatSize(MinMessageBytes), formatSize(MaxMessageBytes)))
+		fmt.Sprintf("longest message kept whole, longer ones are truncated; %d to %d bytes", MinMessageBytes, MaxMessageBytes))
 
 	fs.BoolVar(&c.GELF, "gelf", c.GELF,
 		"listen for GELF (Graylog Extended Log Format) instead of syslog")

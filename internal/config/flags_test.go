@@ -334,7 +334,7 @@ func TestHelpShowsDefaults(t *testing.T) {
 		`--client-auth MODE`, `(default require when --client-ca is given)`,
 		`--spool-dir DIR`, `(default /var/spool/kinesyslog if it exists or can be created, else $XDG_STATE_HOME/kinesyslog or ~/.local/state/kinesyslog)`,
 		`--metrics-address HOST:PORT`, `(default off)`,
-		`--udp-readers int`, `0 for one per CPU`,
+		`--udp-readers int`, `0 for one per CPU, GOMAXPROCS (default 0)`,
 		`--stream NAME`, `--output DIR`, `--endpoint-url URL`, `--account-id ID`, `--region REGION`,
 		`--profile PROFILE`, `--cert FILE`, `--key FILE`, `--client-ca FILE`, `--client-allow PATTERN`,
 		`--gelf `, `--debug `,

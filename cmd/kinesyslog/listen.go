@@ -1,0 +1,54 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kinesyslog/kinesyslog/internal/config"
+)
+
+func (a *app) listenCommand() *cobra.Command {
+	cfg := config.Default()
+	cmd := &cobra.Command{
+		Use:   "listen",
+		Short: "Run the relay: receive syslog or GELF and deliver it",
+		Long: `Run the relay: listen on the given UDP, TCP and TLS ports, and deliver what arrives to the
+Firehose delivery stream --stream, or to the local directory --output, through the spool.
+SIGTERM or SIGINT stops it: it stops accepting, spools what it holds, makes one last upload
+attempt bounded by --shutdown-timeout, and exits 0.
+
+Every option can also be set as an environment variable KINESYSLOG_<NAME>: the flag name
+upper-cased with '-' as '_'. Repeated values are separated by whitespace, booleans are 1, 0,
+true, false, yes or no, and a flag on the command line wins over the environment:
+
+  KINESYSLOG_TCP_PORT="5514 5515" KINESYSLOG_STREAM=my-stream kinesyslog listen`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.Load(cmd.Flags(), a.lookupEnv); err != nil {
+				return err
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			level := slog.LevelInfo
+			if cfg.Debug {
+				level = slog.LevelDebug
+			}
+			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if err := a.relay(ctx, cfg, logger); err != nil {
+				return failure{err}
+			}
+			return nil
+		},
+	}
+	// In the order RegisterFlags gives them: destination, listeners, messages, spool, the rest.
+	cmd.Flags().SortFlags = false
+	cfg.RegisterFlags(cmd.Flags())
+	return cmd
+}
