@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -20,8 +21,6 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultIdleTimeout    = 10 * time.Minute
-	DefaultMaxConnections = 10_000
 	// DefaultDrainTimeout is how long open connections may still read at shutdown.
 	DefaultDrainTimeout = time.Second
 	// maxDatagramBytes is the largest UDP payload (RFC 768 length field, less the headers).
@@ -47,8 +46,8 @@ type Options struct {
 	UDPPorts        []int         // 0 entries are ignored
 	TCPPorts        []int         // 0 entries are ignored
 	MaxMessageBytes int           // default framing.DefaultMaxMessageBytes
-	IdleTimeout     time.Duration // default DefaultIdleTimeout
-	MaxConnections  int           // default DefaultMaxConnections
+	IdleTimeout     time.Duration // 0: connections may stay idle forever
+	MaxConnections  int           // open TCP connections of all ports together; 0: no limit
 	DrainTimeout    time.Duration // default DefaultDrainTimeout
 	UDPReaders      int           // readers per UDP socket; default 2
 	Logger          *slog.Logger  // default slog.Default()
@@ -74,11 +73,8 @@ func Listen(opts Options) (*Listener, error) {
 	if opts.MaxMessageBytes <= 0 {
 		opts.MaxMessageBytes = framing.DefaultMaxMessageBytes
 	}
-	if opts.IdleTimeout <= 0 {
-		opts.IdleTimeout = DefaultIdleTimeout
-	}
 	if opts.MaxConnections <= 0 {
-		opts.MaxConnections = DefaultMaxConnections
+		opts.MaxConnections = math.MaxInt32 // a channel of empty structs costs nothing per slot
 	}
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = DefaultDrainTimeout
@@ -311,7 +307,7 @@ func (l *Listener) serveConn(conn net.Conn, port uint16, streams Streams) {
 func (l *Listener) extendDeadline(conn net.Conn, idle time.Duration) {
 	l.connMu.Lock()
 	defer l.connMu.Unlock()
-	if l.conns != nil {
+	if l.conns != nil && idle > 0 {
 		conn.SetReadDeadline(time.Now().Add(idle))
 	}
 }

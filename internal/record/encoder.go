@@ -182,3 +182,16 @@ func writeJSONString(b *strings.Builder, s string) {
 	b.Write(appendEscaped(nil, []byte(s), len(s)*6))
 	b.WriteByte('"')
 }
+
+// Tail returns the events from index i on.
+func (ev Events) Tail(i int) Events {
+	if i == 0 {
+		return ev
+	}
+	start := ev.Ends[i-1]
+	tail := Events{Data: ev.Data[start:], Ends: make([]int, 0, len(ev.Ends)-i)}
+	for _, end := range ev.Ends[i:] {
+		tail.Ends = append(tail.Ends, end-start)
+	}
+	return tail
+}

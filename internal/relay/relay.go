@@ -1,3 +1,198 @@
-// Package relay wires the stages of kinesyslog together: listeners, buffers, records, spool and
-// uploader. It is the one file that shows the whole flow.
+// Package relay wires the stages of kinesyslog together and runs them: this file shows the whole
+// flow of a message, from socket to destination.
+//
+//	listener ──Stream.Add/Commit──▶ buffer ──Batch──▶ record workers ──Write──▶ spool
+//	                                                                              │
+//	                         destination (Firehose or s3dir) ◀──PutRecordBatch── upload
+//
+// Shutdown runs in the same order: listeners stop and drain, buffers are encoded and spooled,
+// the uploader makes one last attempt bounded by the shutdown timeout, and what it could not
+// deliver stays in the spool for the next start.
 package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kinesyslog/kinesyslog/internal/buffer"
+	"github.com/kinesyslog/kinesyslog/internal/config"
+	"github.com/kinesyslog/kinesyslog/internal/listener"
+	"github.com/kinesyslog/kinesyslog/internal/record"
+	"github.com/kinesyslog/kinesyslog/internal/spool"
+	"github.com/kinesyslog/kinesyslog/internal/syslog"
+	"github.com/kinesyslog/kinesyslog/internal/upload"
+)
+
+// Run runs a relay configured by cfg until ctx is done, then shuts it down in pipeline order. It
+// returns an error when the relay cannot start (no port, a port in use, an unusable spool or
+// destination) or when received data could not be spooled at shutdown.
+func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	if err := unsupported(cfg); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	sp, err := spool.Open(cfg.SpoolDir, spool.Options{MaxBytes: cfg.SpoolMaxBytes, Logger: logger, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	defer sp.Close(context.WithoutCancel(ctx))
+
+	dest, err := openDestination(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer dest.close(context.WithoutCancel(ctx))
+
+	ln, err := listener.Listen(listener.Options{
+		Address:         cfg.Address,
+		UDPPorts:        cfg.UDPPorts,
+		TCPPorts:        cfg.TCPPorts,
+		MaxMessageBytes: cfg.MaxMessageBytes,
+		IdleTimeout:     cfg.IdleTimeout,
+		MaxConnections:  cfg.MaxConnections,
+		UDPReaders:      cfg.UDPReaders,
+		Logger:          logger,
+		Metrics:         listener.NewMetrics(reg),
+	})
+	if err != nil {
+		return err
+	}
+
+	metricsServer, err := serveMetrics(cfg.MetricsAddress, reg, logger)
+	if err != nil {
+		return err
+	}
+	defer metricsServer.Close()
+
+	format := "syslog"
+	buffers := buffer.New(buffer.Options{})
+	streams := &streams{buffers: buffers, stamper: syslogStamper{syslog.Parser{Location: cfg.Timezone}}}
+	uploader := upload.New(sp, dest.sink, upload.Options{Logger: logger, Registerer: reg})
+
+	// The stages behind the listeners run on contexts of their own, so that they outlive ctx
+	// until everything received has been handed on.
+	stages, stopStages := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopStages()
+	var stageGroup sync.WaitGroup
+	stageGroup.Go(func() { buffers.Run(stages) })
+	stageGroup.Go(func() { uploader.Run(stages) })
+	stageGroup.Go(func() { dest.run(stages) })
+
+	enc := &encoder{
+		buffers: buffers,
+		spool:   sp,
+		log:     logger,
+		header: func(ctx context.Context, key buffer.Key) (record.Header, error) {
+			owner, err := dest.owner.get(ctx)
+			group := cfg.GroupPrefix + "/" + format + "/" + strconv.Itoa(int(key.Port))
+			return record.Header{Owner: owner, LogGroup: group, LogStream: key.Source.String()}, err
+		},
+	}
+	var workers sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		workers.Go(func() { enc.run(stages) })
+	}
+
+	logger.Info("relay started", "destination", dest.name, "spool", sp.Dir())
+	ln.Run(ctx, streams) // returns when ctx is done and every connection has drained
+
+	logger.Info("shutting down: spooling buffered messages")
+	buffers.Close()
+	workers.Wait()
+	var shutdownErr error
+	if enc.lost.Load() > 0 {
+		shutdownErr = fmt.Errorf("relay: %d records could not be spooled and are lost", enc.lost.Load())
+	}
+	if cfg.ShutdownTimeout > 0 {
+		flushCtx, cancel := context.WithTimeout(stages, cfg.ShutdownTimeout)
+		if err := uploader.Flush(flushCtx); err != nil {
+			logger.Warn("records left in the spool for the next start", "error", err)
+		}
+		cancel()
+	}
+	stopStages()
+	stageGroup.Wait()
+	logger.Info("relay stopped", "spooled_records", sp.Len())
+	return shutdownErr
+}
+
+// unsupported reports the options whose listeners this build does not have yet, so that none is
+// silently ignored.
+func unsupported(cfg config.Config) error {
+	var errs []error
+	if len(cfg.TLSPorts) > 0 {
+		errs = append(errs, errors.New("TLS listeners are not supported yet: set --tls-port 0"))
+	}
+	if len(cfg.ProxyProtocolPorts) > 0 {
+		errs = append(errs, errors.New("PROXY protocol is not supported yet: remove --proxy-protocol"))
+	}
+	if cfg.GELF {
+		errs = append(errs, errors.New("GELF is not supported yet: remove --gelf"))
+	}
+	return errors.Join(errs...)
+}
+
+// streams opens a buffer.Appender per sender: the listener's view of the buffers.
+type streams struct {
+	buffers *buffer.Buffers
+	stamper buffer.Stamper
+}
+
+func (s *streams) Stream(source netip.Addr, port uint16) listener.Stream {
+	return s.buffers.Appender(buffer.Key{Source: source, Port: port}, s.stamper)
+}
+
+// syslogStamper stamps syslog messages with their header's time, and rewrites those without one
+// as the original relay did.
+type syslogStamper struct{ parser syslog.Parser }
+
+func (s syslogStamper) Stamp(dst, msg []byte, received time.Time, source string) (time.Time, []byte) {
+	h := s.parser.Scan(msg, received)
+	if h.Rewrite {
+		return received, syslog.AppendRewritten(dst, msg, h, received, source)
+	}
+	if h.Timestamp.IsZero() {
+		return received, nil
+	}
+	return h.Timestamp, nil
+}
+
+// serveMetrics serves reg at /metrics on address; an empty address serves nothing.
+func serveMetrics(address string, reg *prometheus.Registry, logger *slog.Logger) (*http.Server, error) {
+	srv := &http.Server{
+		Handler:           promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	if address == "" {
+		return srv, nil
+	}
+	ln, err := net.Listen("tcp", address)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen on %s: %w", address, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", srv.Handler)
+	srv.Handler = mux
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server stopped", "error", err)
+		}
+	}()
+	logger.Info("serving metrics", "address", ln.Addr().String())
+	return srv, nil
+}
