@@ -17,7 +17,8 @@
 // RFC 5424 (section 6.2.3, with the RFC 3339 profile): "1 " then
 // YYYY-MM-DDThh:mm:ss[.f]{Z|±hh:mm}. 1 to 9 fractional digits are read (RFC 5424 allows 6;
 // some senders write nanoseconds). "T" and "Z" may be lower case (RFC 3339 section 5.6). A stamp
-// without an offset is read in [Parser.Location]. The NILVALUE "-" means the sender had no clock.
+// without an offset is read in [Parser.Location]. The stamp must be followed by a space or the end
+// of the message. The NILVALUE "-" means the sender had no clock.
 //
 // RFC 3339 directly after the PRI or at the start of a message without PRI, as rsyslog's
 // RSYSLOG_ForwardFormat and RSYSLOG_FileFormat, syslog-ng's ts_format(iso) and Cisco ASA's
@@ -76,9 +77,10 @@
 //
 // # Deviations from the original's header recognition
 //
-// The original recognised only "<PRI>1 <RFC 3339>" and "<PRI>Mmm dd hh:mm:ss[ 20yy]". Everything
-// else listed above (RFC 3339 without the "1 ", Cisco prefixes, a year before the month or time,
-// fractional seconds, a missing PRI) was rewritten with the receive time; this package reads the
-// sender's stamp instead. It accepted any 1 to 3 digit PRI, including 192 to 999, which this
-// package treats as no PRI (the original bytes are then kept as content).
+// The original recognised only "<PRI>1 <RFC 3339>" and "<PRI>Mmm dd hh:mm:ss[ 20yy]", and dropped
+// fractional seconds after a BSD stamp. Everything else listed above (RFC 3339 without the "1 ",
+// Cisco prefixes, a year before the month or time, a missing PRI) was rewritten with the receive
+// time; this package reads the sender's stamp instead. It accepted any 1 to 3 digit PRI,
+// including 192 to 999, which this package treats as no PRI (the original bytes are then kept as
+// content).
 package syslog
