@@ -1,6 +1,7 @@
 package syslog
 
 import (
+	"sync"
 	"testing"
 	"time"
 )
@@ -223,4 +224,32 @@ func TestScanAllocs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestScanConcurrent backs the promise that one Parser serves many goroutines; run it with -race.
+func TestScanConcurrent(t *testing.T) {
+	p := Parser{Location: plusOne}
+	msgs := [][]byte{
+		[]byte("<13>Feb 21 22:07:50 host x"),
+		[]byte("<13>1 2026-02-21T21:07:50Z h"),
+		[]byte("<189>45: *Feb 21 21:07:50.123 UTC: %SYS-5-RESTART: x"),
+	}
+	want := make([]Header, len(msgs))
+	for i, m := range msgs {
+		want[i] = p.Scan(m, received)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 1000 {
+				for i, m := range msgs {
+					if got := p.Scan(m, received); got != want[i] {
+						t.Errorf("concurrent Scan(%q) = %+v, want %+v", m, got, want[i])
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
