@@ -47,10 +47,11 @@ func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request, body []byte, f
 		writeSTSError(w, s.stsFault(cf))
 		return
 	}
-	writeSTS(w, http.StatusOK, getCallerIdentityResponse{
+	requestID := uuid.NewString()
+	writeSTS(w, http.StatusOK, requestID, getCallerIdentityResponse{
 		Namespace: stsNamespace,
 		Result:    callerIdentity{Arn: s.userARN(), UserID: stsUserID, Account: s.cfg.Account},
-		RequestID: uuid.NewString(),
+		RequestID: requestID,
 	})
 }
 
@@ -96,13 +97,14 @@ func (s *Server) stsFault(cf CallFault) apiError {
 	}
 }
 
-// writeSTS answers an STS call with v as XML.
-func writeSTS(w http.ResponseWriter, status int, v any) {
+// writeSTS answers an STS call with v as XML; requestID goes in the header too, as STS does.
+func writeSTS(w http.ResponseWriter, status int, requestID string, v any) {
 	b, err := xml.Marshal(v)
 	if err != nil {
 		panic(fmt.Sprintf("firehosetest: marshal answer: %v", err))
 	}
 	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("X-Amzn-Requestid", requestID)
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(xml.Header))
 	_, _ = w.Write(b)
@@ -120,10 +122,11 @@ func writeSTSError(w http.ResponseWriter, e apiError) {
 	if e.status >= http.StatusInternalServerError {
 		kind = "Receiver"
 	}
-	writeSTS(w, e.status, struct {
+	requestID := uuid.NewString()
+	writeSTS(w, e.status, requestID, struct {
 		XMLName   xml.Name `xml:"ErrorResponse"`
 		Namespace string   `xml:"xmlns,attr"`
 		Error     errorBody
 		RequestID string `xml:"RequestId"`
-	}{Namespace: stsNamespace, Error: errorBody{kind, e.code, e.message}, RequestID: uuid.NewString()})
+	}{Namespace: stsNamespace, Error: errorBody{kind, e.code, e.message}, RequestID: requestID})
 }

@@ -1,0 +1,484 @@
+package firehose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/smithy-go"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
+	"github.com/kinesyslog/kinesyslog/internal/upload"
+)
+
+// isolate makes the SDK see only what the test gives it: no shared files of the machine, no
+// instance metadata service, no ambient credentials, region or endpoints.
+func isolate(t *testing.T) {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+		"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
+		"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_FIREHOSE", "AWS_ENDPOINT_URL_STS",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"} {
+		t.Setenv(k, "")
+	}
+}
+
+// credentialsEnv gives the SDK the server's credentials through the environment.
+func credentialsEnv(t *testing.T, s *firehosetest.Server) {
+	t.Helper()
+	c := s.Credentials()
+	t.Setenv("AWS_ACCESS_KEY_ID", c.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", c.SecretAccessKey)
+}
+
+// open returns a Client for the server's default stream, with the server's credentials in the
+// environment, after mod changes its Options or the environment (which Open reads).
+func open(t *testing.T, s *firehosetest.Server, mod func(*Options)) *Client {
+	t.Helper()
+	isolate(t)
+	credentialsEnv(t, s)
+	o := Options{Stream: firehosetest.DefaultStream, Region: s.Config().Region, EndpointURL: s.URL}
+	if mod != nil {
+		mod(&o)
+	}
+	c, err := Open(t.Context(), o)
+	if err != nil {
+		t.Fatalf("Open(%+v): %v", o, err)
+	}
+	return c
+}
+
+func batch(n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = fmt.Appendf(nil, "record %d", i)
+	}
+	return out
+}
+
+func TestPutRecordBatch(t *testing.T) {
+	s := firehosetest.Start(t, firehosetest.Config{})
+	s.SetFault(firehosetest.Fault{RecordFailure: func(_, i int, _ []byte) firehosetest.RecordFailure {
+		switch i {
+		case 1:
+			return firehosetest.RecordThrottled
+		case 3:
+			return firehosetest.RecordInternalFailure
+		}
+		return firehosetest.RecordFailure{}
+	}})
+	c := open(t, s, nil)
+	records := batch(5)
+	got, err := c.PutRecordBatch(t.Context(), records)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	stored := s.Records()
+	if len(stored) != 3 {
+		t.Fatalf("server stored %d records, want 3", len(stored))
+	}
+	want := []upload.Result{
+		{RecordID: stored[0].ID},
+		{ErrorCode: "ServiceUnavailableException", ErrorMessage: "Slow down."},
+		{RecordID: stored[1].ID},
+		{ErrorCode: "InternalFailure", ErrorMessage: "Internal service failure."},
+		{RecordID: stored[2].ID},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("PutRecordBatch results mismatch (-want +got):\n%s", diff)
+	}
+	for i, j := range []int{0, 2, 4} {
+		if string(stored[i].Data) != string(records[j]) {
+			t.Errorf("stored record %d = %q, want %q", i, stored[i].Data, records[j])
+		}
+	}
+}
+
+func TestPutRecordBatchEmpty(t *testing.T) {
+	s := firehosetest.Start(t, firehosetest.Config{})
+	c := open(t, s, nil)
+	if got, err := c.PutRecordBatch(t.Context(), nil); err != nil || got != nil {
+		t.Errorf("PutRecordBatch(nil) = %v, %v; want nil, nil", got, err)
+	}
+	if n := s.Stats().Requests; n != 0 {
+		t.Errorf("server saw %d requests for an empty batch", n)
+	}
+}
+
+func TestPutRecordBatchSize(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     firehosetest.Config
+		records [][]byte
+		want    error
+	}{
+		{name: "501 records", records: batch(501), want: upload.ErrBatchTooLarge},
+		{name: "4,000,001 bytes", records: [][]byte{make([]byte, 1_000_000), make([]byte, 1_000_000),
+			make([]byte, 1_000_000), make([]byte, 1_000_001)}, want: upload.ErrBatchTooLarge},
+		{name: "service stricter on bytes", cfg: firehosetest.Config{MaxBatchBytes: 1000},
+			records: [][]byte{make([]byte, 600), make([]byte, 600)}, want: upload.ErrBatchTooLarge},
+		{name: "service stricter on count", cfg: firehosetest.Config{MaxBatchRecords: 2}, records: batch(3), want: upload.ErrBatchTooLarge},
+		{name: "record too large", cfg: firehosetest.Config{MaxRecordBytes: 100},
+			records: [][]byte{make([]byte, 10), make([]byte, 101)}, want: ErrRecordTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := firehosetest.Start(t, tt.cfg)
+			c := open(t, s, nil)
+			got, err := c.PutRecordBatch(t.Context(), tt.records)
+			if !errors.Is(err, tt.want) || got != nil {
+				t.Fatalf("PutRecordBatch = %v, %v; want nil, %v", got, err, tt.want)
+			}
+			if tt.want == ErrRecordTooLarge && errors.Is(err, upload.ErrBatchTooLarge) {
+				t.Errorf("PutRecordBatch = %v: one record too large is not a batch to split", err)
+			}
+			if !IsDefinite(err) {
+				t.Errorf("IsDefinite(%v) = false", err)
+			}
+		})
+	}
+}
+
+func TestPutRecordBatchErrors(t *testing.T) {
+	failFirst := func(cf firehosetest.CallFault) firehosetest.Fault {
+		return firehosetest.Fault{Call: func(_ string, n int) firehosetest.CallFault {
+			if n == 1 {
+				return cf
+			}
+			return firehosetest.NoFault
+		}}
+	}
+	tests := []struct {
+		name     string
+		fault    firehosetest.Fault
+		stream   string
+		timeout  time.Duration
+		wantKind error  // nil: transient
+		wantIs   error  // another error the result must wrap
+		wantText string // a part of the message
+	}{
+		{name: "throttled", fault: failFirst(firehosetest.Throttle), wantText: "ServiceUnavailableException: Slow down."},
+		{name: "internal error", fault: failFirst(firehosetest.InternalError), wantText: "StatusCode: 500"},
+		{name: "connection refused", fault: firehosetest.Fault{Outage: firehosetest.OutageRefuse}, wantIs: syscall.ECONNREFUSED},
+		{name: "load balancer 503", fault: firehosetest.Fault{Outage: firehosetest.OutageUnavailable}, wantText: "StatusCode: 503"},
+		{name: "timeout", fault: firehosetest.Fault{Outage: firehosetest.OutageHang}, timeout: 50 * time.Millisecond,
+			wantIs: context.DeadlineExceeded},
+		{name: "lost response", fault: failFirst(firehosetest.LoseResponse)},
+		{name: "access denied", fault: failFirst(firehosetest.AccessDenied), wantKind: ErrAccessDenied},
+		{name: "expired token", fault: failFirst(firehosetest.ExpiredToken), wantKind: ErrCredentials},
+		{name: "stream missing", stream: "missing", wantKind: ErrStreamNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := firehosetest.Start(t, firehosetest.Config{})
+			s.SetFault(tt.fault)
+			c := open(t, s, func(o *Options) {
+				o.Timeout = tt.timeout
+				if tt.stream != "" {
+					o.Stream = tt.stream
+				}
+			})
+			got, err := c.PutRecordBatch(t.Context(), batch(2))
+			if err == nil || got != nil {
+				t.Fatalf("PutRecordBatch = %v, %v; want an error", got, err)
+			}
+			if tt.wantKind != nil && !errors.Is(err, tt.wantKind) {
+				t.Errorf("PutRecordBatch = %v, want %v", err, tt.wantKind)
+			}
+			if IsDefinite(err) != (tt.wantKind != nil) {
+				t.Errorf("IsDefinite(%v) = %t, want %t", err, IsDefinite(err), tt.wantKind != nil)
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("PutRecordBatch = %v, want it to wrap %v", err, tt.wantIs)
+			}
+			if msg := err.Error(); !strings.HasPrefix(msg, "firehose: put 2 records to ") ||
+				!strings.Contains(msg, tt.wantText) || strings.Contains(msg, "\n") {
+				t.Errorf("PutRecordBatch error = %q, want one line containing %q", msg, tt.wantText)
+			}
+			// The SDK retries nothing: the uploader owns retries.
+			if calls := s.Stats().Requests; calls > 1 {
+				t.Errorf("server saw %d requests for one PutRecordBatch, want at most 1", calls)
+			}
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   string // of the default stream; "" leaves it ACTIVE
+		stream   string
+		fault    firehosetest.Fault
+		creds    func(t *testing.T, s *firehosetest.Server) // changes the environment before Open
+		wantErr  string                                     // the exact message, or a part of it with wantPart
+		wantPart bool
+		wantKind error // nil: transient
+	}{
+		{name: "active"},
+		{name: "creating", status: "CREATING", wantKind: ErrStreamNotActive,
+			wantErr: `firehose: delivery stream "kinesyslog-test" is CREATING, not ACTIVE`},
+		{name: "deleting", status: "DELETING", wantKind: ErrStreamNotActive,
+			wantErr: `firehose: delivery stream "kinesyslog-test" is DELETING, not ACTIVE`},
+		{name: "missing", stream: "missing", wantKind: ErrStreamNotFound,
+			wantErr: `firehose: delivery stream "missing" does not exist`},
+		{name: "access denied", fault: firehosetest.Fault{Call: func(string, int) firehosetest.CallFault { return firehosetest.AccessDenied }},
+			wantKind: ErrAccessDenied, wantPart: true, wantErr: "AccessDeniedException: User: arn:aws:iam::123456789012:user/kinesyslog-test is not authorized"},
+		{name: "wrong secret", creds: func(t *testing.T, _ *firehosetest.Server) { t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong") },
+			wantKind: ErrCredentials, wantPart: true, wantErr: "InvalidSignatureException: The request signature we calculated does not match"},
+		{name: "unknown key", creds: func(t *testing.T, _ *firehosetest.Server) { t.Setenv("AWS_ACCESS_KEY_ID", "AKIAUNKNOWN") },
+			wantKind: ErrCredentials, wantPart: true, wantErr: "UnrecognizedClientException"},
+		{name: "no credentials", creds: func(t *testing.T, _ *firehosetest.Server) {
+			t.Setenv("AWS_ACCESS_KEY_ID", "")
+			t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+		}, wantKind: ErrCredentials, wantPart: true, wantErr: `firehose: describe delivery stream "kinesyslog-test": no AWS credentials: `},
+		{name: "throttled", fault: firehosetest.Fault{Call: func(string, int) firehosetest.CallFault { return firehosetest.Throttle }},
+			wantPart: true, wantErr: "LimitExceededException"},
+		{name: "internal error", fault: firehosetest.Fault{Call: func(string, int) firehosetest.CallFault { return firehosetest.InternalError }},
+			wantPart: true, wantErr: "InternalFailure"},
+		{name: "connection refused", fault: firehosetest.Fault{Outage: firehosetest.OutageRefuse},
+			wantPart: true, wantErr: "connection refused"},
+		{name: "load balancer 503", fault: firehosetest.Fault{Outage: firehosetest.OutageUnavailable},
+			wantPart: true, wantErr: "StatusCode: 503"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := firehosetest.Start(t, firehosetest.Config{})
+			if tt.status != "" {
+				s.SetStream(firehosetest.DefaultStream, tt.status)
+			}
+			s.SetFault(tt.fault)
+			c := open(t, s, func(o *Options) {
+				if tt.stream != "" {
+					o.Stream = tt.stream
+				}
+				if tt.creds != nil {
+					tt.creds(t, s)
+				}
+			})
+			err := c.Check(t.Context())
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Check() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Check() = nil, want %q", tt.wantErr)
+			}
+			msg := err.Error()
+			if tt.wantPart && !strings.Contains(msg, tt.wantErr) || !tt.wantPart && msg != tt.wantErr || strings.Contains(msg, "\n") {
+				t.Errorf("Check() = %q, want one line %s %q", msg, map[bool]string{true: "containing", false: "equal to"}[tt.wantPart], tt.wantErr)
+			}
+			if tt.wantKind != nil && !errors.Is(err, tt.wantKind) {
+				t.Errorf("Check() = %v, want it to wrap %v", err, tt.wantKind)
+			}
+			if IsDefinite(err) != (tt.wantKind != nil) {
+				t.Errorf("IsDefinite(%v) = %t, want %t", err, IsDefinite(err), tt.wantKind != nil)
+			}
+		})
+	}
+}
+
+func TestCheckNoCredentialsSendsNothing(t *testing.T) {
+	s := firehosetest.Start(t, firehosetest.Config{})
+	isolate(t)
+	c, err := Open(t.Context(), Options{Stream: firehosetest.DefaultStream, Region: "us-east-1", EndpointURL: s.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(t.Context()); !errors.Is(err, ErrCredentials) {
+		t.Errorf("Check() = %v, want %v", err, ErrCredentials)
+	}
+	if _, err := c.Owner(t.Context()); !errors.Is(err, ErrCredentials) {
+		t.Errorf("Owner() = %v, want %v", err, ErrCredentials)
+	}
+	if n := s.Stats().Requests; n != 0 {
+		t.Errorf("server saw %d requests without credentials, want 0", n)
+	}
+}
+
+func TestOwner(t *testing.T) {
+	s := firehosetest.Start(t, firehosetest.Config{Account: "210987654321"})
+	c := open(t, s, nil)
+	got, err := c.Owner(t.Context())
+	if err != nil || got != "210987654321" {
+		t.Errorf("Owner() = %q, %v; want 210987654321", got, err)
+	}
+
+	s.SetFault(firehosetest.Fault{Outage: firehosetest.OutageUnavailable})
+	if _, err := c.Owner(t.Context()); err == nil || IsDefinite(err) || !strings.HasPrefix(err.Error(), "firehose: get caller identity: ") {
+		t.Errorf("Owner() during an outage = %v, want a transient error", err)
+	}
+	s.SetFault(firehosetest.Fault{})
+	c = open(t, s, func(*Options) { t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong") })
+	if _, err := c.Owner(t.Context()); !errors.Is(err, ErrCredentials) || !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
+		t.Errorf("Owner() with a wrong secret = %v, want %v from SignatureDoesNotMatch", err, ErrCredentials)
+	}
+}
+
+func TestEndpoints(t *testing.T) {
+	fh := firehosetest.Start(t, firehosetest.Config{Account: "111111111111"})
+	st := firehosetest.Start(t, firehosetest.Config{Account: "222222222222"})
+	tests := []struct {
+		name      string
+		env       map[string]string
+		opts      Options
+		wantOwner string
+	}{
+		{name: "EndpointURL serves both", opts: Options{EndpointURL: fh.URL}, wantOwner: "111111111111"},
+		{name: "STSEndpointURL apart", opts: Options{EndpointURL: fh.URL, STSEndpointURL: st.URL}, wantOwner: "222222222222"},
+		{name: "the SDK's variables", env: map[string]string{"AWS_ENDPOINT_URL_FIREHOSE": fh.URL, "AWS_ENDPOINT_URL_STS": st.URL},
+			wantOwner: "222222222222"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			isolate(t)
+			credentialsEnv(t, fh)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			o := tt.opts
+			o.Stream, o.Region = firehosetest.DefaultStream, firehosetest.DefaultRegion
+			c, err := Open(t.Context(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := fh.Stats().Calls["DescribeDeliveryStream"]
+			if err := c.Check(t.Context()); err != nil {
+				t.Errorf("Check() = %v", err)
+			}
+			if fh.Stats().Calls["DescribeDeliveryStream"] != before+1 {
+				t.Error("Check() did not reach the Firehose endpoint")
+			}
+			if got, err := c.Owner(t.Context()); got != tt.wantOwner {
+				t.Errorf("Owner() = %q, %v; want %s", got, err, tt.wantOwner)
+			}
+		})
+	}
+}
+
+func TestProfile(t *testing.T) {
+	s := firehosetest.Start(t, firehosetest.Config{Region: "eu-west-1"})
+	isolate(t)
+	c := s.Credentials()
+	creds := fmt.Sprintf("[relay]\naws_access_key_id = %s\naws_secret_access_key = %s\n", c.AccessKeyID, c.SecretAccessKey)
+	if err := os.WriteFile(os.Getenv("AWS_SHARED_CREDENTIALS_FILE"), []byte(creds), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte("[profile relay]\nregion = eu-west-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	client, err := Open(t.Context(), Options{Stream: firehosetest.DefaultStream, Profile: "relay", EndpointURL: s.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Check(t.Context()); err != nil {
+		t.Errorf("Check() with profile relay = %v", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{name: "no stream", opts: Options{Region: "us-east-1"}, want: "firehose: no delivery stream name"},
+		{name: "no region", opts: Options{Stream: "s"}, want: "firehose: no AWS region"},
+		{name: "unknown profile", opts: Options{Stream: "s", Region: "us-east-1", Profile: "nonesuch"}, want: "nonesuch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			isolate(t)
+			c, err := Open(t.Context(), tt.opts)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || c != nil {
+				t.Errorf("Open(%+v) = %v, %v; want an error containing %q", tt.opts, c, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestKind(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"plain", errors.New("boom"), nil},
+		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), nil},
+		{"credential lookup cut short", &credentialsError{context.DeadlineExceeded}, nil},
+		{"credential lookup failed", &credentialsError{errors.New("no EC2 IMDS role found")}, ErrCredentials},
+		{"not found", &smithy.GenericAPIError{Code: "ResourceNotFoundException"}, ErrStreamNotFound},
+		{"access denied", &smithy.GenericAPIError{Code: "AccessDeniedException"}, ErrAccessDenied},
+		{"STS access denied", &smithy.GenericAPIError{Code: "AccessDenied"}, ErrAccessDenied},
+		{"invalid client token", &smithy.GenericAPIError{Code: "InvalidClientTokenId"}, ErrCredentials},
+		{"throttled", &smithy.GenericAPIError{Code: "ServiceUnavailableException", Message: "Slow down."}, nil},
+		{"other invalid argument", &smithy.GenericAPIError{Code: "InvalidArgumentException", Message: "Something else"}, nil},
+		{"4 MB", &smithy.GenericAPIError{Code: "InvalidArgumentException", Message: "Records size exceeds 4 MB limit"}, upload.ErrBatchTooLarge},
+		{"500 records", &smithy.GenericAPIError{Code: "ValidationException", Message: "1 validation error detected: Value '[...]' at 'records' failed to satisfy constraint: Member must have length less than or equal to 500"}, upload.ErrBatchTooLarge},
+		{"record data", &smithy.GenericAPIError{Code: "ValidationException", Message: "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=2757283 cap=2757283]' at 'records.97.member.data' failed to satisfy constraint: Member must have length less than or equal to 1024000"}, ErrRecordTooLarge},
+		{"other validation", &smithy.GenericAPIError{Code: "ValidationException", Message: "Value null at 'deliveryStreamName' failed to satisfy constraint: Member must not be null"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := kind(tt.err); got != tt.want {
+				t.Errorf("kind(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestConcurrent shares one Client between goroutines; run it with -race.
+func TestConcurrent(t *testing.T) {
+	s := firehosetest.Start(t, firehosetest.Config{})
+	s.SetFault(firehosetest.Fault{RecordFailureRate: 0.2})
+	c := open(t, s, nil)
+	const senders, calls, perCall = 4, 10, 10
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		delivered = make(map[string]bool)
+	)
+	for range senders {
+		wg.Go(func() {
+			for range calls {
+				results, err := c.PutRecordBatch(t.Context(), batch(perCall))
+				if err != nil {
+					t.Errorf("PutRecordBatch: %v", err)
+					return
+				}
+				mu.Lock()
+				for _, r := range results {
+					if r.Delivered() {
+						delivered[r.RecordID] = true
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	stored := s.Records()
+	if len(stored) != len(delivered) {
+		t.Fatalf("%d results delivered, server stored %d", len(delivered), len(stored))
+	}
+	for _, r := range stored {
+		if !delivered[r.ID] {
+			t.Errorf("server stored record %s that no result reports delivered", r.ID)
+		}
+	}
+}

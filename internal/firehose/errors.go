@@ -1,0 +1,125 @@
+package firehose
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/kinesyslog/kinesyslog/internal/upload"
+)
+
+// Definite answers from AWS: retrying the same call later gets the same answer.
+var (
+	ErrStreamNotFound  = errors.New("firehose: delivery stream does not exist")
+	ErrStreamNotActive = errors.New("firehose: delivery stream is not ACTIVE")
+	ErrAccessDenied    = errors.New("firehose: access denied")
+	ErrCredentials     = errors.New("firehose: AWS credentials missing or refused")
+	ErrRecordTooLarge  = errors.New("firehose: record too large")
+)
+
+// IsDefinite reports whether err is an answer that waiting and retrying will not change: a
+// missing or not ACTIVE stream, access denied, missing or refused credentials, or a batch or
+// record too large. Anything else (a timeout, a refused connection, throttling, a 5xx answer, an
+// answer that cannot be read) is transient. Only a definite answer should stop the relay at
+// start; records are never dropped for any error.
+func IsDefinite(err error) bool {
+	for _, definite := range []error{ErrStreamNotFound, ErrStreamNotActive, ErrAccessDenied,
+		ErrCredentials, ErrRecordTooLarge, upload.ErrBatchTooLarge} {
+		if errors.Is(err, definite) {
+			return true
+		}
+	}
+	return false
+}
+
+// Error codes the services answer for refused credentials: Firehose's front end and STS word the
+// same conditions differently.
+var credentialCodes = map[string]bool{
+	"UnrecognizedClientException":         true,
+	"InvalidClientTokenId":                true,
+	"InvalidSignatureException":           true,
+	"SignatureDoesNotMatch":               true,
+	"MissingAuthenticationTokenException": true,
+	"MissingAuthenticationToken":          true,
+	"IncompleteSignatureException":        true,
+	"IncompleteSignature":                 true,
+	"ExpiredTokenException":               true,
+	"ExpiredToken":                        true,
+}
+
+// credentialsError marks a failure to get credentials at all, before any request is sent.
+type credentialsError struct{ err error }
+
+func (e *credentialsError) Error() string { return "no AWS credentials: " + e.err.Error() }
+func (e *credentialsError) Unwrap() error { return e.err }
+
+// kind returns the sentinel naming err's definite condition, or nil when err is transient.
+func kind(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		// Even a credential lookup cut short says nothing definite.
+		return nil
+	}
+	if _, ok := errors.AsType[*credentialsError](err); ok {
+		return ErrCredentials
+	}
+	apiErr, ok := errors.AsType[smithy.APIError](err)
+	if !ok {
+		return nil
+	}
+	code, message := apiErr.ErrorCode(), apiErr.ErrorMessage()
+	switch {
+	case code == "ResourceNotFoundException":
+		return ErrStreamNotFound
+	case code == "AccessDeniedException" || code == "AccessDenied":
+		return ErrAccessDenied
+	case credentialCodes[code]:
+		return ErrCredentials
+	// The front end's validation names the list "records" when the call has too many of them,
+	// and a member "records.N.member.data" when one record is too large.
+	case code == "InvalidArgumentException" && strings.Contains(message, "size exceeds"),
+		code == "ValidationException" && strings.Contains(message, "at 'records' failed to satisfy constraint: Member must have length less than"):
+		return upload.ErrBatchTooLarge
+	case code == "ValidationException" && strings.Contains(message, ".member.data' failed to satisfy constraint: Member must have length less than"):
+		return ErrRecordTooLarge
+	}
+	return nil
+}
+
+// callError is an error of one call: a one-line message, the definite condition when there is
+// one, and the SDK's error, when there is one, for errors.As.
+type callError struct {
+	msg  string
+	kind error
+	err  error
+}
+
+func (e *callError) Error() string { return e.msg }
+
+func (e *callError) Unwrap() []error {
+	var errs []error
+	for _, err := range []error{e.kind, e.err} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// reason is the short form of an SDK error: the transport's error when the request could not be
+// sent or answered, else the HTTP status, request id, AWS error code and message, without the
+// SDK's "operation error Firehose: PutRecordBatch" prefix.
+func reason(err error) string {
+	if credErr, ok := errors.AsType[*credentialsError](err); ok {
+		return credErr.Error()
+	}
+	if sendErr, ok := errors.AsType[*smithyhttp.RequestSendError](err); ok {
+		return sendErr.Err.Error()
+	}
+	if opErr, ok := errors.AsType[*smithy.OperationError](err); ok {
+		return opErr.Err.Error()
+	}
+	return err.Error()
+}
