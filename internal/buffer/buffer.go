@@ -379,7 +379,8 @@ func (a *Appender) Add(msg []byte, received time.Time) {
 	if len(a.staged.Ends) == 0 {
 		a.staged.Oldest = received
 	}
-	a.staged.Data = record.AppendEvent(a.staged.Data, id, ts.UnixMilli(), msg)
+	// Rounded, not truncated, to the millisecond, as the spec's sample record shows.
+	a.staged.Data = record.AppendEvent(a.staged.Data, id, ts.Round(time.Millisecond).UnixMilli(), msg)
 	a.staged.Ends = append(a.staged.Ends, len(a.staged.Data))
 }
 

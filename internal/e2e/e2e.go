@@ -1,0 +1,320 @@
+// Package e2e runs the real kinesyslog binary on loopback, for tests that send it messages with
+// real clients and read what it delivered, as a user would. It is imported only by tests.
+//
+// Start builds the binary once per test process, runs `kinesyslog listen` with the given options
+// on free ports, waits until it listens, and stops it with SIGTERM when the test ends. Delivered
+// reads the records from a local output directory; FirehoseEnv points the relay at a
+// firehosetest.Server with its test credentials.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
+	"github.com/kinesyslog/kinesyslog/internal/record"
+)
+
+// startTimeout bounds how long the relay may take to start listening.
+const startTimeout = 30 * time.Second
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// Binary returns the path of a kinesyslog binary built from this checkout, building it on first
+// use.
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "kinesyslog-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "kinesyslog")
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		cmd := exec.Command("go", "build", "-o", binary, "./cmd/kinesyslog")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = errors.New("go build: " + err.Error() + "\n" + string(out))
+		}
+	})
+	if buildErr != nil {
+		tb.Fatalf("build kinesyslog: %v", buildErr)
+	}
+	return binary
+}
+
+// FreePort returns a port of network ("tcp" or "udp") on 127.0.0.1 that was free a moment ago.
+func FreePort(tb testing.TB, network string) int {
+	tb.Helper()
+	switch network {
+	case "tcp":
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().(*net.TCPAddr).Port
+	default:
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer pc.Close()
+		return pc.LocalAddr().(*net.UDPAddr).Port
+	}
+}
+
+// Relay is a running kinesyslog process.
+type Relay struct {
+	Cmd      *exec.Cmd
+	SpoolDir string
+	tb       testing.TB
+	mu       sync.Mutex
+	log      bytes.Buffer
+	exited   chan struct{}
+	waitErr  error
+}
+
+// Options says how to run the relay.
+type Options struct {
+	Args []string // options of `kinesyslog listen`; --tls-port 0 and a spool dir are added when absent
+	Env  []string // added to the test's environment
+	// NoWait skips waiting for "relay started", for relays expected to fail at start.
+	NoWait bool
+}
+
+// Start runs `kinesyslog listen` and waits until it has started listening. The relay is stopped
+// with SIGTERM, and its log attached to the test's output on failure, when the test ends.
+func Start(tb testing.TB, opts Options) *Relay {
+	tb.Helper()
+	args := append([]string{"listen"}, opts.Args...)
+	if !hasFlag(args, "--tls-port") {
+		args = append(args, "--tls-port", "0")
+	}
+	r := &Relay{tb: tb, exited: make(chan struct{})}
+	if !hasFlag(args, "--spool-dir") {
+		r.SpoolDir = filepath.Join(tb.TempDir(), "spool")
+		args = append(args, "--spool-dir", r.SpoolDir)
+	}
+	r.Cmd = exec.Command(Binary(tb), args...)
+	r.Cmd.Env = append(os.Environ(), opts.Env...)
+	stderr, err := r.Cmd.StderrPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.Cmd.Stdout = io.Discard
+	if err := r.Cmd.Start(); err != nil {
+		tb.Fatalf("start relay: %v", err)
+	}
+	started := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
+		once := sync.Once{}
+		for sc.Scan() {
+			r.mu.Lock()
+			r.log.Write(sc.Bytes())
+			r.log.WriteByte('\n')
+			r.mu.Unlock()
+			if strings.Contains(sc.Text(), `msg="relay started"`) {
+				once.Do(func() { close(started) })
+			}
+		}
+		r.waitErr = r.Cmd.Wait()
+		close(r.exited)
+	}()
+	tb.Cleanup(func() {
+		r.Stop()
+		if tb.Failed() {
+			tb.Logf("relay log:\n%s", r.Log())
+		}
+	})
+	if opts.NoWait {
+		return r
+	}
+	select {
+	case <-started:
+	case <-r.exited:
+		tb.Fatalf("relay exited at start: %v\n%s", r.waitErr, r.Log())
+	case <-time.After(startTimeout):
+		tb.Fatalf("relay did not start within %v:\n%s", startTimeout, r.Log())
+	}
+	return r
+}
+
+func hasFlag(args []string, flag string) bool {
+	for _, a := range args {
+		if a == flag || strings.HasPrefix(a, flag+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// Log returns what the relay has written to stderr so far.
+func (r *Relay) Log() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.log.String()
+}
+
+// Signal sends sig to the relay.
+func (r *Relay) Signal(sig os.Signal) {
+	if err := r.Cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		r.tb.Errorf("signal relay: %v", err)
+	}
+}
+
+// Stop sends SIGTERM and waits for the relay to exit; it returns the exit error, nil for exit 0.
+func (r *Relay) Stop() error {
+	r.Signal(syscall.SIGTERM)
+	return r.Wait()
+}
+
+// Wait waits for the relay to exit by itself and returns its exit error.
+func (r *Relay) Wait() error {
+	select {
+	case <-r.exited:
+	case <-time.After(time.Minute):
+		r.Cmd.Process.Kill()
+		<-r.exited
+		r.tb.Errorf("relay did not exit within a minute; killed it")
+	}
+	return r.waitErr
+}
+
+// Exited reports whether the relay process has ended.
+func (r *Relay) Exited() bool {
+	select {
+	case <-r.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// Delivered decodes every record of every object under dir, as the relay's --output writes them,
+// skipping hidden files such as objects in progress.
+func Delivered(tb testing.TB, dir string) []*record.Record {
+	tb.Helper()
+	var recs []*record.Record
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") && path != dir {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		recs = append(recs, Decode(tb, f)...)
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		tb.Fatalf("read delivered objects: %v", err)
+	}
+	return recs
+}
+
+// Decode decodes every record in r.
+func Decode(tb testing.TB, r io.Reader) []*record.Record {
+	tb.Helper()
+	var recs []*record.Record
+	rd := record.NewReader(r)
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			return recs
+		}
+		if err != nil {
+			tb.Fatalf("decode records: %v", err)
+		}
+		recs = append(recs, rec)
+	}
+}
+
+// FirehoseRecords decodes the records srv accepted.
+func FirehoseRecords(tb testing.TB, srv *firehosetest.Server) []*record.Record {
+	tb.Helper()
+	var recs []*record.Record
+	for _, r := range srv.Records() {
+		recs = append(recs, Decode(tb, bytes.NewReader(r.Data))...)
+	}
+	return recs
+}
+
+// FirehoseArgs returns the options and environment that point a relay at srv, with the test
+// server's credentials and no other AWS configuration.
+func FirehoseArgs(srv *firehosetest.Server) (args, env []string) {
+	cfg := srv.Config()
+	args = []string{"--stream", cfg.Streams[0], "--endpoint-url", srv.URL, "--region", cfg.Region}
+	env = []string{
+		"AWS_ACCESS_KEY_ID=" + cfg.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + cfg.SecretAccessKey,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=" + os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
+	}
+	return args, env
+}
+
+// Port formats a port for an option value.
+func Port(p int) string { return strconv.Itoa(p) }
+
+// RequireInteropEnv is the environment variable that turns a missing real client from a skipped
+// test into a failed one; CI sets it to 1.
+const RequireInteropEnv = "KINESYSLOG_REQUIRE_INTEROP"
+
+// Program returns the path of the real program name, or skips the test when it is not installed
+// (fails it when RequireInteropEnv is 1).
+func Program(tb testing.TB, name string) string {
+	tb.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+		if p := filepath.Join(dir, name); isExecutable(p) {
+			return p
+		}
+	}
+	if os.Getenv(RequireInteropEnv) == "1" {
+		tb.Fatalf("%s is not installed and %s=1", name, RequireInteropEnv)
+	}
+	tb.Skipf("%s is not installed", name)
+	return ""
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
