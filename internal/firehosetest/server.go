@@ -115,6 +115,10 @@ type Stats struct {
 
 // A Server is a Firehose and STS endpoint on 127.0.0.1. Create it with Start; its methods are
 // safe for concurrent use.
+//
+// It runs an http.Server of its own rather than an httptest.Server because an outage must close
+// the listening socket, so that connections are refused, and listen again on the same address
+// when it ends; an httptest.Server cannot start twice.
 type Server struct {
 	// URL is the endpoint, "http://127.0.0.1:PORT", for both Firehose and STS. It does not change
 	// for the life of the server, outages included.
@@ -253,7 +257,8 @@ func (s *Server) SetStream(name, status string) {
 	s.streams[name] = status
 }
 
-// Records returns a copy of every record the server accepted, in the order it accepted them.
+// Records returns every record the server accepted, in the order it accepted them. The slice is
+// the caller's; the Data it points to is shared and must not be changed.
 func (s *Server) Records() []Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
