@@ -118,6 +118,7 @@ func (s *Scanner) Scan() bool {
 		case st == stepMessage:
 			return true
 		case st == stepAdvanced:
+			// Go on in the new state.
 		case s.readErr == nil:
 			s.fill()
 		case s.end():
@@ -136,8 +137,8 @@ func (s *Scanner) Message() []byte { return s.msg }
 func (s *Scanner) Truncated() bool { return s.truncated }
 
 // Buffered returns how many bytes have been read from the stream and not yet returned as or
-// discarded with a message. Until Scan has returned false, 0 means that the next Scan will
-// call Read: a caller can flush its own work before it may block.
+// discarded with a message. 0 means that the next Scan will call Read, unless the stream has
+// ended: a caller can flush its own work before Scan may block.
 func (s *Scanner) Buffered() int { return s.w - s.r }
 
 // Err returns the error that ended the scan: nil at a clean EOF, an error wrapping
