@@ -280,6 +280,7 @@ func FirehoseArgs(srv *firehosetest.Server) (args, env []string) {
 	env = []string{
 		"AWS_ACCESS_KEY_ID=" + cfg.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + cfg.SecretAccessKey,
+		"AWS_ENDPOINT_URL_STS=" + srv.URL,
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE=" + os.DevNull,
 		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,

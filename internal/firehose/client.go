@@ -30,11 +30,11 @@ type Options struct {
 	// then "default").
 	Profile string
 	// EndpointURL replaces the Firehose endpoint (a VPC endpoint, FIPS, a test server); zero
-	// means the SDK's default, which honours AWS_ENDPOINT_URL_FIREHOSE. When set it is used for
-	// STS too, unless STSEndpointURL is set.
+	// means the SDK's default, which honours AWS_ENDPOINT_URL_FIREHOSE. It is not used for STS:
+	// a Firehose VPC endpoint does not serve STS.
 	EndpointURL string
-	// STSEndpointURL replaces the STS endpoint; zero means EndpointURL when that is set, else the
-	// SDK's default, which honours AWS_ENDPOINT_URL_STS.
+	// STSEndpointURL replaces the STS endpoint; zero means the SDK's default, which honours
+	// AWS_ENDPOINT_URL_STS.
 	STSEndpointURL string
 	// HTTPClient sends the requests, credential lookups included; nil means the SDK's default.
 	HTTPClient aws.HTTPClient
@@ -81,9 +81,6 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 	}
 
 	stsEndpoint := o.STSEndpointURL
-	if stsEndpoint == "" {
-		stsEndpoint = o.EndpointURL
-	}
 	c := &Client{
 		stream:  o.Stream,
 		timeout: o.Timeout,

@@ -50,7 +50,7 @@ func open(t *testing.T, s *firehosetest.Server, mod func(*Options)) *Client {
 	t.Helper()
 	isolate(t)
 	credentialsEnv(t, s)
-	o := Options{Stream: firehosetest.DefaultStream, Region: s.Config().Region, EndpointURL: s.URL}
+	o := Options{Stream: firehosetest.DefaultStream, Region: s.Config().Region, EndpointURL: s.URL, STSEndpointURL: s.URL}
 	if mod != nil {
 		mod(&o)
 	}
@@ -339,7 +339,8 @@ func TestEndpoints(t *testing.T) {
 		opts      Options
 		wantOwner string
 	}{
-		{name: "EndpointURL serves both", opts: Options{EndpointURL: fh.URL}, wantOwner: "111111111111"},
+		{name: "EndpointURL is Firehose's only", opts: Options{EndpointURL: fh.URL},
+			env: map[string]string{"AWS_ENDPOINT_URL_STS": st.URL}, wantOwner: "222222222222"},
 		{name: "STSEndpointURL apart", opts: Options{EndpointURL: fh.URL, STSEndpointURL: st.URL}, wantOwner: "222222222222"},
 		{name: "the SDK's variables", env: map[string]string{"AWS_ENDPOINT_URL_FIREHOSE": fh.URL, "AWS_ENDPOINT_URL_STS": st.URL},
 			wantOwner: "222222222222"},
