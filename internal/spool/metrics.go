@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer, s *Spool) *metrics {
 	f.NewGaugeFunc(prometheus.GaugeOpts(opts("oldest_record_age_seconds",
 		"Age of the oldest pending record; grows while the destination is unreachable.")),
 		func() float64 {
-			e, ok := s.oldest()
+			e, ok := s.First()
 			if !ok {
 				return 0
 			}
@@ -47,13 +47,4 @@ func newMetrics(reg prometheus.Registerer, s *Spool) *metrics {
 		quarantined: f.NewCounter(prometheus.CounterOpts(opts("quarantined_total",
 			"Records moved to quarantine, never to be sent."))),
 	}
-}
-
-func (s *Spool) oldest() (Entry, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.entries) == 0 {
-		return Entry{}, false
-	}
-	return s.entries[0], true
 }

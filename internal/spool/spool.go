@@ -303,7 +303,19 @@ func (s *Spool) Pending(after uint64, max int) []Entry {
 	return slices.Clone(s.entries[i:j])
 }
 
-// Last returns the newest pending record, and false when none is pending.
+// First returns the oldest pending record, and false when none is pending. Unlike Pending it
+// does not hold back records behind a write in progress.
+func (s *Spool) First() (Entry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.entries) == 0 {
+		return Entry{}, false
+	}
+	return s.entries[0], true
+}
+
+// Last returns the newest pending record, and false when none is pending. Unlike Pending it
+// does not hold back records behind a write in progress.
 func (s *Spool) Last() (Entry, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,0 +1,191 @@
+package upload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/kinesyslog/kinesyslog/internal/backoff"
+	"github.com/kinesyslog/kinesyslog/internal/spool"
+)
+
+// Attribute keys of the uploader's logs.
+const (
+	logKeyRecords = "records"
+	logKeyBytes   = "bytes"
+	logKeyCode    = "code"
+	logKeyError   = "error"
+	logKeyMessage = "message"
+)
+
+// Outcomes of a call, the values of the calls_total metric's outcome label.
+const (
+	outcomeOK       = "ok"        // every record delivered
+	outcomePartial  = "partial"   // some records refused
+	outcomeError    = "error"     // the call failed as a whole
+	outcomeTooLarge = "too_large" // the batch was refused for its size
+)
+
+// item is a record of a batch, with its content once read from the spool.
+type item struct {
+	entry spool.Entry
+	data  []byte
+}
+
+// deliver sends batch until every record of it is delivered, quarantined or gone, or ctx is done.
+// Records refused or caught in a failed call are sent again after a backoff, on their own.
+func (u *Uploader) deliver(ctx context.Context, batch []spool.Entry) {
+	u.metrics.inflight.Inc()
+	defer u.metrics.inflight.Dec()
+	bo := backoff.Backoff{Base: u.retryBase, Max: u.retryMax}
+	todo := make([]item, len(batch))
+	for i, e := range batch {
+		todo[i].entry = e
+	}
+	for {
+		ready, unread := u.load(todo)
+		var retry []item
+		if len(ready) > 0 {
+			retry = u.send(ctx, ready)
+		}
+		todo = append(retry, unread...)
+		if len(todo) == 0 || ctx.Err() != nil {
+			return
+		}
+		u.metrics.retries.Add(float64(len(todo)))
+		if bo.Wait(ctx) != nil {
+			return
+		}
+	}
+}
+
+// load reads the records of todo not read yet. It returns the records ready to send and those to
+// read again later; records that are corrupt, gone or too large to ever send are dropped.
+func (u *Uploader) load(todo []item) (ready, unread []item) {
+	for _, it := range todo {
+		if it.data != nil {
+			ready = append(ready, it)
+			continue
+		}
+		if it.entry.Size > MaxRecordBytes {
+			u.spool.Quarantine(it.entry, fmt.Sprintf("%d bytes, above the %d bytes a record may have", it.entry.Size, MaxRecordBytes))
+			continue
+		}
+		data, err := u.spool.Read(it.entry)
+		switch {
+		case err == nil:
+			it.data = data
+			ready = append(ready, it)
+		case errors.Is(err, spool.ErrCorrupt), errors.Is(err, fs.ErrNotExist):
+			// The spool logged it and took it out of the queue.
+		default:
+			u.limited.Warn("cannot read a spooled record; will try again", slog.Any(logKeyError, err))
+			unread = append(unread, it)
+		}
+	}
+	return ready, unread
+}
+
+// send makes one PutRecordBatch call of items (more when the destination refuses the batch for
+// its size and it is split), deletes the records delivered and returns those to send again.
+func (u *Uploader) send(ctx context.Context, items []item) (retry []item) {
+	records := make([][]byte, len(items))
+	var size int
+	for i, it := range items {
+		records[i] = it.data
+		size += len(it.data)
+	}
+	start := time.Now()
+	results, err := u.sink.PutRecordBatch(ctx, records)
+	u.metrics.callDuration.Observe(time.Since(start).Seconds())
+	if err == nil && len(results) != len(items) {
+		// Results that cannot be matched to records prove nothing was delivered.
+		err = fmt.Errorf("upload: %d results for %d records", len(results), len(items))
+	}
+	switch {
+	case errors.Is(err, ErrBatchTooLarge):
+		u.metrics.calls.WithLabelValues(outcomeTooLarge).Inc()
+		if len(items) == 1 {
+			u.spool.Quarantine(items[0].entry, "refused by the destination as too large: "+err.Error())
+			return nil
+		}
+		u.limited.Warn("destination refused a batch for its size; splitting it",
+			slog.Int(logKeyRecords, len(items)), slog.Int(logKeyBytes, size), slog.Any(logKeyError, err))
+		half := len(items) / 2
+		retry = u.send(ctx, items[:half])
+		if ctx.Err() != nil {
+			return append(retry, items[half:]...)
+		}
+		return append(retry, u.send(ctx, items[half:])...)
+	case err != nil:
+		if ctx.Err() != nil {
+			// Stopping, not failing: the records wait in the spool for the next start.
+			return items
+		}
+		code := errorCode(err)
+		u.metrics.calls.WithLabelValues(outcomeError).Inc()
+		u.metrics.callErrors.WithLabelValues(code).Inc()
+		u.limited.Warn("PutRecordBatch failed; the batch will be sent again: "+code,
+			slog.Int(logKeyRecords, len(items)), slog.Any(logKeyError, err))
+		return items
+	}
+
+	delivered := make([]spool.Entry, 0, len(items))
+	var deliveredBytes int
+	for i, r := range results {
+		if r.Delivered() {
+			delivered = append(delivered, items[i].entry)
+			deliveredBytes += len(items[i].data)
+			continue
+		}
+		code := r.ErrorCode
+		if code == "" {
+			code = "Unknown"
+		}
+		u.metrics.failedRecords.WithLabelValues(code).Inc()
+		u.limited.Warn("destination refused records; they will be sent again: "+code,
+			slog.String(logKeyMessage, r.ErrorMessage))
+		retry = append(retry, items[i])
+	}
+	if len(retry) == 0 {
+		u.metrics.calls.WithLabelValues(outcomeOK).Inc()
+	} else {
+		u.metrics.calls.WithLabelValues(outcomePartial).Inc()
+	}
+	u.metrics.deliveredRecords.Add(float64(len(delivered)))
+	u.metrics.deliveredBytes.Add(float64(deliveredBytes))
+	if err := u.spool.Remove(delivered...); err != nil {
+		u.limited.Error("cannot delete delivered records from the spool; they may be sent again after a restart",
+			slog.Any(logKeyError, err))
+	}
+	return retry
+}
+
+// codedError is an error that carries the destination's error code, as smithy.APIError does for
+// AWS answers.
+type codedError interface {
+	error
+	ErrorCode() string
+}
+
+// errorCode names the kind of a failed call for logs and metrics: the AWS error code when the
+// destination answered one, else what went wrong on the way.
+func errorCode(err error) string {
+	if coded, ok := errors.AsType[codedError](err); ok && coded.ErrorCode() != "" {
+		return coded.ErrorCode()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "Timeout"
+	}
+	if netErr, ok := errors.AsType[net.Error](err); ok {
+		if netErr.Timeout() {
+			return "Timeout"
+		}
+		return "NetworkError"
+	}
+	return "Unknown"
+}

@@ -1,0 +1,204 @@
+package upload_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/kinesyslog/kinesyslog/internal/firehose"
+	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
+	"github.com/kinesyslog/kinesyslog/internal/spool"
+	"github.com/kinesyslog/kinesyslog/internal/upload"
+)
+
+// checkedSink checks before each call that no record left the spool before the server accepted
+// it: the records in the spool and the distinct records the server holds add up to at least all
+// those spooled so far.
+type checkedSink struct {
+	t       *testing.T
+	sink    upload.Sink
+	spool   *spool.Spool
+	server  *firehosetest.Server
+	written atomic.Int64 // records whose Write returned
+}
+
+func (c *checkedSink) PutRecordBatch(ctx context.Context, records [][]byte) ([]upload.Result, error) {
+	// In this order, a record deleted between two reads is counted twice, never missed.
+	written := int(c.written.Load())
+	pending := c.spool.Len()
+	accepted := distinct(c.server.Records())
+	if accepted+pending < written {
+		c.t.Errorf("%d records accepted and %d in the spool, want at least %d: records deleted early",
+			accepted, pending, written)
+	}
+	return c.sink.PutRecordBatch(ctx, records)
+}
+
+func distinct(records []firehosetest.Record) int {
+	seen := make(map[string]bool)
+	for _, r := range records {
+		seen[string(r.Data)] = true
+	}
+	return len(seen)
+}
+
+// TestFirehoseFaults runs the uploader and the real Firehose client against the test server with
+// per-record failures and throttling: every record must arrive, and exactly once when no answer
+// is lost.
+func TestFirehoseFaults(t *testing.T) {
+	tests := []struct {
+		name      string
+		fault     firehosetest.Fault
+		exactOnce bool
+	}{
+		{
+			name: "30% of records refused, every other call throttled",
+			fault: firehosetest.Fault{
+				RecordFailureRate: 0.3,
+				Call: func(op string, n int) firehosetest.CallFault {
+					if op == "PutRecordBatch" && n%2 == 0 {
+						return firehosetest.Throttle
+					}
+					return firehosetest.NoFault
+				},
+			},
+			exactOnce: true,
+		},
+		{
+			name: "answers lost",
+			fault: firehosetest.Fault{
+				RecordFailureRate: 0.1,
+				Call: func(op string, n int) firehosetest.CallFault {
+					if op == "PutRecordBatch" && n%3 == 0 {
+						return firehosetest.LoseResponse
+					}
+					return firehosetest.NoFault
+				},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := firehosetest.Start(t, firehosetest.Config{Seed: 1})
+			srv.SetFault(tt.fault)
+			client := openClient(t, srv)
+			sp, err := spool.Open(t.TempDir(), spool.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { sp.Close(context.Background()) })
+
+			records := testRecords(t)
+			sink := &checkedSink{t: t, sink: client, spool: sp, server: srv}
+			u := upload.New(sp, sink, upload.Options{Interval: time.Hour, RetryBase: time.Millisecond, RetryMax: 20 * time.Millisecond})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- u.Run(ctx) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Run() = %v", err)
+				}
+			}()
+
+			var wg sync.WaitGroup
+			for w := range 4 {
+				wg.Go(func() {
+					for i := w; i < len(records); i += 4 {
+						if err := sp.Write(context.Background(), records[i]); err != nil {
+							t.Error(err)
+							return
+						}
+						sink.written.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			flushCtx, cancelFlush := context.WithTimeout(context.Background(), time.Minute)
+			defer cancelFlush()
+			if err := u.Flush(flushCtx); err != nil {
+				t.Fatalf("Flush() = %v", err)
+			}
+
+			count := make(map[string]int)
+			for _, r := range srv.Records() {
+				count[string(r.Data)]++
+			}
+			duplicates := 0
+			for i, r := range records {
+				switch n := count[string(r)]; {
+				case n == 0:
+					t.Errorf("record %d never delivered", i)
+				case n > 1:
+					duplicates += n - 1
+				}
+			}
+			if tt.exactOnce && duplicates > 0 {
+				t.Errorf("%d duplicates, want none", duplicates)
+			}
+			st := srv.Stats()
+			if st.RecordsFailed == 0 || st.Faults == 0 {
+				t.Errorf("server stats %+v: the faults did not happen", st)
+			}
+			t.Logf("%d records delivered with %d duplicates; %d calls, %d faults, %d records refused",
+				len(records), duplicates, st.Calls["PutRecordBatch"], st.Faults, st.RecordsFailed)
+		})
+	}
+}
+
+// openClient returns a Firehose client of the server's default stream that sees nothing of the
+// machine's AWS configuration.
+func openClient(t *testing.T, srv *firehosetest.Server) *firehose.Client {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"} {
+		t.Setenv(k, "")
+	}
+	for _, kv := range srv.Environ() {
+		k, v, _ := bytes.Cut([]byte(kv), []byte("="))
+		t.Setenv(string(k), string(v))
+	}
+	c, err := firehose.Open(t.Context(), firehose.Options{Stream: firehosetest.DefaultStream, EndpointURL: srv.URL})
+	if err != nil {
+		t.Fatalf("firehose.Open() = %v", err)
+	}
+	return c
+}
+
+// testRecords returns 600 small records and 6 of 900,000 bytes, so that batches end on both the
+// record and the byte limit.
+func testRecords(t *testing.T) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for i := range 606 {
+		var b bytes.Buffer
+		level := gzip.DefaultCompression
+		payload := []byte(fmt.Sprintf("record %d", i))
+		if i%101 == 100 {
+			// Stored, so the record stays large.
+			level = gzip.NoCompression
+			payload = append(payload, bytes.Repeat([]byte{byte(i)}, 900_000)...)
+		}
+		zw, err := gzip.NewWriterLevel(&b, level)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw.Write(payload)
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b.Bytes())
+	}
+	return out
+}

@@ -1,0 +1,326 @@
+package upload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinesyslog/kinesyslog/internal/ratelog"
+	"github.com/kinesyslog/kinesyslog/internal/spool"
+)
+
+// Defaults used when an Options field is zero.
+const (
+	// DefaultInterval is the longest a record waits in the spool before it is sent in a batch
+	// that is not full: the original's 60 s upload cycle.
+	DefaultInterval = 60 * time.Second
+	// DefaultConcurrency bounds the calls in flight. Four full calls are 16 MB, above the 5 MiB/s
+	// a stream takes in the largest regions, so more would only meet throttling.
+	DefaultConcurrency = 4
+	// DefaultRetryBase and DefaultRetryMax bound the backoff between attempts to deliver the same
+	// records.
+	DefaultRetryBase = 500 * time.Millisecond
+	DefaultRetryMax  = 30 * time.Second
+)
+
+// Options configures an Uploader. The zero value uses the defaults, logs nothing and registers no
+// metrics.
+type Options struct {
+	// Interval is how often everything pending is sent, full batch or not; 0 means
+	// DefaultInterval.
+	Interval time.Duration
+	// Concurrency is the most PutRecordBatch calls in flight; 0 means DefaultConcurrency.
+	Concurrency int
+	// RetryBase and RetryMax are the first and the largest backoff ceiling between two attempts
+	// to deliver the same records; 0 means DefaultRetryBase and DefaultRetryMax.
+	RetryBase time.Duration
+	RetryMax  time.Duration
+	// Logger receives the uploader's logs; nil discards them.
+	Logger *slog.Logger
+	// LogInterval is the least time between two log lines about the same kind of error; 0 means
+	// ratelog.DefaultInterval.
+	LogInterval time.Duration
+	// Registerer registers the uploader's metrics; nil means no metrics.
+	Registerer prometheus.Registerer
+}
+
+// Uploader moves records from a spool to a Sink. Create it with New, then call Run. Its methods
+// are safe for concurrent use.
+type Uploader struct {
+	spool       *spool.Spool
+	sink        Sink
+	interval    time.Duration
+	concurrency int
+	retryBase   time.Duration
+	retryMax    time.Duration
+	logger      *slog.Logger
+	limited     *ratelog.Logger
+	metrics     *metrics
+
+	mu     sync.Mutex
+	active *loop // the loop of Run or of a Flush, while one runs
+}
+
+// New returns an Uploader of the records in s to sink. It starts nothing: call Run.
+func New(s *spool.Spool, sink Sink, opts Options) *Uploader {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	u := &Uploader{
+		spool:       s,
+		sink:        sink,
+		interval:    cmpOr(opts.Interval, DefaultInterval),
+		concurrency: cmpOr(opts.Concurrency, DefaultConcurrency),
+		retryBase:   cmpOr(opts.RetryBase, DefaultRetryBase),
+		retryMax:    cmpOr(opts.RetryMax, DefaultRetryMax),
+		logger:      logger,
+		limited:     ratelog.New(logger, opts.LogInterval),
+		metrics:     newMetrics(opts.Registerer),
+	}
+	return u
+}
+
+// cmpOr returns v, or def when v is not positive.
+func cmpOr[T time.Duration | int](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Run sends records until ctx is done: full batches at once, everything pending at start, every
+// Interval and when Flush asks. When ctx is done, calls in flight are cut short and Run returns
+// nil once they have returned; their records stay in the spool. Run returns an error only when
+// Run or Flush is already running.
+func (u *Uploader) Run(ctx context.Context) error {
+	l, err := u.start()
+	if err != nil {
+		return err
+	}
+	u.logger.Info("uploader started", slog.Int(logKeyRecords, u.spool.Len()),
+		slog.Int64(logKeyBytes, u.spool.Bytes()))
+	l.run(ctx)
+	u.logger.Info("uploader stopped", slog.Int(logKeyRecords, u.spool.Len()))
+	return nil
+}
+
+// Flush sends every record that was pending when it was called and returns nil once they are all
+// delivered (or quarantined), retrying failures with backoff; it returns an error, saying how
+// many records are left, when ctx is done first. The records left stay in the spool for the next
+// start. While Run runs, Flush has Run's loop send them without waiting for a full batch or the
+// Interval, and calls in flight go on undisturbed; otherwise Flush sends them itself. The relay
+// calls it at shutdown, once everything received is spooled and before it stops Run, with a
+// context bounded by --shutdown-timeout.
+func (u *Uploader) Flush(ctx context.Context) error {
+	last, ok := u.spool.Last()
+	if !ok {
+		return nil
+	}
+	w := &waiter{upto: last.Seq, done: make(chan struct{})}
+	// Each turn either runs a loop of its own or waits on the running one; a loop that stops
+	// before it served w (Run returning) sends the Flush round again.
+	for ctx.Err() == nil && !w.served() {
+		l, own := u.join()
+		if own {
+			l.add(w)
+			l.run(ctx)
+			continue
+		}
+		select {
+		case l.reqs <- w:
+			select {
+			case <-w.done:
+			case <-l.done:
+			case <-ctx.Done():
+			}
+		case <-l.done:
+		case <-ctx.Done():
+		}
+	}
+	if w.served() {
+		return nil
+	}
+	return fmt.Errorf("upload: flush: %d records left in the spool: %w", u.spool.Len(), ctx.Err())
+}
+
+// start makes a new loop for Run the active one.
+func (u *Uploader) start() (*loop, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.active != nil {
+		return nil, errors.New("upload: the uploader is already running")
+	}
+	u.active = u.newLoop(false)
+	return u.active, nil
+}
+
+// join returns the active loop, or makes a new loop for Flush the active one and returns it with
+// own set.
+func (u *Uploader) join() (l *loop, own bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.active != nil {
+		return u.active, false
+	}
+	u.active = u.newLoop(true)
+	return u.active, true
+}
+
+func (u *Uploader) newLoop(flushOnly bool) *loop {
+	l := &loop{
+		u:         u,
+		flushOnly: flushOnly,
+		reqs:      make(chan *waiter),
+		done:      make(chan struct{}),
+		finished:  make(chan struct{}),
+	}
+	if !flushOnly {
+		l.limit = math.MaxUint64
+	}
+	return l
+}
+
+// A waiter is a Flush waiting for the records up to Seq upto to leave the spool.
+type waiter struct {
+	upto uint64
+	done chan struct{} // closed by the loop that saw them gone
+}
+
+func (w *waiter) served() bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// A loop hands batches out to deliveries, for one Run or one Flush. Its fields other than reqs
+// and done belong to the goroutine running it.
+type loop struct {
+	u         *Uploader
+	flushOnly bool          // stop once every waiter is served, and send nothing newer
+	reqs      chan *waiter  // Flush calls
+	done      chan struct{} // closed when the loop and its deliveries have returned
+	finished  chan struct{} // a delivery returned
+
+	cursor  uint64 // the largest Seq handed to a delivery: the spool gives records in Seq order
+	limit   uint64 // records with a larger Seq are not sent
+	due     uint64 // records up to this Seq are sent without waiting for a full batch
+	active  int    // deliveries running
+	waiters []*waiter
+}
+
+func (l *loop) run(ctx context.Context) {
+	defer func() {
+		l.u.mu.Lock()
+		l.u.active = nil
+		l.u.mu.Unlock()
+		close(l.done)
+	}()
+	ticker := time.NewTicker(l.u.interval)
+	defer ticker.Stop()
+	// Records left by an earlier run, and records that waited while nothing ran, are due now.
+	l.markDue()
+	for ctx.Err() == nil {
+		l.dispatch(ctx)
+		l.serveWaiters()
+		if l.flushOnly && len(l.waiters) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-l.u.spool.Ready():
+		case <-ticker.C:
+			l.markDue()
+		case <-l.finished:
+			l.active--
+		case w := <-l.reqs:
+			l.add(w)
+		}
+	}
+	for ; l.active > 0; l.active-- {
+		<-l.finished
+	}
+}
+
+// add makes the records w waits for due, and sendable by a Flush loop.
+func (l *loop) add(w *waiter) {
+	l.due = max(l.due, w.upto)
+	if l.flushOnly {
+		l.limit = max(l.limit, w.upto)
+	}
+	l.waiters = append(l.waiters, w)
+}
+
+// markDue makes every pending record due.
+func (l *loop) markDue() {
+	if last, ok := l.u.spool.Last(); ok {
+		l.due = max(l.due, last.Seq)
+	}
+}
+
+// dispatch starts deliveries while there are free slots and batches to send: full batches, and
+// batches that hold a due record.
+func (l *loop) dispatch(ctx context.Context) {
+	for l.active < l.u.concurrency {
+		entries := l.u.spool.Pending(l.cursor, MaxBatchRecords)
+		for i, e := range entries {
+			if e.Seq > l.limit {
+				entries = entries[:i]
+				break
+			}
+		}
+		if len(entries) == 0 {
+			return
+		}
+		batch, full := pack(entries)
+		if !full && batch[0].Seq > l.due {
+			return
+		}
+		l.cursor = batch[len(batch)-1].Seq
+		l.active++
+		go func() {
+			l.u.deliver(ctx, batch)
+			l.finished <- struct{}{}
+		}()
+	}
+}
+
+// pack returns the longest prefix of entries that fits one call, and whether it is full: it has
+// MaxBatchRecords records or the next entry would not fit. A record too large for any call makes
+// a batch of its own, which deliver quarantines.
+func pack(entries []spool.Entry) (batch []spool.Entry, full bool) {
+	var size int64
+	for i, e := range entries {
+		if size+e.Size > MaxBatchBytes {
+			return entries[:max(i, 1)], true
+		}
+		size += e.Size
+	}
+	return entries, len(entries) == MaxBatchRecords
+}
+
+// serveWaiters releases the Flush calls whose records have all left the spool.
+func (l *loop) serveWaiters() {
+	if len(l.waiters) == 0 {
+		return
+	}
+	first, ok := l.u.spool.First()
+	kept := l.waiters[:0]
+	for _, w := range l.waiters {
+		if !ok || first.Seq > w.upto {
+			close(w.done)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	l.waiters = kept
+}
