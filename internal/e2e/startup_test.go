@@ -1,0 +1,89 @@
+package e2e
+
+import (
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
+)
+
+// TestStartupErrors checks that a relay that cannot work says why in one line and exits non-zero.
+func TestStartupErrors(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busyPort := Port(busy.Addr().(*net.TCPAddr).Port)
+
+	readOnly := filepath.Join(t.TempDir(), "spool")
+	if err := os.Mkdir(readOnly, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	srv := firehosetest.Start(t, firehosetest.Config{Streams: []string{"creating"}})
+	srv.SetStream("creating", "CREATING")
+	fhArgs, fhEnv := FirehoseArgs(srv)
+	withStream := func(stream string) []string {
+		args := append([]string(nil), fhArgs...)
+		args[1] = stream
+		return args
+	}
+	noCredentials := []string{"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=" + os.DevNull, "AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI=", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=", "AWS_WEB_IDENTITY_TOKEN_FILE="}
+	out := func() string { return filepath.Join(t.TempDir(), "out") }
+
+	tests := []struct {
+		name     string
+		args     []string
+		env      []string
+		wantCode int
+		want     string
+	}{
+		{name: "no listener", args: []string{"--output", out()}, wantCode: 2, want: "no listener enabled"},
+		{name: "no destination", args: []string{"--tcp-port", "5514"}, wantCode: 2, want: "--stream"},
+		{name: "two destinations", args: []string{"--tcp-port", "5514", "--output", out(), "--stream", "s"}, wantCode: 2, want: "--stream"},
+		{name: "port in use", args: []string{"--output", out(), "--tcp-port", busyPort}, wantCode: 1, want: "port " + busyPort},
+		{name: "spool not writable", args: []string{"--output", out(), "--tcp-port", "0", "--udp-port", Port(FreePort(t, "udp")), "--spool-dir", readOnly},
+			wantCode: 1, want: "not writable"},
+		{name: "stream missing", args: append(withStream("nosuchstream"), "--tcp-port", Port(FreePort(t, "tcp"))), env: fhEnv,
+			wantCode: 1, want: "does not exist"},
+		{name: "stream not active", args: append(withStream("creating"), "--tcp-port", Port(FreePort(t, "tcp"))), env: fhEnv,
+			wantCode: 1, want: "not ACTIVE"},
+		{name: "no credentials", args: append(withStream("creating"), "--tcp-port", Port(FreePort(t, "tcp"))),
+			env: append(append([]string(nil), fhEnv...), noCredentials...), wantCode: 1, want: "credentials"},
+	}
+	if os.Geteuid() == 0 {
+		// root writes anywhere: make the spool path a file instead, which no one can use as a directory.
+		file := filepath.Join(t.TempDir(), "file")
+		os.WriteFile(file, nil, 0o600)
+		tests[4].args[len(tests[4].args)-1] = filepath.Join(file, "spool")
+		tests[4].want = "spool"
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"listen", "--tls-port", "0"}, tt.args...)
+			if !hasFlag(args, "--spool-dir") {
+				args = append(args, "--spool-dir", filepath.Join(t.TempDir(), "spool"))
+			}
+			cmd := exec.Command(Binary(t), args...)
+			cmd.Env = append(os.Environ(), tt.env...)
+			output, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != tt.wantCode {
+				t.Fatalf("kinesyslog %v: %v, want exit code %d\n%s", args, err, tt.wantCode, output)
+			}
+			if !strings.Contains(string(output), tt.want) {
+				t.Errorf("output does not mention %q:\n%s", tt.want, output)
+			}
+			if strings.Contains(string(output), "goroutine ") {
+				t.Errorf("output has a stack trace:\n%s", output)
+			}
+		})
+	}
+}
