@@ -72,6 +72,7 @@ func (u *Uploader) load(todo []item) (ready, unread []item) {
 			continue
 		}
 		if it.entry.Size > MaxRecordBytes {
+			// The spool logs the quarantine, and forgets the record even when moving it fails.
 			u.spool.Quarantine(it.entry, fmt.Sprintf("%d bytes, above the %d bytes a record may have", it.entry.Size, MaxRecordBytes))
 			continue
 		}
@@ -110,6 +111,7 @@ func (u *Uploader) send(ctx context.Context, items []item) (retry []item) {
 	case errors.Is(err, ErrBatchTooLarge):
 		u.metrics.calls.WithLabelValues(outcomeTooLarge).Inc()
 		if len(items) == 1 {
+			// Resending it would hold up the records behind it for ever. The spool logs it.
 			u.spool.Quarantine(items[0].entry, "refused by the destination as too large: "+err.Error())
 			return nil
 		}
