@@ -1,0 +1,5 @@
+//go:build race
+
+package gelf
+
+const raceEnabled = true
