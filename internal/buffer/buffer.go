@@ -2,16 +2,17 @@ package buffer
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/binary"
 	"errors"
+	"log/slog"
 	"math"
-	"math/rand/v2"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinesyslog/kinesyslog/internal/ratelog"
 	"github.com/kinesyslog/kinesyslog/internal/record"
 )
 
@@ -22,6 +23,13 @@ const (
 	// DefaultFlushBytes is the spec's batch size of 4 MB of input, used until the compression
 	// ratio is known.
 	DefaultFlushBytes = 4 << 20
+	// DefaultMaxBytes caps the events held in memory by all batches together. It is room for
+	// eight batches at the largest flush size, or 64 at the spec's 4 MB, so that it binds only
+	// when the stages behind stall (a full spool, an unknown record owner) or very many sources
+	// send at once; and it keeps a stalled relay well inside the memory of a small host.
+	DefaultMaxBytes = 256 << 20
+	// DefaultQueue is how many batches may wait for the encoder stage.
+	DefaultQueue = 2
 	// maxFlushBytes caps the adaptive flush size: batches of highly compressible input stay
 	// bounded in memory, at the cost of records below the target.
 	maxFlushBytes = 32 << 20
@@ -34,6 +42,9 @@ const (
 
 // ErrClosed is returned by Commit after Close.
 var ErrClosed = errors.New("buffer: closed")
+
+// errWouldBlock is what a commit that must not wait meets where Commit would block.
+var errWouldBlock = errors.New("buffer: full")
 
 // Key identifies the events that share records: who sent them, and to which listener port.
 type Key struct {
@@ -48,7 +59,8 @@ type Batch struct {
 	// Oldest is when the first event of the batch was received.
 	Oldest time.Time
 	// Full reports that the batch was handed on for its size. The encoder may requeue what does
-	// not fill a whole record; an aged batch (or one flushed at Close) must be encoded whole.
+	// not fill a whole record; an aged batch (or one flushed at Close, or early to free memory)
+	// must be encoded whole.
 	Full bool
 }
 
@@ -63,8 +75,18 @@ func (b *Batch) reset() {
 type Options struct {
 	FlushAge   time.Duration // default DefaultFlushAge
 	FlushBytes int           // initial flush size, default DefaultFlushBytes
-	// Queue is how many batches may wait for the encoder before Commit blocks; default 2.
+	// Queue is how many batches may wait for the encoder before Commit blocks; default
+	// DefaultQueue.
 	Queue int
+	// MaxBytes caps the bytes of events held, in batches being filled and in batches handed on
+	// until they are released; default DefaultMaxBytes. A cap below the flush size makes every
+	// batch smaller than a record.
+	MaxBytes int64
+	// Logger receives the logs of the cap being reached and of dropped messages; nil discards
+	// them.
+	Logger *slog.Logger
+	// Registerer registers the metrics; nil means no metrics.
+	Registerer prometheus.Registerer
 }
 
 // Buffers holds the batches of every Key. Its methods are safe for concurrent use.
@@ -74,6 +96,9 @@ type Buffers struct {
 	ratio      atomic.Uint64 // float64 bits: input bytes per record byte, 0 until observed
 	out        chan *Batch
 	pool       sync.Pool
+	log        *slog.Logger
+	drops      *ratelog.Logger
+	metrics    *metrics
 
 	mu     sync.Mutex // guards keys and closed
 	keys   map[Key]*pending
@@ -81,6 +106,8 @@ type Buffers struct {
 	// busy counts the operations that may still send on out; Close waits for them before it
 	// closes the channel. They begin under mu while closed is false.
 	busy sync.WaitGroup
+
+	mem memory
 }
 
 // pending is the batch being filled for one key.
@@ -100,15 +127,25 @@ func New(opts Options) *Buffers {
 		opts.FlushBytes = DefaultFlushBytes
 	}
 	if opts.Queue <= 0 {
-		opts.Queue = 2
+		opts.Queue = DefaultQueue
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = DefaultMaxBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &Buffers{
 		flushAge: opts.FlushAge,
 		out:      make(chan *Batch, opts.Queue),
 		keys:     make(map[Key]*pending),
+		log:      opts.Logger,
+		drops:    ratelog.New(opts.Logger, 0),
 	}
+	b.mem.init(opts.MaxBytes)
 	b.flushBytes.Store(int64(opts.FlushBytes))
 	b.pool.New = func() any { return new(Batch) }
+	b.metrics = newMetrics(opts.Registerer, b)
 	return b
 }
 
@@ -116,11 +153,30 @@ func New(opts Options) *Buffers {
 // batch has been handed on.
 func (b *Buffers) Batches() <-chan *Batch { return b.out }
 
-// Release returns a batch the encoder is done with, so its memory is reused.
+// Release returns a batch received from Batches that the encoder is done with: its bytes no
+// longer count against the cap, and its memory is reused.
 func (b *Buffers) Release(batch *Batch) {
+	b.mem.handedOn.Add(-1)
+	b.recycle(batch)
+}
+
+// recycle frees a batch, whether or not it was handed on.
+func (b *Buffers) recycle(batch *Batch) {
+	b.free(len(batch.Data))
 	batch.reset()
 	b.pool.Put(batch)
 }
+
+// free stops counting size bytes against the cap.
+func (b *Buffers) free(size int) {
+	if b.mem.shrink(size) {
+		b.log.Info("buffers below their memory cap again", slog.Int64("bytes", b.mem.bytes()))
+	}
+}
+
+// Bytes returns the bytes of events held: in batches being filled, and in batches handed on and
+// not yet released.
+func (b *Buffers) Bytes() int64 { return b.mem.bytes() }
 
 // FlushBytes returns the current flush size in bytes of JSON events.
 func (b *Buffers) FlushBytes() int { return int(b.flushBytes.Load()) }
@@ -177,39 +233,145 @@ func (b *Buffers) newBatch(key Key) *Batch {
 	return batch
 }
 
-// commit appends staged events to key's batch and hands the batch on if it is full.
-func (b *Buffers) commit(key Key, staged *Batch) error {
+// handOn sends batch to the encoder stage, blocking while its channel is full. The caller must
+// hold a b.busy count.
+func (b *Buffers) handOn(batch *Batch) {
+	b.mem.handedOn.Add(1)
+	b.out <- batch
+}
+
+// commit appends staged events to key's batch and hands the batch on if it is full. With wait
+// false it never blocks: where it would, it leaves the batch as it was and returns errWouldBlock.
+func (b *Buffers) commit(key Key, staged *Batch, wait bool) error {
+	size := len(staged.Data)
+	if err := b.reserve(size, wait); err != nil {
+		return err
+	}
 	p, err := b.lookup(key)
 	if err != nil {
+		b.free(size)
 		return err
 	}
 	defer b.busy.Done()
 	batch := p.batch
-	if len(batch.Ends) == 0 {
+	wasEmpty, base, ends := len(batch.Ends) == 0, len(batch.Data), len(batch.Ends)
+	if wasEmpty {
 		batch.Oldest = staged.Oldest
 	}
-	base := len(batch.Data)
 	batch.Data = append(batch.Data, staged.Data...)
 	for _, end := range staged.Ends {
 		batch.Ends = append(batch.Ends, base+end)
 	}
 	p.lastUsed = staged.Oldest
-	var full *Batch
-	if len(batch.Data) >= b.FlushBytes() {
-		full = batch
-		full.Full = true
-		p.batch = b.newBatch(key)
+	if len(batch.Data) < b.FlushBytes() {
+		p.mu.Unlock()
+		return nil
 	}
+	batch.Full = true
+	if !wait {
+		// A send that cannot block may be tried under the key's lock, which makes taking the
+		// events back exact when it fails.
+		b.mem.handedOn.Add(1)
+		select {
+		case b.out <- batch:
+			p.batch = b.newBatch(key)
+			p.mu.Unlock()
+			return nil
+		default:
+			b.mem.handedOn.Add(-1)
+			batch.Full = false
+			batch.Data = batch.Data[:base]
+			batch.Ends = batch.Ends[:ends]
+			if wasEmpty {
+				batch.Oldest = time.Time{}
+			}
+			p.mu.Unlock()
+			b.free(size)
+			return errWouldBlock
+		}
+	}
+	p.batch = b.newBatch(key)
 	p.mu.Unlock()
-	if full != nil {
-		b.out <- full
-	}
+	b.metrics.waiting.Inc()
+	b.handOn(batch)
+	b.metrics.waiting.Dec()
 	return nil
 }
 
+// reserve counts size bytes against the cap. With wait it blocks until they fit or the buffers
+// close; without, it returns errWouldBlock at once when they do not fit.
+func (b *Buffers) reserve(size int, wait bool) error {
+	changed, ok, reached := b.mem.reserve(size, wait)
+	if reached {
+		b.log.Warn("buffers reached their memory cap: TCP senders wait and datagrams are dropped until the stages behind catch up",
+			slog.Int64("max_bytes", b.mem.max))
+	}
+	if ok {
+		return nil
+	}
+	if !wait {
+		return errWouldBlock
+	}
+	b.metrics.waiting.Inc()
+	defer b.metrics.waiting.Dec()
+	defer b.mem.stopWaiting()
+	for {
+		// With no batch at the encoder nothing will free memory until the age ticker comes
+		// round: hand on the largest batch being filled now.
+		if b.mem.handedOn.Load() <= 0 && b.handOnLargest() {
+			changed = b.mem.changes()
+		}
+		select {
+		case <-changed:
+		case <-b.mem.closing:
+			return ErrClosed
+		}
+		if changed, ok = b.mem.retry(size); ok {
+			return nil
+		}
+	}
+}
+
+// handOnLargest hands on the largest batch being filled, whatever its size and age, and reports
+// whether there was one.
+func (b *Buffers) handOnLargest() bool {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return false
+	}
+	var largest *pending
+	size := 0
+	for _, p := range b.keys {
+		p.mu.Lock()
+		if n := len(p.batch.Data); n > size {
+			largest, size = p, n
+		}
+		p.mu.Unlock()
+	}
+	if largest == nil {
+		b.mu.Unlock()
+		return false
+	}
+	b.busy.Add(1)
+	b.mu.Unlock()
+	defer b.busy.Done()
+	largest.mu.Lock()
+	if largest.removed || len(largest.batch.Ends) == 0 {
+		largest.mu.Unlock()
+		return false
+	}
+	batch := largest.batch
+	largest.batch = b.newBatch(batch.Key)
+	largest.mu.Unlock()
+	b.handOn(batch)
+	return true
+}
+
 // Requeue puts the events of batch from index next on back in front of its key's newer events.
-// It never blocks on the encoder stage. It reports false after Close, when the caller must encode them itself. Either way the caller
-// still owns batch and releases it.
+// It never blocks on the encoder stage, nor on the memory cap: the events it puts back are
+// already counted, in batch. It reports false after Close, when the caller must encode them
+// itself. Either way the caller still owns batch and releases it.
 func (b *Buffers) Requeue(batch *Batch, next int) bool {
 	if next >= batch.Len() {
 		return true
@@ -235,12 +397,13 @@ func (b *Buffers) Requeue(batch *Batch, next int) bool {
 	for _, end := range newer.Ends {
 		merged.Ends = append(merged.Ends, base+end)
 	}
+	b.mem.grow(len(merged.Data))
 	// The merged batch is not handed on here even when it is full: Requeue is called by the
 	// encoder stage, which must never block on its own channel. The next Commit or the age
 	// ticker hands it on.
 	p.batch = merged
 	p.mu.Unlock()
-	b.Release(newer)
+	b.recycle(newer)
 	return true
 }
 
@@ -274,7 +437,7 @@ func (b *Buffers) flushAged(now time.Time) {
 		if len(p.batch.Ends) == 0 && now.Sub(p.lastUsed) >= b.flushAge {
 			p.removed = true
 			delete(b.keys, key)
-			b.Release(p.batch)
+			b.recycle(p.batch)
 			p.batch = nil
 		} else if len(p.batch.Ends) > 0 && now.Sub(p.batch.Oldest) >= b.flushAge {
 			ps = append(ps, p)
@@ -291,14 +454,15 @@ func (b *Buffers) flushAged(now time.Time) {
 		}
 		p.mu.Unlock()
 		if aged != nil {
-			b.out <- aged
+			b.handOn(aged)
 		}
 	}
 }
 
 // Close hands on every batch, whatever its size or age, and closes the Batches channel. Listeners
-// must have stopped committing first; later commits fail with ErrClosed. Close blocks while the
-// encoder stage is busy, so it must keep reading Batches until the channel is closed.
+// must have stopped committing first; later commits fail with ErrClosed, and so do commits still
+// waiting for memory. Close blocks while the encoder stage is busy, so it must keep reading
+// Batches until the channel is closed.
 func (b *Buffers) Close() {
 	b.mu.Lock()
 	if b.closed {
@@ -307,6 +471,7 @@ func (b *Buffers) Close() {
 	}
 	b.closed = true
 	b.mu.Unlock()
+	close(b.mem.closing)
 	b.busy.Wait()
 	b.mu.Lock()
 	var rest []*Batch
@@ -315,7 +480,7 @@ func (b *Buffers) Close() {
 		if len(p.batch.Ends) > 0 {
 			rest = append(rest, p.batch)
 		} else {
-			b.Release(p.batch)
+			b.recycle(p.batch)
 		}
 		p.batch = nil
 		p.removed = true
@@ -324,76 +489,7 @@ func (b *Buffers) Close() {
 	}
 	b.mu.Unlock()
 	for _, batch := range rest {
-		b.out <- batch
+		b.handOn(batch)
 	}
 	close(b.out)
-}
-
-// A Stamper reads the time of an event from its message and says how the message is recorded.
-// Implementations must be safe for concurrent use.
-type Stamper interface {
-	// Stamp returns the event time of msg, received at received from source. When msg is to be
-	// recorded in another form, Stamp appends that form to dst and returns it as out; otherwise
-	// out is nil and msg is recorded as it is.
-	Stamp(dst, msg []byte, received time.Time, source string) (ts time.Time, out []byte)
-}
-
-// An Appender stages the messages of one Key until Commit. It is not safe for concurrent use: a
-// listener holds one per connection (or per datagram source).
-type Appender struct {
-	buffers *Buffers
-	key     Key
-	source  string
-	stamper Stamper
-	ids     *rand.ChaCha8
-	staged  Batch
-	scratch []byte
-}
-
-// Appender returns an Appender for the messages of key.
-func (b *Buffers) Appender(key Key, stamper Stamper) *Appender {
-	var seed [32]byte
-	crand.Read(seed[:]) // never fails on Linux since Go 1.24; a failure would crash the program
-	return &Appender{
-		buffers: b,
-		key:     key,
-		source:  key.Source.Unmap().String(),
-		stamper: stamper,
-		ids:     rand.NewChaCha8(seed),
-	}
-}
-
-// Add stages one message, received at received. The message is copied; Add does not allocate once
-// the Appender's buffers have grown.
-func (a *Appender) Add(msg []byte, received time.Time) {
-	ts, out := a.stamper.Stamp(a.scratch[:0], msg, received, a.source)
-	if out != nil {
-		a.scratch = out
-		msg = out
-	}
-	// Event ids come from a ChaCha8 stream seeded from the system's CSPRNG: as unpredictable and
-	// unique as version 4 UUIDs drawn from crypto/rand, at a fraction of the cost per event.
-	var id record.UUID
-	binary.LittleEndian.PutUint64(id[:8], a.ids.Uint64())
-	binary.LittleEndian.PutUint64(id[8:], a.ids.Uint64())
-	if len(a.staged.Ends) == 0 {
-		a.staged.Oldest = received
-	}
-	// Rounded, not truncated, to the millisecond, as the spec's sample record shows.
-	a.staged.Data = record.AppendEvent(a.staged.Data, id, ts.Round(time.Millisecond).UnixMilli(), msg)
-	a.staged.Ends = append(a.staged.Ends, len(a.staged.Data))
-}
-
-// Staged returns the number of bytes staged and not yet committed.
-func (a *Appender) Staged() int { return len(a.staged.Data) }
-
-// Commit hands the staged messages to the key's batch. It blocks while the encoder stage is busy,
-// and fails only after the Buffers are closed.
-func (a *Appender) Commit() error {
-	if len(a.staged.Ends) == 0 {
-		return nil
-	}
-	err := a.buffers.commit(a.key, &a.staged)
-	a.staged.reset()
-	return err
 }

@@ -14,6 +14,20 @@
 // fills one record of record.TargetBytes. When a batch yields more than a record, the encoder gives
 // the rest back (Requeue) to be sent with newer events instead of as a small record of its own.
 //
-// Backpressure: Commit blocks while the encoder stage is busy (its channel is full), which stops a
-// TCP listener from reading. Nothing in this package drops data.
+// # Bounded memory and backpressure
+//
+// The bytes of events held in memory, in the batches being filled and in the batches handed on
+// until the encoder releases them, are capped by Options.MaxBytes (DefaultMaxBytes). Commit blocks
+// while the encoder stage is busy (its channel is full) or the cap is reached, which stops a TCP
+// listener from reading: senders feel backpressure and nothing is dropped. When the cap is reached
+// while no batch is with the encoder, the largest batch being filled is handed on early, so that
+// many quiet sources cannot hold the memory until their batches age.
+//
+// A datagram cannot wait: TryCommit is Commit that never blocks. Where Commit would block it drops
+// the staged messages, counts them (kinesyslog_buffer_dropped_messages_total) and logs at a
+// limited rate. Nothing else in this package drops data.
+//
+// What the buffers hold is lost if the process dies without shutting down (kill -9, power loss):
+// at most Options.FlushAge of each source's messages, and at most one batch per source, never more
+// than Options.MaxBytes in all. The kinesyslog_buffer_bytes metric shows what is held.
 package buffer

@@ -137,7 +137,7 @@ func (o *owner) get(ctx context.Context) (string, error) {
 	case <-o.ready:
 		return o.account, nil
 	case <-ctx.Done():
-		return "", fmt.Errorf("relay: record owner unknown: %w", ctx.Err())
+		return "", fmt.Errorf("relay: record owner unknown: STS has not answered (--account-id spares the wait): %w", ctx.Err())
 	}
 }
 

@@ -80,7 +80,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	defer metricsServer.Close()
 
 	format := "syslog"
-	buffers := buffer.New(buffer.Options{})
+	buffers := buffer.New(buffer.Options{Logger: logger, Registerer: reg})
 	streams := &streams{buffers: buffers, stamper: syslogStamper{syslog.Parser{Location: cfg.Timezone}}}
 	uploader := upload.New(sp, dest.sink, upload.Options{Logger: logger, Registerer: reg})
 
@@ -103,9 +103,14 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 			return record.Header{Owner: owner, LogGroup: group, LogStream: key.Source.String()}, err
 		},
 	}
+	// Spooling at shutdown and the last upload share one window, --shutdown-timeout from the
+	// signal: a spool that stays full or a record owner STS never gives cannot hold the shutdown
+	// longer, and what is still unspooled then is counted as lost.
+	window, closeWindow := shutdownWindow(ctx, stages, cfg.ShutdownTimeout)
+	defer closeWindow()
 	var workers sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
-		workers.Go(func() { enc.run(stages) })
+		workers.Go(func() { enc.run(window) })
 	}
 
 	logger.Info("relay started", "destination", dest.name, "spool", sp.Dir())
@@ -116,14 +121,12 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	workers.Wait()
 	var shutdownErr error
 	if enc.lost.Load() > 0 {
-		shutdownErr = fmt.Errorf("relay: %d records could not be spooled and are lost", enc.lost.Load())
+		shutdownErr = fmt.Errorf("relay: %d messages could not be spooled and are lost", enc.lost.Load())
 	}
 	if cfg.ShutdownTimeout > 0 {
-		flushCtx, cancel := context.WithTimeout(stages, cfg.ShutdownTimeout)
-		if err := uploader.Flush(flushCtx); err != nil {
+		if err := uploader.Flush(window); err != nil {
 			logger.Warn("records left in the spool for the next start", "error", err)
 		}
-		cancel()
 	}
 	stopStages()
 	stageGroup.Wait()

@@ -1,0 +1,299 @@
+package buffer
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinesyslog/kinesyslog/internal/record"
+)
+
+// metricValue returns the value of the metric name gathered from reg.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		m := f.GetMetric()[0]
+		switch {
+		case m.GetCounter() != nil:
+			return m.GetCounter().GetValue()
+		case m.GetGauge() != nil:
+			return m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// poll waits until cond holds, failing the test after a deadline.
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func key(i int) Key { return Key{Source: netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}), Port: 514} }
+
+// stage adds one message of about size bytes of event to a, returning its text.
+func stage(a *Appender, name string, size int) string {
+	msg := name + strings.Repeat("x", max(size-len(name)-80, 0))
+	a.Add([]byte(msg), t0)
+	return msg
+}
+
+// TestCommitWaitsForMemory checks that a commit over the cap waits until the encoder releases a
+// batch, and that with no batch at the encoder the largest batch being filled is handed on early
+// instead of holding the memory until it ages.
+func TestCommitWaitsForMemory(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	b := New(Options{MaxBytes: 10_000, FlushBytes: 1 << 20, Queue: 4, Registerer: reg})
+	small, large := b.Appender(key(1), stamper), b.Appender(key(2), stamper)
+	stage(small, "small", 2000)
+	stage(large, "large", 6000)
+	if err := small.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := large.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	held := b.Bytes()
+	if held < 8000 || held > 10_000 {
+		t.Fatalf("Bytes() = %d after committing about 8000", held)
+	}
+
+	third := b.Appender(key(3), stamper)
+	stage(third, "third", 3000)
+	done := make(chan error, 1)
+	go func() { done <- third.Commit() }()
+
+	// Nothing is at the encoder, so the waiting commit hands on the largest batch, early.
+	var early *Batch
+	select {
+	case early = <-b.Batches():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no batch handed on while a commit waits for memory")
+	}
+	if early.Key != key(2) || early.Full {
+		t.Errorf("batch handed on early: key %v Full %v; want the largest, %v, not Full", early.Key, early.Full, key(2))
+	}
+	poll(t, "commit waiting", func() bool { return metricValue(t, reg, "kinesyslog_buffer_waiting_commits") == 1 })
+	select {
+	case err := <-done:
+		t.Fatalf("Commit over the cap returned %v before any memory was released", err)
+	default:
+	}
+	earlyBytes := int64(len(early.Data))
+	b.Release(early)
+	if err := <-done; err != nil {
+		t.Fatalf("Commit after Release = %v", err)
+	}
+	if got := metricValue(t, reg, "kinesyslog_buffer_waiting_commits"); got != 0 {
+		t.Errorf("waiting_commits = %v after the commit went through", got)
+	}
+	if got, want := b.Bytes(), held-earlyBytes+3000; got < want-200 || got > want+200 {
+		t.Errorf("Bytes() = %d, want about %d", got, want)
+	}
+
+	all := drain(b)
+	b.Close()
+	var keys []Key
+	for _, batch := range <-all {
+		keys = append(keys, batch.Key)
+		b.Release(batch)
+	}
+	if len(keys) != 2 {
+		t.Errorf("Close handed on batches of %v, want the two keys not handed on early", keys)
+	}
+	if got := b.Bytes(); got != 0 {
+		t.Errorf("Bytes() = %d after every batch was released, want 0", got)
+	}
+}
+
+// TestCloseWakesWaitingCommit checks that a commit waiting for memory fails with ErrClosed at
+// Close instead of blocking the shutdown.
+func TestCloseWakesWaitingCommit(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	b := New(Options{MaxBytes: 5000, FlushBytes: 4000, Queue: 1, Registerer: reg})
+	a := b.Appender(key(1), stamper)
+	stage(a, "fills", 4500)
+	if err := a.Commit(); err != nil { // full: handed on, and kept until released
+		t.Fatal(err)
+	}
+	stage(a, "waits", 1000)
+	done := make(chan error, 1)
+	go func() { done <- a.Commit() }()
+	poll(t, "commit waiting", func() bool { return metricValue(t, reg, "kinesyslog_buffer_waiting_commits") == 1 })
+	all := drain(b)
+	b.Close()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Errorf("waiting Commit at Close = %v, want ErrClosed", err)
+	}
+	<-all
+}
+
+// TestTryCommit checks that TryCommit drops, exactly and with a count, what Commit would have
+// waited for: room under the cap, or room in the encoder's channel for a full batch.
+func TestTryCommit(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+	}{
+		{name: "memory cap", opts: Options{MaxBytes: 6000, FlushBytes: 1 << 20, Queue: 1}},
+		{name: "encoder busy", opts: Options{FlushBytes: 2500, Queue: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			tt.opts.Registerer = reg
+			b := New(tt.opts)
+			a := b.Appender(key(1), stamper)
+			var kept []string
+			dropped := 0
+			for i := range 10 {
+				msg := stage(a, fmt.Sprintf("m%d-", i), 1000)
+				stage(a, fmt.Sprintf("n%d-", i), 1000)
+				if a.TryCommit() {
+					kept = append(kept, msg, "n"+msg[1:])
+				} else {
+					dropped += 2
+				}
+			}
+			if dropped == 0 || len(kept) == 0 {
+				t.Fatalf("kept %d and dropped %d messages; want some of each", len(kept), dropped)
+			}
+			if got := metricValue(t, reg, "kinesyslog_buffer_dropped_messages_total"); got != float64(dropped) {
+				t.Errorf("dropped_messages_total = %v, want %d", got, dropped)
+			}
+			all := drain(b)
+			b.Close()
+			var got []string
+			for _, batch := range <-all {
+				got = append(got, messages(t, batch)...)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(kept) {
+				t.Errorf("batches hold %d messages %.200v\nwant the %d kept %.200v", len(got), got, len(kept), kept)
+			}
+			if a.TryCommit() != true {
+				t.Error("TryCommit of nothing = false, want true")
+			}
+			stage(a, "late", 100)
+			if a.TryCommit() {
+				t.Error("TryCommit after Close = true, want false")
+			}
+		})
+	}
+}
+
+// TestConcurrentAppendersUnderCap runs blocking and dropping appenders against a small cap while
+// an encoder requeues: every message committed is handed on exactly once, every message dropped
+// is counted and never handed on, and the memory count returns to zero.
+func TestConcurrentAppendersUnderCap(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	b := New(Options{MaxBytes: 16 << 10, FlushBytes: 4096, FlushAge: time.Millisecond, Queue: 1, Registerer: reg})
+	seen := make(map[string]int)
+	var consumer sync.WaitGroup
+	consumer.Go(func() {
+		for batch := range b.Batches() {
+			next := batch.Len()
+			if batch.Full && batch.Len() > 1 {
+				next = batch.Len() / 2
+			}
+			for _, m := range messages(t, &Batch{Events: record.Events{Data: batch.Data, Ends: batch.Ends[:next]}}) {
+				seen[m]++
+			}
+			if !b.Requeue(batch, next) {
+				for _, m := range messages(t, batch)[next:] {
+					seen[m]++
+				}
+			}
+			b.Release(batch)
+		}
+	})
+	stop := make(chan struct{})
+	var ager sync.WaitGroup
+	ager.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				b.flushAged(time.Now())
+			}
+		}
+	})
+	const goroutines, perGoroutine = 8, 1000
+	var mu sync.Mutex
+	committed := map[string]bool{}
+	var senders sync.WaitGroup
+	for g := range goroutines {
+		senders.Go(func() {
+			a := b.Appender(key(g%3), stamper)
+			var staged []string
+			for i := range perGoroutine {
+				m := fmt.Sprintf("g%d-m%d", g, i)
+				a.Add([]byte(m), time.Now())
+				staged = append(staged, m)
+				if i%5 != 0 {
+					continue
+				}
+				ok := true
+				if g%2 == 0 {
+					ok = a.TryCommit()
+				} else if err := a.Commit(); err != nil {
+					t.Error(err)
+					return
+				}
+				if ok {
+					mu.Lock()
+					for _, m := range staged {
+						committed[m] = true
+					}
+					mu.Unlock()
+				}
+				staged = staged[:0]
+			}
+			if err := a.Commit(); err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			for _, m := range staged {
+				committed[m] = true
+			}
+			mu.Unlock()
+		})
+	}
+	senders.Wait()
+	close(stop)
+	ager.Wait()
+	b.Close()
+	consumer.Wait()
+	for m, n := range seen {
+		if n != 1 || !committed[m] {
+			t.Errorf("message %s seen %d times, committed %v", m, n, committed[m])
+		}
+	}
+	dropped := metricValue(t, reg, "kinesyslog_buffer_dropped_messages_total")
+	if len(seen) != len(committed) || float64(len(seen))+dropped != goroutines*perGoroutine {
+		t.Errorf("%d messages handed on, %d committed, %v dropped; want %d in all", len(seen), len(committed), dropped, goroutines*perGoroutine)
+	}
+	if got := b.Bytes(); got != 0 {
+		t.Errorf("Bytes() = %d after every batch was released, want 0", got)
+	}
+}
