@@ -126,11 +126,16 @@ func (p *PKI) Issue(tb testing.TB, opts CertOptions) *Cert {
 	}
 }
 
-// ClientConfig returns a TLS client configuration that trusts the CA and presents cert, if any.
+// ClientConfig returns a TLS client configuration for the server name localhost that trusts
+// the CA and presents cert, if any, whatever CAs the server asks for: with Certificates instead,
+// crypto/tls would send nothing rather than a certificate of a CA the server does not name, and
+// tests could not show that the server refuses it.
 func (p *PKI) ClientConfig(cert *Cert) *tls.Config {
 	cfg := &tls.Config{RootCAs: p.Pool, ServerName: "localhost"}
 	if cert != nil {
-		cfg.Certificates = []tls.Certificate{cert.TLS}
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &cert.TLS, nil
+		}
 	}
 	return cfg
 }

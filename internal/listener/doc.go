@@ -3,12 +3,28 @@
 // and the time it arrived, to a Stream.
 //
 // TCP and TLS streams are framed by internal/framing (RFC6587 octet counting or LF/NUL/CR
-// termination, chosen per frame); a UDP datagram is one message (RFC5426 section 3.1), without any
-// trailing LF, CR or NUL. Messages longer than the maximum size are truncated and counted.
+// termination, chosen per frame; RFC5425 octet counting over TLS is the same framing); a UDP
+// datagram is one message (RFC5426 section 3.1), without any trailing LF, CR or NUL. Messages
+// longer than the maximum size are truncated and counted.
 //
-// Each connection commits its messages once per read, and a Commit that blocks (the stages behind
-// are full) stops that connection from reading: TCP senders feel backpressure instead of losing
-// data. Connections idle longer than the idle timeout are closed; at most MaxConnections are served
-// at once. When Run's context is done, listeners stop accepting and open connections get a short
-// drain window to read what the kernel already holds before they are closed.
+// TLS ports (RFC5425) accept TLS 1.2 and 1.3 with Go's default cipher suites. Their certificate
+// comes from internal/certs: it is reloaded when its files change or on a signal, without
+// touching open connections, and a self-signed one is made at start when no files are given.
+// With a client CA bundle, client certificates are verified and matched against the allowed
+// patterns during the handshake, so a refused client is closed before any of its data is read.
+//
+// Ports configured for the PROXY protocol (v1 and v2, read with github.com/pires/go-proxyproto)
+// must open every connection with a header, before the TLS handshake on a TLS port; the header's
+// source address becomes the sender's. A connection without a valid header is refused; a LOCAL
+// header (a load balancer's health check) is closed quietly. Other ports never read a header: to
+// them it is message data, so that no client can claim another's address.
+//
+// The PROXY header and the handshake are read in the connection's own goroutine, each within a
+// timeout no longer than the idle timeout; every refusal is counted by reason and logged at a
+// limited rate. Each connection commits its messages once per read, and a Commit that blocks
+// (the stages behind are full) stops that connection from reading: TCP senders feel
+// backpressure instead of losing data. Connections idle longer than the idle timeout are closed;
+// at most MaxConnections are served at once. When Run's context is done, listeners stop
+// accepting and open connections get a short drain window to read what the kernel already holds
+// before they are closed.
 package listener

@@ -2,6 +2,7 @@ package listener
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -10,11 +11,14 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/kinesyslog/kinesyslog/internal/certs"
 	"github.com/kinesyslog/kinesyslog/internal/framing"
 	"github.com/kinesyslog/kinesyslog/internal/ratelog"
 )
@@ -23,6 +27,14 @@ import (
 const (
 	// DefaultDrainTimeout is how long open connections may still read at shutdown.
 	DefaultDrainTimeout = time.Second
+	// DefaultHandshakeTimeout bounds a TLS handshake, so that a client that stalls in it cannot
+	// hold a connection slot; real handshakes take milliseconds, even across continents.
+	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultProxyHeaderTimeout bounds the wait for a PROXY protocol header, which load
+	// balancers send at once with the connection.
+	DefaultProxyHeaderTimeout = 10 * time.Second
+	// DefaultCertPollInterval is how often the certificate files are checked for changes.
+	DefaultCertPollInterval = 5 * time.Second
 	// maxDatagramBytes is the largest UDP payload (RFC 768 length field, less the headers).
 	maxDatagramBytes = 65_535
 )
@@ -45,26 +57,75 @@ type Options struct {
 	Address         string        // bind address; "" means all interfaces
 	UDPPorts        []int         // 0 entries are ignored
 	TCPPorts        []int         // 0 entries are ignored
+	TLSPorts        []int         // 0 entries are ignored
 	MaxMessageBytes int           // default framing.DefaultMaxMessageBytes
 	IdleTimeout     time.Duration // 0: connections may stay idle forever
-	MaxConnections  int           // open TCP connections of all ports together; 0: no limit
+	MaxConnections  int           // open TCP and TLS connections of all ports together; 0: no limit
 	DrainTimeout    time.Duration // default DefaultDrainTimeout
 	UDPReaders      int           // readers per UDP socket; default 2
 	Logger          *slog.Logger  // default slog.Default()
 	Metrics         *Metrics      // nil: not counted
+
+	// ProxyProtocolPorts are TCP or TLS ports whose connections must start with a PROXY protocol
+	// v1 or v2 header; the header's source address becomes the sender's. No other port reads
+	// one.
+	ProxyProtocolPorts []int
+	// CertFile and KeyFile are the PEM certificate chain and key of the TLS ports, reloaded when
+	// they change or a value arrives on Reload. Both empty: a self-signed certificate, made by
+	// Listen and logged by Run with its fingerprint.
+	CertFile, KeyFile string
+	// ClientCAFile is a PEM bundle of the CAs that sign client certificates. Empty: client
+	// certificates are neither requested nor checked.
+	ClientCAFile string
+	// ClientAuth is tls.RequireAndVerifyClientCert or tls.VerifyClientCertIfGiven, with
+	// ClientCAFile only; tls.NoClientCert means tls.RequireAndVerifyClientCert when ClientCAFile
+	// is set.
+	ClientAuth tls.ClientAuthType
+	// ClientAllow are path.Match patterns; a client certificate is accepted only if its subject
+	// CN or one of its DNS or URI SANs matches one. Empty: every certificate the CAs verify.
+	ClientAllow []string
+	// HandshakeTimeout bounds the TLS handshake; default DefaultHandshakeTimeout, or IdleTimeout
+	// when that is shorter.
+	HandshakeTimeout time.Duration
+	// ProxyHeaderTimeout bounds the wait for the PROXY header; default DefaultProxyHeaderTimeout,
+	// or IdleTimeout when that is shorter.
+	ProxyHeaderTimeout time.Duration
+	// CertPollInterval is how often CertFile and KeyFile are checked for changes; default
+	// DefaultCertPollInterval.
+	CertPollInterval time.Duration
+	// Reload receives a value (SIGHUP) each time the certificate files should be read again; nil:
+	// only their changes reload them.
+	Reload <-chan os.Signal
 }
 
 // Listener serves a set of bound sockets.
 type Listener struct {
-	opts   Options
-	log    *slog.Logger
-	warn   *ratelog.Logger
-	m      *Metrics
-	tcp    []*net.TCPListener
-	udp    []*net.UDPConn
-	slots  chan struct{}
-	connMu sync.Mutex
-	conns  map[net.Conn]struct{}
+	opts    Options
+	log     *slog.Logger
+	warn    *ratelog.Logger
+	m       *Metrics
+	streams []*streamSocket // TCP, then TLS
+	udp     []*net.UDPConn
+	certs   *certs.Store // nil without TLS ports
+	tlsConf *tls.Config  // nil without TLS ports
+	slots   chan struct{}
+	connMu  sync.Mutex
+	conns   map[net.Conn]struct{} // nil once shutdown has begun
+}
+
+// streamSocket is a listening TCP socket and what its connections start with.
+type streamSocket struct {
+	ln    *net.TCPListener
+	port  uint16
+	tls   bool // a TLS handshake
+	proxy bool // a PROXY protocol header, before the handshake if tls
+}
+
+func (s *streamSocket) protocol() string {
+	if s.tls {
+		return "tls"
+	}
+	return "tcp"
 }
 
 // Listen binds every socket that opts asks for, so that a port in use is reported before the relay
@@ -85,6 +146,11 @@ func Listen(opts Options) (*Listener, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	opts.HandshakeTimeout = openingTimeout(opts.HandshakeTimeout, DefaultHandshakeTimeout, opts.IdleTimeout)
+	opts.ProxyHeaderTimeout = openingTimeout(opts.ProxyHeaderTimeout, DefaultProxyHeaderTimeout, opts.IdleTimeout)
+	if opts.CertPollInterval <= 0 {
+		opts.CertPollInterval = DefaultCertPollInterval
+	}
 	l := &Listener{
 		opts:  opts,
 		log:   opts.Logger,
@@ -94,16 +160,38 @@ func Listen(opts Options) (*Listener, error) {
 		conns: make(map[net.Conn]struct{}),
 	}
 	var errs []error
-	for _, port := range opts.TCPPorts {
-		if port == 0 {
-			continue
+	for _, port := range opts.ProxyProtocolPorts {
+		if port != 0 && !slices.Contains(opts.TCPPorts, port) && !slices.Contains(opts.TLSPorts, port) {
+			errs = append(errs, fmt.Errorf("listener: PROXY protocol port %d is not a TCP or TLS port", port))
 		}
-		ln, err := net.Listen("tcp", net.JoinHostPort(opts.Address, strconv.Itoa(port)))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("listen on TCP port %d: %w", port, err))
-			continue
+	}
+	if slices.ContainsFunc(opts.TLSPorts, func(p int) bool { return p != 0 }) {
+		var err error
+		if l.certs, l.tlsConf, err = newTLSConfig(opts); err != nil {
+			errs = append(errs, err)
 		}
-		l.tcp = append(l.tcp, ln.(*net.TCPListener))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for _, ports := range []struct {
+		list []int
+		tls  bool
+	}{{opts.TCPPorts, false}, {opts.TLSPorts, true}} {
+		for _, port := range ports.list {
+			if port == 0 {
+				continue
+			}
+			sock := &streamSocket{tls: ports.tls, proxy: slices.Contains(opts.ProxyProtocolPorts, port)}
+			ln, err := net.Listen("tcp", net.JoinHostPort(opts.Address, strconv.Itoa(port)))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("listen on %s port %d: %w", strings.ToUpper(sock.protocol()), port, err))
+				continue
+			}
+			sock.ln = ln.(*net.TCPListener)
+			sock.port = uint16(sock.ln.Addr().(*net.TCPAddr).Port)
+			l.streams = append(l.streams, sock)
+		}
 	}
 	for _, port := range opts.UDPPorts {
 		if port == 0 {
@@ -124,17 +212,18 @@ func Listen(opts Options) (*Listener, error) {
 		l.closeSockets()
 		return nil, err
 	}
-	if len(l.tcp)+len(l.udp) == 0 {
+	if len(l.streams)+len(l.udp) == 0 {
 		return nil, errors.New("listener: no port to listen on")
 	}
 	return l, nil
 }
 
-// Addrs returns the bound addresses, TCP first, in the order of Options; useful when a port was 0.
+// Addrs returns the bound addresses: TCP, then TLS, then UDP, each in the order of Options;
+// useful when a port was 0.
 func (l *Listener) Addrs() []net.Addr {
 	var addrs []net.Addr
-	for _, ln := range l.tcp {
-		addrs = append(addrs, ln.Addr())
+	for _, s := range l.streams {
+		addrs = append(addrs, s.ln.Addr())
 	}
 	for _, pc := range l.udp {
 		addrs = append(addrs, pc.LocalAddr())
@@ -143,8 +232,8 @@ func (l *Listener) Addrs() []net.Addr {
 }
 
 func (l *Listener) closeSockets() {
-	for _, ln := range l.tcp {
-		ln.Close()
+	for _, s := range l.streams {
+		s.ln.Close()
 	}
 	for _, pc := range l.udp {
 		pc.Close()
@@ -153,13 +242,17 @@ func (l *Listener) closeSockets() {
 
 // Run serves every socket, handing messages to streams, until ctx is done. Then it stops
 // accepting, lets open connections and UDP sockets read for the drain timeout, and returns once
-// every reader has committed what it read and exited.
+// every reader has committed what it read and exited. While it runs, it reloads the TLS
+// certificate when its files change or a value arrives on Options.Reload.
 func (l *Listener) Run(ctx context.Context, streams Streams) error {
 	var wg sync.WaitGroup
-	for _, ln := range l.tcp {
-		port := uint16(ln.Addr().(*net.TCPAddr).Port)
-		l.log.Info("listening", "protocol", "tcp", "address", ln.Addr().String())
-		wg.Go(func() { l.acceptTCP(ln, port, streams, &wg) })
+	if l.certs != nil {
+		l.logCertificate()
+		wg.Go(func() { l.watchCertificate(ctx) })
+	}
+	for _, s := range l.streams {
+		l.log.Info("listening", "protocol", s.protocol(), "address", s.ln.Addr().String(), "proxy_protocol", s.proxy)
+		wg.Go(func() { l.accept(s, streams, &wg) })
 	}
 	for _, pc := range l.udp {
 		port := uint16(pc.LocalAddr().(*net.UDPAddr).Port)
@@ -169,8 +262,8 @@ func (l *Listener) Run(ctx context.Context, streams Streams) error {
 		}
 	}
 	<-ctx.Done()
-	for _, ln := range l.tcp {
-		ln.Close()
+	for _, s := range l.streams {
+		s.ln.Close()
 	}
 	deadline := time.Now().Add(l.opts.DrainTimeout)
 	for _, pc := range l.udp {
@@ -189,9 +282,10 @@ func (l *Listener) Run(ctx context.Context, streams Streams) error {
 	return nil
 }
 
-func (l *Listener) acceptTCP(ln *net.TCPListener, port uint16, streams Streams, wg *sync.WaitGroup) {
+func (l *Listener) accept(sock *streamSocket, streams Streams, wg *sync.WaitGroup) {
+	port := sock.port
 	for {
-		conn, err := ln.Accept()
+		conn, err := sock.ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -204,7 +298,7 @@ func (l *Listener) acceptTCP(ln *net.TCPListener, port uint16, streams Streams, 
 		select {
 		case l.slots <- struct{}{}:
 		default:
-			l.m.refused()
+			l.m.refused(reasonMaxConnections)
 			l.warn.Warn("too many connections: refusing", "port", port, "max", l.opts.MaxConnections,
 				"source", conn.RemoteAddr().String())
 			conn.Close()
@@ -215,10 +309,12 @@ func (l *Listener) acceptTCP(ln *net.TCPListener, port uint16, streams Streams, 
 			<-l.slots
 			continue
 		}
+		// The PROXY header and the TLS handshake are read here, in the connection's goroutine,
+		// so that a client slow to send them holds up no one but itself.
 		wg.Go(func() {
 			defer func() { <-l.slots }()
 			defer l.untrack(conn)
-			l.serveConn(conn, port, streams)
+			l.serveConn(conn, sock, streams)
 		})
 	}
 }
@@ -256,15 +352,36 @@ func (c *clockReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (l *Listener) serveConn(conn net.Conn, port uint16, streams Streams) {
+// serveConn reads what precedes the messages of conn, if anything, then its messages. A
+// connection refused on the way opens no Stream: none of its data is accepted.
+func (l *Listener) serveConn(conn net.Conn, sock *streamSocket, streams Streams) {
 	l.m.opened()
 	defer l.m.closed()
 	source := addrOf(conn.RemoteAddr())
+	if sock.proxy {
+		var ok bool
+		if conn, source, ok = l.readProxyHeader(conn, sock.port); !ok {
+			return
+		}
+	}
+	if sock.tls {
+		tc := tls.Server(conn, l.tlsConf)
+		if !l.handshake(tc, source, sock.port) {
+			return
+		}
+		conn = tc
+	}
+	l.serveStream(conn, source, sock.port, streams)
+}
+
+func (l *Listener) serveStream(conn net.Conn, source netip.Addr, port uint16, streams Streams) {
 	stream := streams.Stream(source, port)
 	clock := &clockReader{r: conn}
 	sc := framing.NewScanner(clock, l.opts.MaxMessageBytes)
 	idle := l.opts.IdleTimeout
-	l.extendDeadline(conn, idle)
+	// Also clears the deadline of the PROXY header or the handshake when there is no idle
+	// timeout.
+	l.setReadDeadline(conn, idle)
 	messages, bytes := 0, 0
 	for sc.Scan() {
 		msg := sc.Message()
@@ -283,7 +400,9 @@ func (l *Listener) serveConn(conn net.Conn, port uint16, streams Streams) {
 				l.warn.Warn("connection closed: relay is shutting down", "source", source, "port", port, "error", err)
 				return
 			}
-			l.extendDeadline(conn, idle)
+			if idle > 0 {
+				l.setReadDeadline(conn, idle)
+			}
 		}
 	}
 	l.m.received(messages, bytes)
@@ -303,13 +422,32 @@ func (l *Listener) serveConn(conn net.Conn, port uint16, streams Streams) {
 	}
 }
 
-// extendDeadline pushes the read deadline of conn idle into the future, unless shutdown has set it.
-func (l *Listener) extendDeadline(conn net.Conn, idle time.Duration) {
+// setReadDeadline makes reads from conn time out after d, or never when d is 0, unless shutdown
+// has begun: the drain deadline that Run set then stays, since nothing may extend it. Every
+// read deadline of a connection is set here, so that none undoes the drain deadline.
+func (l *Listener) setReadDeadline(conn net.Conn, d time.Duration) {
+	var t time.Time
+	if d > 0 {
+		t = time.Now().Add(d)
+	}
 	l.connMu.Lock()
 	defer l.connMu.Unlock()
-	if l.conns != nil && idle > 0 {
-		conn.SetReadDeadline(time.Now().Add(idle))
+	if l.conns != nil {
+		conn.SetReadDeadline(t)
 	}
+}
+
+// openingTimeout returns the timeout of a step that precedes the messages of a connection: d, or
+// def when d is 0, and never more than a nonzero idle timeout, since a client that sends nothing
+// for that long is idle whatever step it stalls in.
+func openingTimeout(d, def, idle time.Duration) time.Duration {
+	if d <= 0 {
+		d = def
+	}
+	if idle > 0 {
+		d = min(d, idle)
+	}
+	return d
 }
 
 func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {

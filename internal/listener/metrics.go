@@ -1,6 +1,24 @@
 package listener
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Reasons a connection is closed before any of its data is accepted: the values of the reason
+// label of kinesyslog_connections_refused_total.
+const (
+	reasonMaxConnections   = "max_connections"              // --max-connections reached
+	reasonProxyHeader      = "proxy_header"                 // no valid PROXY header in time
+	reasonHandshake        = "tls_handshake"                // not TLS, no common version, timed out
+	reasonNoClientCert     = "client_certificate_missing"   // required and not sent
+	reasonUntrustedClient  = "client_certificate_untrusted" // not signed by a --client-ca, expired
+	reasonClientNotAllowed = "client_not_allowed"           // matches no --client-allow pattern
+)
+
+var refusalReasons = []string{reasonMaxConnections, reasonProxyHeader, reasonHandshake,
+	reasonNoClientCert, reasonUntrustedClient, reasonClientNotAllowed}
 
 // Metrics counts what the listeners see. A nil *Metrics counts nothing.
 type Metrics struct {
@@ -10,7 +28,9 @@ type Metrics struct {
 	framing      prometheus.Counter
 	connections  prometheus.Gauge
 	connsTotal   prometheus.Counter
-	connsRefused prometheus.Counter
+	connsRefused *prometheus.CounterVec
+	certReloads  *prometheus.CounterVec
+	certExpiry   prometheus.Gauge
 }
 
 // NewMetrics registers the listener metrics with reg.
@@ -25,13 +45,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		framing: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kinesyslog_framing_errors_total", Help: "Connections that ended with a framing or read error."}),
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "kinesyslog_connections", Help: "Open TCP and TLS connections."}),
+			Name: "kinesyslog_connections", Help: "Open TCP and TLS connections, including those still in their PROXY header or TLS handshake."}),
 		connsTotal: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kinesyslog_connections_total", Help: "TCP and TLS connections accepted."}),
-		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "kinesyslog_connections_refused_total", Help: "Connections closed because the maximum was reached."}),
+		connsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kinesyslog_connections_refused_total", Help: "Connections closed before any of their data was accepted, by reason."},
+			[]string{"reason"}),
+		certReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kinesyslog_tls_certificate_reloads_total", Help: "Reloads of the TLS certificate files, by result (ok, error: the old certificate stays)."},
+			[]string{"result"}),
+		certExpiry: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kinesyslog_tls_certificate_expiry_timestamp_seconds", Help: "When the TLS certificate in use expires, in seconds since the Unix epoch."}),
 	}
-	reg.MustRegister(m.messages, m.bytes, m.truncations, m.framing, m.connections, m.connsTotal, m.connsRefused)
+	// Every series exists from the start, so that rates and alerts work before the first event.
+	for _, r := range refusalReasons {
+		m.connsRefused.WithLabelValues(r)
+	}
+	m.certReloads.WithLabelValues("ok")
+	m.certReloads.WithLabelValues("error")
+	reg.MustRegister(m.messages, m.bytes, m.truncations, m.framing, m.connections, m.connsTotal, m.connsRefused,
+		m.certReloads, m.certExpiry)
 	return m
 }
 
@@ -68,8 +101,25 @@ func (m *Metrics) closed() {
 	}
 }
 
-func (m *Metrics) refused() {
+func (m *Metrics) refused(reason string) {
 	if m != nil {
-		m.connsRefused.Inc()
+		m.connsRefused.WithLabelValues(reason).Inc()
+	}
+}
+
+// certificate records the expiry of the certificate in use.
+func (m *Metrics) certificate(notAfter time.Time) {
+	if m != nil {
+		m.certExpiry.Set(float64(notAfter.Unix()))
+	}
+}
+
+func (m *Metrics) reloaded(ok bool) {
+	if m != nil {
+		result := "ok"
+		if !ok {
+			result = "error"
+		}
+		m.certReloads.WithLabelValues(result).Inc()
 	}
 }

@@ -18,9 +18,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"os/signal"
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,16 +61,28 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	defer dest.close(context.WithoutCancel(ctx))
 
+	// SIGHUP reloads the TLS certificate; without a handler it would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	ln, err := listener.Listen(listener.Options{
-		Address:         cfg.Address,
-		UDPPorts:        cfg.UDPPorts,
-		TCPPorts:        cfg.TCPPorts,
-		MaxMessageBytes: cfg.MaxMessageBytes,
-		IdleTimeout:     cfg.IdleTimeout,
-		MaxConnections:  cfg.MaxConnections,
-		UDPReaders:      cfg.UDPReaders,
-		Logger:          logger,
-		Metrics:         listener.NewMetrics(reg),
+		Address:            cfg.Address,
+		UDPPorts:           cfg.UDPPorts,
+		TCPPorts:           cfg.TCPPorts,
+		TLSPorts:           cfg.TLSPorts,
+		ProxyProtocolPorts: cfg.ProxyProtocolPorts,
+		CertFile:           cfg.CertFile,
+		KeyFile:            cfg.KeyFile,
+		ClientCAFile:       cfg.ClientCAFile,
+		ClientAuth:         cfg.ClientAuth,
+		ClientAllow:        cfg.ClientAllow,
+		Reload:             hup,
+		MaxMessageBytes:    cfg.MaxMessageBytes,
+		IdleTimeout:        cfg.IdleTimeout,
+		MaxConnections:     cfg.MaxConnections,
+		UDPReaders:         cfg.UDPReaders,
+		Logger:             logger,
+		Metrics:            listener.NewMetrics(reg),
 	})
 	if err != nil {
 		return err
@@ -138,12 +153,6 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 // silently ignored.
 func unsupported(cfg config.Config) error {
 	var errs []error
-	if len(cfg.TLSPorts) > 0 {
-		errs = append(errs, errors.New("TLS listeners are not supported yet: set --tls-port 0"))
-	}
-	if len(cfg.ProxyProtocolPorts) > 0 {
-		errs = append(errs, errors.New("PROXY protocol is not supported yet: remove --proxy-protocol"))
-	}
 	if cfg.GELF {
 		errs = append(errs, errors.New("GELF is not supported yet: remove --gelf"))
 	}

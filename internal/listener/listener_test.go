@@ -1,0 +1,229 @@
+package listener
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// got is one message a Stream received.
+type got struct {
+	Source netip.Addr
+	Port   uint16
+	Msg    string
+}
+
+// sink is a Streams that keeps every committed message.
+type sink struct {
+	mu      sync.Mutex
+	msgs    []got
+	streams int // Streams opened
+}
+
+func (s *sink) Stream(source netip.Addr, port uint16) Stream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.streams++
+	return &sinkStream{sink: s, source: source, port: port}
+}
+
+func (s *sink) messages() []got {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]got(nil), s.msgs...)
+}
+
+func (s *sink) opened() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.streams
+}
+
+type sinkStream struct {
+	sink   *sink
+	source netip.Addr
+	port   uint16
+	staged []got
+}
+
+func (s *sinkStream) Add(msg []byte, _ time.Time) {
+	s.staged = append(s.staged, got{s.source, s.port, string(msg)})
+}
+
+func (s *sinkStream) Commit() error {
+	s.sink.mu.Lock()
+	s.sink.msgs = append(s.sink.msgs, s.staged...)
+	s.sink.mu.Unlock()
+	s.staged = s.staged[:0]
+	return nil
+}
+
+// server is a Listener running for one test.
+type server struct {
+	*Listener
+	sink *sink
+	reg  *prometheus.Registry
+}
+
+// start runs a Listener with opts on 127.0.0.1 until the test ends, with metrics and, unless
+// opts has one, a logger that writes to the test's log.
+func start(t *testing.T, opts Options) *server {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	opts.Address = "127.0.0.1"
+	opts.Metrics = NewMetrics(reg)
+	if opts.Logger == nil {
+		opts.Logger = testLogger(t)
+	}
+	l, err := Listen(opts)
+	if err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	s := &server{Listener: l, sink: &sink{}, reg: reg}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.Run(ctx, s.sink)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return s
+}
+
+// testLogger returns a logger that writes to the test's log.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// testWriter sends log lines to t.Log, so that they show with the failing test only.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// freePort returns a TCP port of 127.0.0.1 that was free a moment ago, for options that must
+// name a port before Listen binds it.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// waitFor polls cond until it holds, failing the test after a generous deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitMessages waits until the sink holds n messages and returns them.
+func (s *server) waitMessages(t *testing.T, n int) []got {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d messages", n), func() bool { return len(s.sink.messages()) >= n })
+	return s.sink.messages()
+}
+
+// refused returns how many connections were refused for reason.
+func (s *server) refused(reason string) int {
+	return int(testutil.ToFloat64(s.m.connsRefused.WithLabelValues(reason)))
+}
+
+// open returns the number of open connections.
+func (s *server) open() int { return int(testutil.ToFloat64(s.m.connections)) }
+
+// waitClosed waits until the server closes conn: a read returns EOF or a reset.
+func waitClosed(t *testing.T, conn net.Conn) {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err := io.Copy(io.Discard, conn)
+	if err != nil && !isReset(err) {
+		t.Fatalf("connection not closed by the server: %v", err)
+	}
+}
+
+func isReset(err error) bool {
+	return strings.Contains(err.Error(), "connection reset")
+}
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+func TestTCPAndUDP(t *testing.T) {
+	s := start(t, Options{TCPPorts: []int{freePort(t)}, UDPPorts: []int{freePort(t)}})
+	addrs := s.Addrs()
+	tcpAddr, udpAddr := addrs[0].String(), addrs[1].String()
+	tcpPort, udpPort := uint16(addrs[0].(*net.TCPAddr).Port), uint16(addrs[1].(*net.UDPAddr).Port)
+
+	conn, err := net.Dial("tcp", tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(conn, "<13>line one\n11 <13>counted")
+	conn.Close()
+	udp, err := net.Dial("udp", udpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	fmt.Fprint(udp, "<13>datagram\n")
+
+	want := []got{
+		{loopback, tcpPort, "<13>line one"},
+		{loopback, tcpPort, "<13>counted"},
+		{loopback, udpPort, "<13>datagram"},
+	}
+	msgs := s.waitMessages(t, len(want))
+	if diff := cmp.Diff(want, msgs, cmpGot); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+}
+
+// cmpGot compares messages in any order.
+var cmpGot = cmp.Options{
+	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
+	cmpopts.SortSlices(func(a, b got) bool { return a.Msg < b.Msg }),
+}
+
+// logBuffer keeps log lines written from several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

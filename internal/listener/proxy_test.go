@@ -1,0 +1,196 @@
+package listener
+
+import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/pires/go-proxyproto"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/kinesyslog/kinesyslog/internal/e2e"
+)
+
+// header returns the PROXY header of version for a TCP connection from src to dst.
+func header(t *testing.T, version byte, src, dst string) []byte {
+	t.Helper()
+	h := proxyproto.HeaderProxyFromAddrs(version, net.TCPAddrFromAddrPort(netip.MustParseAddrPort(src)),
+		net.TCPAddrFromAddrPort(netip.MustParseAddrPort(dst)))
+	var b bytes.Buffer
+	if _, err := h.WriteTo(&b); err != nil {
+		t.Fatalf("write PROXY header: %v", err)
+	}
+	return b.Bytes()
+}
+
+// localHeader returns a v2 LOCAL header, as load balancers send for health checks.
+func localHeader(t *testing.T) []byte {
+	t.Helper()
+	h := &proxyproto.Header{Version: 2, Command: proxyproto.LOCAL, TransportProtocol: proxyproto.UNSPEC}
+	var b bytes.Buffer
+	if _, err := h.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// withTLV returns a v2 header from src to dst carrying a TLV of n bytes, longer than the
+// listener's header buffer.
+func withTLV(t *testing.T, src, dst string, n int) []byte {
+	t.Helper()
+	h := proxyproto.HeaderProxyFromAddrs(2, net.TCPAddrFromAddrPort(netip.MustParseAddrPort(src)),
+		net.TCPAddrFromAddrPort(netip.MustParseAddrPort(dst)))
+	if err := h.SetTLVs([]proxyproto.TLV{{Type: proxyproto.PP2_TYPE_MIN_CUSTOM, Value: bytes.Repeat([]byte{'x'}, n)}}); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if _, err := h.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestProxyProtocol sends PROXY headers, good and bad, to a TCP port configured for them.
+func TestProxyProtocol(t *testing.T) {
+	const msg = "<13>1 - host app - - - behind a proxy\n"
+	v2 := header(t, 2, "198.51.100.7:40000", "192.0.2.1:514")
+	tests := []struct {
+		name        string
+		writes      [][]byte // each written separately
+		wantSource  string   // "" when nothing must be delivered
+		wantRefused int
+	}{
+		{name: "v1 TCP4", writes: [][]byte{header(t, 1, "203.0.113.7:40000", "192.0.2.1:514"), []byte(msg)}, wantSource: "203.0.113.7"},
+		{name: "v1 TCP6", writes: [][]byte{header(t, 1, "[2001:db8::7]:40000", "[2001:db8::1]:514"), []byte(msg)}, wantSource: "2001:db8::7"},
+		{name: "v2 TCP4", writes: [][]byte{v2, []byte(msg)}, wantSource: "198.51.100.7"},
+		{name: "v2 TCP6", writes: [][]byte{header(t, 2, "[2001:db8::9]:40000", "[2001:db8::1]:514"), []byte(msg)}, wantSource: "2001:db8::9"},
+		{name: "v2 IPv4-mapped source", writes: [][]byte{header(t, 2, "[::ffff:198.51.100.8]:40000", "[2001:db8::1]:514"), []byte(msg)}, wantSource: "198.51.100.8"},
+		{name: "header and message in one write", writes: [][]byte{append(bytes.Clone(v2), msg...)}, wantSource: "198.51.100.7"},
+		{name: "header split in two writes", writes: [][]byte{v2[:7], v2[7:], []byte(msg)}, wantSource: "198.51.100.7"},
+		{name: "v2 with a TLV longer than the buffer", writes: [][]byte{withTLV(t, "198.51.100.7:1", "192.0.2.1:514", 1000), []byte(msg)}, wantSource: "198.51.100.7"},
+		{name: "v2 LOCAL is closed quietly", writes: [][]byte{localHeader(t), []byte(msg)}},
+		{name: "v1 UNKNOWN is closed quietly", writes: [][]byte{[]byte("PROXY UNKNOWN\r\n"), []byte(msg)}},
+		{name: "no header", writes: [][]byte{[]byte(msg)}, wantRefused: 1},
+		{name: "malformed v1", writes: [][]byte{[]byte("PROXY TCP4 nonsense\r\n"), []byte(msg)}, wantRefused: 1},
+		{name: "v1 without CRLF", writes: [][]byte{[]byte("PROXY TCP4 203.0.113.7 192.0.2.1 40000 514\n"), []byte(msg)}, wantRefused: 1},
+		{name: "v2 UDP addresses", writes: [][]byte{udpHeader(t), []byte(msg)}, wantRefused: 1},
+		{name: "closed at once", writes: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			port := freePort(t)
+			s := start(t, Options{TCPPorts: []int{port}, ProxyProtocolPorts: []int{port}})
+			conn, err := net.Dial("tcp", s.Addrs()[0].String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.writes {
+				if _, err := conn.Write(w); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.wantSource == "" {
+				if tt.writes != nil {
+					waitClosed(t, conn)
+				}
+				conn.Close()
+				waitFor(t, "connection closed", func() bool {
+					return s.open() == 0 && testutil.ToFloat64(s.m.connsTotal) == 1
+				})
+				if got := s.refused(reasonProxyHeader); got != tt.wantRefused {
+					t.Errorf("refused %d, want %d", got, tt.wantRefused)
+				}
+				if n := s.sink.opened(); n != 0 {
+					t.Errorf("%d streams opened, want none", n)
+				}
+				return
+			}
+			conn.Close()
+			want := []got{{netip.MustParseAddr(tt.wantSource), uint16(port), msg[:len(msg)-1]}}
+			if diff := cmp.Diff(want, s.waitMessages(t, 1), cmpGot); diff != "" {
+				t.Errorf("messages (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func udpHeader(t *testing.T) []byte {
+	t.Helper()
+	h := proxyproto.HeaderProxyFromAddrs(2, &net.UDPAddr{IP: net.ParseIP("198.51.100.7"), Port: 1},
+		&net.UDPAddr{IP: net.ParseIP("192.0.2.1"), Port: 514})
+	var b bytes.Buffer
+	if _, err := h.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestProxyHeaderTimeout checks that a client that sends no header, or half of one, is refused
+// once the header timeout passes.
+func TestProxyHeaderTimeout(t *testing.T) {
+	for _, send := range [][]byte{nil, []byte("PROXY TCP4 203.0.113.7"), header(t, 2, "198.51.100.7:1", "192.0.2.1:514")[:20]} {
+		t.Run(fmt.Sprintf("%q", send), func(t *testing.T) {
+			port := freePort(t)
+			s := start(t, Options{TCPPorts: []int{port}, ProxyProtocolPorts: []int{port}, ProxyHeaderTimeout: 50 * time.Millisecond})
+			conn, err := net.Dial("tcp", s.Addrs()[0].String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.Write(send)
+			waitClosed(t, conn)
+			waitFor(t, "refusal counted", func() bool { return s.refused(reasonProxyHeader) == 1 })
+		})
+	}
+}
+
+// TestProxyHeaderOnPlainPort checks that a port not configured for the PROXY protocol treats a
+// header as message data: the sender's address stays the socket's.
+func TestProxyHeaderOnPlainPort(t *testing.T) {
+	plain, proxied := freePort(t), freePort(t)
+	s := start(t, Options{TCPPorts: []int{plain, proxied}, ProxyProtocolPorts: []int{proxied}})
+	conn, err := net.Dial("tcp", s.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(conn, "PROXY TCP4 203.0.113.7 192.0.2.1 40000 514\r\n<13>spoofed?\n")
+	conn.Close()
+	want := []got{
+		{loopback, uint16(plain), "PROXY TCP4 203.0.113.7 192.0.2.1 40000 514"},
+		{loopback, uint16(plain), "<13>spoofed?"},
+	}
+	if diff := cmp.Diff(want, s.waitMessages(t, 2), cmpGot); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+}
+
+// TestProxyThenTLS sends the PROXY header before the TLS handshake, as HAProxy and the AWS NLB
+// do, on a TLS port configured for both.
+func TestProxyThenTLS(t *testing.T) {
+	pki := e2e.NewPKI(t, "CA")
+	server := pki.Issue(t, e2e.CertOptions{CommonName: "localhost", Hosts: []string{"localhost"}})
+	client := pki.Issue(t, e2e.CertOptions{CommonName: "web-1", Client: true})
+	port := freePort(t)
+	s := start(t, Options{TLSPorts: []int{port}, ProxyProtocolPorts: []int{port}, CertFile: server.CertFile,
+		KeyFile: server.KeyFile, ClientCAFile: pki.CAFile, ClientAllow: []string{"web-*"}})
+	raw, err := net.Dial("tcp", s.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Write(header(t, 2, "198.51.100.7:40000", "192.0.2.1:6514")); err != nil {
+		t.Fatal(err)
+	}
+	conn := tls.Client(raw, pki.ClientConfig(client))
+	const msg = "<13>1 - host app - - - proxied TLS"
+	fmt.Fprintf(conn, "%d %s", len(msg), msg)
+	conn.Close()
+	want := []got{{netip.MustParseAddr("198.51.100.7"), uint16(port), msg}}
+	if diff := cmp.Diff(want, s.waitMessages(t, 1), cmpGot); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+}
