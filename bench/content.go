@@ -1,0 +1,252 @@
+package bench
+
+import "strconv"
+
+// The content of generated messages: what a relay in front of a web fleet receives, in the
+// proportions the draws give. Hex identifiers and addresses keep the compression ratio near that
+// of real traffic, where a message repeated with a counter would compress far better.
+
+// Syslog facilities and severities (RFC 5424 section 6.2.1).
+const (
+	facKern     = 0
+	facMail     = 2
+	facDaemon   = 3
+	facAuth     = 4
+	facCron     = 9
+	facAuthpriv = 10
+	facAudit    = 13
+	facLocal0   = 16
+	facLocal2   = 18
+	facLocal3   = 19
+	facLocal7   = 23
+
+	sevErr     = 3
+	sevWarning = 4
+	sevNotice  = 5
+	sevInfo    = 6
+	sevDebug   = 7
+)
+
+type host struct{ prefix, domain string }
+
+var hosts = [...]host{
+	{"web", "prod.example.com"},
+	{"db", "prod.example.com"},
+	{"cache", "eu-west-1.compute.internal"},
+	{"api", "staging.example.net"},
+	{"worker", "batch.example.org"},
+	{"lb", "edge.example.com"},
+	{"fw", "dc2.corp.example"},
+	{"k8s-node", "cluster.local"},
+}
+
+func appendHost(dst []byte, h *host, n int) []byte {
+	dst = append(dst, h.prefix...)
+	dst = append(dst, '-')
+	if n < 10 {
+		dst = append(dst, '0')
+	}
+	dst = strconv.AppendInt(dst, int64(n), 10)
+	dst = append(dst, '.')
+	return append(dst, h.domain...)
+}
+
+var (
+	users   = [...]string{"alice", "bob", "deploy", "postgres", "www-data", "jürgen", "zoë", "søren", "ansible", "backup", "山田"}
+	paths   = [...]string{"/api/v1/items", "/api/v2/orders", "/static/js/app.min.js", "/healthz", "/login", "/cart/checkout", "/images/products", "/graphql", "/v1/metrics/push"}
+	methods = [...]string{"GET", "GET", "GET", "POST", "PUT", "DELETE"}
+	status  = [...]int{200, 200, 200, 200, 201, 204, 301, 304, 400, 401, 403, 404, 500, 502, 503, 504}
+	agents  = [...]string{
+		"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+		"curl/8.5.0", "Go-http-client/2.0", "kube-probe/1.30", "Prometheus/2.53.0",
+	}
+	regions = [...]string{"eu-west-1", "us-east-1", "ap-southeast-2", "eu-central-1"}
+	words   = [...]string{"retrying", "upstream", "timed out", "after", "connection", "reset by peer", "cache miss", "for key", "rebalancing", "partition", "checkpoint", "complete", "queue depth"}
+)
+
+func pick[T any](r *rng, s []T) T { return s[r.intn(len(s))] }
+
+func appendNum(dst []byte, r *rng, n int) []byte { return strconv.AppendInt(dst, int64(r.intn(n)), 10) }
+
+func appendHex(dst []byte, r *rng, digits int) []byte {
+	for ; digits > 0; digits -= 16 {
+		v := r.next()
+		for i := range min(digits, 16) {
+			dst = append(dst, hexDigits[v>>(4*i)&0xf])
+		}
+	}
+	return dst
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendIPTail appends the last three octets of an address.
+func appendIPTail(dst []byte, r *rng) []byte {
+	dst = appendNum(dst, r, 256)
+	dst = appendNum(append(dst, '.'), r, 256)
+	return appendNum(append(dst, '.'), r, 254)
+}
+
+func appendIP(dst []byte, r *rng) []byte {
+	switch r.intn(3) {
+	case 0:
+		dst = append(dst, "10."...)
+		return appendIPTail(dst, r)
+	case 1:
+		dst = append(dst, "203.0.113."...)
+	default:
+		dst = append(dst, "198.51.100."...)
+	}
+	return appendNum(dst, r, 254)
+}
+
+func appendPath(dst []byte, r *rng) []byte {
+	dst = append(dst, pick(r, paths[:])...)
+	dst = appendNum(append(dst, '/'), r, 100000)
+	if r.intn(2) == 0 {
+		dst = appendNum(append(dst, "?page="...), r, 40)
+	}
+	return dst
+}
+
+// A messageKind is one sort of message: the program that sends it and how its text reads.
+type messageKind struct {
+	app        string
+	facility   int
+	severities []int
+	body       func(dst []byte, r *rng) []byte
+}
+
+var kinds = [...]messageKind{
+	{"nginx", facLocal7, []int{sevInfo}, func(dst []byte, r *rng) []byte {
+		dst = appendIP(dst, r)
+		dst = append(dst, ` - - "`...)
+		dst = append(dst, pick(r, methods[:])...)
+		dst = appendPath(append(dst, ' '), r)
+		dst = append(dst, ` HTTP/1.1" `...)
+		dst = strconv.AppendInt(dst, int64(pick(r, status[:])), 10)
+		dst = appendNum(append(dst, ' '), r, 200000)
+		dst = append(dst, ` "-" "`...)
+		dst = append(dst, pick(r, agents[:])...)
+		dst = appendNum(append(dst, `" rt=0.`...), r, 1000)
+		return dst
+	}},
+	{"sshd", facAuthpriv, []int{sevInfo, sevNotice}, func(dst []byte, r *rng) []byte {
+		if r.intn(3) == 0 {
+			dst = append(dst, "Failed password for invalid user "...)
+		} else {
+			dst = append(dst, "Accepted publickey for "...)
+		}
+		dst = append(dst, pick(r, users[:])...)
+		dst = appendIP(append(dst, " from "...), r)
+		dst = appendNum(append(dst, " port "...), r, 65535)
+		dst = append(dst, " ssh2: ED25519 SHA256:"...)
+		return appendHex(dst, r, 43)
+	}},
+	{"kernel", facKern, []int{sevWarning, sevInfo}, func(dst []byte, r *rng) []byte {
+		dst = appendNum(append(dst, '['), r, 9999999)
+		dst = appendNum(append(dst, '.'), r, 1000000)
+		dst = append(dst, "] IPTables-Dropped: IN=eth0 OUT= MAC="...)
+		dst = appendHex(dst, r, 28)
+		dst = appendIP(append(dst, " SRC="...), r)
+		dst = appendIP(append(dst, " DST="...), r)
+		dst = appendNum(append(dst, " LEN="...), r, 1500)
+		dst = appendNum(append(dst, " TOS=0x00 PREC=0x00 TTL="...), r, 255)
+		dst = appendNum(append(dst, " ID="...), r, 65535)
+		dst = appendNum(append(dst, " DF PROTO=TCP SPT="...), r, 65535)
+		return append(dst, " DPT=22 WINDOW=64240 RES=0x00 SYN URGP=0"...)
+	}},
+	{"postgres", facLocal0, []int{sevInfo, sevWarning}, func(dst []byte, r *rng) []byte {
+		dst = append(dst, "user=app,db=orders LOG:  duration: "...)
+		dst = appendNum(dst, r, 5000)
+		dst = appendNum(append(dst, '.'), r, 1000)
+		dst = append(dst, " ms  statement: SELECT id, total, created_at FROM orders WHERE customer_id = "...)
+		dst = appendNum(dst, r, 1000000)
+		return append(dst, " ORDER BY created_at DESC LIMIT 50"...)
+	}},
+	{"systemd", facDaemon, []int{sevInfo}, func(dst []byte, r *rng) []byte {
+		if r.intn(2) == 0 {
+			dst = appendNum(append(dst, "Started Session "...), r, 100000)
+			dst = append(dst, " of User "...)
+			return append(append(dst, pick(r, users[:])...), '.')
+		}
+		return append(dst, "Finished apt-daily-upgrade.service - Daily apt upgrade and clean activities."...)
+	}},
+	{"CRON", facCron, []int{sevInfo}, func(dst []byte, r *rng) []byte {
+		dst = append(append(append(dst, '('), pick(r, users[:])...), ") CMD (/usr/local/bin/backup.sh --incremental /var/lib/postgresql/16/main --retain "...)
+		return append(appendNum(dst, r, 30), ')')
+	}},
+	{"orders-api", facLocal3, []int{sevErr, sevWarning, sevInfo, sevDebug}, func(dst []byte, r *rng) []byte {
+		dst = append(dst, `level=warn caller=handler.go:`...)
+		dst = appendNum(dst, r, 900)
+		dst = append(dst, ` msg="slow request" method=`...)
+		dst = append(dst, pick(r, methods[:])...)
+		dst = appendPath(append(dst, " path="...), r)
+		dst = strconv.AppendInt(append(dst, " status="...), int64(pick(r, status[:])), 10)
+		dst = appendNum(append(dst, " duration="...), r, 30)
+		dst = appendNum(append(dst, '.'), r, 1000)
+		return append(append(dst, "s user="...), pick(r, users[:])...)
+	}},
+	{"haproxy", facLocal2, []int{sevInfo}, func(dst []byte, r *rng) []byte {
+		dst = appendIP(dst, r)
+		dst = appendNum(append(dst, ':'), r, 65535)
+		dst = append(dst, " https-in~ api_backend/api-0"...)
+		dst = appendNum(dst, r, 9)
+		dst = appendNum(append(dst, " 0/0/1/"...), r, 500)
+		dst = strconv.AppendInt(append(dst, "/46 "...), int64(pick(r, status[:])), 10)
+		dst = appendNum(append(dst, ' '), r, 100000)
+		dst = append(dst, ` - - ---- 12/12/3/1/0 0/0 "`...)
+		dst = append(dst, pick(r, methods[:])...)
+		dst = appendPath(append(dst, ' '), r)
+		return append(dst, ` HTTP/1.1"`...)
+	}},
+	{"audit", facAudit, []int{sevNotice}, func(dst []byte, r *rng) []byte {
+		dst = append(dst, "type=SYSCALL msg=audit(1771708070."...)
+		dst = appendNum(dst, r, 1000)
+		dst = appendNum(append(dst, ':'), r, 1000000)
+		dst = append(dst, "): arch=c000003e syscall=59 success=yes exit=0 ppid="...)
+		dst = appendNum(dst, r, 65535)
+		dst = appendNum(append(dst, " pid="...), r, 65535)
+		return append(dst, ` auid=1000 uid=0 comm="bash" exe="/usr/bin/bash" key="exec"`...)
+	}},
+	{"postfix/smtpd", facMail, []int{sevInfo, sevNotice}, func(dst []byte, r *rng) []byte {
+		dst = append(dst, "NOQUEUE: reject: RCPT from unknown["...)
+		dst = appendIP(dst, r)
+		dst = append(dst, "]: 554 5.7.1 <"...)
+		dst = append(dst, pick(r, users[:])...)
+		return append(dst, "@example.org>: Relay access denied; proto=ESMTP helo=<mail.example.net>"...)
+	}},
+	{"dockerd", facDaemon, []int{sevInfo, sevDebug}, func(dst []byte, r *rng) []byte {
+		dst = append(dst, `level=info msg="ignoring event" container=`...)
+		dst = appendHex(dst, r, 64)
+		return append(dst, ` module=libcontainerd namespace=moby topic=/tasks/delete type="*events.TaskDelete"`...)
+	}},
+}
+
+// A filler is a key=value pair that pads a message to its size.
+type filler struct {
+	key   string
+	value func(dst []byte, r *rng) []byte
+}
+
+var fillers = [...]filler{
+	{"trace_id", func(dst []byte, r *rng) []byte { return appendHex(dst, r, 32) }},
+	{"span_id", func(dst []byte, r *rng) []byte { return appendHex(dst, r, 16) }},
+	{"user", func(dst []byte, r *rng) []byte { return append(dst, pick(r, users[:])...) }},
+	{"region", func(dst []byte, r *rng) []byte { return append(dst, pick(r, regions[:])...) }},
+	{"bytes", func(dst []byte, r *rng) []byte { return appendNum(dst, r, 1<<20) }},
+	{"latency_ms", func(dst []byte, r *rng) []byte { return appendNum(dst, r, 10000) }},
+	{"path", func(dst []byte, r *rng) []byte { return appendPath(dst, r) }},
+	{"peer", func(dst []byte, r *rng) []byte { return appendNum(append(appendIP(dst, r), ':'), r, 65535) }},
+	{"note", func(dst []byte, r *rng) []byte {
+		dst = append(dst, '"')
+		for i := range 2 + r.intn(5) {
+			if i > 0 {
+				dst = append(dst, ' ')
+			}
+			dst = append(dst, pick(r, words[:])...)
+		}
+		return append(dst, '"')
+	}},
+}

@@ -1,0 +1,191 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+const (
+	// startTimeout bounds how long a receiver may take to listen.
+	startTimeout = 30 * time.Second
+	// stopTimeout bounds how long a receiver may take to write what it holds and exit, and how
+	// long it may take to come to rest after the load.
+	stopTimeout = 10 * time.Minute
+)
+
+// Result is one load measured against one receiver: a row of the table.
+type Result struct {
+	Scenario    string  `json:"scenario"`
+	Receiver    string  `json:"receiver"`
+	Load        string  `json:"load"`         // the load in words
+	LoadAverage float64 `json:"load_average"` // 1-minute load average of the machine at the start
+	Sent        int     `json:"sent"`
+	SentBytes   int64   `json:"sent_bytes"`
+	// SendSeconds runs from the first connection to the last write. TotalSeconds is the time
+	// to deliver everything: from the first connection until the receiver came to rest, plus
+	// the time it then took from SIGTERM to write what it held and exit (see Measure).
+	SendSeconds  float64 `json:"send_seconds"`
+	TotalSeconds float64 `json:"total_seconds"`
+	// CPUSeconds is the receiver's user plus system time from the start of the load to its exit.
+	CPUSeconds   float64     `json:"cpu_seconds"`
+	PeakRSSBytes int64       `json:"peak_rss_bytes"`
+	RSSSamples   []int64     `json:"rss_samples,omitempty"`
+	Report       Report      `json:"report"`
+	Output       RecordStats `json:"output"`
+	Error        string      `json:"error,omitempty"`
+}
+
+// AcceptedPerSecond is the rate at which the receiver took the messages from its sockets (for
+// UDP: the rate they were sent at).
+func (r *Result) AcceptedPerSecond() float64 { return perSecond(r.Sent, r.SendSeconds) }
+
+// DeliveredPerSecond is the rate of messages delivered end to end: written to finished records
+// or files, from the first message sent until the receiver had exited.
+func (r *Result) DeliveredPerSecond() float64 { return perSecond(r.Report.Delivered, r.TotalSeconds) }
+
+// CPUPerMillion is the receiver's CPU seconds per million messages delivered.
+func (r *Result) CPUPerMillion() float64 {
+	if r.Report.Delivered == 0 {
+		return 0
+	}
+	return r.CPUSeconds / float64(r.Report.Delivered) * 1e6
+}
+
+func perSecond(n int, seconds float64) float64 {
+	if seconds <= 0 {
+		return 0
+	}
+	return float64(n) / seconds
+}
+
+// Measure runs load against rcv: it starts the receiver, waits until it listens, sends the load,
+// waits until the receiver is at rest, stops it with SIGTERM and checks what it delivered. The
+// Result holds what could be measured even when Measure fails, with the error.
+//
+// Waiting for rest before the signal lets each receiver finish the work it does while running:
+// rsyslog stops reading its connections at SIGTERM and drops what their sockets still hold, and
+// UDP datagrams in a socket buffer are read, not counted as lost. The wait itself, at least
+// idleWindow, is not counted in TotalSeconds.
+func Measure(ctx context.Context, scenario string, rcv *Receiver, load Load) (Result, error) {
+	res := Result{Scenario: scenario, Receiver: rcv.Name, Load: load.String()}
+	err := measure(ctx, rcv, load, &res)
+	if err != nil {
+		res.Error = err.Error()
+	}
+	return res, err
+}
+
+func measure(ctx context.Context, rcv *Receiver, load Load, res *Result) error {
+	load.Address = rcv.Address(load.Network)
+	if load.Address == "" {
+		return fmt.Errorf("bench: %s has no %s listener", rcv.Name, load.Network)
+	}
+	if err := load.Validate(); err != nil {
+		return err
+	}
+	p, err := StartProcess(rcv.Argv, rcv.Env)
+	if err != nil {
+		return err
+	}
+	startCtx, cancel := context.WithTimeout(ctx, startTimeout)
+	err = p.WaitListening(startCtx, rcv.TCP)
+	cancel()
+	if err == nil {
+		err = p.MarkStart()
+	}
+	if err != nil {
+		_, stopErr := p.Stop(stopTimeout)
+		return errors.Join(err, stopErr)
+	}
+
+	res.LoadAverage = LoadAverage()
+	start := time.Now()
+	sent, sendErr := Send(ctx, load)
+	res.SendSeconds = time.Since(start).Seconds()
+	idleCtx, cancel := context.WithTimeout(ctx, stopTimeout)
+	busy, idleErr := p.WaitIdle(idleCtx)
+	cancel()
+	stopped := time.Now()
+	usage, stopErr := p.Stop(stopTimeout)
+	res.TotalSeconds = (busy.Sub(start) + time.Since(stopped)).Seconds()
+	res.Sent, res.SentBytes = sent.Total(), sent.Bytes
+	res.CPUSeconds = usage.CPU.Seconds()
+	res.PeakRSSBytes = usage.PeakRSS
+	res.RSSSamples = usage.RSSSamples
+
+	v := NewVerifier(load.Generator, sent.Counts)
+	var collectErr error
+	if rcv.Collect != nil {
+		res.Output, collectErr = rcv.Collect(v)
+	}
+	res.Report = v.Report()
+	return errors.Join(sendErr, idleErr, stopErr, collectErr)
+}
+
+// String describes the load in words.
+func (l *Load) String() string {
+	size := fmt.Sprintf("%d B", l.Generator.MinBytes)
+	if l.Generator.MaxBytes != l.Generator.MinBytes {
+		size = fmt.Sprintf("%d-%d B", l.Generator.MinBytes, l.Generator.MaxBytes)
+	}
+	how := l.Network
+	if l.Network != UDP {
+		how += " " + string(l.Framing)
+	}
+	kind := "connections"
+	if l.Network == UDP {
+		kind = "sockets"
+	}
+	amount := fmt.Sprintf("%d messages", l.Count)
+	if l.Count == 0 {
+		amount = l.Duration.String()
+	}
+	rate := "max rate"
+	if l.Rate > 0 {
+		rate = fmt.Sprintf("%d/s", l.Rate)
+	}
+	return fmt.Sprintf("%s %s, %s, %d %s, %s at %s", l.Generator.Format, size, how, l.Streams, kind, amount, rate)
+}
+
+// AppendResult appends res to the JSON-lines file at path.
+func AppendResult(path string, res Result) error {
+	b, err := json.Marshal(res)
+	if err != nil {
+		return fmt.Errorf("bench: encode result: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("bench: results: %w", err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("bench: results: %w", err)
+	}
+	return nil
+}
+
+// ReadResults reads the results of a JSON-lines file.
+func ReadResults(path string) ([]Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: results: %w", err)
+	}
+	defer f.Close()
+	var out []Result
+	dec := json.NewDecoder(f)
+	for dec.More() {
+		var r Result
+		if err := dec.Decode(&r); err != nil {
+			return out, fmt.Errorf("bench: results %s: %w", path, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

@@ -1,0 +1,212 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Format is the syslog dialect of generated messages.
+type Format string
+
+// The formats a Generator writes.
+const (
+	// RFC5424 messages: "<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG", the stamp in
+	// UTC with microseconds, as rsyslog and syslog-ng forward them.
+	RFC5424 Format = "rfc5424"
+	// RFC3164 messages: "<PRI>Mmm dd hh:mm:ss HOSTNAME TAG[PID]: MSG", as most devices and
+	// older daemons send them.
+	RFC3164 Format = "rfc3164"
+)
+
+// tokenMarker starts the token that makes each message unique and tells the verifier which it is:
+// "kbid=RUN.STREAM.SEQ", all decimal. It sits right after the header, before the text that
+// padding and truncation act on.
+const tokenMarker = "kbid="
+
+// stampStep is how far apart the stamps of successive messages of a stream are, so that stamps
+// vary as they do in real traffic and stay close to the time the run takes.
+const stampStep = time.Microsecond
+
+// A Generator makes the messages of one run: message seq of stream is a pure function of the
+// Generator and (stream, seq), so the verifier regenerates every message it finds and compares it
+// byte for byte. Its fields must be set; a Generator is safe for concurrent use.
+type Generator struct {
+	// Run identifies the run: it is in every token and seeds the content.
+	Run uint32
+	// Format is the syslog dialect.
+	Format Format
+	// MinBytes and MaxBytes bound the size of each message, which is drawn log-uniformly between
+	// them (small messages are the common case) and exact, unless the header and token alone
+	// are longer. Equal values give messages of one size.
+	MinBytes, MaxBytes int
+	// Base is the stamp of the first message of each stream.
+	Base time.Time
+}
+
+// Validate reports what is wrong with g's fields.
+func (g *Generator) Validate() error {
+	switch {
+	case g.Format != RFC5424 && g.Format != RFC3164:
+		return fmt.Errorf("bench: unknown message format %q (want %s or %s)", g.Format, RFC5424, RFC3164)
+	case g.MinBytes < 1 || g.MaxBytes < g.MinBytes:
+		return fmt.Errorf("bench: message sizes %d to %d: want 1 <= min <= max", g.MinBytes, g.MaxBytes)
+	case g.Base.IsZero():
+		return fmt.Errorf("bench: generator has no base time")
+	}
+	return nil
+}
+
+// Append appends message seq of stream to dst and returns the extended slice. The message holds
+// no LF, CR or NUL and is valid UTF-8, so that it survives any framing and any receiver's
+// escaping unchanged. Append does not allocate when dst has room.
+func (g *Generator) Append(dst []byte, stream, seq int) []byte {
+	r := rng(uint64(g.Run)<<44 ^ uint64(stream)<<32 ^ uint64(seq))
+	start := len(dst)
+	size := g.size(&r)
+	host := &hosts[r.intn(len(hosts))]
+	tmpl := &kinds[r.intn(len(kinds))]
+	stamp := g.Base.Add(time.Duration(seq) * stampStep).UTC()
+	pid := 300 + r.intn(60000)
+	pri := tmpl.facility*8 + tmpl.severities[r.intn(len(tmpl.severities))]
+
+	dst = append(dst, '<')
+	dst = strconv.AppendInt(dst, int64(pri), 10)
+	dst = append(dst, '>')
+	if g.Format == RFC5424 {
+		dst = append(dst, "1 "...)
+		dst = stamp.AppendFormat(dst, "2006-01-02T15:04:05.000000Z")
+		dst = appendHost(append(dst, ' '), host, r.intn(64)+1)
+		dst = append(append(dst, ' '), tmpl.app...)
+		dst = strconv.AppendInt(append(dst, ' '), int64(pid), 10)
+		dst = append(dst, " - "...)
+		if r.intn(4) == 0 {
+			dst = append(dst, `[origin ip="10.`...)
+			dst = appendIPTail(dst, &r)
+			dst = append(dst, `" software="`...)
+			dst = append(dst, tmpl.app...)
+			dst = append(dst, `"] `...)
+		} else {
+			dst = append(dst, "- "...)
+		}
+	} else {
+		dst = stamp.AppendFormat(dst, time.Stamp)
+		dst = appendHost(append(dst, ' '), host, r.intn(64)+1)
+		dst = append(append(dst, ' '), tmpl.app...)
+		dst = append(dst, '[')
+		dst = strconv.AppendInt(dst, int64(pid), 10)
+		dst = append(dst, "]: "...)
+	}
+	dst = appendToken(dst, g.Run, stream, seq)
+	dst = append(dst, ' ')
+	dst = tmpl.body(dst, &r)
+	for len(dst)-start < size {
+		f := &fillers[r.intn(len(fillers))]
+		dst = append(append(dst, ' '), f.key...)
+		dst = append(dst, '=')
+		dst = f.value(dst, &r)
+	}
+	return fitSize(dst, start, size)
+}
+
+// fitSize cuts the message at dst[start:] to size bytes, if the header left room for that: a
+// character cut in two is replaced by dots, and a final space by a dot (some receivers trim
+// trailing spaces).
+func fitSize(dst []byte, start, size int) []byte {
+	end := start + size
+	if len(dst) <= end {
+		return dst
+	}
+	dst = dst[:end]
+	lead := end - 1
+	for lead > start && !utf8.RuneStart(dst[lead]) {
+		lead--
+	}
+	if !utf8.FullRune(dst[lead:end]) {
+		for i := lead; i < end; i++ {
+			dst[i] = '.'
+		}
+	}
+	if dst[end-1] == ' ' {
+		dst[end-1] = '.'
+	}
+	return dst
+}
+
+// size draws a message size log-uniformly from [MinBytes, MaxBytes].
+func (g *Generator) size(r *rng) int {
+	if g.MaxBytes <= g.MinBytes {
+		return g.MinBytes
+	}
+	u := r.float()
+	return min(g.MaxBytes, int(float64(g.MinBytes)*math.Pow(float64(g.MaxBytes)/float64(g.MinBytes), u)))
+}
+
+// Token is what identifies one generated message.
+type Token struct {
+	Run    uint32
+	Stream int
+	Seq    int
+}
+
+// ParseToken finds the token of a generated message in msg.
+func ParseToken(msg []byte) (Token, bool) {
+	i := bytes.Index(msg, []byte(tokenMarker))
+	if i < 0 {
+		return Token{}, false
+	}
+	b := msg[i+len(tokenMarker):]
+	run, b, ok1 := cutNumber(b, '.')
+	stream, b, ok2 := cutNumber(b, '.')
+	seq, _, ok3 := cutNumber(b, ' ')
+	if !ok1 || !ok2 || !ok3 || run > math.MaxUint32 {
+		return Token{}, false
+	}
+	return Token{Run: uint32(run), Stream: stream, Seq: seq}, true
+}
+
+// cutNumber reads a decimal number at the start of b that ends at sep or at the end of b.
+func cutNumber(b []byte, sep byte) (int, []byte, bool) {
+	n, i := 0, 0
+	for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+		if i == 12 {
+			return 0, nil, false
+		}
+		n = n*10 + int(b[i]-'0')
+	}
+	if i == 0 || (i < len(b) && b[i] != sep) {
+		return 0, nil, false
+	}
+	if i < len(b) {
+		i++
+	}
+	return n, b[i:], true
+}
+
+func appendToken(dst []byte, run uint32, stream, seq int) []byte {
+	dst = append(dst, tokenMarker...)
+	dst = strconv.AppendUint(dst, uint64(run), 10)
+	dst = strconv.AppendInt(append(dst, '.'), int64(stream), 10)
+	return strconv.AppendInt(append(dst, '.'), int64(seq), 10)
+}
+
+// rng is SplitMix64: a few nanoseconds per draw, and seeded by the message's identity so that a
+// message is the same wherever it is generated.
+type rng uint64
+
+func (r *rng) next() uint64 {
+	*r += 0x9e3779b97f4a7c15
+	z := uint64(*r)
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
+// intn returns a number in [0, n).
+func (r *rng) intn(n int) int { return int(r.next() % uint64(n)) }
+
+// float returns a number in [0, 1).
+func (r *rng) float() float64 { return float64(r.next()>>11) / (1 << 53) }

@@ -1,0 +1,203 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"text/template"
+)
+
+// Receiver names in results.
+const (
+	Kinesyslog = "kinesyslog"
+	Rsyslog    = "rsyslog"
+)
+
+// A Receiver is a syslog receiver a load is measured against: a program run as a child process,
+// where it listens, and how to read what it delivered.
+type Receiver struct {
+	Name string
+	Argv []string // the program and its arguments
+	Env  []string // added to the environment
+	// TCP, UDP and TLS are the host:port of its listeners; TCP also tells when it has started.
+	TCP, UDP, TLS string
+	// Collect checks what the receiver delivered into v, once it has exited.
+	Collect func(v *Verifier) (RecordStats, error)
+}
+
+// Address returns the address of the listener of network.
+func (r *Receiver) Address(network string) string {
+	switch network {
+	case UDP:
+		return r.UDP
+	case TLS:
+		return r.TLS
+	}
+	return r.TCP
+}
+
+// KinesyslogOptions says how to run the relay.
+type KinesyslogOptions struct {
+	Binary  string // path of the kinesyslog binary
+	WorkDir string // the spool and the output go in here
+	// TLS adds a TLS listener; the relay makes its own certificate.
+	TLS bool
+	// Destination is the options choosing where records go; nil means --output under WorkDir,
+	// read back by Collect. Other destinations must set Collect themselves.
+	Destination []string
+	Env         []string
+}
+
+// NewKinesyslog returns the relay as a Receiver on free loopback ports.
+func NewKinesyslog(opts KinesyslogOptions) (*Receiver, error) {
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	r := &Receiver{
+		Name: Kinesyslog,
+		Env:  opts.Env,
+		TCP:  loopback(ports[0]),
+		UDP:  loopback(ports[1]),
+		TLS:  loopback(ports[2]),
+	}
+	tlsPort := "0"
+	if opts.TLS {
+		tlsPort = strconv.Itoa(ports[2])
+	}
+	r.Argv = []string{opts.Binary, "listen",
+		"--address", "127.0.0.1",
+		"--tcp-port", strconv.Itoa(ports[0]),
+		"--udp-port", strconv.Itoa(ports[1]),
+		"--tls-port", tlsPort,
+		"--spool-dir", filepath.Join(opts.WorkDir, "spool"),
+		// Records wait for the last upload at shutdown rather than stay in the spool, so that
+		// they count as delivered.
+		"--shutdown-timeout", "5m",
+	}
+	if opts.Destination != nil {
+		r.Argv = append(r.Argv, opts.Destination...)
+		return r, nil
+	}
+	out := filepath.Join(opts.WorkDir, "output")
+	r.Argv = append(r.Argv, "--output", out)
+	r.Collect = func(v *Verifier) (RecordStats, error) { return v.RecordDir(out) }
+	return r, nil
+}
+
+// RsyslogOptions says how to run rsyslog.
+type RsyslogOptions struct {
+	Binary  string // path of rsyslogd
+	WorkDir string // its configuration, pid file, work directory and output go in here
+}
+
+// rsyslogConf runs rsyslog as the relay's peer: TCP (imptcp) and UDP (imudp) inputs on loopback,
+// each message written as a JSON event like the relay's, {"timestamp", "message"}, to one
+// gzip-compressed file at level 1, rsyslog's fastest. Nothing is tuned down:
+//   - the events carry no "id": rsyslog's uuid property reads the kernel's random source per
+//     message and costs about 9 µs each here, twice all the rest of its work;
+//   - imudp gets a worker per CPU and the receive buffer the relay gets (SO_RCVBUF capped at
+//     net.core.rmem_max, 4 MiB here; rsyslog would force it past the cap as root);
+//   - omfile writes through a 1 MiB buffer and does not flush per batch. asyncWriting stays off:
+//     with it, rsyslog 8.2302 at times exits on SIGTERM without finishing the gzip stream,
+//     which loses the end of the file;
+//   - the main queue may take as long as it needs at shutdown, so that what rsyslog accepted is
+//     written rather than dropped after its default 1.5 s, as the relay also drains at shutdown.
+var rsyslogConf = template.Must(template.New("rsyslog.conf").Parse(`
+global(workDirectory="{{.Dir}}" maxMessageSize="64k")
+main_queue(queue.timeoutShutdown="300000")
+module(load="imptcp")
+module(load="imudp" threads="2")
+template(name="event" type="list") {
+  constant(value="{\"timestamp\":")
+  property(name="timereported" dateFormat="unixtimestamp")
+  constant(value=".")
+  property(name="timereported" dateFormat="subseconds")
+  constant(value=",\"message\":\"")
+  property(name="rawmsg" format="json")
+  constant(value="\"}\n")
+}
+ruleset(name="bench") {
+  action(type="omfile" file="{{.Output}}" template="event" zipLevel="1"
+         ioBufferSize="1m" flushOnTXEnd="off")
+}
+input(type="imptcp" address="127.0.0.1" port="{{.TCPPort}}" ruleset="bench")
+input(type="imudp" address="127.0.0.1" port="{{.UDPPort}}" ruleset="bench" rcvbufSize="4m")
+`))
+
+// NewRsyslog returns rsyslogd as a Receiver on free loopback ports, run privately: its own
+// configuration, pid file and work directory, in the foreground.
+func NewRsyslog(opts RsyslogOptions) (*Receiver, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	output := filepath.Join(opts.WorkDir, "output.json.gz")
+	conf := filepath.Join(opts.WorkDir, "rsyslog.conf")
+	f, err := os.Create(conf)
+	if err != nil {
+		return nil, fmt.Errorf("bench: write rsyslog configuration: %w", err)
+	}
+	err = rsyslogConf.Execute(f, map[string]any{
+		"Dir": opts.WorkDir, "Output": output, "TCPPort": ports[0], "UDPPort": ports[1],
+	})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bench: write rsyslog configuration: %w", err)
+	}
+	return &Receiver{
+		Name: Rsyslog,
+		Argv: []string{opts.Binary, "-n", "-f", conf, "-i", filepath.Join(opts.WorkDir, "rsyslogd.pid")},
+		TCP:  loopback(ports[0]),
+		UDP:  loopback(ports[1]),
+		Collect: func(v *Verifier) (RecordStats, error) {
+			f, err := os.Open(output)
+			if err != nil {
+				return RecordStats{}, fmt.Errorf("bench: rsyslog output: %w", err)
+			}
+			defer f.Close()
+			fi, err := f.Stat()
+			if err != nil {
+				return RecordStats{}, fmt.Errorf("bench: rsyslog output: %w", err)
+			}
+			raw, err := v.Lines(f)
+			return RecordStats{Bytes: fi.Size(), RawBytes: raw}, err
+		},
+	}, nil
+}
+
+// freePorts returns n distinct ports that were free on 127.0.0.1 for both TCP and UDP a moment
+// ago.
+func freePorts(n int) ([]int, error) {
+	var (
+		ports []int
+		held  []io.Closer
+	)
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for len(ports) < n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("bench: find a free port: %w", err)
+		}
+		held = append(held, ln)
+		port := ln.Addr().(*net.TCPAddr).Port
+		pc, err := net.ListenPacket("udp", loopback(port))
+		if err != nil {
+			continue // taken for UDP: try another
+		}
+		held = append(held, pc)
+		ports = append(ports, port)
+	}
+	return ports, nil
+}
+
+func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }

@@ -1,0 +1,100 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/kinesyslog/kinesyslog/internal/record"
+)
+
+// WriteTable prints results as a table, one row per result in order, and for every scenario run
+// against both the relay and rsyslog, the ratios between them.
+func WriteTable(w io.Writer, results []Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\treceiver\tsent\taccepted/s\tdelivered/s\tCPU s/M msgs\tpeak RSS\trecords\tmean record\tmax record\tratio\tlost\tdup\tload avg\t")
+	for i := range results {
+		r := &results[i]
+		records, mean, maxRecord := "-", "-", "-"
+		if r.Output.Records > 0 {
+			records = group(int64(r.Output.Records))
+			mean = fmt.Sprintf("%s (%.1f%%)", group(int64(r.Output.MeanBytes())), 100*r.Output.MeanBytes()/record.MaxBytes)
+			maxRecord = group(int64(r.Output.MaxBytes))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%.0f MiB\t%s\t%s\t%s\t%.1fx\t%s\t%s\t%.2f\t\n",
+			r.Scenario, r.Receiver, group(int64(r.Sent)),
+			group(int64(r.AcceptedPerSecond())), group(int64(r.DeliveredPerSecond())),
+			r.CPUPerMillion(), float64(r.PeakRSSBytes)/(1<<20),
+			records, mean, maxRecord, r.Output.Ratio(),
+			lost(r.Report), group(int64(r.Report.Duplicated)), r.LoadAverage)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for i := range results {
+		r := &results[i]
+		if r.Error != "" {
+			first, _, _ := strings.Cut(r.Error, "\n")
+			fmt.Fprintf(w, "%s %s failed: %s\n", r.Scenario, r.Receiver, first)
+		}
+		if !r.Report.OK() && r.Error == "" {
+			fmt.Fprintf(w, "%s %s: %s\n", r.Scenario, r.Receiver, r.Report)
+		}
+	}
+	for _, pair := range comparisons(results) {
+		k, rs := pair[0], pair[1]
+		fmt.Fprintf(w, "%s: kinesyslog/rsyslog delivered msg/s %.2fx, CPU per message %.2fx, peak RSS %.2fx\n",
+			k.Scenario, ratio(k.DeliveredPerSecond(), rs.DeliveredPerSecond()),
+			ratio(k.CPUPerMillion(), rs.CPUPerMillion()),
+			ratio(float64(k.PeakRSSBytes), float64(rs.PeakRSSBytes)))
+	}
+	return nil
+}
+
+// comparisons pairs the relay's result of each scenario with rsyslog's.
+func comparisons(results []Result) [][2]*Result {
+	var pairs [][2]*Result
+	for i := range results {
+		if results[i].Receiver != Kinesyslog {
+			continue
+		}
+		for j := range results {
+			if results[j].Receiver == Rsyslog && results[j].Scenario == results[i].Scenario {
+				pairs = append(pairs, [2]*Result{&results[i], &results[j]})
+				break
+			}
+		}
+	}
+	return pairs
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func lost(r Report) string {
+	if r.Expected == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%s (%.3f%%)", group(int64(r.Lost)), 100*float64(r.Lost)/float64(r.Expected))
+}
+
+// group formats n with thousands separators.
+func group(n int64) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + group(-n)
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
