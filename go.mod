@@ -3,6 +3,7 @@ module github.com/kinesyslog/kinesyslog
 go 1.26.8
 
 require (
+	github.com/Graylog2/go-gelf v0.0.0-20191017102106-1550ee647df0
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/config v1.33.18
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0

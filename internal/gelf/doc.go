@@ -40,13 +40,14 @@
 // compressed size (a "zip bomb" of a few kilobytes costs at most that much memory), and
 // [Assembler.Add] returns the first MaxMessageBytes bytes with [ErrTooLarge], so that the caller
 // can keep a truncated message as it does for syslog. Decompressors are pooled and reset, so a
-// datagram costs no allocation once the pools are warm.
+// datagram costs no allocation once the pools are warm and the caller's buffer has room.
 //
 // # TCP and TLS
 //
 // GELF over TCP is uncompressed JSON ended by a NUL byte. The framer delivers each message and the
 // Stamper reads it; the Assembler is not involved. The original relay's plain-JSON TCP path was
-// broken; here it is the same path as every other message.
+// broken; here it is the same path as every other message. (JSON may hold raw line feeds between
+// its tokens, so for GELF only the NUL may end a message.)
 //
 // # Timestamps
 //
