@@ -5,8 +5,10 @@ import (
 	"compress/flate"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -175,7 +177,9 @@ func TestAddChunks(t *testing.T) {
 
 func TestExpiry(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	a := NewAssembler(Options{Registerer: reg, Expiry: 2 * time.Second})
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	a := NewAssembler(Options{Registerer: reg, Expiry: 2 * time.Second, Logger: logger})
 	msg := gelfJSON(1000)
 	runSteps(t, a, []step{
 		{datagram: chunk(1, 0, 2, msg)},
@@ -190,6 +194,9 @@ func TestExpiry(t *testing.T) {
 	}
 	if n := a.Sweep(t0.Add(2 * time.Second)); n != 1 {
 		t.Errorf("Sweep at the first deadline dropped %d sets, want 1", n)
+	}
+	if want := "level=WARN msg=\"GELF chunked messages dropped incomplete\" expired=1"; !strings.Contains(logs.String(), want) {
+		t.Errorf("log = %q, want a line with %q", logs.String(), want)
 	}
 	// Add expires the rest on its way, even for another sender's chunk.
 	runSteps(t, a, []step{{datagram: chunk(4, 0, 2, msg), source: sourceB, after: 3 * time.Second}})
