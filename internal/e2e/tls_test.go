@@ -115,17 +115,23 @@ func (r *metricsRelay) metric(t *testing.T, series string) float64 {
 	return v
 }
 
-// waitMetric polls series until cond holds.
+// waitMetric polls series until cond holds, for at most 30 seconds.
 func (r *metricsRelay) waitMetric(t *testing.T, series string, cond func(float64) bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	r.waitMetricFor(t, series, 30*time.Second, cond)
+}
+
+// waitMetricFor polls series until cond holds, for at most timeout.
+func (r *metricsRelay) waitMetricFor(t *testing.T, series string, timeout time.Duration, cond func(float64) bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		v := r.metric(t, series)
 		if cond(v) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s = %v after 30s", series, v)
+			t.Fatalf("%s = %v after %v", series, v, timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
