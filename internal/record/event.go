@@ -1,6 +1,8 @@
 package record
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -36,17 +38,19 @@ func AppendEvent(dst []byte, id UUID, timestampMillis int64, msg []byte) []byte 
 
 const hexDigits = "0123456789abcdef"
 
+// uuidHexAt is where the two hex digits of each byte of a UUID go in its 36-character form
+// xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx: a table, so that formatting has no branch per byte.
+var uuidHexAt = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
 func appendUUID(dst []byte, id UUID) []byte {
 	id[6] = id[6]&0x0f | 0x40 // version 4
 	id[8] = id[8]&0x3f | 0x80 // RFC 9562 variant
-	for i, b := range id {
-		switch i {
-		case 4, 6, 8, 10:
-			dst = append(dst, '-')
-		}
-		dst = append(dst, hexDigits[b>>4], hexDigits[b&0x0f])
+	b := [36]byte{8: '-', 13: '-', 18: '-', 23: '-'}
+	for i, v := range id {
+		at := uuidHexAt[i]
+		b[at], b[at+1] = hexDigits[v>>4], hexDigits[v&0x0f]
 	}
-	return dst
+	return append(dst, b[:]...)
 }
 
 // safeJSON[b] is true for the ASCII bytes that JSON strings hold as they are.
@@ -72,10 +76,7 @@ func appendEscaped(dst, msg []byte, maxBytes int) []byte {
 	limit := len(dst) + maxBytes
 	for i := 0; i < len(msg); {
 		// Copy the longest run of bytes that need no escaping in one append.
-		j := i
-		for j < len(msg) && msg[j] < utf8.RuneSelf && safeJSON[msg[j]] {
-			j++
-		}
+		j := i + safePrefix(msg[i:])
 		if j > i {
 			if len(dst)+j-i > limit {
 				return append(dst, msg[i:i+limit-len(dst)]...)
@@ -111,4 +112,41 @@ func appendEscaped(dst, msg []byte, maxBytes int) []byte {
 		i++
 	}
 	return dst
+}
+
+// Constants of the SWAR ("SIMD within a register") tests of safePrefix: every byte of a uint64
+// at once.
+const (
+	swarOnes = 0x0101010101010101
+	swarHigh = 0x8080808080808080
+)
+
+// safePrefix returns the length of the run of bytes at the start of b that JSON strings hold as
+// they are. It tests eight bytes per step: messages are mostly such runs, and a loop over a table
+// costs about a nanosecond per byte where this costs a fifth of that.
+func safePrefix(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if m := unsafeBytes(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			// The lowest flagged byte is always a true one: a false flag needs a borrow from a
+			// true one below it.
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for i < len(b) && b[i] < utf8.RuneSelf && safeJSON[b[i]] {
+		i++
+	}
+	return i
+}
+
+// unsafeBytes sets the high bit of each byte of w, and possibly of bytes above such a byte, that is
+// a control character, '"', '\\' or not ASCII. The tests are the classic "has less than" and
+// "has zero byte" bit tricks.
+func unsafeBytes(w uint64) uint64 {
+	quote := w ^ (swarOnes * '"')
+	backslash := w ^ (swarOnes * '\\')
+	control := (w - swarOnes*0x20) &^ w
+	quote = (quote - swarOnes) &^ quote
+	backslash = (backslash - swarOnes) &^ backslash
+	return (control | quote | backslash | w) & swarHigh
 }
