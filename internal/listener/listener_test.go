@@ -3,6 +3,7 @@ package listener
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -163,13 +165,9 @@ func waitClosed(t *testing.T, conn net.Conn) {
 	t.Helper()
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_, err := io.Copy(io.Discard, conn)
-	if err != nil && !isReset(err) {
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("connection not closed by the server: %v", err)
 	}
-}
-
-func isReset(err error) bool {
-	return strings.Contains(err.Error(), "connection reset")
 }
 
 var loopback = netip.MustParseAddr("127.0.0.1")
