@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"testing"
@@ -14,10 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/kinesyslog/kinesyslog/internal/e2e"
+	"github.com/kinesyslog/kinesyslog/internal/ratelog"
 )
 
 // header returns the PROXY header of version for a TCP connection from src to dst.
-func header(t *testing.T, version byte, src, dst string) []byte {
+func header(t testing.TB, version byte, src, dst string) []byte {
 	t.Helper()
 	h := proxyproto.HeaderProxyFromAddrs(version, net.TCPAddrFromAddrPort(netip.MustParseAddrPort(src)),
 		net.TCPAddrFromAddrPort(netip.MustParseAddrPort(dst)))
@@ -29,7 +32,7 @@ func header(t *testing.T, version byte, src, dst string) []byte {
 }
 
 // localHeader returns a v2 LOCAL header, as load balancers send for health checks.
-func localHeader(t *testing.T) []byte {
+func localHeader(t testing.TB) []byte {
 	t.Helper()
 	h := &proxyproto.Header{Version: 2, Command: proxyproto.LOCAL, TransportProtocol: proxyproto.UNSPEC}
 	var b bytes.Buffer
@@ -41,7 +44,7 @@ func localHeader(t *testing.T) []byte {
 
 // withTLV returns a v2 header from src to dst carrying a TLV of n bytes, longer than the
 // listener's header buffer.
-func withTLV(t *testing.T, src, dst string, n int) []byte {
+func withTLV(t testing.TB, src, dst string, n int) []byte {
 	t.Helper()
 	h := proxyproto.HeaderProxyFromAddrs(2, net.TCPAddrFromAddrPort(netip.MustParseAddrPort(src)),
 		net.TCPAddrFromAddrPort(netip.MustParseAddrPort(dst)))
@@ -193,4 +196,45 @@ func TestProxyThenTLS(t *testing.T) {
 	if diff := cmp.Diff(want, s.waitMessages(t, 1), cmpGot); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)
 	}
+}
+
+// FuzzReadProxyHeader feeds arbitrary bytes to a PROXY port's opening step. It must not panic;
+// when it accepts a connection, the sender's address must be valid and what is read after the
+// header must be the input's tail, byte for byte.
+func FuzzReadProxyHeader(f *testing.F) {
+	f.Add(append(header(f, 1, "203.0.113.7:40000", "192.0.2.1:514"), "<13>msg\n"...))
+	f.Add(append(header(f, 2, "[2001:db8::7]:40000", "[2001:db8::1]:514"), "<13>msg\n"...))
+	f.Add(withTLV(f, "198.51.100.7:1", "192.0.2.1:514", 300))
+	f.Add(localHeader(f))
+	f.Add([]byte("PROXY UNKNOWN\r\n"))
+	f.Add([]byte("<13>no header\n"))
+	discard := slog.New(slog.DiscardHandler)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		l := &Listener{
+			opts:  Options{ProxyHeaderTimeout: time.Second},
+			log:   discard,
+			warn:  ratelog.New(discard, 0),
+			conns: map[net.Conn]struct{}{},
+		}
+		client, server := net.Pipe()
+		defer server.Close()
+		go func() {
+			client.Write(data)
+			client.Close()
+		}()
+		conn, source, ok := l.readProxyHeader(server, 514)
+		if !ok {
+			return
+		}
+		if !source.IsValid() {
+			t.Fatalf("accepted with an invalid source address from %q", data)
+		}
+		rest, err := io.ReadAll(conn)
+		if err != nil {
+			t.Fatalf("read after the header: %v", err)
+		}
+		if !bytes.HasSuffix(data, rest) || len(rest) == len(data) {
+			t.Fatalf("read %q after the header of %q, want a proper tail of it", rest, data)
+		}
+	})
 }
