@@ -183,11 +183,16 @@ func ipStrings(ips []net.IP) []string {
 func (l *Listener) watchCertificate(ctx context.Context) {
 	tick := time.NewTicker(l.opts.CertPollInterval)
 	defer tick.Stop()
+	reload := l.opts.Reload
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case sig := <-l.opts.Reload:
+		case sig, ok := <-reload:
+			if !ok {
+				reload = nil // closed: only file changes reload from now on
+				continue
+			}
 			l.reloadCertificate("signal " + sig.String())
 		case <-tick.C:
 			if l.certs.Changed() {
