@@ -25,8 +25,14 @@
 // true, and the rest of its frame (up to its terminator, or the rest of its counted octets) is
 // read and discarded without being buffered, so memory stays bounded whatever the frame length
 // and the rest is never read as new messages. An octet count above the maximum is therefore
-// legal. A Scanner holds one buffer of maxMessageBytes plus 64 KiB, allocated once; Scan
-// allocates nothing.
+// legal. A Scanner's buffer starts at 4 KiB and grows, only while the stream fills it, to
+// maxMessageBytes plus 64 KiB: an idle connection costs little, a busy one reads in large
+// chunks. Once the buffer has grown, Scan allocates nothing.
+//
+// # GELF
+//
+// NewNULScanner frames GELF over TCP: messages end at NUL only, since pretty-printed JSON holds
+// LF and CR, and no octet counting applies.
 //
 // # End of stream
 //

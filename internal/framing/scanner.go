@@ -23,6 +23,10 @@ const (
 	// readBufferBytes is the room a Scanner's buffer keeps beyond one maximum message, so that
 	// reads stay large however much of a message is already buffered.
 	readBufferBytes = 64 * 1024
+	// initialBufferBytes is the buffer a Scanner starts with. It grows, up to one maximum message
+	// plus readBufferBytes, only when the stream fills it: an idle or slow connection holds 4 KiB,
+	// not the 128 KiB a busy one reads into.
+	initialBufferBytes = 4 * 1024
 
 	// maxConsecutiveEmptyReads is how many (0, nil) reads Scan tolerates before it gives up
 	// with io.ErrNoProgress, as bufio does.
@@ -55,6 +59,12 @@ const (
 type Scanner struct {
 	rd  io.Reader
 	max int
+	// nulOnly makes NUL the only terminator and turns octet counting off (GELF over TCP).
+	nulOnly bool
+	// bufBytes is the size buf may grow to.
+	bufBytes int
+	// filled reports that the last read filled all the room it had: more is likely waiting.
+	filled bool
 
 	buf  []byte
 	r, w int // buf[r:w] has been read from rd and not yet consumed
@@ -88,12 +98,27 @@ func NewScanner(r io.Reader, maxMessageBytes int) *Scanner {
 	return newScanner(r, maxMessageBytes, maxMessageBytes+readBufferBytes)
 }
 
+// NewNULScanner returns a Scanner of the messages in r that end at NUL only, as GELF over TCP
+// frames them: LF and CR are message bytes (pretty-printed JSON holds them) and a leading digit
+// starts no octet count. maxMessageBytes is as for NewScanner.
+func NewNULScanner(r io.Reader, maxMessageBytes int) *Scanner {
+	s := NewScanner(r, maxMessageBytes)
+	s.nulOnly, s.term = true, 0
+	return s
+}
+
 // newScanner lets tests choose a small buffer, so that every compaction path runs on short
-// inputs. The buffer must hold one message and the byte that shows it is longer than the
-// maximum, or an undecided octet count and the byte after it.
+// inputs. The buffer must be able to hold one message and the byte that shows it is longer
+// than the maximum, or an undecided octet count and the byte after it.
 func newScanner(r io.Reader, maxMessageBytes, bufBytes int) *Scanner {
 	bufBytes = max(bufBytes, maxMessageBytes+1, maxOctetCountDigits+1)
-	return &Scanner{rd: r, max: maxMessageBytes, buf: make([]byte, bufBytes), term: '\n'}
+	return &Scanner{
+		rd:       r,
+		max:      maxMessageBytes,
+		buf:      make([]byte, min(initialBufferBytes, bufBytes)),
+		bufBytes: bufBytes,
+		term:     '\n',
+	}
 }
 
 // Scan advances to the next message, which Message then returns. It returns false when the
@@ -148,13 +173,13 @@ func (s *Scanner) Err() error { return s.err }
 
 // frameStart skips empty frames and chooses the framing of the next one by its first byte.
 func (s *Scanner) frameStart() step {
-	for s.r < s.w && isTerminator(s.buf[s.r]) {
+	for s.r < s.w && s.isTerminator(s.buf[s.r]) {
 		s.r++
 	}
 	if s.r == s.w {
 		return stepNeedData
 	}
-	if c := s.buf[s.r]; c < '1' || c > '9' {
+	if c := s.buf[s.r]; c < '1' || c > '9' || s.nulOnly {
 		s.startLine()
 		return stepAdvanced
 	}
@@ -279,11 +304,17 @@ func (s *Scanner) fill() {
 		s.w = copy(s.buf, s.buf[s.r:s.w])
 		s.r = 0
 	}
+	if (s.w == len(s.buf) || s.filled) && len(s.buf) < s.bufBytes {
+		grown := make([]byte, min(2*len(s.buf), s.bufBytes))
+		copy(grown, s.buf[:s.w])
+		s.buf = grown
+	}
 	for range maxConsecutiveEmptyReads {
 		n, err := s.rd.Read(s.buf[s.w:])
 		if n < 0 || n > len(s.buf)-s.w {
 			panic(fmt.Sprintf("framing: Read returned impossible count %d", n))
 		}
+		s.filled = s.w+n == len(s.buf)
 		s.w += n
 		if err != nil {
 			s.readErr = err
@@ -305,6 +336,9 @@ func (s *Scanner) fill() {
 // A stream that changes terminator pays one search up to the next of the old one, at worst
 // the whole window of s.max+1 bytes that line passes.
 func (s *Scanner) index(b []byte) int {
+	if s.nulOnly {
+		return bytes.IndexByte(b, 0)
+	}
 	second, third := byte(0), byte('\r')
 	switch s.term {
 	case 0:
@@ -330,9 +364,9 @@ func (s *Scanner) index(b []byte) int {
 }
 
 // isTerminator reports whether c ends a non-transparent frame (RFC 6587 section 3.4.2: LF,
-// and the NUL and CR that senders use in its place).
-func isTerminator(c byte) bool {
-	return c == '\n' || c == 0 || c == '\r'
+// and the NUL and CR that senders use in its place; only NUL for NUL-delimited streams).
+func (s *Scanner) isTerminator(c byte) bool {
+	return c == 0 || !s.nulOnly && (c == '\n' || c == '\r')
 }
 
 // parseOctetCount parses the "MSG-LEN SP" that starts b, whose first byte is a digit 1-9

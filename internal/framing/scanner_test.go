@@ -284,7 +284,7 @@ func TestNewScannerMax(t *testing.T) {
 				t.Skip("allocates 1 GiB")
 			}
 			s := NewScanner(strings.NewReader(""), tc.max)
-			if got := len(s.buf) - readBufferBytes; got != tc.want {
+			if got := s.bufBytes - readBufferBytes; got != tc.want {
 				t.Errorf("NewScanner(r, %d) buffer for max %d, want %d", tc.max, got, tc.want)
 			}
 			if s.max != tc.want {
@@ -352,8 +352,9 @@ func TestScannerHugeFrame(t *testing.T) {
 	if s.Err() != nil {
 		t.Errorf("Err() = %v", s.Err())
 	}
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 2*(1000+readBufferBytes) {
-		t.Errorf("scanning two 1 GB frames allocated %d bytes, want one buffer of %d", alloc, 1000+readBufferBytes)
+	// The buffer doubles up to its size, so its growth allocates less than three times that in all.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*(1000+readBufferBytes) {
+		t.Errorf("scanning two 1 GB frames allocated %d bytes, want one growing buffer of %d", alloc, 1000+readBufferBytes)
 	}
 }
 
@@ -447,5 +448,41 @@ func TestRFC5424Messages(t *testing.T) {
 	}
 	if mean := total / len(msgs); mean < 180 || mean > 220 {
 		t.Errorf("mean message size %d, want about 200", mean)
+	}
+}
+
+func TestNULScanner(t *testing.T) {
+	in := "{\"a\":\n 1}\x00\x00123 {\"b\":2}\r\n\x00{\"c\":3}"
+	s := NewNULScanner(strings.NewReader(in), 0)
+	var got []string
+	for s.Scan() {
+		got = append(got, string(s.Message()))
+	}
+	want := []string{"{\"a\":\n 1}", "123 {\"b\":2}\r\n", "{\"c\":3}"}
+	if diff := cmp.Diff(want, got); diff != "" || s.Err() != nil {
+		t.Errorf("NUL-delimited messages (-want +got):\n%s\nErr() = %v", diff, s.Err())
+	}
+}
+
+func TestBufferGrowsOnlyWithTheStream(t *testing.T) {
+	// A slow sender, a few bytes per read: the buffer stays at its initial size.
+	slow := NewScanner(iotest.OneByteReader(strings.NewReader(strings.Repeat("<13>slow message\n", 100))), 0)
+	for slow.Scan() {
+	}
+	if len(slow.buf) != initialBufferBytes {
+		t.Errorf("slow stream: buffer grew to %d, want %d", len(slow.buf), initialBufferBytes)
+	}
+	// A busy sender fills every read: the buffer grows to its full size, and no further.
+	busy := NewScanner(strings.NewReader(strings.Repeat("<13>busy message\n", 20000)), 0)
+	for busy.Scan() {
+	}
+	if len(busy.buf) != busy.bufBytes {
+		t.Errorf("busy stream: buffer is %d, want its full size %d", len(busy.buf), busy.bufBytes)
+	}
+	// A message longer than the initial buffer is still read whole.
+	long := strings.Repeat("x", 3*initialBufferBytes)
+	s := NewScanner(iotest.HalfReader(strings.NewReader(long+"\n")), 0)
+	if !s.Scan() || string(s.Message()) != long {
+		t.Errorf("long message: Scan = %d bytes, want %d", len(s.Message()), len(long))
 	}
 }
