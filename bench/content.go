@@ -110,16 +110,33 @@ func appendPath(dst []byte, r *rng) []byte {
 	return dst
 }
 
-// A messageKind is one sort of message: the program that sends it and how its text reads.
+// A messageKind is one sort of message: the program that sends it, at which facility and
+// severities. appendBody writes its text.
 type messageKind struct {
 	app        string
 	facility   int
 	severities []int
-	body       func(dst []byte, r *rng) []byte
 }
 
 var kinds = [...]messageKind{
-	{"nginx", facLocal7, []int{sevInfo}, func(dst []byte, r *rng) []byte {
+	{"nginx", facLocal7, []int{sevInfo}},
+	{"sshd", facAuthpriv, []int{sevInfo, sevNotice}},
+	{"kernel", facKern, []int{sevWarning, sevInfo}},
+	{"postgres", facLocal0, []int{sevInfo, sevWarning}},
+	{"systemd", facDaemon, []int{sevInfo}},
+	{"CRON", facCron, []int{sevInfo}},
+	{"orders-api", facLocal3, []int{sevErr, sevWarning, sevInfo, sevDebug}},
+	{"haproxy", facLocal2, []int{sevInfo}},
+	{"audit", facAudit, []int{sevNotice}},
+	{"postfix/smtpd", facMail, []int{sevInfo, sevNotice}},
+	{"dockerd", facDaemon, []int{sevInfo, sevDebug}},
+}
+
+// appendBody appends the text of a message of kinds[kind]. It is a switch rather than a function
+// per kind so that r, passed to direct calls only, stays on the stack.
+func appendBody(dst []byte, kind int, r *rng) []byte {
+	switch kinds[kind].app {
+	case "nginx":
 		dst = appendIP(dst, r)
 		dst = append(dst, ` - - "`...)
 		dst = append(dst, pick(r, methods[:])...)
@@ -131,8 +148,7 @@ var kinds = [...]messageKind{
 		dst = append(dst, pick(r, agents[:])...)
 		dst = appendNum(append(dst, `" rt=0.`...), r, 1000)
 		return dst
-	}},
-	{"sshd", facAuthpriv, []int{sevInfo, sevNotice}, func(dst []byte, r *rng) []byte {
+	case "sshd":
 		if r.intn(3) == 0 {
 			dst = append(dst, "Failed password for invalid user "...)
 		} else {
@@ -143,8 +159,7 @@ var kinds = [...]messageKind{
 		dst = appendNum(append(dst, " port "...), r, 65535)
 		dst = append(dst, " ssh2: ED25519 SHA256:"...)
 		return appendHex(dst, r, 43)
-	}},
-	{"kernel", facKern, []int{sevWarning, sevInfo}, func(dst []byte, r *rng) []byte {
+	case "kernel":
 		dst = appendNum(append(dst, '['), r, 9999999)
 		dst = appendNum(append(dst, '.'), r, 1000000)
 		dst = append(dst, "] IPTables-Dropped: IN=eth0 OUT= MAC="...)
@@ -156,28 +171,24 @@ var kinds = [...]messageKind{
 		dst = appendNum(append(dst, " ID="...), r, 65535)
 		dst = appendNum(append(dst, " DF PROTO=TCP SPT="...), r, 65535)
 		return append(dst, " DPT=22 WINDOW=64240 RES=0x00 SYN URGP=0"...)
-	}},
-	{"postgres", facLocal0, []int{sevInfo, sevWarning}, func(dst []byte, r *rng) []byte {
+	case "postgres":
 		dst = append(dst, "user=app,db=orders LOG:  duration: "...)
 		dst = appendNum(dst, r, 5000)
 		dst = appendNum(append(dst, '.'), r, 1000)
 		dst = append(dst, " ms  statement: SELECT id, total, created_at FROM orders WHERE customer_id = "...)
 		dst = appendNum(dst, r, 1000000)
 		return append(dst, " ORDER BY created_at DESC LIMIT 50"...)
-	}},
-	{"systemd", facDaemon, []int{sevInfo}, func(dst []byte, r *rng) []byte {
+	case "systemd":
 		if r.intn(2) == 0 {
 			dst = appendNum(append(dst, "Started Session "...), r, 100000)
 			dst = append(dst, " of User "...)
 			return append(append(dst, pick(r, users[:])...), '.')
 		}
 		return append(dst, "Finished apt-daily-upgrade.service - Daily apt upgrade and clean activities."...)
-	}},
-	{"CRON", facCron, []int{sevInfo}, func(dst []byte, r *rng) []byte {
+	case "CRON":
 		dst = append(append(append(dst, '('), pick(r, users[:])...), ") CMD (/usr/local/bin/backup.sh --incremental /var/lib/postgresql/16/main --retain "...)
 		return append(appendNum(dst, r, 30), ')')
-	}},
-	{"orders-api", facLocal3, []int{sevErr, sevWarning, sevInfo, sevDebug}, func(dst []byte, r *rng) []byte {
+	case "orders-api":
 		dst = append(dst, `level=warn caller=handler.go:`...)
 		dst = appendNum(dst, r, 900)
 		dst = append(dst, ` msg="slow request" method=`...)
@@ -187,8 +198,7 @@ var kinds = [...]messageKind{
 		dst = appendNum(append(dst, " duration="...), r, 30)
 		dst = appendNum(append(dst, '.'), r, 1000)
 		return append(append(dst, "s user="...), pick(r, users[:])...)
-	}},
-	{"haproxy", facLocal2, []int{sevInfo}, func(dst []byte, r *rng) []byte {
+	case "haproxy":
 		dst = appendIP(dst, r)
 		dst = appendNum(append(dst, ':'), r, 65535)
 		dst = append(dst, " https-in~ api_backend/api-0"...)
@@ -200,8 +210,7 @@ var kinds = [...]messageKind{
 		dst = append(dst, pick(r, methods[:])...)
 		dst = appendPath(append(dst, ' '), r)
 		return append(dst, ` HTTP/1.1"`...)
-	}},
-	{"audit", facAudit, []int{sevNotice}, func(dst []byte, r *rng) []byte {
+	case "audit":
 		dst = append(dst, "type=SYSCALL msg=audit(1771708070."...)
 		dst = appendNum(dst, r, 1000)
 		dst = appendNum(append(dst, ':'), r, 1000000)
@@ -209,44 +218,51 @@ var kinds = [...]messageKind{
 		dst = appendNum(dst, r, 65535)
 		dst = appendNum(append(dst, " pid="...), r, 65535)
 		return append(dst, ` auid=1000 uid=0 comm="bash" exe="/usr/bin/bash" key="exec"`...)
-	}},
-	{"postfix/smtpd", facMail, []int{sevInfo, sevNotice}, func(dst []byte, r *rng) []byte {
+	case "postfix/smtpd":
 		dst = append(dst, "NOQUEUE: reject: RCPT from unknown["...)
 		dst = appendIP(dst, r)
 		dst = append(dst, "]: 554 5.7.1 <"...)
 		dst = append(dst, pick(r, users[:])...)
 		return append(dst, "@example.org>: Relay access denied; proto=ESMTP helo=<mail.example.net>"...)
-	}},
-	{"dockerd", facDaemon, []int{sevInfo, sevDebug}, func(dst []byte, r *rng) []byte {
+	case "dockerd":
 		dst = append(dst, `level=info msg="ignoring event" container=`...)
 		dst = appendHex(dst, r, 64)
 		return append(dst, ` module=libcontainerd namespace=moby topic=/tasks/delete type="*events.TaskDelete"`...)
-	}},
+	}
+	return dst
 }
 
-// A filler is a key=value pair that pads a message to its size.
-type filler struct {
-	key   string
-	value func(dst []byte, r *rng) []byte
-}
+// fillerKeys are the keys of the key=value pairs that pad a message to its size.
+var fillerKeys = [...]string{"trace_id", "span_id", "user", "region", "bytes", "latency_ms", "path", "peer", "note"}
 
-var fillers = [...]filler{
-	{"trace_id", func(dst []byte, r *rng) []byte { return appendHex(dst, r, 32) }},
-	{"span_id", func(dst []byte, r *rng) []byte { return appendHex(dst, r, 16) }},
-	{"user", func(dst []byte, r *rng) []byte { return append(dst, pick(r, users[:])...) }},
-	{"region", func(dst []byte, r *rng) []byte { return append(dst, pick(r, regions[:])...) }},
-	{"bytes", func(dst []byte, r *rng) []byte { return appendNum(dst, r, 1<<20) }},
-	{"latency_ms", func(dst []byte, r *rng) []byte { return appendNum(dst, r, 10000) }},
-	{"path", func(dst []byte, r *rng) []byte { return appendPath(dst, r) }},
-	{"peer", func(dst []byte, r *rng) []byte { return appendNum(append(appendIP(dst, r), ':'), r, 65535) }},
-	{"note", func(dst []byte, r *rng) []byte {
-		dst = append(dst, '"')
-		for i := range 2 + r.intn(5) {
-			if i > 0 {
-				dst = append(dst, ' ')
-			}
-			dst = append(dst, pick(r, words[:])...)
+// appendFiller appends " key=value" with a key drawn from fillerKeys.
+func appendFiller(dst []byte, r *rng) []byte {
+	key := fillerKeys[r.intn(len(fillerKeys))]
+	dst = append(append(append(dst, ' '), key...), '=')
+	switch key {
+	case "trace_id":
+		return appendHex(dst, r, 32)
+	case "span_id":
+		return appendHex(dst, r, 16)
+	case "user":
+		return append(dst, pick(r, users[:])...)
+	case "region":
+		return append(dst, pick(r, regions[:])...)
+	case "bytes":
+		return appendNum(dst, r, 1<<20)
+	case "latency_ms":
+		return appendNum(dst, r, 10000)
+	case "path":
+		return appendPath(dst, r)
+	case "peer":
+		return appendNum(append(appendIP(dst, r), ':'), r, 65535)
+	}
+	dst = append(dst, '"')
+	for i := range 2 + r.intn(5) {
+		if i > 0 {
+			dst = append(dst, ' ')
 		}
-		return append(dst, '"')
-	}},
+		dst = append(dst, pick(r, words[:])...)
+	}
+	return append(dst, '"')
 }

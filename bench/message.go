@@ -68,7 +68,8 @@ func (g *Generator) Append(dst []byte, stream, seq int) []byte {
 	start := len(dst)
 	size := g.size(&r)
 	host := &hosts[r.intn(len(hosts))]
-	tmpl := &kinds[r.intn(len(kinds))]
+	kind := r.intn(len(kinds))
+	tmpl := &kinds[kind]
 	stamp := g.Base.Add(time.Duration(seq) * stampStep).UTC()
 	pid := 300 + r.intn(60000)
 	pri := tmpl.facility*8 + tmpl.severities[r.intn(len(tmpl.severities))]
@@ -78,7 +79,7 @@ func (g *Generator) Append(dst []byte, stream, seq int) []byte {
 	dst = append(dst, '>')
 	if g.Format == RFC5424 {
 		dst = append(dst, "1 "...)
-		dst = stamp.AppendFormat(dst, "2006-01-02T15:04:05.000000Z")
+		dst = appendRFC3339Micro(dst, stamp)
 		dst = appendHost(append(dst, ' '), host, r.intn(64)+1)
 		dst = append(append(dst, ' '), tmpl.app...)
 		dst = strconv.AppendInt(append(dst, ' '), int64(pid), 10)
@@ -93,7 +94,7 @@ func (g *Generator) Append(dst []byte, stream, seq int) []byte {
 			dst = append(dst, "- "...)
 		}
 	} else {
-		dst = stamp.AppendFormat(dst, time.Stamp)
+		dst = appendStamp(dst, stamp)
 		dst = appendHost(append(dst, ' '), host, r.intn(64)+1)
 		dst = append(append(dst, ' '), tmpl.app...)
 		dst = append(dst, '[')
@@ -101,13 +102,11 @@ func (g *Generator) Append(dst []byte, stream, seq int) []byte {
 		dst = append(dst, "]: "...)
 	}
 	dst = appendToken(dst, g.Run, stream, seq)
-	dst = append(dst, ' ')
-	dst = tmpl.body(dst, &r)
+	// Neither the header nor the token is ever cut.
+	size = max(size, len(dst)-start)
+	dst = appendBody(append(dst, ' '), kind, &r)
 	for len(dst)-start < size {
-		f := &fillers[r.intn(len(fillers))]
-		dst = append(append(dst, ' '), f.key...)
-		dst = append(dst, '=')
-		dst = f.value(dst, &r)
+		dst = appendFiller(dst, &r)
 	}
 	return fitSize(dst, start, size)
 }
@@ -161,14 +160,15 @@ func ParseToken(msg []byte) (Token, bool) {
 	b := msg[i+len(tokenMarker):]
 	run, b, ok1 := cutNumber(b, '.')
 	stream, b, ok2 := cutNumber(b, '.')
-	seq, _, ok3 := cutNumber(b, ' ')
+	seq, _, ok3 := cutNumber(b, 0)
 	if !ok1 || !ok2 || !ok3 || run > math.MaxUint32 {
 		return Token{}, false
 	}
 	return Token{Run: uint32(run), Stream: stream, Seq: seq}, true
 }
 
-// cutNumber reads a decimal number at the start of b that ends at sep or at the end of b.
+// cutNumber reads a decimal number at the start of b that ends at sep or at the end of b; a sep
+// of 0 lets any byte end it.
 func cutNumber(b []byte, sep byte) (int, []byte, bool) {
 	n, i := 0, 0
 	for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
@@ -177,10 +177,10 @@ func cutNumber(b []byte, sep byte) (int, []byte, bool) {
 		}
 		n = n*10 + int(b[i]-'0')
 	}
-	if i == 0 || (i < len(b) && b[i] != sep) {
+	if i == 0 || (i < len(b) && sep != 0 && b[i] != sep) {
 		return 0, nil, false
 	}
-	if i < len(b) {
+	if i < len(b) && sep != 0 {
 		i++
 	}
 	return n, b[i:], true
@@ -210,3 +210,36 @@ func (r *rng) intn(n int) int { return int(r.next() % uint64(n)) }
 
 // float returns a number in [0, 1).
 func (r *rng) float() float64 { return float64(r.next()>>11) / (1 << 53) }
+
+// appendRFC3339Micro appends t, in UTC, as 2006-01-02T15:04:05.000000Z. It and appendStamp write
+// the digits themselves: time.Time.AppendFormat took a third of the time to generate a message.
+func appendRFC3339Micro(dst []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	dst = append2(append2(dst, year/100), year%100)
+	dst = append2(append(dst, '-'), int(month))
+	dst = append2(append(dst, '-'), day)
+	dst = appendClock(append(dst, 'T'), t)
+	micro := t.Nanosecond() / 1000
+	dst = append2(append2(append2(append(dst, '.'), micro/10000), micro/100%100), micro%100)
+	return append(dst, 'Z')
+}
+
+// appendStamp appends t as the RFC 3164 stamp Jan _2 15:04:05.
+func appendStamp(dst []byte, t time.Time) []byte {
+	_, month, day := t.Date()
+	dst = append(dst, month.String()[:3]...)
+	if day < 10 {
+		dst = append(dst, ' ', ' ', byte('0'+day))
+	} else {
+		dst = append2(append(dst, ' '), day)
+	}
+	return appendClock(append(dst, ' '), t)
+}
+
+func appendClock(dst []byte, t time.Time) []byte {
+	hour, minute, second := t.Clock()
+	return append2(append(append2(append(append2(dst, hour), ':'), minute), ':'), second)
+}
+
+// append2 appends n, 0 to 99, as two digits.
+func append2(dst []byte, n int) []byte { return append(dst, byte('0'+n/10), byte('0'+n%10)) }

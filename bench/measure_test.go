@@ -1,0 +1,145 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kinesyslog/kinesyslog/internal/e2e"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func smallLoad(network string) Load {
+	return Load{
+		Network: network, Framing: OctetCounting, Streams: 4, Count: 20_000, Rate: 50_000,
+		Generator: Generator{Run: 3, Format: RFC5424, MinBytes: 100, MaxBytes: 2048, Base: time.Now().Truncate(time.Second)},
+	}
+}
+
+// TestMeasure runs small loads against the real receivers, as bench/run does with large ones.
+func TestMeasure(t *testing.T) {
+	tests := []struct {
+		name     string
+		receiver func(t *testing.T) *Receiver
+		network  string
+	}{
+		{name: "kinesyslog tcp", receiver: relayReceiver(false), network: TCP},
+		{name: "kinesyslog udp", receiver: relayReceiver(false), network: UDP},
+		{name: "kinesyslog tls", receiver: relayReceiver(true), network: TLS},
+		{name: "rsyslog tcp", receiver: rsyslogReceiver, network: TCP},
+		{name: "rsyslog udp", receiver: rsyslogReceiver, network: UDP},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rcv := tt.receiver(t)
+			res, err := Measure(context.Background(), tt.name, rcv, smallLoad(tt.network))
+			if err != nil {
+				t.Fatalf("Measure: %v", err)
+			}
+			// UDP may drop on a loaded machine; TCP and TLS must not.
+			if r := res.Report; !r.OK() && (tt.network != UDP || r.Delivered < r.Expected*99/100) {
+				t.Errorf("delivered: %v", r)
+			}
+			if res.Sent != 20_000 || res.CPUSeconds <= 0 || res.PeakRSSBytes <= 0 || res.TotalSeconds < res.SendSeconds/2 {
+				t.Errorf("result %+v: want 20000 sent, CPU time, peak RSS and durations", res)
+			}
+			if rcv.Name == Kinesyslog && (res.Output.Records == 0 || res.Output.Oversize > 0) {
+				t.Errorf("records %+v: want some, none oversize", res.Output)
+			}
+		})
+	}
+}
+
+func relayReceiver(withTLS bool) func(t *testing.T) *Receiver {
+	return func(t *testing.T) *Receiver {
+		rcv, err := NewKinesyslog(KinesyslogOptions{Binary: e2e.Binary(t), WorkDir: t.TempDir(), TLS: withTLS})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rcv
+	}
+}
+
+func rsyslogReceiver(t *testing.T) *Receiver {
+	rcv, err := NewRsyslog(RsyslogOptions{Binary: e2e.Program(t, "rsyslogd"), WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rcv
+}
+
+func TestMeasureReceiverFails(t *testing.T) {
+	dir := t.TempDir()
+	rcv, err := NewKinesyslog(KinesyslogOptions{Binary: e2e.Binary(t), WorkDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A spool directory that is a file: the relay says why and exits at start.
+	if err := os.WriteFile(filepath.Join(dir, "spool"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Measure(context.Background(), "broken", rcv, smallLoad(TCP))
+	if err == nil || res.Error == "" || !strings.Contains(err.Error(), "exited at start") {
+		t.Errorf("Measure = %v (result error %q), want the relay's start failure", err, res.Error)
+	}
+}
+
+func TestWriteTable(t *testing.T) {
+	results := []Result{
+		{
+			Scenario: "tcp", Receiver: Kinesyslog, Sent: 5_000_000, SendSeconds: 8, TotalSeconds: 9.5,
+			CPUSeconds: 10, PeakRSSBytes: 120 << 20, LoadAverage: 0.52,
+			Report: Report{Expected: 5_000_000, Delivered: 5_000_000},
+			Output: RecordStats{Records: 300, Bytes: 297_000_000, MaxBytes: 999_990, RawBytes: 1_500_000_000},
+		},
+		{
+			Scenario: "tcp", Receiver: Rsyslog, Sent: 5_000_000, SendSeconds: 12, TotalSeconds: 13,
+			CPUSeconds: 20, PeakRSSBytes: 50 << 20, LoadAverage: 0.61,
+			Report: Report{Expected: 5_000_000, Delivered: 4_999_000, Lost: 1000},
+			Output: RecordStats{Bytes: 250_000_000, RawBytes: 1_400_000_000},
+		},
+		{Scenario: "tls", Receiver: Kinesyslog, Error: "bench: kinesyslog exited at start\nmore"},
+	}
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, results); err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "table.golden")
+	if *update {
+		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
+		t.Errorf("WriteTable (-want +got):\n%s", diff)
+	}
+}
+
+func TestResultsFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "results.jsonl")
+	want := []Result{{Scenario: "a", Receiver: Kinesyslog, Sent: 1}, {Scenario: "b", Receiver: Rsyslog, RSSSamples: []int64{1, 2}}}
+	for _, r := range want {
+		if err := AppendResult(path, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := ReadResults(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ReadResults (-want +got):\n%s", diff)
+	}
+}
