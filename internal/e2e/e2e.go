@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,11 +89,13 @@ func FreePort(tb testing.TB, network string) int {
 type Relay struct {
 	Cmd      *exec.Cmd
 	SpoolDir string
-	tb       testing.TB
-	mu       sync.Mutex
-	log      bytes.Buffer
-	exited   chan struct{}
-	waitErr  error
+	// MetricsAddress serves /metrics when Options.Metrics was set.
+	MetricsAddress string
+	tb             testing.TB
+	mu             sync.Mutex
+	log            bytes.Buffer
+	exited         chan struct{}
+	waitErr        error
 }
 
 // Options says how to run the relay.
@@ -101,6 +104,8 @@ type Options struct {
 	Env  []string // added to the test's environment
 	// NoWait skips waiting for "relay started", for relays expected to fail at start.
 	NoWait bool
+	// Metrics serves the relay's metrics on a free loopback port, for Relay.Metric.
+	Metrics bool
 }
 
 // Start runs `kinesyslog listen` and waits until it has started listening. The relay is stopped
@@ -115,6 +120,10 @@ func Start(tb testing.TB, opts Options) *Relay {
 	if !hasFlag(args, "--spool-dir") {
 		r.SpoolDir = filepath.Join(tb.TempDir(), "spool")
 		args = append(args, "--spool-dir", r.SpoolDir)
+	}
+	if opts.Metrics {
+		r.MetricsAddress = "127.0.0.1:" + Port(FreePort(tb, "tcp"))
+		args = append(args, "--metrics-address", r.MetricsAddress)
 	}
 	r.Cmd = exec.Command(Binary(tb), args...)
 	r.Cmd.Env = append(os.Environ(), opts.Env...)
@@ -318,4 +327,66 @@ func Program(tb testing.TB, name string) string {
 func isExecutable(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+// Scrape returns every series the relay's /metrics shows, keyed by name and labels as the text
+// format writes them, e.g. `kinesyslog_connections_refused_total{reason="proxy_header"}`.
+func (r *Relay) Scrape(tb testing.TB) map[string]float64 {
+	tb.Helper()
+	if r.MetricsAddress == "" {
+		tb.Fatal("e2e: the relay was started without Options.Metrics")
+	}
+	// No keep-alive: an idle connection would hold a goroutine of the relay's metrics server
+	// and spoil counts of its goroutines.
+	client := http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + r.MetricsAddress + "/metrics")
+	if err != nil {
+		tb.Fatalf("read relay metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	series := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		i := strings.LastIndexByte(line, ' ')
+		if strings.HasPrefix(line, "#") || i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			tb.Fatalf("metric line %q: %v", line, err)
+		}
+		series[line[:i]] = v
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatalf("read relay metrics: %v", err)
+	}
+	return series
+}
+
+// Metric returns the value of one series, failing the test when the relay does not show it.
+func (r *Relay) Metric(tb testing.TB, series string) float64 {
+	tb.Helper()
+	v, ok := r.Scrape(tb)[series]
+	if !ok {
+		tb.Fatalf("the relay's metrics have no %s", series)
+	}
+	return v
+}
+
+// WaitMetric polls series until cond holds, failing the test after 30 s.
+func (r *Relay) WaitMetric(tb testing.TB, series string, cond func(float64) bool) float64 {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v := r.Metric(tb, series)
+		if cond(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s = %v after 30s", series, v)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -153,8 +153,9 @@ func TestRelayEndToEnd(t *testing.T) {
 			tcpPort, udpPort := FreePort(t, "tcp"), FreePort(t, "udp")
 			since := time.Now()
 			relay := Start(t, Options{
-				Args: append(args, "--tcp-port", Port(tcpPort), "--udp-port", Port(udpPort)),
-				Env:  env,
+				Args:    append(args, "--tcp-port", Port(tcpPort), "--udp-port", Port(udpPort)),
+				Env:     env,
+				Metrics: true,
 			})
 			want := map[string]sent{}
 			var loggerTCP, loggerOctet, loggerUDP, goLF, goOctet []string
@@ -187,24 +188,12 @@ func TestRelayEndToEnd(t *testing.T) {
 			sendGo(t, tcpPort, false, goLF)
 			sendGo(t, tcpPort, true, goOctet)
 
-			// UDP has no end-of-stream: wait until every datagram was counted before stopping.
-			waitFor(t, func() bool { return strings.Count(relay.Log(), "relay started") == 1 })
+			// UDP has no end-of-stream: wait until every message was counted before stopping.
+			relay.WaitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v >= float64(len(want)) })
 			if err := relay.Stop(); err != nil {
 				t.Fatalf("relay exit: %v", err)
 			}
 			checkDelivered(t, delivered(), owner, want, since)
 		})
-	}
-}
-
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 20s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

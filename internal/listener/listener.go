@@ -47,6 +47,14 @@ type Stream interface {
 	Commit() error
 }
 
+// An Assembler turns UDP datagrams into messages: GELF chunk reassembly and decompression. Add
+// returns the message, appended to dst, once a datagram completes one, and nil while it awaits
+// more. An error returned with a message means the message was cut to the maximum size; an error
+// without one means the datagram was refused. It must be safe for concurrent use.
+type Assembler interface {
+	Add(source netip.AddrPort, datagram []byte, now time.Time, dst []byte) ([]byte, error)
+}
+
 // Streams opens a Stream per sender; it must be safe for concurrent use.
 type Streams interface {
 	Stream(source netip.Addr, port uint16) Stream
@@ -65,6 +73,12 @@ type Options struct {
 	UDPReaders      int           // readers per UDP socket; default 2
 	Logger          *slog.Logger  // default slog.Default()
 	Metrics         *Metrics      // nil: not counted
+
+	// NULFraming ends TCP and TLS messages at NUL only, as GELF frames them; false: RFC 6587
+	// framing (octet counting, or LF, CR or NUL).
+	NULFraming bool
+	// Datagrams assembles messages from UDP datagrams (GELF); nil: each datagram is a message.
+	Datagrams Assembler
 
 	// ProxyProtocolPorts are TCP or TLS ports whose connections must start with a PROXY protocol
 	// v1 or v2 header; the header's source address becomes the sender's. No other port reads
@@ -377,22 +391,30 @@ func (l *Listener) serveConn(conn net.Conn, sock *streamSocket, streams Streams)
 func (l *Listener) serveStream(conn net.Conn, source netip.Addr, port uint16, streams Streams) {
 	stream := streams.Stream(source, port)
 	clock := &clockReader{r: conn}
-	sc := framing.NewScanner(clock, l.opts.MaxMessageBytes)
+	newScanner := framing.NewScanner
+	if l.opts.NULFraming {
+		newScanner = framing.NewNULScanner
+	}
+	sc := newScanner(clock, l.opts.MaxMessageBytes)
 	idle := l.opts.IdleTimeout
 	// Also clears the deadline of the PROXY header or the handshake when there is no idle
 	// timeout.
 	l.setReadDeadline(conn, idle)
 	messages, bytes := 0, 0
 	for sc.Scan() {
-		msg := sc.Message()
-		messages++
-		bytes += len(msg)
-		if sc.Truncated() {
-			l.m.truncated()
-			l.warn.Warn("message truncated to the maximum size", "source", source, "port", port,
-				"max_bytes", l.opts.MaxMessageBytes)
+		// An octet-counted frame may end with the LF its sender also wrote (syslog-ng's
+		// syslog(), rsyslog's octet-counted forwarding): trimmed, as from datagrams, so an event
+		// reads the same whichever way it came.
+		if msg := trimTrailer(sc.Message()); len(msg) > 0 {
+			messages++
+			bytes += len(msg)
+			if sc.Truncated() {
+				l.m.truncated()
+				l.warn.Warn("message truncated to the maximum size", "source", source, "port", port,
+					"max_bytes", l.opts.MaxMessageBytes)
+			}
+			stream.Add(msg, clock.last)
 		}
-		stream.Add(msg, clock.last)
 		if sc.Buffered() == 0 {
 			l.m.received(messages, bytes)
 			messages, bytes = 0, 0
@@ -452,6 +474,7 @@ func openingTimeout(d, def, idle time.Duration) time.Duration {
 
 func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
 	buf := make([]byte, maxDatagramBytes)
+	var message []byte // what Datagrams assembled, reused
 	// The streams of recent senders, so a flood from one source does not look up its key per
 	// datagram; reset when it grows, since senders come and go.
 	recent := make(map[netip.Addr]Stream)
@@ -465,13 +488,27 @@ func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
 			continue
 		}
 		received := time.Now()
-		msg := trimTrailer(buf[:n])
+		msg, truncated := buf[:n], false
+		if l.opts.Datagrams != nil {
+			assembled, err := l.opts.Datagrams.Add(from, msg, received, message[:0])
+			if assembled == nil {
+				if err != nil {
+					l.m.refusedDatagram()
+					l.warn.Warn("datagram refused", "source", from.Addr(), "port", port, "error", err)
+				}
+				continue
+			}
+			message, msg, truncated = assembled, assembled, err != nil
+		}
+		msg = trimTrailer(msg)
 		if len(msg) == 0 {
 			continue
 		}
 		l.m.received(1, len(msg))
 		if len(msg) > l.opts.MaxMessageBytes {
-			msg = msg[:l.opts.MaxMessageBytes]
+			msg, truncated = msg[:l.opts.MaxMessageBytes], true
+		}
+		if truncated {
 			l.m.truncated()
 			l.warn.Warn("message truncated to the maximum size", "source", from.Addr(), "port", port,
 				"max_bytes", l.opts.MaxMessageBytes)
@@ -493,7 +530,7 @@ func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
 	}
 }
 
-// trimTrailer removes the LF, CR and NUL bytes some senders put after a datagram's message.
+// trimTrailer removes the LF, CR and NUL bytes some senders put after a message.
 func trimTrailer(msg []byte) []byte {
 	for len(msg) > 0 {
 		switch msg[len(msg)-1] {

@@ -26,6 +26,7 @@ type Metrics struct {
 	bytes        prometheus.Counter
 	truncations  prometheus.Counter
 	framing      prometheus.Counter
+	datagrams    prometheus.Counter
 	connections  prometheus.Gauge
 	connsTotal   prometheus.Counter
 	connsRefused *prometheus.CounterVec
@@ -44,6 +45,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kinesyslog_messages_truncated_total", Help: "Messages cut to the maximum message size."}),
 		framing: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kinesyslog_framing_errors_total", Help: "Connections that ended with a framing or read error."}),
+		datagrams: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kinesyslog_datagrams_refused_total", Help: "UDP datagrams that could not be assembled into a message (bad GELF chunks or compression)."}),
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kinesyslog_connections", Help: "Open TCP and TLS connections, including those still in their PROXY header or TLS handshake."}),
 		connsTotal: prometheus.NewCounter(prometheus.CounterOpts{
@@ -63,7 +66,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.certReloads.WithLabelValues("ok")
 	m.certReloads.WithLabelValues("error")
-	reg.MustRegister(m.messages, m.bytes, m.truncations, m.framing, m.connections, m.connsTotal, m.connsRefused,
+	reg.MustRegister(m.messages, m.bytes, m.truncations, m.framing, m.datagrams, m.connections, m.connsTotal, m.connsRefused,
 		m.certReloads, m.certExpiry)
 	return m
 }
@@ -79,6 +82,12 @@ func (m *Metrics) received(messages, bytes int) {
 func (m *Metrics) truncated() {
 	if m != nil {
 		m.truncations.Inc()
+	}
+}
+
+func (m *Metrics) refusedDatagram() {
+	if m != nil {
+		m.datagrams.Inc()
 	}
 }
 

@@ -32,6 +32,7 @@ import (
 
 	"github.com/kinesyslog/kinesyslog/internal/buffer"
 	"github.com/kinesyslog/kinesyslog/internal/config"
+	"github.com/kinesyslog/kinesyslog/internal/gelf"
 	"github.com/kinesyslog/kinesyslog/internal/listener"
 	"github.com/kinesyslog/kinesyslog/internal/record"
 	"github.com/kinesyslog/kinesyslog/internal/spool"
@@ -43,9 +44,6 @@ import (
 // returns an error when the relay cannot start (no port, a port in use, an unusable spool or
 // destination) or when received data could not be spooled at shutdown.
 func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	if err := unsupported(cfg); err != nil {
-		return err
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -60,6 +58,12 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 	defer dest.close(context.WithoutCancel(ctx))
+
+	// The format decides how messages are framed, assembled and stamped.
+	format := formatSyslog(cfg)
+	if cfg.GELF {
+		format = formatGELF(cfg, logger, reg)
+	}
 
 	// SIGHUP reloads the TLS certificate; without a handler it would end the process.
 	hup := make(chan os.Signal, 1)
@@ -81,6 +85,8 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		IdleTimeout:        cfg.IdleTimeout,
 		MaxConnections:     cfg.MaxConnections,
 		UDPReaders:         cfg.UDPReaders,
+		NULFraming:         format.nulFraming,
+		Datagrams:          format.datagrams,
 		Logger:             logger,
 		Metrics:            listener.NewMetrics(reg),
 	})
@@ -94,9 +100,8 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	defer metricsServer.Close()
 
-	format := "syslog"
 	buffers := buffer.New(buffer.Options{Logger: logger, Registerer: reg})
-	streams := &streams{buffers: buffers, stamper: syslogStamper{syslog.Parser{Location: cfg.Timezone}}}
+	streams := &streams{buffers: buffers, stamper: format.stamper}
 	uploader := upload.New(sp, dest.sink, upload.Options{Logger: logger, Registerer: reg})
 
 	// The stages behind the listeners run on contexts of their own, so that they outlive ctx
@@ -107,6 +112,9 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	stageGroup.Go(func() { buffers.Run(stages) })
 	stageGroup.Go(func() { uploader.Run(stages) })
 	stageGroup.Go(func() { dest.run(stages) })
+	if format.run != nil {
+		stageGroup.Go(func() { format.run(stages) })
+	}
 
 	enc := &encoder{
 		buffers: buffers,
@@ -114,7 +122,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		log:     logger,
 		header: func(ctx context.Context, key buffer.Key) (record.Header, error) {
 			owner, err := dest.owner.get(ctx)
-			group := cfg.GroupPrefix + "/" + format + "/" + strconv.Itoa(int(key.Port))
+			group := cfg.GroupPrefix + "/" + format.name + "/" + strconv.Itoa(int(key.Port))
 			return record.Header{Owner: owner, LogGroup: group, LogStream: key.Source.String()}, err
 		},
 	}
@@ -149,16 +157,6 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	return shutdownErr
 }
 
-// unsupported reports the options whose listeners this build does not have yet, so that none is
-// silently ignored.
-func unsupported(cfg config.Config) error {
-	var errs []error
-	if cfg.GELF {
-		errs = append(errs, errors.New("GELF is not supported yet: remove --gelf"))
-	}
-	return errors.Join(errs...)
-}
-
 // streams opens a buffer.Appender per sender: the listener's view of the buffers.
 type streams struct {
 	buffers *buffer.Buffers
@@ -167,6 +165,43 @@ type streams struct {
 
 func (s *streams) Stream(source netip.Addr, port uint16) listener.Stream {
 	return s.buffers.Appender(buffer.Key{Source: source, Port: port}, s.stamper)
+}
+
+// format is what differs between syslog and GELF listeners.
+type format struct {
+	name       string // in the logGroup: <prefix>/<name>/<port>
+	stamper    buffer.Stamper
+	nulFraming bool                  // TCP and TLS messages end at NUL only
+	datagrams  listener.Assembler    // nil: a datagram is a message
+	run        func(context.Context) // background work, until the context is done
+}
+
+func formatSyslog(cfg config.Config) format {
+	return format{name: "syslog", stamper: syslogStamper{syslog.Parser{Location: cfg.Timezone}}}
+}
+
+// formatGELF reads GELF 1.1: NUL-delimited JSON over TCP and TLS; chunked, gzip or zlib
+// datagrams over UDP, whose incomplete chunk sets expire after gelf.DefaultExpiry.
+func formatGELF(cfg config.Config, logger *slog.Logger, reg prometheus.Registerer) format {
+	assembler := gelf.NewAssembler(gelf.Options{MaxMessageBytes: cfg.MaxMessageBytes, Logger: logger, Registerer: reg})
+	return format{
+		name:       "gelf",
+		stamper:    gelf.NewStamper(reg),
+		nulFraming: true,
+		datagrams:  assembler,
+		run: func(ctx context.Context) {
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case now := <-tick.C:
+					assembler.Sweep(now)
+				}
+			}
+		},
+	}
 }
 
 // syslogStamper stamps syslog messages with their header's time, and rewrites those without one
