@@ -120,6 +120,7 @@ type Spool struct {
 	freed    chan struct{}
 	closed   bool
 	writes   sync.WaitGroup // writes in progress, awaited by Close
+	waiting  int            // writers waiting for space, at the cap or on a full disk
 	full     bool           // writers are waiting for space; logged on change
 	diskFull bool           // the last write failed for lack of disk space; logged on change
 }
@@ -325,9 +326,9 @@ func (s *Spool) Last() (Entry, bool) {
 	return s.entries[len(s.entries)-1], true
 }
 
-// Ready returns a channel that receives a value after records became pending. Values do not
-// queue up: one value may stand for many writes, so a reader drains Pending after each. It is
-// meant for the single consumer of the spool.
+// Ready returns a channel that receives a value after records became pending, and when a writer
+// starts waiting for space (see Waiting). Values do not queue up: one value may stand for many
+// writes, so a reader drains Pending after each. It is meant for the single consumer of the spool.
 func (s *Spool) Ready() <-chan struct{} { return s.ready }
 
 // Close refuses further writes, wakes writers waiting for space (they return ErrClosed), waits

@@ -411,6 +411,10 @@ func TestCap(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if s.Waiting() {
+			t.Error("Waiting() = true at the cap before a write waits")
+		}
+		<-s.Ready() // the writes above
 		done := make(chan error, 1)
 		go func() { done <- s.Write(context.Background(), r) }()
 		eventually(t, "the third write to block", func() bool {
@@ -421,11 +425,22 @@ func TestCap(t *testing.T) {
 			t.Fatalf("Write() at the cap returned %v, want it to block", err)
 		default:
 		}
+		if !s.Waiting() {
+			t.Error("Waiting() = false while a write waits")
+		}
+		select {
+		case <-s.Ready():
+		default:
+			t.Error("Ready() not signalled when a write began to wait")
+		}
 		if err := s.Remove(s.Pending(0, 1)...); err != nil {
 			t.Fatal(err)
 		}
 		if err := <-done; err != nil {
 			t.Fatalf("Write() after Remove = %v", err)
+		}
+		if s.Waiting() {
+			t.Error("Waiting() = true once the write went through")
 		}
 		if got := s.Len(); got != 2 {
 			t.Errorf("Len() = %d, want 2", got)
@@ -603,6 +618,9 @@ func TestDiskFull(t *testing.T) {
 		eventually(t, "the write to wait for disk space", func() bool {
 			return testutil.ToFloat64(s.metrics.blockedWrites) == 1
 		})
+		if !s.Waiting() {
+			t.Error("Waiting() = false while a write waits for disk space")
+		}
 		cancel()
 		err := <-done
 		if !errors.Is(err, ErrFull) || !errors.Is(err, syscall.ENOSPC) || !errors.Is(err, context.Canceled) {

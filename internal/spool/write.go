@@ -67,7 +67,7 @@ func (s *Spool) reserve(ctx context.Context, size int64) error {
 	waiting := false
 	defer func() {
 		if waiting {
-			s.metrics.blockedWrites.Dec()
+			s.stopWaiting()
 		}
 	}()
 	for {
@@ -96,7 +96,7 @@ func (s *Spool) reserve(ctx context.Context, size int64) error {
 		s.mu.Unlock()
 		if !waiting {
 			waiting = true
-			s.metrics.blockedWrites.Inc()
+			s.startWaiting()
 		}
 		select {
 		case <-ctx.Done():
@@ -202,6 +202,32 @@ func (s *Spool) commit(e Entry) {
 	s.signalReady()
 }
 
+// startWaiting counts a writer waiting for space and wakes the consumer: records it holds back
+// for a fuller batch must go now, since no more will come until space is freed.
+func (s *Spool) startWaiting() {
+	s.mu.Lock()
+	s.waiting++
+	s.mu.Unlock()
+	s.metrics.blockedWrites.Inc()
+	s.signalReady()
+}
+
+func (s *Spool) stopWaiting() {
+	s.mu.Lock()
+	s.waiting--
+	s.mu.Unlock()
+	s.metrics.blockedWrites.Dec()
+}
+
+// Waiting reports whether writers are waiting for space: the spool is at Options.MaxBytes or the
+// disk is full. A consumer that holds records back to send them in fuller batches must then send
+// them at once: a full disk may hold fewer records than make a full batch.
+func (s *Spool) Waiting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waiting > 0
+}
+
 func isDiskFull(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
@@ -227,8 +253,8 @@ func (s *Spool) waitDiskSpace(ctx context.Context, bo *backoff.Backoff) error {
 	freed := s.freed
 	s.mu.Unlock()
 
-	s.metrics.blockedWrites.Inc()
-	defer s.metrics.blockedWrites.Dec()
+	s.startWaiting()
+	defer s.stopWaiting()
 	t := time.NewTimer(bo.Next())
 	defer t.Stop()
 	select {

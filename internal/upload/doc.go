@@ -8,7 +8,8 @@
 // A call carries at most MaxBatchRecords records and MaxBatchBytes bytes (the PutRecordBatch
 // quotas). A batch is sent as soon as it is full (500 records, or the next record would not fit),
 // and everything pending is sent at least every Options.Interval, at start (records left by an
-// earlier run) and when Flush asks. Up to Options.Concurrency calls are in flight; no record is
+// earlier run), when Flush asks, and while writers wait for room in the spool (a full disk may
+// hold fewer records than make a full batch). Up to Options.Concurrency calls are in flight; no record is
 // ever in two of them.
 //
 // # Failures

@@ -270,6 +270,11 @@ func (l *loop) markDue() {
 // dispatch starts deliveries while there are free slots and batches to send: full batches, and
 // batches that hold a due record.
 func (l *loop) dispatch(ctx context.Context) {
+	if l.u.spool.Waiting() {
+		// No more records come until some leave: waiting for a full batch could wait for the
+		// Interval, with a full disk holding fewer records than make one.
+		l.markDue()
+	}
 	for l.active < l.u.concurrency {
 		entries := l.u.spool.Pending(l.cursor, MaxBatchRecords)
 		for i, e := range entries {

@@ -529,6 +529,30 @@ func TestIntervalSendsPartialBatch(t *testing.T) {
 	eventually(t, "a partial batch to be sent by the interval", func() bool { return s.Len() == 0 })
 }
 
+// TestSpoolFullSendsPartialBatch checks that records are sent without waiting for a full batch
+// or the interval while a writer waits for room: a full disk may hold fewer records than make a
+// full batch, and nothing else would free it.
+func TestSpoolFullSendsPartialBatch(t *testing.T) {
+	r := gz(t, "capped")
+	s, err := spool.Open(t.TempDir(), spool.Options{MaxBytes: 2 * int64(len(r))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	sink := &recorder{}
+	run(t, New(s, sink, fast)) // an hour's interval
+	write(t, s, r, r)
+	// The third write waits for room, which only the delivery of the first two makes.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Write(ctx, r); err != nil {
+		t.Fatalf("Write() at the cap = %v: the records of the full spool were not sent", err)
+	}
+	if got, want := sink.callSizes(), []int{2}; !cmp.Equal(got, want) {
+		t.Errorf("calls = %v, want %v", got, want)
+	}
+}
+
 func TestQuarantineUndeliverable(t *testing.T) {
 	s := newSpool(t)
 	good := gz(t, "good")
