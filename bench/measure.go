@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -31,12 +32,15 @@ type Result struct {
 	SendSeconds  float64 `json:"send_seconds"`
 	TotalSeconds float64 `json:"total_seconds"`
 	// CPUSeconds is the receiver's user plus system time from the start of the load to its exit.
-	CPUSeconds   float64     `json:"cpu_seconds"`
-	PeakRSSBytes int64       `json:"peak_rss_bytes"`
-	RSSSamples   []int64     `json:"rss_samples,omitempty"`
-	Report       Report      `json:"report"`
-	Output       RecordStats `json:"output"`
-	Error        string      `json:"error,omitempty"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// GeneratorCPUSeconds is this process's user plus system time while it sent the load: the
+	// part of the machine the receiver did not have.
+	GeneratorCPUSeconds float64     `json:"generator_cpu_seconds"`
+	PeakRSSBytes        int64       `json:"peak_rss_bytes"`
+	RSSSamples          []int64     `json:"rss_samples,omitempty"`
+	Report              Report      `json:"report"`
+	Output              RecordStats `json:"output"`
+	Error               string      `json:"error,omitempty"`
 }
 
 // AcceptedPerSecond is the rate at which the receiver took the messages from its sockets (for
@@ -103,9 +107,11 @@ func measure(ctx context.Context, rcv *Receiver, load Load, res *Result) error {
 	}
 
 	res.LoadAverage = LoadAverage()
+	genCPU := selfCPU()
 	start := time.Now()
 	sent, sendErr := Send(ctx, load)
 	res.SendSeconds = time.Since(start).Seconds()
+	res.GeneratorCPUSeconds = (selfCPU() - genCPU).Seconds()
 	idleCtx, cancel := context.WithTimeout(ctx, stopTimeout)
 	busy, idleErr := p.WaitIdle(idleCtx)
 	cancel()
@@ -124,6 +130,15 @@ func measure(ctx context.Context, rcv *Receiver, load Load, res *Result) error {
 	}
 	res.Report = v.Report()
 	return errors.Join(sendErr, idleErr, stopErr, collectErr)
+}
+
+// selfCPU returns the user plus system time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // String describes the load in words.

@@ -44,8 +44,12 @@ func TestMeasure(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Measure: %v", err)
 			}
-			// UDP may drop on a loaded machine; TCP and TLS must not.
-			if r := res.Report; !r.OK() && (tt.network != UDP || r.Delivered < r.Expected*99/100) {
+			// UDP may drop when other work holds the CPUs for a moment; TCP and TLS must not.
+			r, allowedLoss := res.Report, 0
+			if tt.network == UDP {
+				allowedLoss = r.Expected / 10
+			}
+			if r.Lost > allowedLoss || r.Duplicated+r.Corrupt+r.Foreign > 0 {
 				t.Errorf("delivered: %v", r)
 			}
 			if res.Sent != 20_000 || res.CPUSeconds <= 0 || res.PeakRSSBytes <= 0 || res.TotalSeconds < res.SendSeconds/2 {
@@ -96,7 +100,7 @@ func TestWriteTable(t *testing.T) {
 	results := []Result{
 		{
 			Scenario: "tcp", Receiver: Kinesyslog, Sent: 5_000_000, SendSeconds: 8, TotalSeconds: 9.5,
-			CPUSeconds: 10, PeakRSSBytes: 120 << 20, LoadAverage: 0.52,
+			CPUSeconds: 10, GeneratorCPUSeconds: 2, PeakRSSBytes: 120 << 20, LoadAverage: 0.52,
 			Report: Report{Expected: 5_000_000, Delivered: 5_000_000},
 			Output: RecordStats{Records: 300, Bytes: 297_000_000, MaxBytes: 999_990, RawBytes: 1_500_000_000},
 		},
@@ -107,6 +111,7 @@ func TestWriteTable(t *testing.T) {
 			Output: RecordStats{Bytes: 250_000_000, RawBytes: 1_400_000_000},
 		},
 		{Scenario: "tls", Receiver: Kinesyslog, Error: "bench: kinesyslog exited at start\nmore"},
+		{Scenario: "soak", Receiver: Kinesyslog, Sent: 1, RSSSamples: rampThenFlat(150)},
 	}
 	var buf bytes.Buffer
 	if err := WriteTable(&buf, results); err != nil {
@@ -125,6 +130,15 @@ func TestWriteTable(t *testing.T) {
 	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
 		t.Errorf("WriteTable (-want +got):\n%s", diff)
 	}
+}
+
+// rampThenFlat returns n resident set samples that grow for a minute, then stay at 100 MiB.
+func rampThenFlat(n int) []int64 {
+	s := make([]int64, n)
+	for i := range s {
+		s[i] = int64(min(i, 60)*100/60) << 20
+	}
+	return s
 }
 
 func TestResultsFile(t *testing.T) {

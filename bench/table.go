@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/record"
 )
@@ -13,7 +14,7 @@ import (
 // against both the relay and rsyslog, the ratios between them.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\treceiver\tsent\taccepted/s\tdelivered/s\tCPU s/M msgs\tpeak RSS\trecords\tmean record\tmax record\tratio\tlost\tdup\tload avg\t")
+	fmt.Fprintln(tw, "scenario\treceiver\tsent\taccepted/s\tdelivered/s\tCPU s/M msgs\tpeak RSS\trecords\tmean record\tmax record\tratio\tlost\tdup\tgen CPU s/M\tload avg\t")
 	for i := range results {
 		r := &results[i]
 		records, mean, maxRecord := "-", "-", "-"
@@ -22,12 +23,12 @@ func WriteTable(w io.Writer, results []Result) error {
 			mean = fmt.Sprintf("%s (%.1f%%)", group(int64(r.Output.MeanBytes())), 100*r.Output.MeanBytes()/record.MaxBytes)
 			maxRecord = group(int64(r.Output.MaxBytes))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%.0f MiB\t%s\t%s\t%s\t%.1fx\t%s\t%s\t%.2f\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%.0f MiB\t%s\t%s\t%s\t%.1fx\t%s\t%s\t%.2f\t%.2f\t\n",
 			r.Scenario, r.Receiver, group(int64(r.Sent)),
 			group(int64(r.AcceptedPerSecond())), group(int64(r.DeliveredPerSecond())),
 			r.CPUPerMillion(), float64(r.PeakRSSBytes)/(1<<20),
 			records, mean, maxRecord, r.Output.Ratio(),
-			lost(r.Report), group(int64(r.Report.Duplicated)), r.LoadAverage)
+			lost(r.Report), group(int64(r.Report.Duplicated)), perMillion(r.GeneratorCPUSeconds, r.Sent), r.LoadAverage)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -49,7 +50,25 @@ func WriteTable(w io.Writer, results []Result) error {
 			ratio(k.CPUPerMillion(), rs.CPUPerMillion()),
 			ratio(float64(k.PeakRSSBytes), float64(rs.PeakRSSBytes)))
 	}
+	for i := range results {
+		if r := &results[i]; len(r.RSSSamples) >= 2*samplesPerMinute {
+			fmt.Fprintf(w, "%s %s: resident set by minute: %s MiB\n", r.Scenario, r.Receiver, byMinute(r.RSSSamples))
+		}
+	}
 	return nil
+}
+
+// samplesPerMinute is how many resident set samples a minute of a run takes.
+const samplesPerMinute = int(time.Minute / rssSampleEvery)
+
+// byMinute lists the resident set at the start of each minute of a run, and at its end.
+func byMinute(samples []int64) string {
+	var parts []string
+	for i := 0; i < len(samples); i += samplesPerMinute {
+		parts = append(parts, fmt.Sprint(samples[i]>>20))
+	}
+	parts = append(parts, fmt.Sprint(samples[len(samples)-1]>>20))
+	return strings.Join(parts, " ")
 }
 
 // comparisons pairs the relay's result of each scenario with rsyslog's.
@@ -67,6 +86,13 @@ func comparisons(results []Result) [][2]*Result {
 		}
 	}
 	return pairs
+}
+
+func perMillion(seconds float64, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return seconds / float64(n) * 1e6
 }
 
 func ratio(a, b float64) float64 {
