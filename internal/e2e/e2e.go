@@ -378,14 +378,20 @@ func (r *Relay) Metric(tb testing.TB, series string) float64 {
 // WaitMetric polls series until cond holds, failing the test after 30 s.
 func (r *Relay) WaitMetric(tb testing.TB, series string, cond func(float64) bool) float64 {
 	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	return r.WaitMetricFor(tb, series, 30*time.Second, cond)
+}
+
+// WaitMetricFor polls series until cond holds, failing the test after timeout.
+func (r *Relay) WaitMetricFor(tb testing.TB, series string, timeout time.Duration, cond func(float64) bool) float64 {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		v := r.Metric(tb, series)
 		if cond(v) {
 			return v
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("%s = %v after 30s", series, v)
+			tb.Fatalf("%s = %v after %v", series, v, timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

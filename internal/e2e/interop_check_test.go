@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"net"
-	"net/http"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -67,76 +65,29 @@ func (e expectations) add(token string, port int, x expect) {
 // test can wait until it has received everything.
 type interopRelay struct {
 	*Relay
-	out     string
-	metrics string
+	out string
 }
 
 // startInteropRelay runs the relay on the given ports, with extra options.
 func startInteropRelay(t *testing.T, tcpPorts, udpPorts []int, extra ...string) *interopRelay {
 	t.Helper()
-	r := &interopRelay{
-		out:     filepath.Join(t.TempDir(), "out"),
-		metrics: fmt.Sprintf("127.0.0.1:%d", FreePort(t, "tcp")),
-	}
-	args := []string{"--output", r.out, "--metrics-address", r.metrics, "--account-id", "123456789012"}
+	r := &interopRelay{out: filepath.Join(t.TempDir(), "out")}
+	args := []string{"--output", r.out, "--account-id", "123456789012"}
 	for _, p := range tcpPorts {
 		args = append(args, "--tcp-port", Port(p))
 	}
 	for _, p := range udpPorts {
 		args = append(args, "--udp-port", Port(p))
 	}
-	r.Relay = Start(t, Options{Args: append(args, extra...)})
+	r.Relay = Start(t, Options{Args: append(args, extra...), Metrics: true})
 	return r
-}
-
-// counter reads a counter from the relay's /metrics, the sum of its series if it has labels.
-func (r *interopRelay) counter(t *testing.T, name string) float64 {
-	t.Helper()
-	client := http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get("http://" + r.metrics + "/metrics")
-	if err != nil {
-		t.Fatalf("read relay metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	sum, found := 0.0, false
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), name)
-		if !ok || (!strings.HasPrefix(line, " ") && !strings.HasPrefix(line, "{")) {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			t.Fatalf("metric %s: %v", sc.Text(), err)
-		}
-		sum, found = sum+v, true
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("read relay metrics: %v", err)
-	}
-	if !found {
-		t.Fatalf("the relay's metrics have no %s", name)
-	}
-	return sum
 }
 
 // waitReceived polls until the relay has counted n messages, so that nothing is still in
 // flight (UDP, a daemon's queue) when the senders and the relay are stopped.
 func (r *interopRelay) waitReceived(t *testing.T, n int) {
 	t.Helper()
-	const name = "kinesyslog_messages_received_total"
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got := r.counter(t, name)
-		if int(got) >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is %v after 30s, want %d", name, got, n)
-		}
-		time.Sleep(pollInterval)
-	}
+	r.WaitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return int(v) >= n })
 }
 
 // stopAndRead stops the relay, which spools and delivers what it holds, and returns what it

@@ -426,7 +426,7 @@ func TestInteropFraming(t *testing.T) {
 	}
 
 	relay.waitReceived(t, len(want))
-	if got := relay.counter(t, "kinesyslog_messages_truncated_total"); got != 3 {
+	if got := relay.Metric(t, "kinesyslog_messages_truncated_total"); got != 3 {
 		t.Errorf("kinesyslog_messages_truncated_total = %v, want 3", got)
 	}
 	recs := relay.stopAndRead(t)

@@ -27,7 +27,7 @@ func TestProxyHeaderOnPlainPort(t *testing.T) {
 		fmt.Fprintf(conn, "%s<13>1 2026-01-02T03:04:05Z host app - - - tok-proxied-%d\n", line, i)
 		conn.Close()
 	}
-	relay.waitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v == 3 })
+	relay.WaitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v == 3 })
 
 	type event struct{ group, stream, message string }
 	var got []event
@@ -154,11 +154,11 @@ func TestHAProxy(t *testing.T) {
 		}
 		conn.Close()
 	}
-	relay.waitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v == float64(len(want)) })
+	relay.WaitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v == float64(len(want)) })
 	// Several rounds of health checks on every backend, each a connection of its own.
-	relay.waitMetric(t, "kinesyslog_connections_total", func(v float64) bool { return v >= float64(len(backends)*5) })
+	relay.WaitMetric(t, "kinesyslog_connections_total", func(v float64) bool { return v >= float64(len(backends)*5) })
 	for _, reason := range []string{"proxy_header", "tls_handshake"} {
-		if n := relay.metric(t, refusedSeries(reason)); n != 0 {
+		if n := relay.Metric(t, refusedSeries(reason)); n != 0 {
 			t.Errorf("%v connections refused for %s; HAProxy's connections and health checks must all pass", n, reason)
 		}
 	}

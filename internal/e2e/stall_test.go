@@ -56,8 +56,8 @@ func TestStalledConnections(t *testing.T) {
 
 	// A served connection first, so that whatever the first one sets up once is in the baseline.
 	sendTLS(t, tlsAddr, pki.ClientConfig(nil), []string{"<13>warm-up"})
-	relay.waitMetric(t, "kinesyslog_connections", func(v float64) bool { return v == 0 })
-	base := relay.scrape(t)
+	relay.WaitMetric(t, "kinesyslog_connections", func(v float64) bool { return v == 0 })
+	base := relay.Scrape(t)
 	t.Logf("baseline: %v goroutines, %v bytes of heap in use", base["go_goroutines"], base["go_memstats_heap_inuse_bytes"])
 
 	kinds := []struct {
@@ -96,7 +96,7 @@ func TestStalledConnections(t *testing.T) {
 			conns = append(conns, conn)
 		}
 	}
-	peak := relay.scrape(t)
+	peak := relay.Scrape(t)
 	t.Logf("peak: %v connections, %v goroutines, %v bytes of heap in use", peak["kinesyslog_connections"], peak["go_goroutines"], peak["go_memstats_heap_inuse_bytes"])
 
 	// Each connection must be closed by the relay: the client never closes it.
@@ -106,17 +106,17 @@ func TestStalledConnections(t *testing.T) {
 			t.Fatalf("stalled connection not closed by the relay: %v", err)
 		}
 	}
-	relay.waitMetric(t, "kinesyslog_connections", func(v float64) bool { return v == 0 })
-	relay.waitMetric(t, "go_goroutines", func(v float64) bool { return v <= base["go_goroutines"] })
+	relay.WaitMetric(t, "kinesyslog_connections", func(v float64) bool { return v == 0 })
+	relay.WaitMetric(t, "go_goroutines", func(v float64) bool { return v <= base["go_goroutines"] })
 	// The heap shrinks once the garbage collector has run, which in an idle relay may take
 	// until the runtime's periodic collection, every two minutes. The margin is what one
 	// connection's buffers would cost 30 times over: a leak of a few percent shows.
-	relay.waitMetricFor(t, "go_memstats_heap_inuse_bytes", heapReturnTimeout, func(v float64) bool {
+	relay.WaitMetricFor(t, "go_memstats_heap_inuse_bytes", heapReturnTimeout, func(v float64) bool {
 		return v <= base["go_memstats_heap_inuse_bytes"]+heapMarginBytes
 	})
-	end := relay.scrape(t)
+	end := relay.Scrape(t)
 	t.Logf("end: %v goroutines, %v bytes of heap in use", end["go_goroutines"], end["go_memstats_heap_inuse_bytes"])
-	if n := relay.metric(t, "kinesyslog_connections_total"); n != 1+4*stalledPerKind {
+	if n := relay.Metric(t, "kinesyslog_connections_total"); n != 1+4*stalledPerKind {
 		t.Errorf("%v connections accepted, want %d", n, 1+4*stalledPerKind)
 	}
 }

@@ -5,16 +5,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/certs"
 	"github.com/kinesyslog/kinesyslog/internal/record"
@@ -61,80 +58,15 @@ func checkPlacements(t *testing.T, recs []*record.Record, want map[string]placem
 // metricsRelay is a relay with a metrics endpoint and a local output directory.
 type metricsRelay struct {
 	*Relay
-	out, metrics string
+	out string
 }
 
 // startMetricsRelay runs the relay with args, a local output directory and a metrics address.
 func startMetricsRelay(t *testing.T, args ...string) *metricsRelay {
 	t.Helper()
-	r := &metricsRelay{out: filepath.Join(t.TempDir(), "out"), metrics: fmt.Sprintf("127.0.0.1:%d", FreePort(t, "tcp"))}
-	r.Relay = Start(t, Options{Args: append([]string{"--output", r.out, "--metrics-address", r.metrics}, args...)})
+	r := &metricsRelay{out: filepath.Join(t.TempDir(), "out")}
+	r.Relay = Start(t, Options{Args: append([]string{"--output", r.out}, args...), Metrics: true})
 	return r
-}
-
-// scrape returns every series the relay's /metrics shows, keyed by name and labels as the text
-// format writes them, e.g. `kinesyslog_connections_refused_total{reason="proxy_header"}`.
-func (r *metricsRelay) scrape(t *testing.T) map[string]float64 {
-	t.Helper()
-	// No keep-alive: an idle connection would hold a goroutine of the relay's metrics server
-	// and spoil counts of its goroutines.
-	client := http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Get("http://" + r.metrics + "/metrics")
-	if err != nil {
-		t.Fatalf("read relay metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	series := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		i := strings.LastIndexByte(line, ' ')
-		if strings.HasPrefix(line, "#") || i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("metric line %q: %v", line, err)
-		}
-		series[line[:i]] = v
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("read relay metrics: %v", err)
-	}
-	return series
-}
-
-// metric returns the value of one series, failing the test when the relay does not show it.
-func (r *metricsRelay) metric(t *testing.T, series string) float64 {
-	t.Helper()
-	v, ok := r.scrape(t)[series]
-	if !ok {
-		t.Fatalf("the relay's metrics have no %s", series)
-	}
-	return v
-}
-
-// waitMetric polls series until cond holds, for at most 30 seconds.
-func (r *metricsRelay) waitMetric(t *testing.T, series string, cond func(float64) bool) {
-	t.Helper()
-	r.waitMetricFor(t, series, 30*time.Second, cond)
-}
-
-// waitMetricFor polls series until cond holds, for at most timeout.
-func (r *metricsRelay) waitMetricFor(t *testing.T, series string, timeout time.Duration, cond func(float64) bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		v := r.metric(t, series)
-		if cond(v) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s = %v after %v", series, v, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // refusedSeries is the series counting connections refused for reason.
@@ -194,7 +126,7 @@ func TestTLSEndToEnd(t *testing.T) {
 		want := map[string]placement{}
 		sendTLS(t, fmt.Sprintf("127.0.0.1:%d", port), pki.ClientConfig(nil),
 			tokenMessages("tls", 200, placement{syslogGroup(port), "127.0.0.1"}, want))
-		relay.waitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v == 200 })
+		relay.WaitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v == 200 })
 		checkPlacements(t, relay.stopAndRead(t), want)
 	})
 
@@ -218,7 +150,7 @@ func TestTLSEndToEnd(t *testing.T) {
 		if fp := certs.Fingerprint(served); logged[1] != fp {
 			t.Errorf("logged fingerprint %s, served certificate's %s", logged[1], fp)
 		}
-		relay.waitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v == 10 })
+		relay.WaitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v == 10 })
 		checkPlacements(t, relay.stopAndRead(t), want)
 	})
 }
@@ -263,14 +195,14 @@ func TestTLSCertificateReloadOnSIGHUP(t *testing.T) {
 
 	install(second)
 	relay.Signal(syscall.SIGHUP)
-	relay.waitMetric(t, `kinesyslog_tls_certificate_reloads_total{result="ok"}`, func(v float64) bool { return v >= 1 })
+	relay.WaitMetric(t, `kinesyslog_tls_certificate_reloads_total{result="ok"}`, func(v float64) bool { return v >= 1 })
 	if cn := servedCN(); cn != "second" {
 		t.Errorf("certificate %q after SIGHUP, want second", cn)
 	}
 	const msg = "<13>1 2026-01-02T03:04:05Z host app - - - still open tok-open-0"
 	fmt.Fprintf(open, "%d %s", len(msg), msg)
 	open.Close()
-	relay.waitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v == 1 })
+	relay.WaitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v == 1 })
 	if relay.Exited() {
 		t.Fatal("relay exited on SIGHUP")
 	}
@@ -316,7 +248,7 @@ func TestTLSOpenSSLClientCertificates(t *testing.T) {
 			}
 			var before float64
 			if tt.reason != "" {
-				before = relay.metric(t, refusedSeries(tt.reason))
+				before = relay.Metric(t, refusedSeries(tt.reason))
 			}
 			cmd := exec.Command(openssl, args...)
 			cmd.Stdin = strings.NewReader("<13>1 2026-01-02T03:04:05Z host app - - - from openssl " + token + "\n")
@@ -328,7 +260,7 @@ func TestTLSOpenSSLClientCertificates(t *testing.T) {
 				want[token] = placement{syslogGroup(port), "127.0.0.1"}
 				return
 			}
-			relay.waitMetric(t, refusedSeries(tt.reason), func(v float64) bool { return v == before+1 })
+			relay.WaitMetric(t, refusedSeries(tt.reason), func(v float64) bool { return v == before+1 })
 			// A TLS 1.3 client finishes its side of the handshake before the server checks its
 			// certificate, and openssl may exit before it reads the alert; a TLS 1.2 client
 			// learns of the refusal in the handshake.
@@ -337,7 +269,7 @@ func TestTLSOpenSSLClientCertificates(t *testing.T) {
 			}
 		})
 	}
-	relay.waitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v == float64(len(want)) })
+	relay.WaitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v == float64(len(want)) })
 	checkPlacements(t, relay.stopAndRead(t), want)
 }
 
@@ -395,7 +327,7 @@ func TestTLSRsyslog(t *testing.T) {
 					want[token] = placement{syslogGroup(port), "127.0.0.1"}
 				}
 				runLogger(t, lines, "-u", socket, "--socket-errors=on")
-				relay.waitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v >= n })
+				relay.WaitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v >= n })
 				if err := daemon.Stop(); err != nil {
 					t.Errorf("rsyslogd exit: %v", err)
 				}
