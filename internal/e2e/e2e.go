@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -185,6 +186,22 @@ func (r *Relay) Log() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.log.String()
+}
+
+// WaitLog polls the relay's log until re matches it, and returns the match with its groups;
+// it fails the test after 30 s.
+func (r *Relay) WaitLog(tb testing.TB, re *regexp.Regexp) []string {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(r.Log()); m != nil {
+			return m
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("no log line matches %s after 30s", re)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Signal sends sig to the relay.
