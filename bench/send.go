@@ -248,9 +248,21 @@ func (s *stream) runStream(ctx context.Context) (int, int64, error) {
 	return n, total, ctx.Err()
 }
 
+// datagramBatch is the most datagrams a UDP stream sends per system call.
+const datagramBatch = 64
+
 func (s *stream) runDatagrams(ctx context.Context) (int, int64, error) {
-	var msg []byte
-	n, total := 0, int64(0)
+	w, err := newDatagramWriter(s.conn.(*net.UDPConn))
+	if err != nil {
+		return 0, 0, err
+	}
+	var (
+		buf   []byte
+		msgs  = make([][]byte, 0, datagramBatch)
+		ends  = make([]int, 0, datagramBatch)
+		n     int
+		total int64
+	)
 	for ctx.Err() == nil {
 		d := s.due(n, time.Now())
 		if d < 0 {
@@ -260,18 +272,23 @@ func (s *stream) runDatagrams(ctx context.Context) (int, int64, error) {
 			time.Sleep(pacingQuantum)
 			continue
 		}
-		// Check the clock every so often only: it costs as much as a small message.
-		for end := n + min(d, 256); n < end; n++ {
-			msg = s.load.Generator.Append(msg[:0], s.id, n)
-			if _, err := s.conn.Write(msg); err != nil {
-				if isRefused(err) {
-					// An ICMP port unreachable from an earlier datagram: the receiver is not
-					// there (yet, or any more). The datagram is lost as UDP loses it.
-					continue
-				}
-				return n, total, fmt.Errorf("bench: socket %d: send: %w", s.id, err)
-			}
-			total += int64(len(msg))
+		buf, msgs, ends = buf[:0], msgs[:0], ends[:0]
+		for i := range min(d, datagramBatch) {
+			buf = s.load.Generator.Append(buf, s.id, n+i)
+			ends = append(ends, len(buf))
+		}
+		start := 0
+		for _, end := range ends {
+			msgs = append(msgs, buf[start:end])
+			start = end
+		}
+		sent, err := w.write(msgs)
+		n += sent
+		if sent > 0 {
+			total += int64(ends[sent-1])
+		}
+		if err != nil {
+			return n, total, fmt.Errorf("bench: socket %d: send: %w", s.id, err)
 		}
 	}
 	return n, total, ctx.Err()
@@ -288,4 +305,5 @@ func (p pacer) due(now time.Time) int {
 	return int(now.Sub(p.start).Seconds()*p.perSecond) + 1
 }
 
+// isRefused reports an ICMP port unreachable drawn by an earlier datagram.
 func isRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
