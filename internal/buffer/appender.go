@@ -19,6 +19,11 @@ type Stamper interface {
 	Stamp(dst, msg []byte, received time.Time, source string) (ts time.Time, out []byte)
 }
 
+// maxStagedBytes bounds what an Appender stages between commits: Add commits by itself beyond
+// it, so that memory stays under the cap and a sender feels backpressure even from a caller that
+// commits rarely (a stream whose reads seldom end on a message boundary, say).
+const maxStagedBytes = 1 << 20
+
 // An Appender stages the messages of one Key until Commit. It is not safe for concurrent use: a
 // listener holds one per connection (or per datagram source).
 type Appender struct {
@@ -29,6 +34,7 @@ type Appender struct {
 	ids     *rand.ChaCha8
 	staged  Batch
 	scratch []byte
+	err     error // of a commit made by Add, for the next Commit
 }
 
 // Appender returns an Appender for the messages of key.
@@ -45,8 +51,14 @@ func (b *Buffers) Appender(key Key, stamper Stamper) *Appender {
 }
 
 // Add stages one message, received at received. The message is copied; Add does not allocate once
-// the Appender's buffers have grown.
+// the Appender's buffers have grown. When more than maxStagedBytes are staged already, Add first
+// commits them as Commit does, blocking as it may; an error is returned by the next Commit.
 func (a *Appender) Add(msg []byte, received time.Time) {
+	if len(a.staged.Data) >= maxStagedBytes {
+		if a.err = a.Commit(); a.err != nil {
+			return // the Buffers are closed: the message is lost with those the error reports
+		}
+	}
 	ts, out := a.stamper.Stamp(a.scratch[:0], msg, received, a.source)
 	if out != nil {
 		a.scratch = out
@@ -72,6 +84,11 @@ func (a *Appender) Staged() int { return len(a.staged.Data) }
 // or the memory cap is reached, which is how TCP senders feel backpressure; it fails only after
 // the Buffers are closed, and the staged messages are then lost.
 func (a *Appender) Commit() error {
+	if err := a.err; err != nil {
+		a.err = nil
+		a.staged.reset()
+		return err
+	}
 	if len(a.staged.Ends) == 0 {
 		return nil
 	}
@@ -84,10 +101,14 @@ func (a *Appender) Commit() error {
 // block, or after Close, it drops the staged messages, counts and logs them (at a limited rate),
 // and reports false.
 func (a *Appender) TryCommit() bool {
-	if len(a.staged.Ends) == 0 {
+	if len(a.staged.Ends) == 0 && a.err == nil {
 		return true
 	}
-	err := a.buffers.commit(a.key, &a.staged, false)
+	err := a.err
+	a.err = nil
+	if err == nil {
+		err = a.buffers.commit(a.key, &a.staged, false)
+	}
 	if err != nil {
 		n := len(a.staged.Ends)
 		a.buffers.metrics.dropped.Add(float64(n))

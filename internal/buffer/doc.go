@@ -21,7 +21,9 @@
 // while the encoder stage is busy (its channel is full) or the cap is reached, which stops a TCP
 // listener from reading: senders feel backpressure and nothing is dropped. When the cap is reached
 // while no batch is with the encoder, the largest batch being filled is handed on early, so that
-// many quiet sources cannot hold the memory until their batches age.
+// many quiet sources cannot hold the memory until their batches age. An Appender stages at most
+// about a mebibyte between commits: past that, Add commits by itself, blocking as Commit does, so
+// that a caller that seldom commits cannot defeat the cap or the backpressure.
 //
 // A datagram cannot wait: TryCommit is Commit that never blocks. Where Commit would block it drops
 // the staged messages, counts them (kinesyslog_buffer_dropped_messages_total) and logs at a

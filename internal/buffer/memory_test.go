@@ -297,3 +297,50 @@ func TestConcurrentAppendersUnderCap(t *testing.T) {
 		t.Errorf("Bytes() = %d after every batch was released, want 0", got)
 	}
 }
+
+// TestAddCommitsLargeStaging checks that an Appender whose caller seldom commits hands its
+// messages on by itself, feeling backpressure, instead of staging without bound.
+func TestAddCommitsLargeStaging(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	b := New(Options{FlushBytes: maxStagedBytes, Queue: 1, Registerer: reg})
+	a := b.Appender(key(1), stamper)
+	const n = 600 // about 6 MiB: more than the queue and one batch being filled can hold
+	var want []string
+	var maxStaged int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			want = append(want, stage(a, fmt.Sprintf("m%d-", i), 10_000))
+			maxStaged = max(maxStaged, a.Staged())
+		}
+	}()
+	// Nobody reads the batches yet: Add must come to block.
+	poll(t, "Add blocked", func() bool { return metricValue(t, reg, "kinesyslog_buffer_waiting_commits") == 1 })
+	select {
+	case <-done:
+		t.Fatal("Add staged every message with the encoder stage stalled")
+	default:
+	}
+	var got []string
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		for batch := range b.Batches() {
+			got = append(got, messages(t, batch)...)
+			b.Release(batch)
+		}
+	}()
+	<-done
+	if err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	<-collected
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %d messages, want the %d added, in order", len(got), len(want))
+	}
+	if maxStaged > maxStagedBytes+10_000 {
+		t.Errorf("Appender staged up to %d bytes, want at most about %d", maxStaged, maxStagedBytes)
+	}
+}
