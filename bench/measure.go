@@ -95,8 +95,14 @@ func measure(ctx context.Context, rcv *Receiver, load Load, res *Result) error {
 	if err != nil {
 		return err
 	}
+	// Listening is not serving: a relay binds its sockets before it starts reading them, and
+	// datagrams sent in between would be lost to the start, not to the load. Once the receiver
+	// is at rest it has finished starting.
 	startCtx, cancel := context.WithTimeout(ctx, startTimeout)
 	err = p.WaitListening(startCtx, rcv.TCP)
+	if err == nil {
+		_, err = p.WaitIdle(startCtx)
+	}
 	cancel()
 	if err == nil {
 		err = p.MarkStart()

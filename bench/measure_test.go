@@ -17,9 +17,15 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
+// smallLoad is a load that checks the tools, not the receivers: UDP goes at a rate any receiver
+// takes (bench/run measures how far each goes).
 func smallLoad(network string) Load {
+	rate := 50_000
+	if network == UDP {
+		rate = 10_000
+	}
 	return Load{
-		Network: network, Framing: OctetCounting, Streams: 4, Count: 20_000, Rate: 50_000,
+		Network: network, Framing: OctetCounting, Streams: 4, Count: 20_000, Rate: rate,
 		Generator: Generator{Run: 3, Format: RFC5424, MinBytes: 100, MaxBytes: 2048, Base: time.Now().Truncate(time.Second)},
 	}
 }

@@ -116,8 +116,9 @@ func (p *Process) MarkStart() error {
 }
 
 // WaitIdle waits until the process has been at rest for a while, and returns when its last burst
-// of work ended: once a receiver is idle after a load, it has read everything its sockets held
-// and processed it as far as it does without being stopped.
+// of work ended: once a receiver is idle after its start, it serves; once it is idle after a
+// load, it has read everything its sockets held and processed it as far as it does without
+// being stopped.
 func (p *Process) WaitIdle(ctx context.Context) (time.Time, error) {
 	pid := p.cmd.Process.Pid
 	busy := time.Now()
@@ -130,7 +131,7 @@ func (p *Process) WaitIdle(ctx context.Context) (time.Time, error) {
 	for {
 		select {
 		case <-p.exited:
-			return busy, fmt.Errorf("bench: %s exited under load (%v):\n%s", p.cmd.Path, p.waitErr, p.Log())
+			return busy, fmt.Errorf("bench: %s exited (%v):\n%s", p.cmd.Path, p.waitErr, p.Log())
 		case <-ctx.Done():
 			return busy, ctx.Err()
 		case now := <-tick.C:
