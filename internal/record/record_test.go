@@ -207,6 +207,67 @@ func TestEncodeKeepTail(t *testing.T) {
 	}
 }
 
+// TestEncodeKeepTailSkipsSmallRest checks that Encode with keepTail hands back a rest it does not
+// expect to fill a record, even one that would compress better than the records before it, and
+// that the records and the rest together hold every event once, in order.
+func TestEncodeKeepTailSkipsSmallRest(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	tests := []struct {
+		name string
+		rest func(i int) []byte
+		n    int
+	}{
+		{name: "small rest alike", n: 30, rest: func(int) []byte { return randomText(r, 1000) }},
+		{name: "large rest that compresses better", n: 900, rest: func(int) []byte { return []byte(strings.Repeat("a", 1000)) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			head := events(1000, func(int) []byte { return randomText(r, 1000) })
+			ev := head
+			for i := range tt.n {
+				ev.Data = AppendEvent(ev.Data, UUID{}, int64(i), tt.rest(i))
+				ev.Ends = append(ev.Ends, len(ev.Data))
+			}
+			var records [][]byte
+			next, st, err := NewEncoder().Encode(Header{}, ev, true, func(rec []byte) error {
+				records = append(records, bytes.Clone(rec))
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(records) != 1 || next != st.Events || next >= ev.Len() {
+				t.Fatalf("Encode made %d records and kept events from %d of %d (%d encoded); want 1 record and a rest",
+					len(records), next, ev.Len(), st.Events)
+			}
+			var got []Event
+			for _, rec := range decodeAll(t, records) {
+				got = append(got, rec.LogEvents...)
+			}
+			rest := ev.Tail(next)
+			for i := range rest.Len() {
+				var e Event
+				if err := json.Unmarshal(rest.Event(i), &e); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, e)
+			}
+			if len(got) != ev.Len() {
+				t.Fatalf("records and rest hold %d events, want %d", len(got), ev.Len())
+			}
+			for i, e := range got {
+				want := int64(i) // the timestamps count the events of head, then those of the rest
+				if i >= head.Len() {
+					want = int64(i - head.Len())
+				}
+				if e.Timestamp != want {
+					t.Fatalf("event %d has timestamp %d, want %d: out of order", i, e.Timestamp, want)
+				}
+			}
+		})
+	}
+}
+
 func TestEncodeEmitError(t *testing.T) {
 	ev := events(3, func(int) []byte { return []byte("x") })
 	boom := fmt.Errorf("disk full")
