@@ -2,13 +2,18 @@ package bench
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
+	"math/rand/v2"
 	"net/netip"
 	"runtime"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	kgzip "github.com/klauspost/compress/gzip"
 
 	"github.com/kinesyslog/kinesyslog/internal/buffer"
 	"github.com/kinesyslog/kinesyslog/internal/framing"
@@ -278,4 +283,50 @@ func BenchmarkSpoolRead(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*events), "ns/event")
+}
+
+// BenchmarkGzip compresses the JSON events of 200-byte messages with the compressors the record
+// stage could use, to show why it uses klauspost/compress at level 1 (record.CompressionLevel):
+// the ratio and the time per event of each.
+func BenchmarkGzip(b *testing.B) {
+	g := Generator{Run: 1, Format: RFC5424, MinBytes: 200, MaxBytes: 200, Base: time.Now().Truncate(time.Second)}
+	base := g.Base.UnixMilli()
+	var (
+		events, msg []byte
+		id          record.UUID
+		ids         = rand.NewChaCha8([32]byte{})
+		n           int
+	)
+	for ; len(events) < 4<<20; n++ {
+		msg = g.Append(msg[:0], 0, n)
+		ids.Read(id[:])
+		events = record.AppendEvent(events, id, base+int64(n), msg)
+		events = append(events, ',')
+	}
+	compressors := []struct {
+		name string
+		new  func(w io.Writer) io.WriteCloser
+	}{
+		{"klauspost-1", func(w io.Writer) io.WriteCloser { z, _ := kgzip.NewWriterLevel(w, 1); return z }},
+		{"klauspost-2", func(w io.Writer) io.WriteCloser { z, _ := kgzip.NewWriterLevel(w, 2); return z }},
+		{"klauspost-6", func(w io.Writer) io.WriteCloser { z, _ := kgzip.NewWriterLevel(w, 6); return z }},
+		{"klauspost-huffman-only", func(w io.Writer) io.WriteCloser { z, _ := kgzip.NewWriterLevel(w, kgzip.HuffmanOnly); return z }},
+		{"stdlib-1", func(w io.Writer) io.WriteCloser { z, _ := gzip.NewWriterLevel(w, 1); return z }},
+		{"stdlib-6", func(w io.Writer) io.WriteCloser { z, _ := gzip.NewWriterLevel(w, 6); return z }},
+	}
+	for _, c := range compressors {
+		b.Run(c.name, func(b *testing.B) {
+			var out bytes.Buffer
+			b.SetBytes(int64(len(events)))
+			b.ReportAllocs()
+			for b.Loop() {
+				out.Reset()
+				zw := c.new(&out)
+				zw.Write(events)
+				zw.Close()
+			}
+			b.ReportMetric(float64(len(events))/float64(out.Len()), "ratio")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+		})
+	}
 }
