@@ -58,9 +58,9 @@ type Batch struct {
 	record.Events
 	// Oldest is when the first event of the batch was received.
 	Oldest time.Time
-	// Full reports that the batch was handed on for its size. The encoder may requeue what does
-	// not fill a whole record; an aged batch (or one flushed at Close, or early to free memory)
-	// must be encoded whole.
+	// Full reports that the batch was handed on at the flush size. The encoder may requeue what
+	// does not fill a whole record; a batch handed on smaller (for its age, at Close, or early to
+	// free memory) must be encoded whole.
 	Full bool
 }
 
@@ -398,17 +398,28 @@ func (b *Buffers) Requeue(batch *Batch, next int) bool {
 		merged.Ends = append(merged.Ends, base+end)
 	}
 	b.mem.grow(len(merged.Data))
-	// The merged batch is not handed on here even when it is full: Requeue is called by the
-	// encoder stage, which must never block on its own channel. The next Commit or the age
-	// ticker hands it on.
 	p.batch = merged
+	if len(merged.Data) >= b.FlushBytes() {
+		// Requeue is called by the encoder stage, which must never block on its own channel:
+		// when the channel is full, the next Commit or the ticker of Run hands the batch on.
+		merged.Full = true
+		b.mem.handedOn.Add(1)
+		select {
+		case b.out <- merged:
+			p.batch = b.newBatch(batch.Key)
+		default:
+			b.mem.handedOn.Add(-1)
+			merged.Full = false
+		}
+	}
 	p.mu.Unlock()
 	b.recycle(newer)
 	return true
 }
 
-// Run hands on batches whose oldest event has reached the flush age, and forgets keys that have
-// been idle as long, until ctx is done.
+// Run hands on batches whose oldest event has reached the flush age, and batches at the flush
+// size that Requeue could not hand on, and forgets keys that have been idle as long as the flush
+// age, until ctx is done.
 func (b *Buffers) Run(ctx context.Context) error {
 	tick := time.NewTicker(min(time.Second, b.flushAge/4))
 	defer tick.Stop()
@@ -422,7 +433,7 @@ func (b *Buffers) Run(ctx context.Context) error {
 	}
 }
 
-// flushAged hands on every batch that is at least flushAge old at now.
+// flushAged hands on every batch that is at least flushAge old at now, or full.
 func (b *Buffers) flushAged(now time.Time) {
 	b.mu.Lock()
 	if b.closed {
@@ -439,7 +450,7 @@ func (b *Buffers) flushAged(now time.Time) {
 			delete(b.keys, key)
 			b.recycle(p.batch)
 			p.batch = nil
-		} else if len(p.batch.Ends) > 0 && now.Sub(p.batch.Oldest) >= b.flushAge {
+		} else if b.due(p.batch, now) {
 			ps = append(ps, p)
 		}
 		p.mu.Unlock()
@@ -447,16 +458,22 @@ func (b *Buffers) flushAged(now time.Time) {
 	b.mu.Unlock()
 	for _, p := range ps {
 		p.mu.Lock()
-		var aged *Batch
-		if !p.removed && len(p.batch.Ends) > 0 && now.Sub(p.batch.Oldest) >= b.flushAge {
-			aged = p.batch
-			p.batch = b.newBatch(aged.Key)
+		var due *Batch
+		if !p.removed && b.due(p.batch, now) {
+			due = p.batch
+			due.Full = len(due.Data) >= b.FlushBytes()
+			p.batch = b.newBatch(due.Key)
 		}
 		p.mu.Unlock()
-		if aged != nil {
-			b.handOn(aged)
+		if due != nil {
+			b.handOn(due)
 		}
 	}
+}
+
+// due reports whether batch must be handed on at now: it is aged or full.
+func (b *Buffers) due(batch *Batch, now time.Time) bool {
+	return len(batch.Ends) > 0 && (now.Sub(batch.Oldest) >= b.flushAge || len(batch.Data) >= b.FlushBytes())
 }
 
 // Close hands on every batch, whatever its size or age, and closes the Batches channel. Listeners

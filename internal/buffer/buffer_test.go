@@ -269,3 +269,42 @@ func TestAppenderAllocs(t *testing.T) {
 		t.Errorf("Add+Commit allocates %v times, want 0", allocs)
 	}
 }
+
+// TestRequeueHandsOnFullBatch checks that a requeued rest that makes its key's batch full is
+// handed on at once when the encoder's channel has room, and otherwise by the next tick of Run,
+// not only when its source sends again or its events age.
+func TestRequeueHandsOnFullBatch(t *testing.T) {
+	for _, room := range []bool{true, false} {
+		t.Run(fmt.Sprintf("room in the channel %v", room), func(t *testing.T) {
+			b := New(Options{FlushBytes: 1000, Queue: 1})
+			a := b.Appender(keyA, stamper)
+			for i := range 20 {
+				a.Add(fmt.Appendf(nil, "message %d", i), t0)
+			}
+			if err := a.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			old := <-b.Batches()
+			if !room {
+				b.out <- &Batch{Key: keyB}
+			}
+			if !b.Requeue(old, 1) {
+				t.Fatal("Requeue = false before Close")
+			}
+			if !room {
+				if batch := <-b.Batches(); batch.Key != keyB {
+					t.Fatalf("Requeue handed on a batch of %v through a full channel", batch.Key)
+				}
+				b.flushAged(t0) // a tick of Run, long before the batch's age
+			}
+			select {
+			case batch := <-b.Batches():
+				if !batch.Full || batch.Key != keyA || messages(t, batch)[0] != "message 1" {
+					t.Errorf("batch handed on: key %v Full %v first %q; want the full rest of %v", batch.Key, batch.Full, messages(t, batch)[0], keyA)
+				}
+			default:
+				t.Fatal("a full requeued batch was not handed on")
+			}
+		})
+	}
+}
