@@ -25,20 +25,6 @@ import (
 // The in-process pipeline: what the relay does with the bytes of a TCP connection, without the
 // socket, so that a CPU profile shows the relay's own work (go test -bench Pipeline -cpuprofile).
 
-// stamper is the relay's syslog stamper (relay.syslogStamper, which the relay keeps unexported).
-type stamper struct{ parser syslog.Parser }
-
-func (s stamper) Stamp(dst, msg []byte, received time.Time, source string) (time.Time, []byte) {
-	h := s.parser.Scan(msg, received)
-	if h.Rewrite {
-		return received, syslog.AppendRewritten(dst, msg, h, received, source)
-	}
-	if h.Timestamp.IsZero() {
-		return received, nil
-	}
-	return h.Timestamp, nil
-}
-
 // commitBytes is how much a connection stages between commits, as the listener does per read.
 const commitBytes = 128 << 10
 
@@ -139,7 +125,7 @@ func BenchmarkPipeline(b *testing.B) {
 			buffers := buffer.New(buffer.Options{})
 			stats := encodeStage(buffers, emit)
 			key := buffer.Key{Source: netip.MustParseAddr("127.0.0.1"), Port: 514}
-			app := buffers.Appender(key, stamper{})
+			app := buffers.Appender(key, syslog.Stamper{})
 			sc := framing.NewScanner(&repeatReader{data: data, chunk: 64 << 10}, 0)
 			b.SetBytes(int64(meanBytes))
 			b.ReportAllocs()
@@ -191,7 +177,7 @@ func TestPerMessageAllocs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name+"/stages", func(t *testing.T) {
 			sc := framing.NewScanner(&repeatReader{data: tt.data, chunk: 1460}, 0)
-			st := stamper{}
+			st := syslog.Stamper{}
 			var dst, scratch []byte
 			received := time.Now()
 			run := func() {
@@ -220,7 +206,7 @@ func TestPerMessageAllocs(t *testing.T) {
 				buffers.Close()
 				stats()
 			}()
-			app := buffers.Appender(buffer.Key{Source: netip.MustParseAddr("127.0.0.1"), Port: 514}, stamper{})
+			app := buffers.Appender(buffer.Key{Source: netip.MustParseAddr("127.0.0.1"), Port: 514}, syslog.Stamper{})
 			sc := framing.NewScanner(&repeatReader{data: tt.data, chunk: 1460}, 0)
 			received := time.Now()
 			run := func() {

@@ -177,7 +177,7 @@ type format struct {
 }
 
 func formatSyslog(cfg config.Config) format {
-	return format{name: "syslog", stamper: syslogStamper{syslog.Parser{Location: cfg.Timezone}}}
+	return format{name: "syslog", stamper: syslog.Stamper{Parser: syslog.Parser{Location: cfg.Timezone}}}
 }
 
 // formatGELF reads GELF 1.1: NUL-delimited JSON over TCP and TLS; chunked, gzip or zlib
@@ -202,21 +202,6 @@ func formatGELF(cfg config.Config, logger *slog.Logger, reg prometheus.Registere
 			}
 		},
 	}
-}
-
-// syslogStamper stamps syslog messages with their header's time, and rewrites those without one
-// as the original relay did.
-type syslogStamper struct{ parser syslog.Parser }
-
-func (s syslogStamper) Stamp(dst, msg []byte, received time.Time, source string) (time.Time, []byte) {
-	h := s.parser.Scan(msg, received)
-	if h.Rewrite {
-		return received, syslog.AppendRewritten(dst, msg, h, received, source)
-	}
-	if h.Timestamp.IsZero() {
-		return received, nil
-	}
-	return h.Timestamp, nil
 }
 
 // serveMetrics serves reg at /metrics on address; an empty address serves nothing.
