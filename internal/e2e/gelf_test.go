@@ -117,9 +117,5 @@ func TestGELF(t *testing.T) {
 			}
 		}
 	}
-	for token := range want {
-		if found[token] != 1 {
-			t.Errorf("%s delivered %d times, want once", token, found[token])
-		}
-	}
+	checkExactlyOnce(t, want, found)
 }

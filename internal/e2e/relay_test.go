@@ -112,6 +112,12 @@ func checkDelivered(t *testing.T, recs []*record.Record, owner string, want map[
 			}
 		}
 	}
+	checkExactlyOnce(t, want, found)
+}
+
+// checkExactlyOnce reports every token of want that found did not count exactly once.
+func checkExactlyOnce[V any](t *testing.T, want map[string]V, found map[string]int) {
+	t.Helper()
 	missing := 0
 	for token := range want {
 		switch n := found[token]; {

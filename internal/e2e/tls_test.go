@@ -41,18 +41,7 @@ func checkPlacements(t *testing.T, recs []*record.Record, want map[string]placem
 			}
 		}
 	}
-	missing := 0
-	for token := range want {
-		switch n := found[token]; {
-		case n == 0:
-			missing++
-		case n > 1:
-			t.Errorf("%s delivered %d times", token, n)
-		}
-	}
-	if missing > 0 {
-		t.Errorf("%d of %d messages missing", missing, len(want))
-	}
+	checkExactlyOnce(t, want, found)
 }
 
 // metricsRelay is a relay with a metrics endpoint and a local output directory.
