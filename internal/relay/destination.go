@@ -131,8 +131,14 @@ func (o *owner) set(account string) {
 	})
 }
 
-// get waits until the owner is known or ctx is done.
+// get waits until the owner is known or ctx is done. A known owner is returned even when ctx is
+// done: at shutdown, with no time left to wait, records are still spooled.
 func (o *owner) get(ctx context.Context) (string, error) {
+	select {
+	case <-o.ready:
+		return o.account, nil
+	default:
+	}
 	select {
 	case <-o.ready:
 		return o.account, nil
