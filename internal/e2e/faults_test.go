@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
-	"github.com/kinesyslog/kinesyslog/internal/listener"
 )
 
 // The fault tests run the real binary against the Firehose test server while it misbehaves, and
@@ -438,10 +436,6 @@ func TestFaultSpoolFull(t *testing.T) {
 	const datagrams = 5000
 	udpDropped := 0.0
 	t.Run("UDP datagrams dropped and counted", func(t *testing.T) {
-		// Until the listener's UDP reader uses TryCommit, it blocks instead (see issue 5).
-		if _, ok := reflect.TypeFor[listener.Stream]().MethodByName("TryCommit"); !ok {
-			t.Skip("listener.Stream has no TryCommit yet: UDP readers block instead of dropping")
-		}
 		conn, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", Port(r.udpPort)))
 		if err != nil {
 			t.Fatal(err)

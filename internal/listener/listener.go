@@ -35,6 +35,9 @@ const (
 	DefaultProxyHeaderTimeout = 10 * time.Second
 	// DefaultCertPollInterval is how often the certificate files are checked for changes.
 	DefaultCertPollInterval = 5 * time.Second
+	// commitBytes is how much a connection stages before it commits while its sender keeps
+	// sending: a read's worth, so that commits stay rare and memory staged per connection small.
+	commitBytes = 64 << 10
 	// maxDatagramBytes is the largest UDP payload (RFC 768 length field, less the headers).
 	maxDatagramBytes = 65_535
 )
@@ -45,6 +48,9 @@ type Stream interface {
 	Add(msg []byte, received time.Time)
 	// Commit hands on what was added. It may block (backpressure); an error ends the connection.
 	Commit() error
+	// TryCommit hands on what was added without blocking, or drops it (counting it) and reports
+	// false: for datagrams, whose senders cannot be slowed down.
+	TryCommit() bool
 }
 
 // An Assembler turns UDP datagrams into messages: GELF chunk reassembly and decompression. Add
@@ -415,7 +421,9 @@ func (l *Listener) serveStream(conn net.Conn, source netip.Addr, port uint16, st
 			}
 			stream.Add(msg, clock.last)
 		}
-		if sc.Buffered() == 0 {
+		// Commit before a read may block, and at least every read buffer's worth: a sender that
+		// never pauses rarely ends a read on a frame boundary.
+		if sc.Buffered() == 0 || bytes >= commitBytes {
 			l.m.received(messages, bytes)
 			messages, bytes = 0, 0
 			if err := stream.Commit(); err != nil {
@@ -523,9 +531,8 @@ func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
 			recent[source] = stream
 		}
 		stream.Add(msg, received)
-		if err := stream.Commit(); err != nil {
-			l.warn.Error("datagram lost at shutdown", "source", source, "port", port, "error", err)
-			return
+		if !stream.TryCommit() {
+			l.warn.Warn("datagrams dropped: the relay is full or shutting down", "port", port)
 		}
 	}
 }

@@ -65,6 +65,8 @@ func (s *sinkStream) Add(msg []byte, _ time.Time) {
 	s.staged = append(s.staged, got{s.source, s.port, string(msg)})
 }
 
+func (s *sinkStream) TryCommit() bool { return s.Commit() == nil }
+
 func (s *sinkStream) Commit() error {
 	s.sink.mu.Lock()
 	s.sink.msgs = append(s.sink.msgs, s.staged...)
