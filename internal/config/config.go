@@ -137,8 +137,10 @@ type Config struct {
 	// TCP and TLS listeners stop reading and UDP datagrams are dropped. Validate requires at
 	// least MinSpoolBytes.
 	SpoolMaxBytes int64
-	// ShutdownTimeout bounds the last upload attempt after a signal (--shutdown-timeout). Zero
-	// means no attempt: the spool keeps the records for the next start.
+	// ShutdownTimeout bounds shutdown after a signal (--shutdown-timeout): spooling what the
+	// buffers hold, waiting for room in a full spool, and the last upload attempt. Zero means no
+	// upload and no waiting: what the spool cannot take at once is lost, the rest waits for the
+	// next start.
 	ShutdownTimeout time.Duration
 
 	// MetricsAddress is the host:port serving Prometheus metrics at /metrics

@@ -89,7 +89,7 @@ func (c *Config) defineFlags(fs *pflag.FlagSet) {
 	fs.Var(sizeValue[int64]{&c.SpoolMaxBytes}, "spool-max-bytes",
 		"most bytes in the spool; when full, TCP and TLS senders wait and UDP datagrams are dropped")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout,
-		"how long the last upload may take after SIGTERM or SIGINT; 0 leaves the spool for the next start")
+		"how long shutdown may take after SIGTERM or SIGINT to spool what is buffered and upload it; 0 uploads nothing")
 
 	fs.StringVar(&c.MetricsAddress, "metrics-address", c.MetricsAddress,
 		"serve Prometheus metrics at http://`HOST:PORT`/metrics (default off)")
