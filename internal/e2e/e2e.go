@@ -68,22 +68,33 @@ func Binary(tb testing.TB) string {
 // FreePort returns a port of network ("tcp" or "udp") on 127.0.0.1 that was free a moment ago.
 func FreePort(tb testing.TB, network string) int {
 	tb.Helper()
-	switch network {
-	case "tcp":
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
+	return FreePorts(tb, network, 1)[0]
+}
+
+// FreePorts returns n distinct ports of network on 127.0.0.1 that were free a moment ago: unlike
+// n calls of FreePort, which may each get the port the last one released.
+func FreePorts(tb testing.TB, network string, n int) []int {
+	tb.Helper()
+	ports := make([]int, 0, n)
+	for range n {
+		switch network {
+		case "tcp":
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				tb.Fatal(err)
+			}
+			defer ln.Close()
+			ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		default:
+			pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				tb.Fatal(err)
+			}
+			defer pc.Close()
+			ports = append(ports, pc.LocalAddr().(*net.UDPAddr).Port)
 		}
-		defer ln.Close()
-		return ln.Addr().(*net.TCPAddr).Port
-	default:
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		defer pc.Close()
-		return pc.LocalAddr().(*net.UDPAddr).Port
 	}
+	return ports
 }
 
 // Relay is a running kinesyslog process.
@@ -380,6 +391,18 @@ func (r *Relay) Scrape(tb testing.TB) map[string]float64 {
 		tb.Fatalf("read relay metrics: %v", err)
 	}
 	return series
+}
+
+// Totals returns the relay's metrics by name, each the sum of its series over their labels; a
+// labelled metric that has counted nothing yet may be absent, which reads as 0.
+func (r *Relay) Totals(tb testing.TB) map[string]float64 {
+	tb.Helper()
+	totals := map[string]float64{}
+	for series, v := range r.Scrape(tb) {
+		name, _, _ := strings.Cut(series, "{")
+		totals[name] += v
+	}
+	return totals
 }
 
 // Metric returns the value of one series, failing the test when the relay does not show it.

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
@@ -10,11 +9,9 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,7 +32,6 @@ type faultRelay struct {
 	tcpPort  int
 	extraTCP []int
 	udpPort  int
-	metrics  string // host:port of /metrics
 	spoolDir string
 }
 
@@ -52,10 +48,10 @@ func startFaultRelay(t *testing.T, srv *firehosetest.Server, o faultOptions) *fa
 	if o.spoolDir == "" {
 		o.spoolDir = filepath.Join(t.TempDir(), "spool")
 	}
-	ports := distinctPorts(t, "tcp", 2+o.extraTCP)
-	r := &faultRelay{tcpPort: ports[0], extraTCP: ports[2:], spoolDir: o.spoolDir, metrics: "127.0.0.1:" + Port(ports[1])}
+	ports := FreePorts(t, "tcp", 1+o.extraTCP)
+	r := &faultRelay{tcpPort: ports[0], extraTCP: ports[1:], spoolDir: o.spoolDir}
 	args, env := FirehoseArgs(srv)
-	args = append(args, "--address", "127.0.0.1", "--spool-dir", o.spoolDir, "--metrics-address", r.metrics)
+	args = append(args, "--address", "127.0.0.1", "--spool-dir", o.spoolDir)
 	for _, p := range append([]int{r.tcpPort}, r.extraTCP...) {
 		args = append(args, "--tcp-port", Port(p))
 	}
@@ -63,52 +59,8 @@ func startFaultRelay(t *testing.T, srv *firehosetest.Server, o faultOptions) *fa
 		r.udpPort = FreePort(t, "udp")
 		args = append(args, "--udp-port", Port(r.udpPort))
 	}
-	r.Relay = Start(t, Options{Args: append(args, o.args...), Env: env})
+	r.Relay = Start(t, Options{Args: append(args, o.args...), Env: env, Metrics: true})
 	return r
-}
-
-// distinctPorts returns n distinct ports of network on 127.0.0.1 that were free a moment ago: unlike
-// n calls of FreePort, which may each get the port the last one released.
-func distinctPorts(t *testing.T, network string, n int) []int {
-	t.Helper()
-	var ports []int
-	for range n {
-		ln, err := net.Listen(network, "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports
-}
-
-// scrape returns the relay's metrics: each series' value, summed over its labels.
-func (r *faultRelay) scrape() (map[string]float64, error) {
-	resp, err := http.Get("http://" + r.metrics + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	m := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		series, value, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		name, _, _ := strings.Cut(series, "{")
-		v, err := strconv.ParseFloat(value, 64)
-		if err != nil {
-			return nil, fmt.Errorf("metric %q: %w", line, err)
-		}
-		m[name] += v
-	}
-	return m, sc.Err()
 }
 
 // waitMetric polls the metric name until cond holds for its value, and returns the value. A
@@ -117,11 +69,7 @@ func (r *faultRelay) waitMetric(t *testing.T, name, what string, cond func(float
 	t.Helper()
 	var v float64
 	waitUntil(t, name+" "+what, func() bool {
-		m, err := r.scrape()
-		if err != nil {
-			t.Fatalf("read the relay's metrics: %v", err)
-		}
-		v = m[name]
+		v = r.Totals(t)[name]
 		return cond(v)
 	})
 	return v

@@ -289,10 +289,7 @@ func TestFaultKill9(t *testing.T) {
 	stable := 0
 	var last [2]float64
 	waitUntil(t, "relay idle with only a partial batch in memory", func() bool {
-		m, err := r.scrape()
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := r.Totals(t)
 		now := [2]float64{m["kinesyslog_buffer_bytes"], m["kinesyslog_spool_records"]}
 		if now == last && m["kinesyslog_buffer_bytes"] < m["kinesyslog_buffer_flush_bytes"] {
 			stable++
@@ -415,10 +412,7 @@ func TestFaultSpoolFull(t *testing.T) {
 	r.waitMetric(t, "kinesyslog_spool_bytes", "near its cap", func(v float64) bool { return v > spoolCap-(1<<20) })
 	r.waitMetric(t, "kinesyslog_buffer_waiting_commits", "above 0", func(v float64) bool { return v > 0 })
 	stalled := waitStall(t, senders)
-	m, err := r.scrape()
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := r.Totals(t)
 	if m["kinesyslog_spool_bytes"] > spoolCap || m["kinesyslog_spool_blocked_writes"] < 1 {
 		t.Errorf("spool holds %v bytes with %v blocked writes; want at most %d and writes blocked",
 			m["kinesyslog_spool_bytes"], m["kinesyslog_spool_blocked_writes"], spoolCap)
@@ -462,10 +456,7 @@ func TestFaultSpoolFull(t *testing.T) {
 		sent = append(sent, tokens(s.id, n)...)
 	}
 	if udpDropped > 0 {
-		m, err := r.scrape()
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := r.Totals(t)
 		udpDropped = m["kinesyslog_buffer_dropped_messages_total"]
 	}
 	r.waitReceived(t, len(sent))

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -98,31 +97,6 @@ func (r *interopRelay) stopAndRead(t *testing.T) []*record.Record {
 		t.Fatalf("relay exit: %v", err)
 	}
 	return Delivered(t, r.out)
-}
-
-// freePorts returns n distinct ports of network on 127.0.0.1 that were free a moment ago.
-func freePorts(t *testing.T, network string, n int) []int {
-	t.Helper()
-	ports := make([]int, 0, n)
-	for range n {
-		switch network {
-		case "tcp":
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-		default:
-			pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pc.Close()
-			ports = append(ports, pc.LocalAddr().(*net.UDPAddr).Port)
-		}
-	}
-	return ports
 }
 
 // maxErrorsPerSender bounds the errors reported for one sender: when a case is wrong, it is

@@ -157,7 +157,7 @@ func newDaemonRun(t *testing.T, dests []daemonDest) *daemonRun {
 			nTCP++
 		}
 	}
-	tcpPorts, udpPorts := freePorts(t, "tcp", nTCP+1), freePorts(t, "udp", nUDP)
+	tcpPorts, udpPorts := FreePorts(t, "tcp", nTCP+1), FreePorts(t, "udp", nUDP)
 	r.input, tcpPorts = tcpPorts[nTCP], tcpPorts[:nTCP]
 	tcp, udp := tcpPorts, udpPorts
 	for _, d := range dests {
