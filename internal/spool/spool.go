@@ -114,6 +114,9 @@ type Spool struct {
 	bytes    int64   // sum of entries' sizes
 	reserved int64   // bytes of writes in progress, counted against maxBytes
 	next     uint64  // Seq of the next record
+	// firstOwn is the Seq of the first record this Spool writes: records before it were left by
+	// an earlier run, which may have been cut short by a crash, and Read verifies them.
+	firstOwn uint64
 	// renaming holds the Seqs given to writes that have not finished: records with a larger Seq
 	// are held back from Pending until these are done, so Pending never goes back in Seq order.
 	renaming map[uint64]struct{}
@@ -254,6 +257,7 @@ func (s *Spool) scan() (empty []Entry, err error) {
 	for _, e := range empty {
 		s.next = max(s.next, e.Seq+1)
 	}
+	s.firstOwn = s.next
 	return empty, nil
 }
 

@@ -701,3 +701,25 @@ func BenchmarkWrite(b *testing.B) {
 		})
 	}
 }
+
+// TestReadVerifiesOnlyEarlierRuns checks that Read trusts the records its own Spool wrote and
+// fsynced, and decompresses those an earlier run left before handing them out.
+func TestReadVerifiesOnlyEarlierRuns(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, Options{})
+	if err := s.Write(context.Background(), []byte("not gzip")); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := s.Last()
+	if got, err := s.Read(e); err != nil || string(got) != "not gzip" {
+		t.Fatalf("Read of this run's record = %q, %v; want it as written", got, err)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir, Options{})
+	e, _ = s.Last()
+	if _, err := s.Read(e); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Read of an earlier run's damaged record = %v, want ErrCorrupt", err)
+	}
+}
