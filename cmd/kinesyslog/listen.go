@@ -4,12 +4,18 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kinesyslog/kinesyslog/internal/buffer"
 	"github.com/kinesyslog/kinesyslog/internal/config"
 )
+
+// memoryLimitBytes is the relay's soft memory limit: the buffers' cap and room for the rest (a
+// batch per encoder, connections' staged events and read buffers, the uploader's batches).
+const memoryLimitBytes = buffer.DefaultMaxBytes + 128<<20
 
 func (a *app) listenCommand() *cobra.Command {
 	cfg := config.Default()
@@ -39,6 +45,12 @@ true, false, yes or no, and a flag on the command line wins over the environment
 				level = slog.LevelDebug
 			}
 			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			// The relay's memory is mostly its buffers: a soft limit a little above their cap
+			// keeps the heap from growing to twice what is live, as GOGC alone lets it.
+			// GOMEMLIMIT, when set, wins.
+			if _, set := a.lookupEnv("GOMEMLIMIT"); !set {
+				debug.SetMemoryLimit(memoryLimitBytes)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if err := a.relay(ctx, cfg, logger); err != nil {
