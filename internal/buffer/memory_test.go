@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/kinesyslog/kinesyslog/internal/record"
 )
 
 // metricValue returns the value of the metric name gathered from reg.
@@ -209,23 +208,7 @@ func TestConcurrentAppendersUnderCap(t *testing.T) {
 	b := New(Options{MaxBytes: 16 << 10, FlushBytes: 4096, FlushAge: time.Millisecond, Queue: 1, Registerer: reg})
 	seen := make(map[string]int)
 	var consumer sync.WaitGroup
-	consumer.Go(func() {
-		for batch := range b.Batches() {
-			next := batch.Len()
-			if batch.Full && batch.Len() > 1 {
-				next = batch.Len() / 2
-			}
-			for _, m := range messages(t, &Batch{Events: record.Events{Data: batch.Data, Ends: batch.Ends[:next]}}) {
-				seen[m]++
-			}
-			if !b.Requeue(batch, next) {
-				for _, m := range messages(t, batch)[next:] {
-					seen[m]++
-				}
-			}
-			b.Release(batch)
-		}
-	})
+	consumer.Go(func() { consumeRequeuing(t, b, seen) })
 	stop := make(chan struct{})
 	var ager sync.WaitGroup
 	ager.Go(func() {
