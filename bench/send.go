@@ -228,10 +228,10 @@ func (s *stream) runStream(ctx context.Context) (int, int64, error) {
 			continue
 		}
 		buf = buf[:0]
-		first := n
+		first, chunk := n, int64(0)
 		for ; n-first < d && len(buf) < chunkBytes; n++ {
 			msg = s.load.Generator.Append(msg[:0], s.id, n)
-			total += int64(len(msg))
+			chunk += int64(len(msg))
 			if s.load.Framing == OctetCounting {
 				buf = strconv.AppendInt(buf, int64(len(msg)), 10)
 				buf = append(buf, ' ')
@@ -244,6 +244,7 @@ func (s *stream) runStream(ctx context.Context) (int, int64, error) {
 			// What part of the chunk the receiver got is unknown: count none of it.
 			return first, total, fmt.Errorf("bench: stream %d: write: %w", s.id, err)
 		}
+		total += chunk
 	}
 	return n, total, ctx.Err()
 }
