@@ -25,8 +25,9 @@ import (
 // The in-process pipeline: what the relay does with the bytes of a TCP connection, without the
 // socket, so that a CPU profile shows the relay's own work (go test -bench Pipeline -cpuprofile).
 
-// commitBytes is how much a connection stages between commits, as the listener does per read.
-const commitBytes = 128 << 10
+// commitBytes is how much a busy connection stages between commits, as the listener does
+// (listener.commitBytes).
+const commitBytes = 64 << 10
 
 // repeatReader returns data over and over, at most chunk bytes per Read, as a busy socket does.
 type repeatReader struct {
