@@ -19,31 +19,13 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/e2e"
 )
 
-// install copies cert's files to certFile and keyFile, and gives both the modification time
-// mtime, so that Changed sees the change even within the file system's clock resolution.
-func install(t *testing.T, cert *e2e.Cert, certFile, keyFile string, mtime time.Time) {
-	t.Helper()
-	for _, f := range []struct{ from, to string }{{cert.CertFile, certFile}, {cert.KeyFile, keyFile}} {
-		data, err := os.ReadFile(f.from)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(f.to, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(f.to, mtime, mtime); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestStoreReload(t *testing.T) {
 	pki := e2e.NewPKI(t, "test CA")
 	first := pki.Issue(t, e2e.CertOptions{CommonName: "first", Hosts: []string{"localhost"}})
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	mtime := time.Now().Add(-time.Hour)
-	install(t, first, certFile, keyFile, mtime)
+	first.Install(t, certFile, keyFile, mtime)
 
 	s, err := certs.Open(certFile, keyFile)
 	if err != nil {
@@ -71,13 +53,13 @@ func TestStoreReload(t *testing.T) {
 		fails   bool
 	}{
 		{name: "garbage certificate", fails: true, wantCN: "first", replace: func(m time.Time) {
-			install(t, &e2e.Cert{CertFile: garbage, KeyFile: first.KeyFile}, certFile, keyFile, m)
+			(&e2e.Cert{CertFile: garbage, KeyFile: first.KeyFile}).Install(t, certFile, keyFile, m)
 		}},
 		{name: "key of another certificate", fails: true, wantCN: "first", replace: func(m time.Time) {
-			install(t, &e2e.Cert{CertFile: second.CertFile, KeyFile: other.KeyFile}, certFile, keyFile, m)
+			(&e2e.Cert{CertFile: second.CertFile, KeyFile: other.KeyFile}).Install(t, certFile, keyFile, m)
 		}},
 		{name: "expired", fails: true, wantErr: certs.ErrExpired, wantCN: "first", replace: func(m time.Time) {
-			install(t, expired, certFile, keyFile, m)
+			expired.Install(t, certFile, keyFile, m)
 		}},
 		{name: "key file removed", fails: true, wantErr: fs.ErrNotExist, wantCN: "first", replace: func(time.Time) {
 			if err := os.Remove(keyFile); err != nil {
@@ -85,7 +67,7 @@ func TestStoreReload(t *testing.T) {
 			}
 		}},
 		{name: "valid new certificate", wantCN: "second", replace: func(m time.Time) {
-			install(t, second, certFile, keyFile, m)
+			second.Install(t, certFile, keyFile, m)
 		}},
 	}
 	for _, step := range steps {

@@ -176,3 +176,22 @@ func safeName(name string) string {
 		return r
 	}, name)
 }
+
+// Install copies the certificate and key files to certFile and keyFile and gives both the
+// modification time mtime, so that a watcher polling the files sees the change even within the
+// file system's clock resolution.
+func (c *Cert) Install(tb testing.TB, certFile, keyFile string, mtime time.Time) {
+	tb.Helper()
+	for _, f := range []struct{ from, to string }{{c.CertFile, certFile}, {c.KeyFile, keyFile}} {
+		data, err := os.ReadFile(f.from)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(f.to, data, 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.Chtimes(f.to, mtime, mtime); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}

@@ -223,23 +223,6 @@ func serverCN(t *testing.T, addr string, pool *x509.CertPool) string {
 	return conn.ConnectionState().PeerCertificates[0].Subject.CommonName
 }
 
-// replaceFiles copies cert's files over certFile and keyFile with modification time mtime.
-func replaceFiles(t *testing.T, cert *e2e.Cert, certFile, keyFile string, mtime time.Time) {
-	t.Helper()
-	for _, f := range []struct{ from, to string }{{cert.CertFile, certFile}, {cert.KeyFile, keyFile}} {
-		data, err := os.ReadFile(f.from)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(f.to, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(f.to, mtime, mtime); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestTLSCertificateReload replaces the certificate files while a connection is open, and checks
 // that new handshakes get the new certificate, the open connection carries on, and a bad
 // certificate leaves the good one in place; once on a change of the files, once on a signal.
@@ -259,7 +242,7 @@ func TestTLSCertificateReload(t *testing.T) {
 			dir := t.TempDir()
 			certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 			mtime := time.Now().Add(-time.Hour)
-			replaceFiles(t, first, certFile, keyFile, mtime)
+			first.Install(t, certFile, keyFile, mtime)
 			reload := make(chan os.Signal, 1)
 			opts := Options{TLSPorts: []int{freePort(t)}, CertFile: certFile, KeyFile: keyFile, Reload: reload,
 				CertPollInterval: 5 * time.Millisecond}
@@ -270,7 +253,7 @@ func TestTLSCertificateReload(t *testing.T) {
 			addr := s.Addrs()[0].String()
 			replace := func(cert *e2e.Cert) {
 				mtime = mtime.Add(time.Minute)
-				replaceFiles(t, cert, certFile, keyFile, mtime)
+				cert.Install(t, certFile, keyFile, mtime)
 				if trigger == "signal" {
 					reload <- syscall.SIGHUP
 				}
