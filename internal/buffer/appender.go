@@ -97,9 +97,10 @@ func (a *Appender) Commit() error {
 	return err
 }
 
-// TryCommit is Commit for messages that cannot wait, such as UDP datagrams: where Commit would
-// block, or after Close, it drops the staged messages, counts and logs them (at a limited rate),
-// and reports false.
+// TryCommit is Commit for messages that cannot wait, such as UDP datagrams. It never blocks: a
+// full batch that the encoder stage cannot take yet stays in memory, and where Commit would wait
+// for the memory cap, or after Close, it drops the staged messages, counts and logs them (at a
+// limited rate), and reports false.
 func (a *Appender) TryCommit() bool {
 	if len(a.staged.Ends) == 0 && a.err == nil {
 		return true

@@ -76,7 +76,7 @@ type Options struct {
 	FlushAge   time.Duration // default DefaultFlushAge
 	FlushBytes int           // initial flush size, default DefaultFlushBytes
 	// Queue is how many batches may wait for the encoder before Commit blocks; default
-	// DefaultQueue.
+	// DefaultQueue. TryCommit never blocks: its batch then waits with its key, within MaxBytes.
 	Queue int
 	// MaxBytes caps the bytes of events held, in batches being filled and in batches handed on
 	// until they are released; default DefaultMaxBytes. A cap below the flush size makes every
@@ -240,8 +240,22 @@ func (b *Buffers) handOn(batch *Batch) {
 	b.out <- batch
 }
 
+// tryHandOn sends batch to the encoder stage if its channel has room, and reports whether it
+// did. The caller must hold a b.busy count.
+func (b *Buffers) tryHandOn(batch *Batch) bool {
+	b.mem.handedOn.Add(1)
+	select {
+	case b.out <- batch:
+		return true
+	default:
+		b.mem.handedOn.Add(-1)
+		return false
+	}
+}
+
 // commit appends staged events to key's batch and hands the batch on if it is full. With wait
-// false it never blocks: where it would, it leaves the batch as it was and returns errWouldBlock.
+// false it never blocks: it returns errWouldBlock when the events do not fit the memory cap, and
+// keeps a full batch that the encoder stage cannot take yet.
 func (b *Buffers) commit(key Key, staged *Batch, wait bool) error {
 	size := len(staged.Data)
 	if err := b.reserve(size, wait); err != nil {
@@ -254,8 +268,8 @@ func (b *Buffers) commit(key Key, staged *Batch, wait bool) error {
 	}
 	defer b.busy.Done()
 	batch := p.batch
-	wasEmpty, base, ends := len(batch.Ends) == 0, len(batch.Data), len(batch.Ends)
-	if wasEmpty {
+	base := len(batch.Data)
+	if len(batch.Ends) == 0 {
 		batch.Oldest = staged.Oldest
 	}
 	batch.Data = append(batch.Data, staged.Data...)
@@ -269,26 +283,18 @@ func (b *Buffers) commit(key Key, staged *Batch, wait bool) error {
 	}
 	batch.Full = true
 	if !wait {
-		// A send that cannot block may be tried under the key's lock, which makes taking the
-		// events back exact when it fails.
-		b.mem.handedOn.Add(1)
-		select {
-		case b.out <- batch:
-			p.batch = b.newBatch(key)
+		// Datagrams cannot wait, and their senders cannot be slowed down: when the encoders are
+		// busy, the batch stays with its key and keeps growing within the memory cap, and the
+		// next commit or the ticker of Run hands it on. Only the cap drops datagrams, so a
+		// moment's delay of the encoders (a GC, a slow fsync) costs memory, not messages.
+		if !b.tryHandOn(batch) {
+			batch.Full = false
 			p.mu.Unlock()
 			return nil
-		default:
-			b.mem.handedOn.Add(-1)
-			batch.Full = false
-			batch.Data = batch.Data[:base]
-			batch.Ends = batch.Ends[:ends]
-			if wasEmpty {
-				batch.Oldest = time.Time{}
-			}
-			p.mu.Unlock()
-			b.free(size)
-			return errWouldBlock
 		}
+		p.batch = b.newBatch(key)
+		p.mu.Unlock()
+		return nil
 	}
 	p.batch = b.newBatch(key)
 	p.mu.Unlock()
@@ -403,12 +409,9 @@ func (b *Buffers) Requeue(batch *Batch, next int) bool {
 		// Requeue is called by the encoder stage, which must never block on its own channel:
 		// when the channel is full, the next Commit or the ticker of Run hands the batch on.
 		merged.Full = true
-		b.mem.handedOn.Add(1)
-		select {
-		case b.out <- merged:
+		if b.tryHandOn(merged) {
 			p.batch = b.newBatch(batch.Key)
-		default:
-			b.mem.handedOn.Add(-1)
+		} else {
 			merged.Full = false
 		}
 	}

@@ -25,9 +25,12 @@
 // about a mebibyte between commits: past that, Add commits by itself, blocking as Commit does, so
 // that a caller that seldom commits cannot defeat the cap or the backpressure.
 //
-// A datagram cannot wait: TryCommit is Commit that never blocks. Where Commit would block it drops
-// the staged messages, counts them (kinesyslog_buffer_dropped_messages_total) and logs at a
-// limited rate. Nothing else in this package drops data.
+// A datagram cannot wait: TryCommit is Commit that never blocks. A full batch that the busy
+// encoder stage cannot take stays with its key and keeps growing, to be handed on by the next
+// commit or the age ticker, so that a moment's delay behind costs memory rather than datagrams.
+// Only at the cap does TryCommit drop the staged messages, count them
+// (kinesyslog_buffer_dropped_messages_total) and log at a limited rate. Nothing else in this
+// package drops data.
 //
 // What the buffers hold is lost if the process dies without shutting down (kill -9, power loss):
 // at most Options.FlushAge of each source's messages, and at most one batch per source, never more

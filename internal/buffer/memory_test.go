@@ -147,14 +147,17 @@ func TestCloseWakesWaitingCommit(t *testing.T) {
 }
 
 // TestTryCommit checks that TryCommit drops, exactly and with a count, what Commit would have
-// waited for: room under the cap, or room in the encoder's channel for a full batch.
+// waited for room under the cap for, and that a full batch the busy encoder cannot take waits in
+// memory instead of being dropped.
 func TestTryCommit(t *testing.T) {
 	tests := []struct {
-		name string
-		opts Options
+		name      string
+		opts      Options
+		wantDrops bool
 	}{
-		{name: "memory cap", opts: Options{MaxBytes: 6000, FlushBytes: 1 << 20, Queue: 1}},
+		{name: "memory cap", opts: Options{MaxBytes: 6000, FlushBytes: 1 << 20, Queue: 1}, wantDrops: true},
 		{name: "encoder busy", opts: Options{FlushBytes: 2500, Queue: 1}},
+		{name: "encoder busy at the cap", opts: Options{MaxBytes: 12000, FlushBytes: 2500, Queue: 1}, wantDrops: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,8 +176,8 @@ func TestTryCommit(t *testing.T) {
 					dropped += 2
 				}
 			}
-			if dropped == 0 || len(kept) == 0 {
-				t.Fatalf("kept %d and dropped %d messages; want some of each", len(kept), dropped)
+			if len(kept) == 0 || (dropped > 0) != tt.wantDrops {
+				t.Fatalf("kept %d and dropped %d messages; want some kept, and drops %v", len(kept), dropped, tt.wantDrops)
 			}
 			if got := metricValue(t, reg, "kinesyslog_buffer_dropped_messages_total"); got != float64(dropped) {
 				t.Errorf("dropped_messages_total = %v, want %d", got, dropped)

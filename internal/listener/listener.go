@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,8 +39,6 @@ const (
 	// commitBytes is how much a connection stages before it commits while its sender keeps
 	// sending: a read's worth, so that commits stay rare and memory staged per connection small.
 	commitBytes = 64 << 10
-	// maxDatagramBytes is the largest UDP payload (RFC 768 length field, less the headers).
-	maxDatagramBytes = 65_535
 )
 
 // A Stream receives the messages of one sender to one listener port. It is used by one goroutine.
@@ -76,7 +75,7 @@ type Options struct {
 	IdleTimeout     time.Duration // 0: connections may stay idle forever
 	MaxConnections  int           // open TCP and TLS connections of all ports together; 0: no limit
 	DrainTimeout    time.Duration // default DefaultDrainTimeout
-	UDPReaders      int           // readers per UDP socket; default 2
+	UDPReaders      int           // readers of each UDP port, each with a socket of its own on Linux; default GOMAXPROCS
 	Logger          *slog.Logger  // default slog.Default()
 	Metrics         *Metrics      // nil: not counted
 
@@ -125,7 +124,7 @@ type Listener struct {
 	warn    *ratelog.Logger
 	m       *Metrics
 	streams []*streamSocket // TCP, then TLS
-	udp     []*net.UDPConn
+	udp     []*udpPort
 	certs   *certs.Store // nil without TLS ports
 	tlsConf *tls.Config  // nil without TLS ports
 	slots   chan struct{}
@@ -161,7 +160,7 @@ func Listen(opts Options) (*Listener, error) {
 		opts.DrainTimeout = DefaultDrainTimeout
 	}
 	if opts.UDPReaders <= 0 {
-		opts.UDPReaders = 2
+		opts.UDPReaders = runtime.GOMAXPROCS(0)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -217,16 +216,12 @@ func Listen(opts Options) (*Listener, error) {
 		if port == 0 {
 			continue
 		}
-		pc, err := net.ListenPacket("udp", net.JoinHostPort(opts.Address, strconv.Itoa(port)))
+		u, err := listenUDP(opts.Address, port, opts.UDPReaders)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("listen on UDP port %d: %w", port, err))
+			errs = append(errs, err)
 			continue
 		}
-		conn := pc.(*net.UDPConn)
-		// A large receive buffer rides out bursts while the readers are busy; the kernel caps it
-		// at net.core.rmem_max, which is not an error.
-		_ = conn.SetReadBuffer(8 << 20)
-		l.udp = append(l.udp, conn)
+		l.udp = append(l.udp, u)
 	}
 	if err := errors.Join(errs...); err != nil {
 		l.closeSockets()
@@ -245,8 +240,8 @@ func (l *Listener) Addrs() []net.Addr {
 	for _, s := range l.streams {
 		addrs = append(addrs, s.ln.Addr())
 	}
-	for _, pc := range l.udp {
-		addrs = append(addrs, pc.LocalAddr())
+	for _, u := range l.udp {
+		addrs = append(addrs, u.conns[0].LocalAddr())
 	}
 	return addrs
 }
@@ -255,8 +250,8 @@ func (l *Listener) closeSockets() {
 	for _, s := range l.streams {
 		s.ln.Close()
 	}
-	for _, pc := range l.udp {
-		pc.Close()
+	for _, u := range l.udp {
+		u.close()
 	}
 }
 
@@ -274,11 +269,11 @@ func (l *Listener) Run(ctx context.Context, streams Streams) error {
 		l.log.Info("listening", "protocol", s.protocol(), "address", s.ln.Addr().String(), "proxy_protocol", s.proxy)
 		wg.Go(func() { l.accept(s, streams, &wg) })
 	}
-	for _, pc := range l.udp {
-		port := uint16(pc.LocalAddr().(*net.UDPAddr).Port)
-		l.log.Info("listening", "protocol", "udp", "address", pc.LocalAddr().String())
-		for range l.opts.UDPReaders {
-			wg.Go(func() { l.readUDP(pc, port, streams) })
+	for _, u := range l.udp {
+		l.log.Info("listening", "protocol", "udp", "address", u.conns[0].LocalAddr().String(), "sockets", len(u.conns))
+		for i := range l.opts.UDPReaders {
+			pc := u.conns[i%len(u.conns)]
+			wg.Go(func() { l.readUDP(pc, u.port, streams) })
 		}
 	}
 	<-ctx.Done()
@@ -286,8 +281,10 @@ func (l *Listener) Run(ctx context.Context, streams Streams) error {
 		s.ln.Close()
 	}
 	deadline := time.Now().Add(l.opts.DrainTimeout)
-	for _, pc := range l.udp {
-		pc.SetReadDeadline(deadline)
+	for _, u := range l.udp {
+		for _, pc := range u.conns {
+			pc.SetReadDeadline(deadline)
+		}
 	}
 	l.connMu.Lock()
 	for c := range l.conns {
@@ -296,8 +293,8 @@ func (l *Listener) Run(ctx context.Context, streams Streams) error {
 	l.conns = nil // connections accepted from now on are closed at once
 	l.connMu.Unlock()
 	wg.Wait()
-	for _, pc := range l.udp {
-		pc.Close()
+	for _, u := range l.udp {
+		u.close()
 	}
 	return nil
 }
@@ -478,63 +475,6 @@ func openingTimeout(d, def, idle time.Duration) time.Duration {
 		d = min(d, idle)
 	}
 	return d
-}
-
-func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
-	buf := make([]byte, maxDatagramBytes)
-	var message []byte // what Datagrams assembled, reused
-	// The streams of recent senders, so a flood from one source does not look up its key per
-	// datagram; reset when it grows, since senders come and go.
-	recent := make(map[netip.Addr]Stream)
-	for {
-		n, from, err := pc.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
-				return
-			}
-			l.warn.Warn("UDP read failed", "port", port, "error", err)
-			continue
-		}
-		received := time.Now()
-		msg, truncated := buf[:n], false
-		if l.opts.Datagrams != nil {
-			assembled, err := l.opts.Datagrams.Add(from, msg, received, message[:0])
-			if assembled == nil {
-				if err != nil {
-					l.m.refusedDatagram()
-					l.warn.Warn("datagram refused", "source", from.Addr(), "port", port, "error", err)
-				}
-				continue
-			}
-			message, msg, truncated = assembled, assembled, err != nil
-		}
-		msg = trimTrailer(msg)
-		if len(msg) == 0 {
-			continue
-		}
-		l.m.received(1, len(msg))
-		if len(msg) > l.opts.MaxMessageBytes {
-			msg, truncated = msg[:l.opts.MaxMessageBytes], true
-		}
-		if truncated {
-			l.m.truncated()
-			l.warn.Warn("message truncated to the maximum size", "source", from.Addr(), "port", port,
-				"max_bytes", l.opts.MaxMessageBytes)
-		}
-		source := from.Addr().Unmap()
-		stream := recent[source]
-		if stream == nil {
-			if len(recent) >= 1024 {
-				clear(recent)
-			}
-			stream = streams.Stream(source, port)
-			recent[source] = stream
-		}
-		stream.Add(msg, received)
-		if !stream.TryCommit() {
-			l.warn.Warn("datagrams dropped: the relay is full or shutting down", "port", port)
-		}
-	}
 }
 
 // trimTrailer removes the LF, CR and NUL bytes some senders put after a message.

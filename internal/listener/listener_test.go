@@ -82,12 +82,14 @@ type server struct {
 	reg  *prometheus.Registry
 }
 
-// start runs a Listener with opts on 127.0.0.1 until the test ends, with metrics and, unless
+// start runs a Listener with opts, on 127.0.0.1 unless opts names an address, until the test ends, with metrics and, unless
 // opts has one, a logger that writes to the test's log.
 func start(t *testing.T, opts Options) *server {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	opts.Address = "127.0.0.1"
+	if opts.Address == "" {
+		opts.Address = "127.0.0.1"
+	}
 	opts.Metrics = NewMetrics(reg)
 	if opts.Logger == nil {
 		opts.Logger = testLogger(t)

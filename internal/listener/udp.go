@@ -1,0 +1,180 @@
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+const (
+	// maxDatagramBytes is the largest UDP payload (RFC 768 length field, less the headers).
+	maxDatagramBytes = 65_535
+	// udpBatch is how many datagrams one read takes from a socket (recvmmsg(2) on Linux): one
+	// system call and one clock reading per batch rather than per datagram, which at hundreds of
+	// thousands of datagrams a second is the difference between keeping up and dropping.
+	udpBatch = 32
+	// udpReadBufferBytes is the receive buffer asked of the kernel for each UDP socket, to ride out
+	// bursts while the readers are busy; the kernel caps it at net.core.rmem_max.
+	udpReadBufferBytes = 8 << 20
+	// maxRecentSources bounds the streams a UDP reader keeps at hand between datagrams.
+	maxRecentSources = 1024
+)
+
+// udpPort is the sockets of one UDP port. Where the system has SO_REUSEPORT there is one socket
+// per reader, so that the kernel spreads senders over them and no lock of one socket serializes
+// the readers; elsewhere one socket is shared by every reader.
+type udpPort struct {
+	port  uint16
+	conns []*net.UDPConn
+}
+
+// listenUDP binds the sockets of UDP port port on address, readers of them where the system
+// allows several; a port of 0 picks a free one, shared by all of its sockets.
+func listenUDP(address string, port, readers int) (*udpPort, error) {
+	sockets := 1
+	lc := net.ListenConfig{}
+	if reusePortSupported && readers > 1 {
+		sockets = readers
+		lc.Control = reusePort
+	}
+	u := &udpPort{}
+	for range sockets {
+		pc, err := lc.ListenPacket(context.Background(), "udp", net.JoinHostPort(address, strconv.Itoa(port)))
+		if err != nil {
+			u.close()
+			return nil, fmt.Errorf("listen on UDP port %d: %w", port, err)
+		}
+		conn := pc.(*net.UDPConn)
+		// Not reaching the size asked for is not an error: the kernel caps it.
+		_ = conn.SetReadBuffer(udpReadBufferBytes)
+		u.conns = append(u.conns, conn)
+		u.port = uint16(conn.LocalAddr().(*net.UDPAddr).Port)
+		port = int(u.port) // the next sockets join the port the first was given
+	}
+	return u, nil
+}
+
+func (u *udpPort) close() {
+	for _, c := range u.conns {
+		c.Close()
+	}
+}
+
+// datagramReader reads datagrams from a UDP socket a batch at a time, into buffers it reuses.
+type datagramReader struct {
+	conn interface {
+		ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	}
+	msgs []ipv4.Message
+}
+
+func newDatagramReader(c *net.UDPConn, batch int) *datagramReader {
+	r := &datagramReader{msgs: make([]ipv4.Message, batch)}
+	// Both packages read batches the same way; the one of the socket's family parses its source
+	// addresses.
+	if addr := c.LocalAddr().(*net.UDPAddr); addr.IP.To4() != nil {
+		r.conn = ipv4.NewPacketConn(c)
+	} else {
+		r.conn = ipv6.NewPacketConn(c)
+	}
+	for i := range r.msgs {
+		r.msgs[i].Buffers = [][]byte{make([]byte, maxDatagramBytes)}
+	}
+	return r
+}
+
+// read waits for datagrams and returns how many it read; datagram(i) returns each until the next
+// read.
+func (r *datagramReader) read() (int, error) { return r.conn.ReadBatch(r.msgs, 0) }
+
+// datagram returns the payload and the sender of datagram i of the last read.
+func (r *datagramReader) datagram(i int) ([]byte, netip.AddrPort) {
+	m := &r.msgs[i]
+	var from netip.AddrPort
+	if a, ok := m.Addr.(*net.UDPAddr); ok {
+		from = a.AddrPort()
+	}
+	return m.Buffers[0][:m.N], from
+}
+
+// readUDP reads the datagrams of one socket until it is closed or its read deadline passes. Each
+// batch of datagrams is stamped with one clock reading and committed once per sender.
+func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
+	r := newDatagramReader(pc, udpBatch)
+	var message []byte // what Datagrams assembled, reused
+	// The streams of recent senders, so a flood from one source does not look up its key per
+	// datagram; reset when it grows, since senders come and go.
+	recent := make(map[netip.Addr]Stream)
+	var added []Stream // the streams of the batch being read, to commit
+	for {
+		n, err := r.read()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
+				return
+			}
+			l.warn.Warn("UDP read failed", "port", port, "error", err)
+			continue
+		}
+		received := time.Now()
+		messages, bytes := 0, 0
+		for i := range n {
+			msg, from := r.datagram(i)
+			truncated := false
+			if l.opts.Datagrams != nil {
+				assembled, err := l.opts.Datagrams.Add(from, msg, received, message[:0])
+				if assembled == nil {
+					if err != nil {
+						l.m.refusedDatagram()
+						l.warn.Warn("datagram refused", "source", from.Addr(), "port", port, "error", err)
+					}
+					continue
+				}
+				message, msg, truncated = assembled, assembled, err != nil
+			}
+			msg = trimTrailer(msg)
+			if len(msg) == 0 {
+				continue
+			}
+			messages++
+			bytes += len(msg)
+			if len(msg) > l.opts.MaxMessageBytes {
+				msg, truncated = msg[:l.opts.MaxMessageBytes], true
+			}
+			if truncated {
+				l.m.truncated()
+				l.warn.Warn("message truncated to the maximum size", "source", from.Addr(), "port", port,
+					"max_bytes", l.opts.MaxMessageBytes)
+			}
+			source := from.Addr().Unmap()
+			stream := recent[source]
+			if stream == nil {
+				if len(recent) >= maxRecentSources {
+					clear(recent)
+				}
+				stream = streams.Stream(source, port)
+				recent[source] = stream
+			}
+			stream.Add(msg, received)
+			if !slices.Contains(added, stream) {
+				added = append(added, stream)
+			}
+		}
+		l.m.received(messages, bytes)
+		for _, stream := range added {
+			if !stream.TryCommit() {
+				l.warn.Warn("datagrams dropped: the relay is full or shutting down", "port", port)
+			}
+		}
+		clear(added)
+		added = added[:0]
+	}
+}
