@@ -115,8 +115,8 @@ type Config struct {
 	// IdleTimeout closes a TCP or TLS connection that sent nothing for this long (--idle-timeout).
 	// Zero means never.
 	IdleTimeout time.Duration
-	// UDPReaders is the number of goroutines reading each UDP port (--udp-readers). Zero means
-	// runtime.GOMAXPROCS(0).
+	// UDPReaders is the number of readers of each UDP port, each with a socket of its own on Linux
+	// (--udp-readers). Zero means runtime.GOMAXPROCS(0).
 	UDPReaders int
 	// MaxMessageBytes is the longest message kept whole; longer ones are truncated
 	// (--max-message-size). Validate requires it within [MinMessageBytes, MaxMessageBytes].

@@ -73,7 +73,7 @@ func (c *Config) defineFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout,
 		"close TCP and TLS connections idle this long; 0 never")
 	fs.IntVar(&c.UDPReaders, "udp-readers", c.UDPReaders,
-		"goroutines reading each UDP port; 0 for one per CPU, GOMAXPROCS (default 0)")
+		"readers of each UDP port, each with a socket of its own; 0 for one per CPU, GOMAXPROCS (default 0)")
 	fs.Var(sizeValue[int]{&c.MaxMessageBytes}, "max-message-size",
 		fmt.Sprintf("longest message kept whole, longer ones are truncated; %d to %d bytes", MinMessageBytes, MaxMessageBytes))
 
