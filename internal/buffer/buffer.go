@@ -38,6 +38,14 @@ const (
 	// overshoot makes a batch slightly larger than a record is expected to hold: the excess is
 	// requeued, so records are sent full instead of at the ratio estimate's mercy.
 	overshoot = 1.02
+	// freeBatches is how many released batches are kept for reuse: enough for those the encoders,
+	// the queue and the busiest keys cycle through, so that their memory stays warm instead of
+	// being regrown by append into fresh pages after every GC, as a sync.Pool would have it.
+	freeBatches = 8
+	// maxReusedBatchBytes is the largest capacity a released batch may have to be kept: larger
+	// ones (datagrams that waited for the encoders, merged requeues) go back to the GC, so that
+	// the free list stays small.
+	maxReusedBatchBytes = 2 * maxFlushBytes
 )
 
 // ErrClosed is returned by Commit after Close.
@@ -95,7 +103,7 @@ type Buffers struct {
 	flushBytes atomic.Int64
 	ratio      atomic.Uint64 // float64 bits: input bytes per record byte, 0 until observed
 	out        chan *Batch
-	pool       sync.Pool
+	reuse      chan *Batch // released batches kept for reuse
 	log        *slog.Logger
 	drops      *ratelog.Logger
 	metrics    *metrics
@@ -138,13 +146,13 @@ func New(opts Options) *Buffers {
 	b := &Buffers{
 		flushAge: opts.FlushAge,
 		out:      make(chan *Batch, opts.Queue),
+		reuse:    make(chan *Batch, freeBatches),
 		keys:     make(map[Key]*pending),
 		log:      opts.Logger,
 		drops:    ratelog.New(opts.Logger, 0),
 	}
 	b.mem.init(opts.MaxBytes)
 	b.flushBytes.Store(int64(opts.FlushBytes))
-	b.pool.New = func() any { return new(Batch) }
 	b.metrics = newMetrics(opts.Registerer, b)
 	return b
 }
@@ -163,8 +171,14 @@ func (b *Buffers) Release(batch *Batch) {
 // recycle frees a batch, whether or not it was handed on.
 func (b *Buffers) recycle(batch *Batch) {
 	b.free(len(batch.Data))
+	if cap(batch.Data) > maxReusedBatchBytes {
+		return
+	}
 	batch.reset()
-	b.pool.Put(batch)
+	select {
+	case b.reuse <- batch:
+	default:
+	}
 }
 
 // free stops counting size bytes against the cap.
@@ -228,7 +242,12 @@ func (b *Buffers) lookup(key Key) (*pending, error) {
 }
 
 func (b *Buffers) newBatch(key Key) *Batch {
-	batch := b.pool.Get().(*Batch)
+	var batch *Batch
+	select {
+	case batch = <-b.reuse:
+	default:
+		batch = new(Batch)
+	}
 	batch.Key = key
 	return batch
 }
