@@ -8,8 +8,9 @@ import (
 	"net"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/kinesyslog/kinesyslog/internal/mmsg"
 )
 
 // Framing is how messages are delimited on a TCP or TLS stream.
@@ -253,7 +254,7 @@ func (s *stream) runStream(ctx context.Context) (int, int64, error) {
 const datagramBatch = 64
 
 func (s *stream) runDatagrams(ctx context.Context) (int, int64, error) {
-	w, err := newDatagramWriter(s.conn.(*net.UDPConn))
+	w, err := mmsg.NewWriter(s.conn.(*net.UDPConn))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -283,7 +284,7 @@ func (s *stream) runDatagrams(ctx context.Context) (int, int64, error) {
 			msgs = append(msgs, buf[start:end])
 			start = end
 		}
-		sent, err := w.write(msgs)
+		sent, err := w.Write(msgs)
 		n += sent
 		if sent > 0 {
 			total += int64(ends[sent-1])
@@ -305,6 +306,3 @@ type pacer struct {
 func (p pacer) due(now time.Time) int {
 	return int(now.Sub(p.start).Seconds()*p.perSecond) + 1
 }
-
-// isRefused reports an ICMP port unreachable drawn by an earlier datagram.
-func isRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }

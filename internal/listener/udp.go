@@ -11,8 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
+	"github.com/kinesyslog/kinesyslog/internal/mmsg"
 )
 
 const (
@@ -69,54 +68,21 @@ func (u *udpPort) close() {
 	}
 }
 
-// datagramReader reads datagrams from a UDP socket a batch at a time, into buffers it reuses.
-type datagramReader struct {
-	conn interface {
-		ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	}
-	msgs []ipv4.Message
-}
-
-func newDatagramReader(c *net.UDPConn, batch int) *datagramReader {
-	r := &datagramReader{msgs: make([]ipv4.Message, batch)}
-	// Both packages read batches the same way; the one of the socket's family parses its source
-	// addresses.
-	if addr := c.LocalAddr().(*net.UDPAddr); addr.IP.To4() != nil {
-		r.conn = ipv4.NewPacketConn(c)
-	} else {
-		r.conn = ipv6.NewPacketConn(c)
-	}
-	for i := range r.msgs {
-		r.msgs[i].Buffers = [][]byte{make([]byte, maxDatagramBytes)}
-	}
-	return r
-}
-
-// read waits for datagrams and returns how many it read; datagram(i) returns each until the next
-// read.
-func (r *datagramReader) read() (int, error) { return r.conn.ReadBatch(r.msgs, 0) }
-
-// datagram returns the payload and the sender of datagram i of the last read.
-func (r *datagramReader) datagram(i int) ([]byte, netip.AddrPort) {
-	m := &r.msgs[i]
-	var from netip.AddrPort
-	if a, ok := m.Addr.(*net.UDPAddr); ok {
-		from = a.AddrPort()
-	}
-	return m.Buffers[0][:m.N], from
-}
-
 // readUDP reads the datagrams of one socket until it is closed or its read deadline passes. Each
 // batch of datagrams is stamped with one clock reading and committed once per sender.
 func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
-	r := newDatagramReader(pc, udpBatch)
+	r, err := mmsg.NewReader(pc, udpBatch, maxDatagramBytes)
+	if err != nil {
+		l.log.Error("UDP socket cannot be read", "port", port, "error", err)
+		return
+	}
 	var message []byte // what Datagrams assembled, reused
 	// The streams of recent senders, so a flood from one source does not look up its key per
 	// datagram; reset when it grows, since senders come and go.
 	recent := make(map[netip.Addr]Stream)
 	var added []Stream // the streams of the batch being read, to commit
 	for {
-		n, err := r.read()
+		n, err := r.Read()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
 				return
@@ -127,7 +93,7 @@ func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
 		received := time.Now()
 		messages, bytes := 0, 0
 		for i := range n {
-			msg, from := r.datagram(i)
+			msg, from := r.Datagram(i)
 			truncated := false
 			if l.opts.Datagrams != nil {
 				assembled, err := l.opts.Datagrams.Add(from, msg, received, message[:0])
