@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,6 +41,8 @@ type Options struct {
 	HTTPClient aws.HTTPClient
 	// Timeout bounds each call; zero means DefaultTimeout. A caller's shorter deadline wins.
 	Timeout time.Duration
+	// Logger receives the AWS SDK's own log lines; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // A Client sends records to one delivery stream. It is safe for concurrent use.
@@ -59,7 +62,10 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 	if o.Stream == "" {
 		return nil, errors.New("firehose: no delivery stream name")
 	}
-	var loads []func(*config.LoadOptions) error
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	loads := []func(*config.LoadOptions) error{config.WithLogger(sdkLogger{o.Logger})}
 	if o.Region != "" {
 		loads = append(loads, config.WithRegion(o.Region))
 	}

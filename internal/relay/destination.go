@@ -62,6 +62,7 @@ func openDestination(ctx context.Context, cfg config.Config, logger *slog.Logger
 		Region:      cfg.Region,
 		Profile:     cfg.Profile,
 		EndpointURL: cfg.EndpointURL,
+		Logger:      logger,
 	})
 	if err != nil {
 		return nil, err
