@@ -20,17 +20,8 @@ const maxPayload = 65_507
 func TestReadWrite(t *testing.T) {
 	for _, address := range []string{"127.0.0.1", "::1"} {
 		t.Run(address, func(t *testing.T) {
-			conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(address), 0)))
-			if err != nil {
-				t.Skipf("no %s: %v", address, err)
-			}
-			defer conn.Close()
+			conn, sender := socketPair(t, address)
 			conn.SetReadBuffer(4 << 20)
-			sender, err := net.DialUDP("udp", nil, conn.LocalAddr().(*net.UDPAddr))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sender.Close()
 			w, err := NewWriter(sender)
 			if err != nil {
 				t.Fatal(err)
@@ -135,16 +126,7 @@ func TestWriteRefused(t *testing.T) {
 
 // TestReadAllocs checks that reading a batch allocates nothing once the Reader exists.
 func TestReadAllocs(t *testing.T) {
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	sender, err := net.DialUDP("udp", nil, conn.LocalAddr().(*net.UDPAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sender.Close()
+	conn, sender := socketPair(t, "127.0.0.1")
 	r, err := NewReader(conn, 8, 1500)
 	if err != nil {
 		t.Fatal(err)
@@ -162,4 +144,21 @@ func TestReadAllocs(t *testing.T) {
 	if runtime.GOOS == "linux" && allocs != 0 {
 		t.Errorf("a read allocates %v times, want 0", allocs)
 	}
+}
+
+// socketPair returns a UDP socket on address and a socket connected to it, both closed when the
+// test ends; the test is skipped where address cannot be bound.
+func socketPair(t *testing.T, address string) (receiver, sender *net.UDPConn) {
+	t.Helper()
+	receiver, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(address), 0)))
+	if err != nil {
+		t.Skipf("no %s: %v", address, err)
+	}
+	t.Cleanup(func() { receiver.Close() })
+	sender, err = net.DialUDP("udp", nil, receiver.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sender.Close() })
+	return receiver, sender
 }
