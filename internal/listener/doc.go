@@ -5,7 +5,10 @@
 // TCP and TLS streams are framed by internal/framing (RFC6587 octet counting or LF/NUL/CR
 // termination, chosen per frame; RFC5425 octet counting over TLS is the same framing); a UDP
 // datagram is one message (RFC5426 section 3.1), without any trailing LF, CR or NUL. Messages
-// longer than the maximum size are truncated and counted.
+// longer than the maximum size are truncated and counted. Each UDP reader has a socket of its own
+// on Linux (SO_REUSEPORT: the kernel spreads senders over the sockets, each sender staying on
+// one) and reads up to 32 datagrams per system call through internal/mmsg, committing them once
+// per sender; datagrams are committed with TryCommit, since their senders cannot wait.
 //
 // TLS ports (RFC5425) accept TLS 1.2 and 1.3 with Go's default cipher suites. Their certificate
 // comes from internal/certs: it is reloaded when its files change or on a signal, without

@@ -37,7 +37,7 @@ type udpPort struct {
 }
 
 // listenUDP binds the sockets of UDP port port on address, readers of them where the system
-// allows several; a port of 0 picks a free one, shared by all of its sockets.
+// allows several.
 func listenUDP(address string, port, readers int) (*udpPort, error) {
 	sockets := 1
 	lc := net.ListenConfig{}
@@ -56,9 +56,8 @@ func listenUDP(address string, port, readers int) (*udpPort, error) {
 		// Not reaching the size asked for is not an error: the kernel caps it.
 		_ = conn.SetReadBuffer(udpReadBufferBytes)
 		u.conns = append(u.conns, conn)
-		u.port = uint16(conn.LocalAddr().(*net.UDPAddr).Port)
-		port = int(u.port) // the next sockets join the port the first was given
 	}
+	u.port = uint16(port)
 	return u, nil
 }
 
@@ -87,7 +86,9 @@ func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
 			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
 				return
 			}
+			// Out of memory for socket buffers and the like: wait a little instead of spinning.
 			l.warn.Warn("UDP read failed", "port", port, "error", err)
+			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		received := time.Now()
