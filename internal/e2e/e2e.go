@@ -40,8 +40,18 @@ var (
 	buildErr  error
 )
 
+// Main runs the tests of a package that uses Binary and then removes the binary, so that test
+// runs leave nothing in the temporary directory. Call it from TestMain: os.Exit(e2e.Main(m)).
+func Main(m *testing.M) int {
+	code := m.Run()
+	if binary != "" {
+		os.RemoveAll(filepath.Dir(binary))
+	}
+	return code
+}
+
 // Binary returns the path of a kinesyslog binary built from this checkout, building it on first
-// use.
+// use. Packages that call it run their tests through Main.
 func Binary(tb testing.TB) string {
 	tb.Helper()
 	buildOnce.Do(func() {
