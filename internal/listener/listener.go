@@ -222,6 +222,7 @@ func Listen(opts Options) (*Listener, error) {
 			continue
 		}
 		l.udp = append(l.udp, u)
+		l.m.watchUDP(u.conns)
 	}
 	if err := errors.Join(errs...); err != nil {
 		l.closeSockets()

@@ -1,6 +1,8 @@
 package listener
 
 import (
+	"net"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +34,11 @@ type Metrics struct {
 	connsRefused *prometheus.CounterVec
 	certReloads  *prometheus.CounterVec
 	certExpiry   prometheus.Gauge
+	udpKernel    prometheus.CounterFunc // reads kernelDrops
+
+	mu        sync.Mutex
+	udpInodes map[uint64]bool // the listeners' UDP sockets, for their kernel drop counters
+	udpDrops  uint64          // the last sum of those counters read
 }
 
 // NewMetrics registers the listener metrics with reg.
@@ -66,9 +73,43 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.certReloads.WithLabelValues("ok")
 	m.certReloads.WithLabelValues("error")
-	reg.MustRegister(m.messages, m.bytes, m.truncations, m.framing, m.datagrams, m.connections, m.connsTotal, m.connsRefused,
+	m.udpKernel = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "kinesyslog_udp_kernel_drops_total",
+		Help: "UDP datagrams the kernel dropped for the listeners' sockets, nearly always because a socket's receive buffer was full: the readers fell behind. Linux only."},
+		m.kernelDrops)
+	reg.MustRegister(m.udpKernel, m.messages, m.bytes, m.truncations, m.framing, m.datagrams, m.connections, m.connsTotal, m.connsRefused,
 		m.certReloads, m.certExpiry)
 	return m
+}
+
+// watchUDP makes the kernel's drop counters of conns count in kinesyslog_udp_kernel_drops_total.
+func (m *Metrics) watchUDP(conns []*net.UDPConn) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.udpInodes == nil {
+		m.udpInodes = make(map[uint64]bool)
+	}
+	for _, c := range conns {
+		if inode, ok := socketInode(c); ok {
+			m.udpInodes[inode] = true
+		}
+	}
+}
+
+// kernelDrops sums the kernel's drop counters of the watched UDP sockets, when a scrape asks.
+func (m *Metrics) kernelDrops() float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.udpInodes) > 0 {
+		// A counter never goes down: a failed read reports what the last one found.
+		if drops, ok := kernelDrops(m.udpInodes); ok {
+			m.udpDrops = max(m.udpDrops, drops)
+		}
+	}
+	return float64(m.udpDrops)
 }
 
 // received counts messages and their bytes; connections call it once per read, not per message.

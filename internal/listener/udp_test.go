@@ -1,12 +1,17 @@
 package listener
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestUDPReaders sends datagrams from many senders at once to ports read by one and by several
@@ -107,4 +112,57 @@ func freeUDPPort(t *testing.T, address string) int {
 	}
 	defer pc.Close()
 	return pc.LocalAddr().(*net.UDPAddr).Port
+}
+
+// stalledStreams is a Streams whose commits wait until release is closed: a relay that has
+// fallen behind.
+type stalledStreams struct{ release chan struct{} }
+
+func (s stalledStreams) Stream(netip.Addr, uint16) Stream { return stalledStream(s) }
+
+type stalledStream stalledStreams
+
+func (stalledStream) Add([]byte, time.Time) {}
+func (s stalledStream) Commit() error       { <-s.release; return nil }
+func (s stalledStream) TryCommit() bool     { <-s.release; return true }
+
+// TestUDPKernelDrops stalls the UDP reader and overfills its socket: what the kernel drops shows
+// in kinesyslog_udp_kernel_drops_total, read from the kernel's own counter of the socket.
+func TestUDPKernelDrops(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the kernel's drop counters are read from /proc/net/udp")
+	}
+	reg := prometheus.NewRegistry()
+	l, err := Listen(Options{Address: "127.0.0.1", UDPPorts: []int{freeUDPPort(t, "127.0.0.1")}, UDPReaders: 1,
+		Metrics: NewMetrics(reg), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.Run(ctx, stalledStreams{release})
+	}()
+	defer func() {
+		close(release)
+		cancel()
+		<-done
+	}()
+	if got := testutil.ToFloat64(l.m.udpKernel); got != 0 {
+		t.Fatalf("kernel drops before any datagram = %v, want 0", got)
+	}
+	conn, err := net.Dial("udp", l.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The receive buffer holds some 8 MiB of the kernel's accounting; each datagram of 1 KB takes
+	// about 2 KB of it, so that 20,000 of them overflow it whatever the machine's limits.
+	datagram := []byte("<13>" + strings.Repeat("x", 1000))
+	for range 20_000 {
+		conn.Write(datagram)
+	}
+	waitFor(t, "kernel drops counted", func() bool { return testutil.ToFloat64(l.m.udpKernel) > 0 })
 }
