@@ -447,9 +447,13 @@ func TestFaultSpoolFull(t *testing.T) {
 		}
 		r.waitMetric(t, "kinesyslog_messages_received_total", fmt.Sprintf("at least %v", before+datagrams),
 			func(v float64) bool { return v >= before+datagrams })
-		if m := r.Totals(t); m["kinesyslog_buffer_dropped_messages_total"] != 0 {
+		m := r.Totals(t)
+		if m["kinesyslog_buffer_dropped_messages_total"] != 0 {
 			t.Errorf("%v datagrams dropped with the buffers at %v bytes of their %v; want none dropped below the cap",
 				m["kinesyslog_buffer_dropped_messages_total"], m["kinesyslog_buffer_bytes"], m["kinesyslog_buffer_max_bytes"])
+		}
+		if drops, ok := m["kinesyslog_udp_kernel_drops_total"]; !ok || drops != 0 {
+			t.Errorf("kinesyslog_udp_kernel_drops_total = %v (reported: %v), want 0 with every datagram read", drops, ok)
 		}
 	})
 
