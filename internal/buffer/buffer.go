@@ -124,6 +124,11 @@ type pending struct {
 	batch    *Batch
 	lastUsed time.Time
 	removed  bool // deleted from Buffers.keys: look the key up again
+	// handing is set while a Commit waits for the encoder stage to take a full batch of this
+	// key; other Commits of the key wait on handed meanwhile instead of filling, each, another
+	// batch to wait with: the senders of one source hold up to two batches, not one each.
+	handing bool
+	handed  *sync.Cond // on mu
 }
 
 // New returns Buffers configured by opts.
@@ -228,6 +233,7 @@ func (b *Buffers) lookup(key Key) (*pending, error) {
 		p := b.keys[key]
 		if p == nil {
 			p = &pending{batch: b.newBatch(key)}
+			p.handed = sync.NewCond(&p.mu)
 			b.keys[key] = p
 		}
 		b.busy.Add(1)
@@ -236,6 +242,28 @@ func (b *Buffers) lookup(key Key) (*pending, error) {
 		if !p.removed {
 			return p, nil
 		}
+		p.mu.Unlock()
+		b.busy.Done()
+	}
+}
+
+// lookupReady is lookup for a commit: with wait, it also waits until no other commit of the key
+// is waiting for the encoder stage with a full batch.
+func (b *Buffers) lookupReady(key Key, wait bool) (*pending, error) {
+	for {
+		p, err := b.lookup(key)
+		if err != nil || !wait || !p.handing {
+			return p, err
+		}
+		b.metrics.waiting.Inc()
+		for p.handing {
+			p.handed.Wait()
+		}
+		b.metrics.waiting.Dec()
+		if !p.removed {
+			return p, nil
+		}
+		// The key went idle and was forgotten meanwhile: look it up anew.
 		p.mu.Unlock()
 		b.busy.Done()
 	}
@@ -280,7 +308,7 @@ func (b *Buffers) commit(key Key, staged *Batch, wait bool) error {
 	if err := b.reserve(size, wait); err != nil {
 		return err
 	}
-	p, err := b.lookup(key)
+	p, err := b.lookupReady(key, wait)
 	if err != nil {
 		b.free(size)
 		return err
@@ -316,10 +344,15 @@ func (b *Buffers) commit(key Key, staged *Batch, wait bool) error {
 		return nil
 	}
 	p.batch = b.newBatch(key)
+	p.handing = true
 	p.mu.Unlock()
 	b.metrics.waiting.Inc()
 	b.handOn(batch)
 	b.metrics.waiting.Dec()
+	p.mu.Lock()
+	p.handing = false
+	p.handed.Broadcast()
+	p.mu.Unlock()
 	return nil
 }
 
@@ -467,7 +500,7 @@ func (b *Buffers) flushAged(now time.Time) {
 	ps := make([]*pending, 0, len(b.keys))
 	for key, p := range b.keys {
 		p.mu.Lock()
-		if len(p.batch.Ends) == 0 && now.Sub(p.lastUsed) >= b.flushAge {
+		if len(p.batch.Ends) == 0 && !p.handing && now.Sub(p.lastUsed) >= b.flushAge {
 			p.removed = true
 			delete(b.keys, key)
 			b.recycle(p.batch)

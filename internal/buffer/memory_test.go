@@ -329,3 +329,66 @@ func TestAddCommitsLargeStaging(t *testing.T) {
 		t.Errorf("Appender staged up to %d bytes, want at most about %d", maxStaged, maxStagedBytes)
 	}
 }
+
+// TestBlockedSendersOfOneKey stalls the encoder while many senders of one key keep committing:
+// one of them waits with a full batch and the others wait behind it, rather than each filling a
+// batch of its own to wait with, so that what the key holds does not grow with its senders.
+// Once the encoder reads again, every message is handed on exactly once.
+func TestBlockedSendersOfOneKey(t *testing.T) {
+	const (
+		flushBytes = 16 << 10
+		senders    = 16
+		msgBytes   = 1000
+	)
+	reg := prometheus.NewRegistry()
+	b := New(Options{FlushBytes: flushBytes, Queue: 1, Registerer: reg})
+	var wg sync.WaitGroup
+	sent := make([][]string, senders)
+	stop := make(chan struct{})
+	for s := range senders {
+		wg.Go(func() {
+			a := b.Appender(keyA, stamper)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				msg := stage(a, fmt.Sprintf("s%d-m%d-", s, i), msgBytes)
+				if err := a.Commit(); err != nil {
+					t.Error(err)
+					return
+				}
+				sent[s] = append(sent[s], msg)
+			}
+		})
+	}
+	poll(t, "every sender waiting", func() bool { return metricValue(t, reg, "kinesyslog_buffer_waiting_commits") == senders })
+	// Held: the batch in the queue, the one waiting to be queued, the one being filled, and what
+	// each waiting sender has reserved, a message each. Each sender holding a full batch would be
+	// many times that.
+	if held, most := b.Bytes(), int64(3*(flushBytes+msgBytes)+senders*msgBytes); held > most {
+		t.Errorf("%d senders of one key waiting hold %d bytes, want at most %d", senders, held, most)
+	}
+	close(stop)
+	all := drain(b)
+	wg.Wait()
+	b.Close()
+	seen := make(map[string]int)
+	for _, batch := range <-all {
+		for _, m := range messages(t, batch) {
+			seen[m]++
+		}
+	}
+	for s := range senders {
+		for _, m := range sent[s] {
+			if seen[m] != 1 {
+				t.Fatalf("message %.20q handed on %d times, want once", m, seen[m])
+			}
+			delete(seen, m)
+		}
+	}
+	if len(seen) > 0 {
+		t.Errorf("%d messages handed on that no sender committed", len(seen))
+	}
+}
