@@ -19,7 +19,10 @@
 // The bytes of events held in memory, in the batches being filled and in the batches handed on
 // until the encoder releases them, are capped by Options.MaxBytes (DefaultMaxBytes). Commit blocks
 // while the encoder stage is busy (its channel is full) or the cap is reached, which stops a TCP
-// listener from reading: senders feel backpressure and nothing is dropped. When the cap is reached
+// listener from reading: senders feel backpressure and nothing is dropped. Of the commits of one
+// key (one source's connections), one at a time waits with a full batch; the others wait behind
+// it before adding theirs, so a key holds at most the batch being filled and one waiting, however
+// many connections it has. When the cap is reached
 // while no batch is with the encoder, the largest batch being filled is handed on early, so that
 // many quiet sources cannot hold the memory until their batches age. An Appender stages at most
 // about a mebibyte between commits: past that, Add commits by itself, blocking as Commit does, so
