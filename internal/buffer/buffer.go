@@ -500,7 +500,7 @@ func (b *Buffers) flushAged(now time.Time) {
 	ps := make([]*pending, 0, len(b.keys))
 	for key, p := range b.keys {
 		p.mu.Lock()
-		if len(p.batch.Ends) == 0 && !p.handing && now.Sub(p.lastUsed) >= b.flushAge {
+		if len(p.batch.Ends) == 0 && now.Sub(p.lastUsed) >= b.flushAge {
 			p.removed = true
 			delete(b.keys, key)
 			b.recycle(p.batch)
