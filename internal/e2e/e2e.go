@@ -13,6 +13,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -75,36 +77,60 @@ func Binary(tb testing.TB) string {
 	return binary
 }
 
-// FreePort returns a port of network ("tcp" or "udp") on 127.0.0.1 that was free a moment ago.
+// Test ports are drawn from below the kernel's ephemeral range (32768 to 60999 on Linux), from
+// which every outgoing connection takes its local port: a port found free in that range can be
+// taken by some test's client socket before the relay binds it.
+const (
+	minTestPort = 20000
+	maxTestPort = 32767
+)
+
+var (
+	portsOnce sync.Once
+	nextPort  atomic.Int32 // the next candidate, less minTestPort; from a random start per process
+)
+
+// FreePort returns a port that was free a moment ago for both TCP and UDP on every address;
+// network ("tcp" or "udp") says which the caller means to use.
 func FreePort(tb testing.TB, network string) int {
 	tb.Helper()
 	return FreePorts(tb, network, 1)[0]
 }
 
-// FreePorts returns n distinct ports of network on 127.0.0.1 that were free a moment ago: unlike
-// n calls of FreePort, which may each get the port the last one released.
+// FreePorts returns n distinct ports that were free a moment ago, as FreePort does. No port is
+// returned twice in one test process; test processes of other packages start elsewhere in the
+// range, and a port they hold is found in use.
 func FreePorts(tb testing.TB, network string, n int) []int {
 	tb.Helper()
+	portsOnce.Do(func() { nextPort.Store(rand.Int32N(maxTestPort - minTestPort + 1)) })
 	ports := make([]int, 0, n)
-	for range n {
-		switch network {
-		case "tcp":
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				tb.Fatal(err)
-			}
-			defer ln.Close()
-			ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-		default:
-			pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-			if err != nil {
-				tb.Fatal(err)
-			}
-			defer pc.Close()
-			ports = append(ports, pc.LocalAddr().(*net.UDPAddr).Port)
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > maxTestPort-minTestPort {
+			tb.Fatalf("no free %s port in %d to %d", network, minTestPort, maxTestPort)
+		}
+		port := minTestPort + int(nextPort.Add(1)-1)%(maxTestPort-minTestPort+1)
+		if portFree(port) {
+			ports = append(ports, port)
 		}
 	}
 	return ports
+}
+
+// portFree reports whether port can be bound for TCP and for UDP on all addresses, which
+// conflicts with any binding of it on one address.
+func portFree(port int) bool {
+	address := net.JoinHostPort("", strconv.Itoa(port))
+	ln, err := net.Listen("tcp", address)
+	if err != nil {
+		return false
+	}
+	defer ln.Close()
+	pc, err := net.ListenPacket("udp", address)
+	if err != nil {
+		return false
+	}
+	pc.Close()
+	return true
 }
 
 // Relay is a running kinesyslog process.
