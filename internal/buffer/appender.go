@@ -1,10 +1,7 @@
 package buffer
 
 import (
-	crand "crypto/rand"
-	"encoding/binary"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/record"
@@ -31,7 +28,7 @@ type Appender struct {
 	key     Key
 	source  string
 	stamper Stamper
-	ids     *rand.ChaCha8
+	ids     *record.IDs
 	staged  Batch
 	scratch []byte
 	err     error // of a commit made by Add, for the next Commit
@@ -39,14 +36,12 @@ type Appender struct {
 
 // Appender returns an Appender for the messages of key.
 func (b *Buffers) Appender(key Key, stamper Stamper) *Appender {
-	var seed [32]byte
-	crand.Read(seed[:]) // never fails on Linux since Go 1.24; a failure would crash the program
 	return &Appender{
 		buffers: b,
 		key:     key,
 		source:  key.Source.Unmap().String(),
 		stamper: stamper,
-		ids:     rand.NewChaCha8(seed),
+		ids:     record.NewIDs(),
 	}
 }
 
@@ -64,11 +59,7 @@ func (a *Appender) Add(msg []byte, received time.Time) {
 		a.scratch = out
 		msg = out
 	}
-	// Event ids come from a ChaCha8 stream seeded from the system's CSPRNG: as unpredictable and
-	// unique as version 4 UUIDs drawn from crypto/rand, at a fraction of the cost per event.
-	var id record.UUID
-	binary.LittleEndian.PutUint64(id[:8], a.ids.Uint64())
-	binary.LittleEndian.PutUint64(id[8:], a.ids.Uint64())
+	id := a.ids.Next(received.UnixMilli())
 	if len(a.staged.Ends) == 0 {
 		a.staged.Oldest = received
 	}

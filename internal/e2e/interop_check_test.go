@@ -146,8 +146,8 @@ func checkInterop(t *testing.T, recs []*record.Record, want expectations, since,
 			continue
 		}
 		for _, ev := range rec.LogEvents {
-			if !uuidV4.MatchString(ev.ID) || ids[ev.ID] {
-				r.errorf("event", "id %q is not a fresh UUIDv4", ev.ID)
+			if !uuidV7.MatchString(ev.ID) || ids[ev.ID] {
+				r.errorf("event", "id %q is not a fresh UUIDv7", ev.ID)
 			}
 			ids[ev.ID] = true
 			key := delivery{tokenOf(ev.Message), port}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,8 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/record"
 )
 
-var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+// uuidV7 matches a version 7 UUID; its first 12 hex digits are the Unix time in milliseconds.
+var uuidV7 = regexp.MustCompile(`^([0-9a-f]{8})-([0-9a-f]{4})-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 // sent is what the test expects to find for one message.
 type sent struct {
@@ -76,8 +78,10 @@ func checkDelivered(t *testing.T, recs []*record.Record, owner string, want map[
 			t.Errorf("record filters %q, want [%q]", rec.SubscriptionFilters, rec.LogGroup)
 		}
 		for _, ev := range rec.LogEvents {
-			if !uuidV4.MatchString(ev.ID) || ids[ev.ID] {
-				t.Errorf("event id %q is not a fresh UUIDv4", ev.ID)
+			if m := uuidV7.FindStringSubmatch(ev.ID); m == nil || ids[ev.ID] {
+				t.Errorf("event id %q is not a fresh UUIDv7", ev.ID)
+			} else if ms, _ := strconv.ParseInt(m[1]+m[2], 16, 64); ms < since.UnixMilli() || ms > time.Now().UnixMilli() {
+				t.Errorf("event id %q carries %v, want a time since %v", ev.ID, time.UnixMilli(ms), since)
 			}
 			ids[ev.ID] = true
 			token := tokenOf(ev.Message)

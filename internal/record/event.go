@@ -15,12 +15,9 @@ const MaxEventBytes = TargetBytes - 4096
 // {"id":"<36>","timestamp":<up to 20>,"message":""}.
 const eventOverheadBytes = len(`{"id":"","timestamp":,"message":""}`) + 36 + 20
 
-// A UUID is a 128-bit identifier, formatted as RFC 9562 version 4 by AppendEvent.
-type UUID [16]byte
-
 // AppendEvent appends the JSON object of one log event, {"id":…,"timestamp":…,"message":…}, to
-// dst and returns the extended slice. id is formatted as a version 4 UUID (its version and variant
-// bits are set here); timestampMillis is milliseconds since the Unix epoch.
+// dst and returns the extended slice. id is written in its canonical form, as it is (IDs makes the
+// relay's); timestampMillis is milliseconds since the Unix epoch.
 //
 // The message is escaped as JSON requires. Bytes that are not valid UTF-8 are written as the four
 // characters \xNN (NN its hexadecimal value), as the Python original's backslashreplace did, so
@@ -43,8 +40,6 @@ const hexDigits = "0123456789abcdef"
 var uuidHexAt = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
 
 func appendUUID(dst []byte, id UUID) []byte {
-	id[6] = id[6]&0x0f | 0x40 // version 4
-	id[8] = id[8]&0x3f | 0x80 // RFC 9562 variant
 	b := [36]byte{8: '-', 13: '-', 18: '-', 23: '-'}
 	for i, v := range id {
 		at := uuidHexAt[i]
