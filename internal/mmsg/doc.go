@@ -1,6 +1,7 @@
 // Package mmsg moves UDP datagrams a batch per system call: recvmmsg(2) and sendmmsg(2) on
 // Linux, one datagram per call elsewhere. It sits under the listener's UDP readers and the load
-// generator's UDP senders.
+// generator's UDP senders. On Linux the Writer also hands each run of datagrams of one size to
+// the kernel as one UDP_SEGMENT message, which the kernel splits back into those datagrams.
 //
 // It is hand-written rather than golang.org/x/net's ipv4/ipv6 ReadBatch because the relay's
 // UDP readers need two things that package does not give: no allocation per datagram (x/net

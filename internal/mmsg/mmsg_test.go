@@ -33,6 +33,10 @@ func TestReadWrite(t *testing.T) {
 				}
 			}
 			sent = append(sent, []byte(fmt.Sprintf("<13>%s", bytes.Repeat([]byte("x"), 100))))
+			// A long run of one size, which Linux sends as several UDP_SEGMENT messages.
+			for i := range 150 {
+				sent = append(sent, fmt.Appendf(nil, "<13>1 - - - - - datagram %03d %s", i, bytes.Repeat([]byte("y"), 170)))
+			}
 			if n, err := w.Write(sent); err != nil || n != len(sent) {
 				t.Fatalf("Write of %d datagrams = %d, %v", len(sent), n, err)
 			}
