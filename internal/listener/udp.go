@@ -24,7 +24,8 @@ const (
 	// udpReadBufferBytes is the receive buffer asked of the kernel for each UDP socket, to ride out
 	// bursts while the readers are busy; the kernel caps it at net.core.rmem_max.
 	udpReadBufferBytes = 8 << 20
-	// maxRecentSources bounds the streams a UDP reader keeps at hand between datagrams.
+	// maxRecentSources bounds each generation of the streams a UDP reader keeps at hand between
+	// datagrams (recentStreams).
 	maxRecentSources = 1024
 )
 
@@ -76,9 +77,7 @@ func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
 		return
 	}
 	var message []byte // what Datagrams assembled, reused
-	// The streams of recent senders, so a flood from one source does not look up its key per
-	// datagram; reset when it grows, since senders come and go.
-	recent := make(map[netip.Addr]Stream)
+	recent := newRecentStreams()
 	var added []Stream // the streams of the batch being read, to commit
 	for {
 		n, err := r.Read()
@@ -121,15 +120,7 @@ func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
 				l.warn.Warn("message truncated to the maximum size", "source", from.Addr(), "port", port,
 					"max_bytes", l.opts.MaxMessageBytes)
 			}
-			source := from.Addr().Unmap()
-			stream := recent[source]
-			if stream == nil {
-				if len(recent) >= maxRecentSources {
-					clear(recent)
-				}
-				stream = streams.Stream(source, port)
-				recent[source] = stream
-			}
+			stream := recent.stream(from.Addr().Unmap(), port, streams)
 			stream.Add(msg, received)
 			if !slices.Contains(added, stream) {
 				added = append(added, stream)
@@ -144,4 +135,37 @@ func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
 		clear(added)
 		added = added[:0]
 	}
+}
+
+// recentStreams keeps the streams of a reader's recent senders, so that a flood from one source
+// does not look up its key per datagram. It holds two generations of at most maxRecentSources
+// senders: a sender seen in the current generation or the one before keeps its stream, and when
+// the current generation is full it becomes the one before. So the senders that keep sending keep
+// their streams however many others come and go (spoofed sources included), in bounded memory.
+type recentStreams struct {
+	current, previous map[netip.Addr]Stream
+}
+
+func newRecentStreams() *recentStreams {
+	return &recentStreams{
+		current:  make(map[netip.Addr]Stream, maxRecentSources),
+		previous: make(map[netip.Addr]Stream, maxRecentSources),
+	}
+}
+
+// stream returns the stream of source, from streams if the sender is not recent.
+func (r *recentStreams) stream(source netip.Addr, port uint16, streams Streams) Stream {
+	if s, ok := r.current[source]; ok {
+		return s
+	}
+	s, ok := r.previous[source]
+	if !ok {
+		s = streams.Stream(source, port)
+	}
+	if len(r.current) >= maxRecentSources {
+		r.previous, r.current = r.current, r.previous
+		clear(r.current)
+	}
+	r.current[source] = s
+	return s
 }

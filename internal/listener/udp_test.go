@@ -166,3 +166,48 @@ func TestUDPKernelDrops(t *testing.T) {
 	}
 	waitFor(t, "kernel drops counted", func() bool { return testutil.ToFloat64(l.m.udpKernel) > 0 })
 }
+
+// TestRecentStreams checks which senders keep their stream: the reader opens a stream for a sender
+// again only when maxRecentSources others have come since it last sent.
+func TestRecentStreams(t *testing.T) {
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}) }
+	others := func(from, n int) []int {
+		s := make([]int, n)
+		for i := range s {
+			s[i] = from + i
+		}
+		return s
+	}
+	tests := []struct {
+		name       string
+		before     []int // senders before sender 0 sends again
+		wantReopen bool
+	}{
+		{name: "the same sender", before: nil},
+		{name: "a generation of others", before: others(1, maxRecentSources)},
+		{name: "two generations of others less one", before: others(1, 2*maxRecentSources-2)},
+		{name: "two generations of others", before: others(1, 2*maxRecentSources), wantReopen: true},
+		{name: "others, sending again in between", before: append(append(others(1, maxRecentSources), 0), others(maxRecentSources+1, maxRecentSources)...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			streams := &sink{}
+			recent := newRecentStreams()
+			first := recent.stream(addr(0), 514, streams)
+			for _, i := range tt.before {
+				recent.stream(addr(i), 514, streams)
+			}
+			opened := streams.opened()
+			again := recent.stream(addr(0), 514, streams)
+			if reopened := again != first; reopened != tt.wantReopen {
+				t.Errorf("stream opened again: %v, want %v", reopened, tt.wantReopen)
+			}
+			if reopened := streams.opened() > opened; reopened != tt.wantReopen {
+				t.Errorf("Streams.Stream called again: %v, want %v", reopened, tt.wantReopen)
+			}
+			if n := len(recent.current) + len(recent.previous); n > 2*maxRecentSources {
+				t.Errorf("%d senders held, want at most %d", n, 2*maxRecentSources)
+			}
+		})
+	}
+}
