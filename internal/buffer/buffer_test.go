@@ -1,6 +1,7 @@
 package buffer
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -311,5 +312,45 @@ func TestRequeueHandsOnFullBatch(t *testing.T) {
 				t.Fatal("a full requeued batch was not handed on")
 			}
 		})
+	}
+}
+
+// TestBatchGrowth fills one batch with commits of 64 KiB, as a busy connection makes them: it
+// grows by doubling, to the flush size and an appender's worth more, never further.
+func TestBatchGrowth(t *testing.T) {
+	const flush = 6 << 20
+	b := New(Options{FlushBytes: flush, Queue: 10})
+	a := b.Appender(keyA, stamper)
+	msg := bytes.Repeat([]byte("x"), 1000)
+	var caps []int
+	for {
+		for range 64 {
+			a.Add(msg, t0)
+		}
+		if err := a.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		p, err := b.lookup(keyA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, c := len(p.batch.Data), cap(p.batch.Data)
+		p.mu.Unlock()
+		b.busy.Done()
+		if n == 0 {
+			break // the batch reached the flush size and was handed on
+		}
+		if len(caps) == 0 || caps[len(caps)-1] != c {
+			caps = append(caps, c)
+		}
+		if c > flush+maxStagedBytes || c > 2*max(n, 64<<10) {
+			t.Fatalf("a batch of %d bytes has room for %d: want at most twice its size and at most %d", n, c, flush+maxStagedBytes)
+		}
+	}
+	if len(caps) > 8 {
+		t.Errorf("the batch grew %d times (%v): want doubling, at most 8 times from 64 KiB to 6 MiB", len(caps), caps)
+	}
+	if last := caps[len(caps)-1]; last != flush+maxStagedBytes {
+		t.Errorf("the batch ended with room for %d bytes, want the flush size and an appender's worth, %d", last, flush+maxStagedBytes)
 	}
 }
