@@ -5,8 +5,8 @@
 // A listener takes an Appender per connection (or per datagram source), adds each message to it
 // and commits after each read, so the shared per-key batch is locked once per read, not once per
 // message. Adding a message stamps it (through a Stamper: syslog or GELF), gives it the next
-// version 7 UUID of its Appender (record.IDs) and encodes it as a JSON event (record.AppendEvent); the encoder downstream only
-// compresses.
+// version 7 UUID of its Appender (record.IDs) and encodes it as a JSON event
+// (record.AppendEvent); the encoder downstream only compresses.
 //
 // A batch is handed on (Buffers.Batches) when it reaches the flush size or its oldest event reaches
 // the flush age (Options.FlushAge, the spec's 60 s). The flush size starts at the spec's 4 MB of
