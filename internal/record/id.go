@@ -18,10 +18,11 @@ const counterBits = 74
 // system's CSPRNG and goes up by one per id (the "monotonic random" counters of RFC 9562 §6.2).
 //
 // So each stream's ids are unique and, while the clock does not step back, increasing; two
-// streams' ids collide only if their counters, 2^74 values apart at random, meet within the same
-// millisecond. And consecutive ids differ only in their last digits, which gzip encodes as a
-// match with the previous id: random version 4 ids were a quarter of a record's compressed bytes
-// and a fifth of the compressor's time (BENCHMARKS.md). An IDs is not safe for concurrent use.
+// streams' ids collide only if, within the same millisecond, their counters, each started at a
+// random one of 2^74 values, meet. And consecutive ids differ only in their last digits, which
+// gzip codes as a match with the id before: random version 4 ids were over a quarter of a
+// record's compressed bytes and a fifth of the compressor's time (BENCHMARKS.md). An IDs is not
+// safe for concurrent use.
 type IDs struct {
 	high uint64 // the top counterBits-64 bits of the counter
 	low  uint64
