@@ -215,18 +215,26 @@ func (s *stream) due(n int, now time.Time) int {
 	return d
 }
 
+// next waits until the stream, having sent n messages, is due to send more, and returns how
+// many; 0 once it has sent all it should or ctx is done.
+func (s *stream) next(ctx context.Context, n int) int {
+	for ctx.Err() == nil {
+		if d := s.due(n, time.Now()); d != 0 {
+			return max(d, 0)
+		}
+		time.Sleep(pacingQuantum)
+	}
+	return 0
+}
+
 func (s *stream) runStream(ctx context.Context) (int, int64, error) {
 	buf := make([]byte, 0, chunkBytes+64<<10)
 	var msg []byte
 	n, total := 0, int64(0)
-	for ctx.Err() == nil {
-		d := s.due(n, time.Now())
-		if d < 0 {
-			return n, total, nil
-		}
+	for {
+		d := s.next(ctx, n)
 		if d == 0 {
-			time.Sleep(pacingQuantum)
-			continue
+			return n, total, ctx.Err()
 		}
 		buf = buf[:0]
 		first, chunk := n, int64(0)
@@ -247,7 +255,6 @@ func (s *stream) runStream(ctx context.Context) (int, int64, error) {
 		}
 		total += chunk
 	}
-	return n, total, ctx.Err()
 }
 
 // datagramBatch is the most datagrams a UDP stream sends per system call.
@@ -265,14 +272,10 @@ func (s *stream) runDatagrams(ctx context.Context) (int, int64, error) {
 		n     int
 		total int64
 	)
-	for ctx.Err() == nil {
-		d := s.due(n, time.Now())
-		if d < 0 {
-			return n, total, nil
-		}
+	for {
+		d := s.next(ctx, n)
 		if d == 0 {
-			time.Sleep(pacingQuantum)
-			continue
+			return n, total, ctx.Err()
 		}
 		buf, msgs, ends = buf[:0], msgs[:0], ends[:0]
 		for i := range min(d, datagramBatch) {
@@ -293,7 +296,6 @@ func (s *stream) runDatagrams(ctx context.Context) (int, int64, error) {
 			return n, total, fmt.Errorf("bench: socket %d: send: %w", s.id, err)
 		}
 	}
-	return n, total, ctx.Err()
 }
 
 // pacer spreads a stream's messages evenly over time.
