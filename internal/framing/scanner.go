@@ -65,6 +65,10 @@ type Scanner struct {
 	bufBytes int
 	// filled reports that the last read filled all the room it had: more is likely waiting.
 	filled bool
+	// lastRead is how many bytes the last read returned.
+	lastRead int
+	// mem accounts for the bytes of buf beyond initialBufferBytes; nil: not accounted.
+	mem Memory
 
 	buf  []byte
 	r, w int // buf[r:w] has been read from rd and not yet consumed
@@ -79,13 +83,27 @@ type Scanner struct {
 	// term is the terminator found last: it is searched for first (see index).
 	term byte
 
-	msg       []byte
-	truncated bool
+	msg        []byte
+	truncated  bool
+	incomplete bool
 
 	readErr error // the sticky error of rd.Read
 	err     error // what Err reports
 	done    bool  // Scan returns false from now on
 }
+
+// Memory accounts for the memory a Scanner's buffer holds beyond its first 4 KiB: what a
+// stream of large messages, or a large message still arriving, costs. Grow is called before the
+// buffer grows by n bytes and may block until they are available; an error ends the scan, as a
+// read error does. Shrink is called when the buffer gives n bytes back: once it is empty while
+// the stream sends little, and when the scan ends.
+type Memory interface {
+	Grow(n int) error
+	Shrink(n int)
+}
+
+// SetMemory makes s account for its buffer's growth with m. Call it before the first Scan.
+func (s *Scanner) SetMemory(m Memory) { s.mem = m }
 
 // NewScanner returns a Scanner of the messages in r, each at most maxMessageBytes long;
 // maxMessageBytes <= 0 means DefaultMaxMessageBytes, and values above 1 GiB mean 1 GiB. It
@@ -124,7 +142,7 @@ func newScanner(r io.Reader, maxMessageBytes, bufBytes int) *Scanner {
 // Scan advances to the next message, which Message then returns. It returns false when the
 // stream ends or a read fails; Err tells which. Empty frames are skipped.
 func (s *Scanner) Scan() bool {
-	s.msg, s.truncated = nil, false
+	s.msg, s.truncated, s.incomplete = nil, false, false
 	for !s.done {
 		var st step
 		switch s.state {
@@ -150,7 +168,16 @@ func (s *Scanner) Scan() bool {
 			return true
 		}
 	}
+	s.release()
 	return false
+}
+
+// release gives the memory of the buffer back to Memory once the scan has ended.
+func (s *Scanner) release() {
+	if s.mem != nil && len(s.buf) > initialBufferBytes {
+		s.mem.Shrink(len(s.buf) - initialBufferBytes)
+	}
+	s.mem = nil
 }
 
 // Message returns the current message without its framing. It points into the Scanner's
@@ -160,6 +187,12 @@ func (s *Scanner) Message() []byte { return s.msg }
 // Truncated reports whether the current message was longer than the maximum and has been cut
 // to it; the rest of its frame is discarded.
 func (s *Scanner) Truncated() bool { return s.truncated }
+
+// Incomplete reports whether the current message was cut off by the end of the stream before its
+// frame ended: an octet-counted frame that got fewer octets than its count, or a non-transparent
+// frame ended by a read error (a timeout, the connection closed under it) rather than by EOF,
+// which by custom ends the last message of a stream. The message holds what arrived of it.
+func (s *Scanner) Incomplete() bool { return s.incomplete }
 
 // Buffered returns how many bytes have been read from the stream and not yet returned as or
 // discarded with a message. 0 means that the next Scan will call Read, unless the stream has
@@ -275,6 +308,7 @@ func (s *Scanner) end() bool {
 		s.msg = s.buf[s.r:s.w]
 		s.r = s.w
 		s.state = stateFrameStart
+		s.incomplete = s.readErr != io.EOF
 		return true
 	case stateCounted, stateSkipCounted:
 		got := s.frameBytes - s.remaining + s.w - s.r
@@ -285,6 +319,7 @@ func (s *Scanner) end() bool {
 		if s.state == stateCounted && s.r < s.w {
 			s.msg = s.buf[s.r:s.w]
 			s.r = s.w
+			s.incomplete = true
 		}
 	case stateSkipLine:
 		// EOF ends the discarded frame as a terminator would.
@@ -299,13 +334,32 @@ func (s *Scanner) end() bool {
 // fill reads once more from the stream into the buffer, after moving the unconsumed bytes to
 // its start. The states need at most one message and one byte buffered before they can go
 // on, and the buffer is larger than that, so there is always room.
+//
+// The buffer grows, with Memory's leave, while the stream fills it, and shrinks back to its
+// initial size once it is empty between frames and the last read would have fit that: a
+// connection that only
+// once sent a large message, or that pauses in the middle of one, does not keep the memory.
 func (s *Scanner) fill() {
 	if s.r > 0 {
 		s.w = copy(s.buf, s.buf[s.r:s.w])
 		s.r = 0
 	}
+	if s.w == 0 && s.state == stateFrameStart && !s.filled && s.lastRead <= initialBufferBytes &&
+		len(s.buf) > initialBufferBytes {
+		if s.mem != nil {
+			s.mem.Shrink(len(s.buf) - initialBufferBytes)
+		}
+		s.buf = make([]byte, initialBufferBytes)
+	}
 	if (s.w == len(s.buf) || s.filled) && len(s.buf) < s.bufBytes {
-		grown := make([]byte, min(2*len(s.buf), s.bufBytes))
+		size := min(2*len(s.buf), s.bufBytes)
+		if n := size - max(len(s.buf), initialBufferBytes); s.mem != nil && n > 0 {
+			if err := s.mem.Grow(n); err != nil {
+				s.readErr = fmt.Errorf("grow buffer: %w", err)
+				return
+			}
+		}
+		grown := make([]byte, size)
 		copy(grown, s.buf[:s.w])
 		s.buf = grown
 	}
@@ -315,6 +369,7 @@ func (s *Scanner) fill() {
 			panic(fmt.Sprintf("framing: Read returned impossible count %d", n))
 		}
 		s.filled = s.w+n == len(s.buf)
+		s.lastRead = n
 		s.w += n
 		if err != nil {
 			s.readErr = err

@@ -352,9 +352,10 @@ func TestScannerHugeFrame(t *testing.T) {
 	if s.Err() != nil {
 		t.Errorf("Err() = %v", s.Err())
 	}
-	// The buffer doubles up to its size, so its growth allocates less than three times that in all.
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*(1000+readBufferBytes) {
-		t.Errorf("scanning two 1 GB frames allocated %d bytes, want one growing buffer of %d", alloc, 1000+readBufferBytes)
+	// The buffer doubles up to its size, so each growth allocates less than three times that; the
+	// short reads between the frames let it shrink back, so it grows once per frame, or twice.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8*(1000+readBufferBytes) {
+		t.Errorf("scanning two 1 GB frames allocated %d bytes, want a buffer of %d grown a few times", alloc, 1000+readBufferBytes)
 	}
 }
 
@@ -474,10 +475,12 @@ func TestBufferGrowsOnlyWithTheStream(t *testing.T) {
 	}
 	// A busy sender fills every read: the buffer grows to its full size, and no further.
 	busy := NewScanner(strings.NewReader(strings.Repeat("<13>busy message\n", 20000)), 0)
+	largest := 0
 	for busy.Scan() {
+		largest = max(largest, len(busy.buf))
 	}
-	if len(busy.buf) != busy.bufBytes {
-		t.Errorf("busy stream: buffer is %d, want its full size %d", len(busy.buf), busy.bufBytes)
+	if largest != busy.bufBytes {
+		t.Errorf("busy stream: buffer grew to %d, want its full size %d", largest, busy.bufBytes)
 	}
 	// A message longer than the initial buffer is still read whole.
 	long := strings.Repeat("x", 3*initialBufferBytes)
