@@ -11,8 +11,8 @@ import (
 const reusePortSupported = true
 
 // reusePort is a net.ListenConfig.Control that sets SO_REUSEPORT. Linux lets a socket join the
-// port only if every socket bound to it set the option and belongs to the same user, so a port
-// that another program holds is still reported in use.
+// port if every socket bound to it set the option and belongs to the same user: a second relay
+// of that user would join in silence, so listenUDP probes the port without the option first.
 func reusePort(_, _ string, c syscall.RawConn) error {
 	var err error
 	if cerr := c.Control(func(fd uintptr) {

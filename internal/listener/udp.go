@@ -38,17 +38,21 @@ type udpPort struct {
 }
 
 // listenUDP binds the sockets of UDP port port on address, readers of them where the system
-// allows several.
+// allows several. A port that any other socket holds is refused, SO_REUSEPORT or not.
 func listenUDP(address string, port, readers int) (*udpPort, error) {
+	hostPort := net.JoinHostPort(address, strconv.Itoa(port))
 	sockets := 1
 	lc := net.ListenConfig{}
 	if reusePortSupported && readers > 1 {
 		sockets = readers
 		lc.Control = reusePort
+		if err := probeUDPPort(hostPort); err != nil {
+			return nil, fmt.Errorf("listen on UDP port %d: %w", port, err)
+		}
 	}
 	u := &udpPort{}
 	for range sockets {
-		pc, err := lc.ListenPacket(context.Background(), "udp", net.JoinHostPort(address, strconv.Itoa(port)))
+		pc, err := lc.ListenPacket(context.Background(), "udp", hostPort)
 		if err != nil {
 			u.close()
 			return nil, fmt.Errorf("listen on UDP port %d: %w", port, err)
@@ -60,6 +64,26 @@ func listenUDP(address string, port, readers int) (*udpPort, error) {
 	}
 	u.port = uint16(port)
 	return u, nil
+}
+
+// probeUDPPort binds hostPort without SO_REUSEPORT and lets it go: the bind fails if any socket
+// holds the port, even one that set SO_REUSEPORT and would let the readers' sockets join it (a
+// second relay, another program of the same user), which would have the kernel split the
+// datagrams between them in silence.
+//
+// This is race-free enough: between the probe's close and the first reader's bind, a few
+// microseconds, only a socket with SO_REUSEPORT of the same user can slip in, which is what a
+// program of that user could do at any time later as well (the kernel's own limit on
+// SO_REUSEPORT); a second relay started at any other moment fails at its own probe, since the
+// readers' sockets hold the port. Only two relays probing within those same microseconds could
+// both start; checking /proc/net/udp for foreign sockets after binding would close that too, at
+// the cost of parsing the kernel's table, for a case no deployment produces on purpose.
+func probeUDPPort(hostPort string) error {
+	pc, err := net.ListenPacket("udp", hostPort)
+	if err != nil {
+		return fmt.Errorf("port held by another socket: %w", err)
+	}
+	return pc.Close()
 }
 
 func (u *udpPort) close() {
