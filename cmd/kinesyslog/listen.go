@@ -45,6 +45,9 @@ true, false, yes or no, and a flag on the command line wins over the environment
 				level = slog.LevelDebug
 			}
 			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			for _, v := range config.UnknownEnv(cmd.Flags(), a.environ()) {
+				logger.Warn("environment variable ignored: no option reads it", "variable", v.Name, "did_you_mean", v.Closest)
+			}
 			// The relay's memory is mostly its buffers: a soft limit a little above their cap
 			// keeps the heap from growing to twice what is live, as GOGC alone lets it.
 			// GOMEMLIMIT, when set, wins.

@@ -46,6 +46,7 @@ func main() {
 		stdout:     os.Stdout,
 		stderr:     os.Stderr,
 		lookupEnv:  os.LookupEnv,
+		environ:    os.Environ,
 		executable: os.Executable,
 		version:    version,
 		relay:      relay.Run,
@@ -59,6 +60,7 @@ type app struct {
 	stdout     io.Writer
 	stderr     io.Writer
 	lookupEnv  func(string) (string, bool)
+	environ    func() []string // the NAME=value list lookupEnv reads, to find unknown variables
 	executable func() (string, error)
 	version    string
 	relay      func(context.Context, config.Config, *slog.Logger) error

@@ -46,6 +46,7 @@ func (in invocation) run(t *testing.T) result {
 		stdout:     &stdout,
 		stderr:     &stderr,
 		lookupEnv:  func(k string) (string, bool) { v, ok := in.env[k]; return v, ok },
+		environ:    func() []string { return environOf(in.env) },
 		executable: func() (string, error) { return "/usr/local/bin/kinesyslog", nil },
 		version:    "v9.9.9",
 		relay:      in.relay,
@@ -214,6 +215,28 @@ func TestListenRunsRelay(t *testing.T) {
 	}
 	if !debugOn {
 		t.Errorf("--debug: logger does not log at Debug level")
+	}
+}
+
+// environOf returns env in os.Environ's NAME=value form.
+func environOf(env map[string]string) []string {
+	var environ []string
+	for k, v := range env {
+		environ = append(environ, k+"="+v)
+	}
+	return environ
+}
+
+func TestListenWarnsOfUnknownVariables(t *testing.T) {
+	in := invocation{
+		args:  []string{"listen", "--tcp-port", "5514", "--spool-dir", "/spool"},
+		env:   map[string]string{"KINESYSLOG_STRAEM": "logs", "KINESYSLOG_OUTPUT": "/out"},
+		relay: func(context.Context, config.Config, *slog.Logger) error { return nil },
+	}
+	r := in.run(t)
+	want := `level=WARN msg="environment variable ignored: no option reads it" variable=KINESYSLOG_STRAEM did_you_mean=KINESYSLOG_STREAM`
+	if r.code != exitOK || !strings.Contains(r.stderr, want) {
+		t.Errorf("kinesyslog %q = %d, stderr %q; want 0 and a line with %q", in.args, r.code, r.stderr, want)
 	}
 }
 

@@ -14,7 +14,8 @@
 // KINESYSLOG_TCP_PORT). So flags win over the environment, and the environment over defaults. In
 // a variable, the values of a repeatable option are separated by whitespace
 // (KINESYSLOG_TCP_PORT="5514 5515"); a boolean is 1, 0, true, false, yes or no; an empty
-// variable counts as unset.
+// variable counts as unset. UnknownEnv finds the KINESYSLOG_* variables that no option reads,
+// each with the closest one that does, for the command to warn of at start.
 //
 // # Validation
 //
