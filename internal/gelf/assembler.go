@@ -61,7 +61,8 @@ var (
 	ErrTooLarge = errors.New("gelf: message too large")
 	// ErrDecompress reports a gzip or zlib payload that is corrupt or truncated.
 	ErrDecompress = errors.New("gelf: cannot decompress payload")
-	// ErrEmpty reports an empty datagram, chunk set or decompressed payload.
+	// ErrEmpty reports an empty datagram, chunk set or decompressed payload, or one of nothing
+	// but NUL, CR and LF bytes, which the listener would trim to nothing.
 	ErrEmpty = errors.New("gelf: empty message")
 )
 

@@ -74,6 +74,14 @@ func TestAddPayloads(t *testing.T) {
 		{name: "nil datagram", datagram: nil, err: ErrEmpty},
 		{name: "gzip of nothing", datagram: gzipped(t, nil), err: ErrEmpty},
 		{name: "one empty chunk", datagram: chunk(1, 0, 1, nil), err: ErrEmpty},
+		// What the listener would trim to nothing must be an error it counts, not vanish.
+		{name: "plain NULs", datagram: make([]byte, 1000), err: ErrEmpty},
+		{name: "plain line ends", datagram: []byte("\r\n\x00\n"), err: ErrEmpty},
+		{name: "gzip of NULs", datagram: gzipped(t, make([]byte, 100_000)), err: ErrEmpty},
+		{name: "zlib of NULs", datagram: zlibbed(t, make([]byte, 100_000), 6), err: ErrEmpty},
+		{name: "gzip of NULs past the limit", datagram: gzipped(t, make([]byte, 2*DefaultMaxMessageBytes)), err: ErrEmpty},
+		{name: "NULs after a message", datagram: gzipped(t, append(bytes.Clone(msg), make([]byte, 500)...)),
+			want: append(bytes.Clone(msg), make([]byte, 500)...)},
 		{name: "gzip truncated", datagram: gzipped(t, msg)[:40], err: ErrDecompress},
 		{name: "gzip header only", datagram: gzipped(t, msg)[:5], err: ErrDecompress},
 		{name: "gzip magic only", datagram: []byte{0x1f, 0x8b}, err: ErrDecompress},
@@ -303,14 +311,15 @@ func TestMaxMessageBytes(t *testing.T) {
 // message limit, whether it comes in one datagram or in chunks.
 func TestZipBomb(t *testing.T) {
 	const limit = 1 << 20
-	var zeros [1 << 16]byte
+	// Not zeros: a message of NULs is refused as empty (TestAddPayloads).
+	fill := bytes.Repeat([]byte("a"), 1<<16)
 	var buf bytes.Buffer
 	w, _ := flate.NewWriter(&buf, flate.BestCompression)
-	for range (64 << 20) / len(zeros) {
-		w.Write(zeros[:])
+	for range (64 << 20) / len(fill) {
+		w.Write(fill)
 	}
 	w.Close()
-	deflated := buf.Bytes() // 64 MiB of zeros in about 64 KB
+	deflated := buf.Bytes() // 64 MiB of one byte in about 64 KB
 	gz := append([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, deflated...)
 	gz = append(gz, 0, 0, 0, 0, 0, 0, 0, 0) // wrong trailer: never reached
 

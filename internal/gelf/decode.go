@@ -25,7 +25,31 @@ type decoder struct {
 
 // decode appends the payload held in data to dst, decompressed when it is gzip or zlib. With
 // parts nil, data is the payload; otherwise the payload is parts' pieces of data in order.
+//
+// A message of nothing but NUL, CR and LF bytes is ErrEmpty: the listener trims those from the
+// end of every message, so it would vanish there without a count (a bomb of NULs, say).
 func (a *Assembler) decode(data []byte, parts []part, dst []byte) ([]byte, error) {
+	start := len(dst)
+	msg, err := a.inflate(data, parts, dst)
+	if msg != nil && onlyLineEnds(msg[start:]) {
+		return nil, fmt.Errorf("%w: %d bytes of nothing but NUL, CR and LF", ErrEmpty, len(msg)-start)
+	}
+	return msg, err
+}
+
+// onlyLineEnds reports whether msg holds nothing but the NUL, CR and LF bytes that end messages.
+// It reads from the end, so that a message that ends otherwise costs one test.
+func onlyLineEnds(msg []byte) bool {
+	for i := len(msg) - 1; i >= 0; i-- {
+		if c := msg[i]; c != 0 && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// inflate is decode without the check of what the message holds.
+func (a *Assembler) inflate(data []byte, parts []part, dst []byte) ([]byte, error) {
 	d := a.decoders.Get().(*decoder)
 	defer a.decoders.Put(d)
 	d.in.reset(data, parts)
