@@ -44,10 +44,19 @@
 // number), lost responses, slow answers, and outages (connections refused, every request answered
 // 503 by a "load balancer", or requests that hang). [Server.SetStream] changes a stream's status.
 //
+// # Links
+//
+// Config.UplinkBytesPerSecond puts a slow link, shared by every connection, between clients and
+// the server, as a remote site's uplink is; what the link has not carried yet waits in the
+// sockets' buffers, so that a call a client gave up on after it wrote the whole request is still
+// carried out, as it can be in front of the real service. Config.MaxBodyBytes puts a proxy in
+// front that answers HTTP 413 to larger requests.
+//
 // # Inspecting
 //
 // [Server.Records] returns every accepted record in order; [Server.Stats] counts requests,
-// authentication failures, calls per operation, injected faults and records accepted and failed.
+// authentication failures, calls per operation, injected faults, records accepted and failed,
+// and the duplicates among those accepted.
 //
 // All methods of [Server] are safe for concurrent use.
 package firehosetest

@@ -3,6 +3,7 @@ package firehosetest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"io"
 	"log"
@@ -66,6 +67,15 @@ type Config struct {
 	MaxBatchRecords int
 	MaxBatchBytes   int
 	MaxRecordBytes  int
+	// MaxBodyBytes, when not zero, is the largest request body a proxy in front of the service
+	// lets through: a request that declares a longer one is answered HTTP 413 with an HTML body,
+	// as nginx answers past its client_max_body_size.
+	MaxBodyBytes int
+	// UplinkBytesPerSecond, when not zero, is the rate of the link between clients and the
+	// server, shared by every connection as a slow uplink is: the server reads requests, headers
+	// included, at this rate in all. What a client sent and the link has not carried yet waits in
+	// the sockets' buffers, so a call whose client gave up may still be carried out.
+	UplinkBytesPerSecond int
 	// Seed seeds the random choices of fault rates, so that a test can repeat a sequence.
 	Seed uint64
 }
@@ -111,6 +121,9 @@ type Stats struct {
 	// RecordsAccepted and RecordsFailed count the records of PutRecordBatch calls that went ahead.
 	RecordsAccepted int
 	RecordsFailed   int
+	// Duplicates counts the records accepted whose data the server had accepted before (by
+	// SHA-256): the copies a client that resends delivered records makes the destination store.
+	Duplicates int
 }
 
 // A Server is a Firehose and STS endpoint on 127.0.0.1. Create it with Start; its methods are
@@ -128,6 +141,7 @@ type Server struct {
 	cfg    Config
 	signer signer
 	addr   string
+	link   *link // nil without an UplinkBytesPerSecond
 	http   *http.Server
 	done   chan struct{} // closed by Close
 	wg     sync.WaitGroup
@@ -140,6 +154,7 @@ type Server struct {
 	changed  chan struct{} // closed and replaced by every SetFault
 	streams  map[string]string
 	records  []Record
+	seen     map[[sha256.Size]byte]struct{} // the data of every accepted record
 	stats    Stats
 	rand     *mathrand.Rand
 }
@@ -168,11 +183,15 @@ func Start(tb testing.TB, cfg Config) *Server {
 		conns:   make(map[net.Conn]struct{}),
 		changed: make(chan struct{}),
 		streams: make(map[string]string),
+		seen:    make(map[[sha256.Size]byte]struct{}),
 		stats:   Stats{Calls: make(map[string]int)},
 		rand:    mathrand.New(mathrand.NewPCG(cfg.Seed, cfg.Seed)),
 	}
 	for _, name := range cfg.Streams {
 		s.streams[name] = "ACTIVE"
+	}
+	if cfg.UplinkBytesPerSecond > 0 {
+		s.link = &link{rate: float64(cfg.UplinkBytesPerSecond), done: s.done}
 	}
 	s.http = &http.Server{
 		Handler:   s,
@@ -188,9 +207,13 @@ func Start(tb testing.TB, cfg Config) *Server {
 // serve starts serving ln; s.mu must be held, or s not yet shared.
 func (s *Server) serve(ln net.Listener) {
 	s.listener = ln
+	var served net.Listener = ln
+	if s.link != nil {
+		served = linkListener{ln, s.link}
+	}
 	s.wg.Go(func() {
 		// Serve returns when ln is closed, by an OutageRefuse or by Close.
-		_ = s.http.Serve(ln)
+		_ = s.http.Serve(served)
 	})
 }
 
@@ -411,6 +434,11 @@ func (s *Server) store(stream string, data [][]byte, ids []string) {
 		}
 		s.stats.RecordsAccepted++
 		s.records = append(s.records, Record{Stream: stream, ID: id, Data: data[i]})
+		sum := sha256.Sum256(data[i])
+		if _, ok := s.seen[sum]; ok {
+			s.stats.Duplicates++
+		}
+		s.seen[sum] = struct{}{}
 	}
 }
 

@@ -578,3 +578,57 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("Stats() = %+v with %d records stored; counters disagree", st, len(recs))
 	}
 }
+
+func TestDuplicates(t *testing.T) {
+	s := Start(t, Config{})
+	fh, _ := goodClients(s)
+	for _, data := range [][][]byte{{[]byte("a"), []byte("b")}, {[]byte("b"), []byte("c"), []byte("a")}, {[]byte("a")}} {
+		if _, err := put(t.Context(), fh, DefaultStream, data...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := s.Stats(); st.RecordsAccepted != 6 || st.Duplicates != 3 {
+		t.Errorf("Stats() = %+v, want 6 records accepted, 3 of them duplicates", st)
+	}
+}
+
+func TestMaxBodyBytes(t *testing.T) {
+	s := Start(t, Config{MaxBodyBytes: 2000})
+	fh, _ := goodClients(s)
+	if _, err := put(t.Context(), fh, DefaultStream, make([]byte, 1000)); err != nil {
+		t.Errorf("PutRecordBatch of a body under the limit = %v", err)
+	}
+	_, err := put(t.Context(), fh, DefaultStream, make([]byte, 2000))
+	var re *smithyhttp.ResponseError
+	if !errors.As(err, &re) || re.HTTPStatusCode() != 413 {
+		t.Errorf("PutRecordBatch of a body over the limit = %v, want an HTTP 413 response error", err)
+	}
+	if n := len(s.Records()); n != 1 {
+		t.Errorf("server stored %d records, want 1", n)
+	}
+}
+
+// TestUplink checks that calls sharing the link take at least as long as it needs to carry them;
+// only the lower bound holds on a busy machine.
+func TestUplink(t *testing.T) {
+	const rate, calls, size = 1 << 20, 4, 128 << 10
+	s := Start(t, Config{UplinkBytesPerSecond: rate})
+	fh, _ := goodClients(s)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range calls {
+		wg.Go(func() {
+			if _, err := put(t.Context(), fh, DefaultStream, make([]byte, size)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	// Base64 makes the bodies a third larger than the records.
+	if elapsed, least := time.Since(start), time.Duration(calls*size*4/3*int64(time.Second)/rate); elapsed < least {
+		t.Errorf("%d calls of %d bytes over a link of %d B/s took %v, want at least %v", calls, size, rate, elapsed, least)
+	}
+	if n := len(s.Records()); n != calls {
+		t.Errorf("server stored %d records, want %d", n, calls)
+	}
+}
