@@ -55,12 +55,14 @@ func openSpool(t testing.TB, dir string) *spool.Spool {
 	return s
 }
 
-// gz returns a gzip member holding payload.
+// gz returns a gzip member holding a record whose one event's message is payload: a spool checks
+// that the files an earlier run left are records.
 func gz(t testing.TB, payload string) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
-	zw.Write([]byte(payload))
+	fmt.Fprintf(zw, `{"owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":["g"],`+
+		`"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":1,"message":%q}]}`, payload)
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
