@@ -43,6 +43,10 @@ const stageBytes = 32 << 10
 // suffix closes a record's events and the record.
 const suffix = "]}"
 
+// messageType is the messageType of every record: CloudWatch Logs' type of records that carry
+// log events.
+const messageType = "DATA_MESSAGE"
+
 // errRecordTooLarge reports a broken size invariant; it never reaches a caller in practice.
 var errRecordTooLarge = errors.New("record: encoded record exceeds the record limit")
 
@@ -206,7 +210,7 @@ func recordPrefix(h Header) []byte {
 	writeJSONString(&b, h.LogStream)
 	b.WriteString(`,"subscriptionFilters":[`)
 	writeJSONString(&b, h.LogGroup)
-	b.WriteString(`],"messageType":"DATA_MESSAGE","logEvents":[`)
+	b.WriteString(`],"messageType":"` + messageType + `","logEvents":[`)
 	return []byte(b.String())
 }
 
