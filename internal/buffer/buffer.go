@@ -51,8 +51,12 @@ const (
 // ErrClosed is returned by Commit after Close.
 var ErrClosed = errors.New("buffer: closed")
 
-// errWouldBlock is what a commit that must not wait meets where Commit would block.
-var errWouldBlock = errors.New("buffer: full")
+var (
+	// errWouldBlock is what a commit that must not wait meets where Commit would block.
+	errWouldBlock = errors.New("buffer: full")
+	// errGaveUp is what a reservation meets when its caller stopped waiting for memory.
+	errGaveUp = errors.New("buffer: no memory in time")
+)
 
 // Key identifies the events that share records: who sent them, and to which listener port.
 type Key struct {
@@ -116,6 +120,10 @@ type Buffers struct {
 	busy sync.WaitGroup
 
 	mem memory
+	// stagingSlots holds a value for each Appender staging through Add (maxStaging at most), and
+	// stagings the staging buffers kept for reuse.
+	stagingSlots chan struct{}
+	stagings     chan *staging
 }
 
 // pending is the batch being filled for one key.
@@ -155,6 +163,9 @@ func New(opts Options) *Buffers {
 		keys:     make(map[Key]*pending),
 		log:      opts.Logger,
 		drops:    ratelog.New(opts.Logger, 0),
+
+		stagingSlots: make(chan struct{}, maxStaging),
+		stagings:     make(chan *staging, maxStaging),
 	}
 	b.mem.init(opts.MaxBytes)
 	b.flushBytes.Store(int64(opts.FlushBytes))
@@ -175,7 +186,7 @@ func (b *Buffers) Release(batch *Batch) {
 
 // recycle frees a batch, whether or not it was handed on.
 func (b *Buffers) recycle(batch *Batch) {
-	b.free(len(batch.Data))
+	b.free(len(batch.Data), false)
 	if cap(batch.Data) > maxReusedBatchBytes {
 		return
 	}
@@ -186,16 +197,27 @@ func (b *Buffers) recycle(batch *Batch) {
 	}
 }
 
-// free stops counting size bytes against the cap.
-func (b *Buffers) free(size int) {
-	if b.mem.shrink(size) {
-		b.log.Info("buffers below their memory cap again", slog.Int64("bytes", b.mem.bytes()))
+// free stops counting size bytes against the cap, bytes a connection reserved if conn is set.
+func (b *Buffers) free(size int, conn bool) {
+	if b.mem.shrink(size, conn) {
+		events, conns := b.mem.bytes()
+		b.log.Info("buffers below their memory cap again", slog.Int64("bytes", events+conns))
 	}
 }
 
 // Bytes returns the bytes of events held: in batches being filled, and in batches handed on and
 // not yet released.
-func (b *Buffers) Bytes() int64 { return b.mem.bytes() }
+func (b *Buffers) Bytes() int64 {
+	events, _ := b.mem.bytes()
+	return events
+}
+
+// ConnectionBytes returns the bytes that connections reserved under the cap for the messages
+// they are still reading (Appender.Reserve).
+func (b *Buffers) ConnectionBytes() int64 {
+	_, conns := b.mem.bytes()
+	return conns
+}
 
 // FlushBytes returns the current flush size in bytes of JSON events.
 func (b *Buffers) FlushBytes() int { return int(b.flushBytes.Load()) }
@@ -305,12 +327,12 @@ func (b *Buffers) tryHandOn(batch *Batch) bool {
 // keeps a full batch that the encoder stage cannot take yet.
 func (b *Buffers) commit(key Key, staged *Batch, wait bool) error {
 	size := len(staged.Data)
-	if err := b.reserve(size, wait); err != nil {
+	if err := b.reserve(nil, size, wait, false); err != nil {
 		return err
 	}
 	p, err := b.lookupReady(key, wait)
 	if err != nil {
-		b.free(size)
+		b.free(size, false)
 		return err
 	}
 	defer b.busy.Done()
@@ -375,10 +397,11 @@ func (b *Buffers) appendEvents(batch *Batch, events record.Events) {
 	}
 }
 
-// reserve counts size bytes against the cap. With wait it blocks until they fit or the buffers
-// close; without, it returns errWouldBlock at once when they do not fit.
-func (b *Buffers) reserve(size int, wait bool) error {
-	changed, ok, reached := b.mem.reserve(size, wait)
+// reserve counts size bytes against the cap, as a connection's reservation if conn is set. With
+// wait it blocks until they fit, the buffers close or done is closed (nil: never); without, it
+// returns errWouldBlock at once when they do not fit.
+func (b *Buffers) reserve(done <-chan struct{}, size int, wait, conn bool) error {
+	changed, ok, reached := b.mem.reserve(size, wait, conn)
 	if reached {
 		b.log.Warn("buffers reached their memory cap: TCP senders wait and datagrams are dropped until the stages behind catch up",
 			slog.Int64("max_bytes", b.mem.max))
@@ -402,8 +425,10 @@ func (b *Buffers) reserve(size int, wait bool) error {
 		case <-changed:
 		case <-b.mem.closing:
 			return ErrClosed
+		case <-done:
+			return errGaveUp
 		}
-		if changed, ok = b.mem.retry(size); ok {
+		if changed, ok = b.mem.retry(size, conn); ok {
 			return nil
 		}
 	}

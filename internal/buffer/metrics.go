@@ -20,7 +20,11 @@ func newMetrics(reg prometheus.Registerer, b *Buffers) *metrics {
 	f.NewGaugeFunc(prometheus.GaugeOpts(opts("bytes",
 		"Bytes of events held in memory, lost if the process dies without shutting down.")),
 		func() float64 { return float64(b.Bytes()) })
-	f.NewGaugeFunc(prometheus.GaugeOpts(opts("max_bytes", "Cap on the bytes of events held in memory.")),
+	f.NewGaugeFunc(prometheus.GaugeOpts(opts("connection_bytes",
+		"Bytes that connections reserved under the cap for messages they are still reading.")),
+		func() float64 { return float64(b.ConnectionBytes()) })
+	f.NewGaugeFunc(prometheus.GaugeOpts(opts("max_bytes",
+		"Cap on the bytes of events held in memory and of messages connections are still reading.")),
 		func() float64 { return float64(b.mem.max) })
 	f.NewGaugeFunc(prometheus.GaugeOpts(opts("flush_bytes",
 		"Bytes of events that make a batch full; follows the compression ratio.")),

@@ -36,20 +36,24 @@ const (
 	DefaultProxyHeaderTimeout = 10 * time.Second
 	// DefaultCertPollInterval is how often the certificate files are checked for changes.
 	DefaultCertPollInterval = 5 * time.Second
-	// commitBytes is how much a connection stages before it commits while its sender keeps
-	// sending: a read's worth, so that commits stay rare and memory staged per connection small.
-	commitBytes = 64 << 10
 )
 
 // A Stream receives the messages of one sender to one listener port. It is used by one goroutine.
 type Stream interface {
-	// Add stages msg, which is only valid during the call.
+	// Add stages msg, which is only valid during the call. It may block (backpressure).
 	Add(msg []byte, received time.Time)
 	// Commit hands on what was added. It may block (backpressure); an error ends the connection.
 	Commit() error
-	// TryCommit hands on what was added without blocking, or drops it (counting it) and reports
-	// false: for datagrams, whose senders cannot be slowed down.
+	// TryAdd and TryCommit are Add and Commit that never block: for datagrams, whose senders
+	// cannot be slowed down. What cannot be taken is dropped and counted; TryCommit then reports
+	// false.
+	TryAdd(msg []byte, received time.Time)
 	TryCommit() bool
+	// Reserve counts n bytes of a message still being read against the memory the Stream's
+	// stages may hold, blocking (backpressure) until they fit or ctx is done; Unreserve gives
+	// them back.
+	Reserve(ctx context.Context, n int) error
+	Unreserve(n int)
 }
 
 // An Assembler turns UDP datagrams into messages: GELF chunk reassembly and decompression. Add
@@ -266,9 +270,12 @@ func (l *Listener) Run(ctx context.Context, streams Streams) error {
 		l.logCertificate()
 		wg.Go(func() { l.watchCertificate(ctx) })
 	}
+	// drained ends, at the end of the drain, the waits of connections for memory.
+	drained, endDrain := context.WithCancel(context.WithoutCancel(ctx))
+	defer endDrain()
 	for _, s := range l.streams {
 		l.log.Info("listening", "protocol", s.protocol(), "address", s.ln.Addr().String(), "proxy_protocol", s.proxy)
-		wg.Go(func() { l.accept(s, streams, &wg) })
+		wg.Go(func() { l.accept(drained, s, streams, &wg) })
 	}
 	for _, u := range l.udp {
 		l.log.Info("listening", "protocol", "udp", "address", u.conns[0].LocalAddr().String(), "sockets", len(u.conns))
@@ -282,6 +289,7 @@ func (l *Listener) Run(ctx context.Context, streams Streams) error {
 		s.ln.Close()
 	}
 	deadline := time.Now().Add(l.opts.DrainTimeout)
+	time.AfterFunc(l.opts.DrainTimeout, endDrain)
 	for _, u := range l.udp {
 		for _, pc := range u.conns {
 			pc.SetReadDeadline(deadline)
@@ -300,7 +308,7 @@ func (l *Listener) Run(ctx context.Context, streams Streams) error {
 	return nil
 }
 
-func (l *Listener) accept(sock *streamSocket, streams Streams, wg *sync.WaitGroup) {
+func (l *Listener) accept(drained context.Context, sock *streamSocket, streams Streams, wg *sync.WaitGroup) {
 	port := sock.port
 	for {
 		conn, err := sock.ln.Accept()
@@ -332,7 +340,7 @@ func (l *Listener) accept(sock *streamSocket, streams Streams, wg *sync.WaitGrou
 		wg.Go(func() {
 			defer func() { <-l.slots }()
 			defer l.untrack(conn)
-			l.serveConn(conn, sock, streams)
+			l.serveConn(drained, conn, sock, streams)
 		})
 	}
 }
@@ -357,22 +365,63 @@ func (l *Listener) untrack(conn net.Conn) {
 	conn.Close()
 }
 
-// clockReader notes when each read returned, so that messages carry the time they arrived without
-// a clock reading per message.
-type clockReader struct {
-	r    io.Reader
-	last time.Time
+// connReader is a connection as its Scanner reads it. Before each read, which may block, it
+// commits the messages the Scanner returned so far, so that none waits behind an unfinished
+// frame; after each read that returned data it moves the idle deadline on, and it notes the time,
+// so that messages carry the time they arrived without a clock reading per message. It is the
+// Scanner's Memory too: a partial message that outgrows the Scanner's first buffer is reserved
+// under the buffers' cap, waiting at most the idle timeout for room.
+type connReader struct {
+	l       *Listener
+	conn    net.Conn
+	stream  Stream
+	drained context.Context // done at the end of the drain at shutdown
+	last    time.Time
+	// messages and bytes are what was added since the last commit, counted at the commit.
+	messages, bytes int
+	err             error // of the last commit
 }
 
-func (c *clockReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
+func (c *connReader) Read(p []byte) (int, error) {
+	if err := c.commit(); err != nil {
+		return 0, err
+	}
+	n, err := c.conn.Read(p)
 	c.last = time.Now()
+	if n > 0 && c.l.opts.IdleTimeout > 0 {
+		c.l.setReadDeadline(c.conn, c.l.opts.IdleTimeout)
+	}
 	return n, err
 }
 
+// commit hands on what was added and counts it as received.
+func (c *connReader) commit() error {
+	c.l.m.received(c.messages, c.bytes)
+	c.messages, c.bytes = 0, 0
+	c.err = c.stream.Commit()
+	return c.err
+}
+
+// Grow commits what is complete, so that no message waits while the connection waits for memory,
+// and reserves n bytes.
+func (c *connReader) Grow(n int) error {
+	if err := c.commit(); err != nil {
+		return err
+	}
+	ctx := c.drained
+	if idle := c.l.opts.IdleTimeout; idle > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, idle)
+		defer cancel()
+	}
+	return c.stream.Reserve(ctx, n)
+}
+
+func (c *connReader) Shrink(n int) { c.stream.Unreserve(n) }
+
 // serveConn reads what precedes the messages of conn, if anything, then its messages. A
 // connection refused on the way opens no Stream: none of its data is accepted.
-func (l *Listener) serveConn(conn net.Conn, sock *streamSocket, streams Streams) {
+func (l *Listener) serveConn(drained context.Context, conn net.Conn, sock *streamSocket, streams Streams) {
 	l.m.opened()
 	defer l.m.closed()
 	source := addrOf(conn.RemoteAddr())
@@ -389,52 +438,49 @@ func (l *Listener) serveConn(conn net.Conn, sock *streamSocket, streams Streams)
 		}
 		conn = tc
 	}
-	l.serveStream(conn, source, sock.port, streams)
+	l.serveStream(drained, conn, source, sock.port, streams)
 }
 
-func (l *Listener) serveStream(conn net.Conn, source netip.Addr, port uint16, streams Streams) {
+func (l *Listener) serveStream(drained context.Context, conn net.Conn, source netip.Addr, port uint16, streams Streams) {
 	stream := streams.Stream(source, port)
-	clock := &clockReader{r: conn}
+	rd := &connReader{l: l, conn: conn, stream: stream, drained: drained}
 	newScanner := framing.NewScanner
 	if l.opts.NULFraming {
 		newScanner = framing.NewNULScanner
 	}
-	sc := newScanner(clock, l.opts.MaxMessageBytes)
-	idle := l.opts.IdleTimeout
+	sc := newScanner(rd, l.opts.MaxMessageBytes)
+	sc.SetMemory(rd)
 	// Also clears the deadline of the PROXY header or the handshake when there is no idle
 	// timeout.
-	l.setReadDeadline(conn, idle)
-	messages, bytes := 0, 0
+	l.setReadDeadline(conn, l.opts.IdleTimeout)
 	for sc.Scan() {
 		// An octet-counted frame may end with the LF its sender also wrote (syslog-ng's
 		// syslog(), rsyslog's octet-counted forwarding): trimmed, as from datagrams, so an event
 		// reads the same whichever way it came.
-		if msg := trimTrailer(sc.Message()); len(msg) > 0 {
-			messages++
-			bytes += len(msg)
-			if sc.Truncated() {
-				l.m.truncated()
-				l.warn.Warn("message truncated to the maximum size", "source", source, "port", port,
-					"max_bytes", l.opts.MaxMessageBytes)
-			}
-			stream.Add(msg, clock.last)
+		msg := trimTrailer(sc.Message())
+		if len(msg) == 0 {
+			continue
 		}
-		// Commit before a read may block, and at least every read buffer's worth: a sender that
-		// never pauses rarely ends a read on a frame boundary.
-		if sc.Buffered() == 0 || bytes >= commitBytes {
-			l.m.received(messages, bytes)
-			messages, bytes = 0, 0
-			if err := stream.Commit(); err != nil {
-				l.warn.Warn("connection closed: relay is shutting down", "source", source, "port", port, "error", err)
-				return
-			}
-			if idle > 0 {
-				l.setReadDeadline(conn, idle)
-			}
+		rd.messages++
+		rd.bytes += len(msg)
+		if sc.Truncated() {
+			l.m.truncated()
+			l.warn.Warn("message truncated to the maximum size", "source", source, "port", port,
+				"max_bytes", l.opts.MaxMessageBytes)
 		}
+		if sc.Incomplete() {
+			// What the sender wrote is kept, but not passed off as a whole message.
+			l.m.incomplete()
+			l.warn.Warn("message cut off by the end of its connection: delivered as far as it arrived",
+				"source", source, "port", port, "bytes", len(msg), "error", sc.Err())
+		}
+		stream.Add(msg, rd.last)
 	}
-	l.m.received(messages, bytes)
-	if err := stream.Commit(); err != nil {
+	if rd.err != nil {
+		l.warn.Error("messages lost at shutdown", "source", source, "port", port, "error", rd.err)
+		return
+	}
+	if err := rd.commit(); err != nil {
 		l.warn.Error("messages lost at shutdown", "source", source, "port", port, "error", err)
 	}
 	switch err := sc.Err(); {

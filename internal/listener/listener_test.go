@@ -67,6 +67,12 @@ func (s *sinkStream) Add(msg []byte, _ time.Time) {
 
 func (s *sinkStream) TryCommit() bool { return s.Commit() == nil }
 
+func (s *sinkStream) TryAdd(msg []byte, received time.Time) { s.Add(msg, received) }
+
+func (s *sinkStream) Reserve(context.Context, int) error { return nil }
+
+func (s *sinkStream) Unreserve(int) {}
+
 func (s *sinkStream) Commit() error {
 	s.sink.mu.Lock()
 	s.sink.msgs = append(s.sink.msgs, s.staged...)

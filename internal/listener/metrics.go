@@ -27,6 +27,7 @@ type Metrics struct {
 	messages     prometheus.Counter
 	bytes        prometheus.Counter
 	truncations  prometheus.Counter
+	incompletes  prometheus.Counter
 	framing      prometheus.Counter
 	datagrams    prometheus.Counter
 	connections  prometheus.Gauge
@@ -50,6 +51,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "kinesyslog_message_bytes_received_total", Help: "Bytes of messages received, without framing."}),
 		truncations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kinesyslog_messages_truncated_total", Help: "Messages cut to the maximum message size."}),
+		incompletes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kinesyslog_messages_incomplete_total", Help: "Messages cut off by the end of their TCP or TLS connection (EOF, the idle timeout, shutdown) before their frame ended; delivered as far as they arrived."}),
 		framing: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kinesyslog_framing_errors_total", Help: "Connections that ended with a framing or read error."}),
 		datagrams: prometheus.NewCounter(prometheus.CounterOpts{
@@ -77,7 +80,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "kinesyslog_udp_kernel_drops_total",
 		Help: "UDP datagrams the kernel dropped for the listeners' sockets, nearly always because a socket's receive buffer was full: the readers fell behind. Linux only."},
 		m.kernelDrops)
-	reg.MustRegister(m.udpKernel, m.messages, m.bytes, m.truncations, m.framing, m.datagrams, m.connections, m.connsTotal, m.connsRefused,
+	reg.MustRegister(m.udpKernel, m.messages, m.bytes, m.truncations, m.incompletes, m.framing, m.datagrams, m.connections, m.connsTotal, m.connsRefused,
 		m.certReloads, m.certExpiry)
 	return m
 }
@@ -123,6 +126,12 @@ func (m *Metrics) received(messages, bytes int) {
 func (m *Metrics) truncated() {
 	if m != nil {
 		m.truncations.Inc()
+	}
+}
+
+func (m *Metrics) incomplete() {
+	if m != nil {
+		m.incompletes.Inc()
 	}
 }
 

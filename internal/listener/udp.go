@@ -145,7 +145,7 @@ func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
 					"max_bytes", l.opts.MaxMessageBytes)
 			}
 			stream := recent.stream(from.Addr().Unmap(), port, streams)
-			stream.Add(msg, received)
+			stream.TryAdd(msg, received)
 			if !slices.Contains(added, stream) {
 				added = append(added, stream)
 			}

@@ -122,9 +122,12 @@ func (s stalledStreams) Stream(netip.Addr, uint16) Stream { return stalledStream
 
 type stalledStream stalledStreams
 
-func (stalledStream) Add([]byte, time.Time) {}
-func (s stalledStream) Commit() error       { <-s.release; return nil }
-func (s stalledStream) TryCommit() bool     { <-s.release; return true }
+func (stalledStream) Add([]byte, time.Time)              {}
+func (stalledStream) TryAdd([]byte, time.Time)           {}
+func (stalledStream) Reserve(context.Context, int) error { return nil }
+func (stalledStream) Unreserve(int)                      {}
+func (s stalledStream) Commit() error                    { <-s.release; return nil }
+func (s stalledStream) TryCommit() bool                  { <-s.release; return true }
 
 // TestUDPKernelDrops stalls the UDP reader and overfills its socket: what the kernel drops shows
 // in kinesyslog_udp_kernel_drops_total, read from the kernel's own counter of the socket.

@@ -1,0 +1,219 @@
+package listener
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinesyslog/kinesyslog/internal/buffer"
+)
+
+// gathered returns the value of the counter or gauge name in reg, 0 when it is not there.
+func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name {
+			m := f.GetMetric()[0]
+			return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return 0
+}
+
+func dialTCP(t *testing.T, s *server) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", s.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// TestCompleteMessagesBeforeAPartialFrame sends complete messages and the start of the next, then
+// pauses: the complete ones must be committed and counted while the sender pauses, not held
+// until the frame is finished.
+func TestCompleteMessagesBeforeAPartialFrame(t *testing.T) {
+	tests := []struct {
+		name, first, rest string
+		want              []string
+	}{
+		{name: "LF", first: "<13>one\n<13>two\n<13>thr", rest: "ee\n", want: []string{"<13>one", "<13>two", "<13>three"}},
+		{name: "octet counting", first: "7 <13>one7 <13>two9 <13>t", rest: "hree", want: []string{"<13>one", "<13>two", "<13>three"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := start(t, Options{TCPPorts: []int{freePort(t)}})
+			conn := dialTCP(t, s)
+			fmt.Fprint(conn, tt.first)
+			// The sender pauses here; the deadline of waitFor is far longer than the relay needs.
+			msgs := s.waitMessages(t, 2)
+			if got := gathered(t, s.reg, "kinesyslog_messages_received_total"); got != 2 {
+				t.Errorf("kinesyslog_messages_received_total = %v during the pause, want 2", got)
+			}
+			fmt.Fprint(conn, tt.rest)
+			conn.Close()
+			msgs = s.waitMessages(t, 3)
+			var got []string
+			for _, m := range msgs {
+				got = append(got, m.Msg)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("messages %q, want %q", got, tt.want)
+			}
+			if n := gathered(t, s.reg, "kinesyslog_messages_incomplete_total"); n != 0 {
+				t.Errorf("kinesyslog_messages_incomplete_total = %v, want 0", n)
+			}
+		})
+	}
+}
+
+// TestStraddlingSenderStaysConnected writes every 300 ms, each write ending inside a frame, to a
+// listener with a 1 s idle timeout: the sender never goes quiet, so it must stay connected and
+// lose nothing.
+func TestStraddlingSenderStaysConnected(t *testing.T) {
+	s := start(t, Options{TCPPorts: []int{freePort(t)}, IdleTimeout: time.Second})
+	conn := dialTCP(t, s)
+	const writes = 8 // 2.4 s: more than twice the idle timeout
+	var want []string
+	var stream bytes.Buffer
+	for i := range writes + 1 {
+		msg := fmt.Sprintf("<13>message %d", i)
+		want = append(want, msg)
+		stream.WriteString(msg + "\n")
+	}
+	data := stream.Bytes()
+	chunk := len(data)/writes + 3 // never a multiple of a message's length: each write straddles
+	for i := 0; i < len(data); i += chunk {
+		if i > 0 {
+			time.Sleep(300 * time.Millisecond) // the sender's pace, not a synchronisation
+		}
+		if _, err := conn.Write(data[i:min(i+chunk, len(data))]); err != nil {
+			t.Fatalf("write %d: %v", i/chunk, err)
+		}
+	}
+	msgs := s.waitMessages(t, len(want))
+	if s.open() != 1 {
+		t.Errorf("%d connections open after the last write, want the sender's", s.open())
+	}
+	var got []string
+	for _, m := range msgs {
+		got = append(got, m.Msg)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("messages %q, want %q", got, want)
+	}
+}
+
+// TestIncompleteMessage cuts frames off by EOF and by the idle timeout: what arrived is delivered
+// and counted as incomplete.
+func TestIncompleteMessage(t *testing.T) {
+	tests := []struct {
+		name, send string
+		closeConn  bool
+		want       []string
+	}{
+		{name: "octet-counted frame at EOF", send: "7 <13>one20 <13>cut", closeConn: true, want: []string{"<13>one", "<13>cut"}},
+		{name: "line at the idle timeout", send: "<13>one\n<13>cut", want: []string{"<13>one", "<13>cut"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := start(t, Options{TCPPorts: []int{freePort(t)}, IdleTimeout: 500 * time.Millisecond})
+			conn := dialTCP(t, s)
+			fmt.Fprint(conn, tt.send)
+			if tt.closeConn {
+				conn.Close()
+			}
+			msgs := s.waitMessages(t, len(tt.want))
+			waitFor(t, "an incomplete message counted", func() bool {
+				return gathered(t, s.reg, "kinesyslog_messages_incomplete_total") == 1
+			})
+			var got []string
+			for _, m := range msgs {
+				got = append(got, m.Msg)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("messages %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// appenders is the Streams of a relay: an Appender of real Buffers per sender.
+type appenders struct{ b *buffer.Buffers }
+
+func (a appenders) Stream(source netip.Addr, port uint16) Stream {
+	return a.b.Appender(buffer.Key{Source: source, Port: port}, receivedStamper{})
+}
+
+type receivedStamper struct{}
+
+func (receivedStamper) Stamp(_, _ []byte, received time.Time, _ string) (time.Time, []byte) {
+	return received, nil
+}
+
+// TestUDPReaderAtTheCap has a UDP reader take a batch of datagrams whose events are far over a
+// mebibyte while the buffers are at their cap and nothing reads their batches: the reader must
+// drop and count what cannot be taken and go on reading, never wait for memory.
+func TestUDPReaderAtTheCap(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	buffers := buffer.New(buffer.Options{MaxBytes: 1 << 20, FlushBytes: 64 << 20, Registerer: reg, Logger: testLogger(t)})
+	l, err := Listen(Options{Address: "127.0.0.1", UDPPorts: []int{freeUDPPort(t, "127.0.0.1")}, UDPReaders: 1,
+		Metrics: NewMetrics(reg), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("udp", l.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Bytes that are not UTF-8 take five bytes each as JSON: 32 datagrams of 30 KB, queued before
+	// the reader starts so that one read takes them all, make 4.8 MB of events.
+	datagram := bytes.Repeat([]byte{0xff}, 30_000)
+	const sent = 40
+	for range sent {
+		if _, err := conn.Write(datagram); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { l.Run(ctx, appenders{buffers}) })
+	// Cleanups: an encoder stage that releases the batches, so that a reader waiting for memory
+	// (the failure this test is for) can end; then the listener and the buffers stop.
+	defer func() {
+		var drained sync.WaitGroup
+		drained.Go(func() {
+			for batch := range buffers.Batches() {
+				buffers.Release(batch)
+			}
+		})
+		cancel()
+		wg.Wait()
+		buffers.Close()
+		drained.Wait()
+	}()
+	waitFor(t, "every datagram read", func() bool { return gathered(t, reg, "kinesyslog_messages_received_total") == sent })
+	dropped := gathered(t, reg, "kinesyslog_buffer_dropped_messages_total")
+	if dropped == 0 || dropped >= sent {
+		t.Errorf("kinesyslog_buffer_dropped_messages_total = %v, want some of the %d datagrams, not all", dropped, sent)
+	}
+	if held := buffers.Bytes(); held > 2<<20 {
+		t.Errorf("buffers hold %d bytes, want about their cap of 1 MiB", held)
+	}
+	// The reader is still reading: a later datagram is read too.
+	fmt.Fprint(conn, "<13>later")
+	waitFor(t, "a later datagram read", func() bool { return gathered(t, reg, "kinesyslog_messages_received_total") == sent+1 })
+}
