@@ -1,0 +1,300 @@
+package intake
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"time"
+)
+
+// Append adds entries to the log, copying them, and returns the position after them, which
+// WaitSynced takes. It takes the log's lock once for the whole batch and does not allocate per
+// entry. The entries reach the disk in the next round of Run: within Options.SyncInterval, or at
+// once for a WaitSynced caller.
+//
+// Append blocks while the batch would take the log past Options.MaxBytes, until releases free
+// segments or ctx is done (then it returns ctx's error, wrapped). Nothing of the batch is appended
+// when it returns an error: ErrTooLarge, ErrOrder, ErrClosed, or the write error that stopped
+// the log.
+func (l *Log) Append(ctx context.Context, entries []Entry) (Position, error) {
+	est := int64(0)
+	for i := range entries {
+		if n := len(entries[i].Message); n > MaxEntryBytes-entryOverheadBytes {
+			return 0, fmt.Errorf("intake: append: message of %d bytes: %w (at most %d)",
+				n, ErrTooLarge, MaxEntryBytes-entryOverheadBytes)
+		}
+		est += int64(len(entries[i].Message) + entryOverheadBytes)
+	}
+	if est > l.maxBytes/4 {
+		return 0, fmt.Errorf("intake: append: batch of %d bytes: %w for a log of at most %d bytes",
+			est, ErrTooLarge, l.maxBytes)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.waitRoomLocked(ctx, est); err != nil {
+		return 0, err
+	}
+	if err := l.checkOrderLocked(entries); err != nil {
+		return 0, err
+	}
+	wasEmpty := len(l.buf) == 0
+	seg := l.segs[len(l.segs)-1]
+	var (
+		st    *stream
+		stNum uint64
+	)
+	for i := range entries {
+		e := &entries[i]
+		if seg.bytes+int64(len(e.Message)+entryOverheadBytes) > l.segmentBytes && seg.bytes > int64(segmentHeaderBytes) {
+			seg = l.startSegmentLocked(seg.num + 1)
+		}
+		start := len(l.buf)
+		l.buf = appendEntry(l.buf, e)
+		l.grewLocked(seg, len(l.buf)-start)
+		seg.unreleased++
+		seg.maxReceived = max(seg.maxReceived, e.Received.UnixNano())
+		if st == nil || stNum != e.Stream {
+			stNum, st = e.Stream, l.streams[e.Stream]
+			if st == nil {
+				st = &stream{}
+				l.streams[e.Stream] = st
+			}
+		}
+		st.add(seg, e.Seq)
+	}
+	l.metrics.appended.Add(float64(len(entries)))
+	if wasEmpty {
+		l.pendingSince = time.Now()
+		l.wake()
+	}
+	return l.appended, nil
+}
+
+// grewLocked counts n bytes just appended to buf for seg.
+func (l *Log) grewLocked(seg *segment, n int) {
+	seg.bytes += int64(n)
+	l.bytes += int64(n)
+	l.appended += Position(n)
+}
+
+// wake tells Run that something changed, without blocking.
+func (l *Log) wake() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// waitRoomLocked waits, unlocking meanwhile, until n more bytes fit under the cap.
+func (l *Log) waitRoomLocked(ctx context.Context, n int64) error {
+	waiting := false
+	defer func() {
+		if waiting {
+			l.metrics.blocked.Dec()
+		}
+	}()
+	for {
+		if l.closed {
+			return ErrClosed
+		}
+		if l.err != nil {
+			return l.err
+		}
+		if l.bytes+n <= l.maxBytes {
+			return nil
+		}
+		if !waiting {
+			waiting = true
+			l.metrics.blocked.Inc()
+			l.rlog.Warn("intake log full: appends wait for releases", slog.String(logKeyDir, l.dir),
+				slog.Int64("bytes", l.bytes), slog.Int64("max_bytes", l.maxBytes))
+		}
+		freed := l.freedCh
+		l.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			l.mu.Lock()
+			return fmt.Errorf("intake: append: waiting for room: %w", ctx.Err())
+		case <-freed:
+		}
+		l.mu.Lock()
+	}
+}
+
+// checkOrderLocked checks that every entry's Seq is above the last Seq of its stream, in the log
+// or earlier in the batch. Runs of one stream cost one map look-up.
+func (l *Log) checkOrderLocked(entries []Entry) error {
+	clear(l.scratch)
+	var prev *Entry
+	for i := range entries {
+		e := &entries[i]
+		if prev != nil && prev.Stream == e.Stream {
+			if e.Seq <= prev.Seq {
+				return orderError(e, prev.Seq)
+			}
+			prev = e
+			continue
+		}
+		if prev != nil {
+			l.scratch[prev.Stream] = prev.Seq
+		}
+		prev = e
+		last, ok := l.scratch[e.Stream]
+		if !ok {
+			st := l.streams[e.Stream]
+			if st == nil || len(st.spans) == 0 {
+				continue
+			}
+			last = st.spans[len(st.spans)-1].last
+		}
+		if e.Seq <= last {
+			return orderError(e, last)
+		}
+	}
+	return nil
+}
+
+func orderError(e *Entry, last uint64) error {
+	return fmt.Errorf("intake: append: stream %d: entry %d after %d: %w", e.Stream, e.Seq, last, ErrOrder)
+}
+
+// startSegmentLocked makes segment num the one appends go to, its header pending in buf.
+func (l *Log) startSegmentLocked(num uint64) *segment {
+	seg := &segment{num: num}
+	l.segs = append(l.segs, seg)
+	last := &l.cuts[len(l.cuts)-1]
+	if last.seg == nil {
+		last.seg = seg
+	} else {
+		last.end = len(l.buf)
+		l.cuts = append(l.cuts, cut{seg: seg})
+	}
+	start := len(l.buf)
+	l.buf = appendSegmentHeader(l.buf, l.nextStream.Load())
+	l.grewLocked(seg, len(l.buf)-start)
+	return seg
+}
+
+// WaitSynced returns once everything appended up to p is written and fdatasynced, asking Run to
+// sync at once rather than at the end of the interval. All waiters share one broadcast per sync:
+// waiting costs no goroutine. It returns early with ctx's error, ErrClosed after Close, or the
+// error that stopped the log.
+func (l *Log) WaitSynced(ctx context.Context, p Position) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		switch {
+		case l.synced >= p:
+			return nil
+		case l.err != nil:
+			return l.err
+		case l.done:
+			return ErrClosed
+		}
+		ch := l.syncedCh
+		if !l.wantSync {
+			l.wantSync = true
+			l.wake()
+		}
+		l.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			l.mu.Lock()
+			return fmt.Errorf("intake: wait for sync: %w", ctx.Err())
+		case <-ch:
+		}
+		l.mu.Lock()
+	}
+}
+
+// Release tells the log that the entries of runs are inside records that are spooled and synced,
+// so that they are not replayed after a restart and their segments can go. It appends a release
+// marker (written with the next round of Run) and never blocks on the disk. Runs that are already
+// released, or were never appended, are ignored.
+func (l *Log) Release(runs []Run) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if l.err != nil {
+		return l.err
+	}
+	wasEmpty := len(l.buf) == 0
+	seg := l.segs[len(l.segs)-1]
+	for len(runs) > 0 {
+		// Only runs that released something go in the marker.
+		l.released = l.released[:0]
+		for _, r := range runs[:min(len(runs), maxRunsPerMarker)] {
+			if l.releaseRun(r) > 0 {
+				l.released = append(l.released, r)
+			}
+		}
+		runs = runs[min(len(runs), maxRunsPerMarker):]
+		if len(l.released) == 0 {
+			continue
+		}
+		start := len(l.buf)
+		l.buf = appendRelease(l.buf, l.released)
+		l.grewLocked(seg, len(l.buf)-start)
+	}
+	if wasEmpty && len(l.buf) > 0 {
+		l.pendingSince = time.Now()
+		l.wake()
+	}
+	return nil
+}
+
+// releaseRun marks the entries of r released and returns how many were unreleased.
+func (l *Log) releaseRun(r Run) int64 {
+	st := l.streams[r.Stream]
+	if st == nil || r.Last < r.First {
+		return 0
+	}
+	n := st.release(r.First, r.Last)
+	if len(st.spans) == 0 {
+		delete(l.streams, r.Stream)
+	}
+	return n
+}
+
+// add records entry seq, appended to seg; seq is above every Seq of st.
+func (st *stream) add(seg *segment, seq uint64) {
+	if n := len(st.spans); n > 0 && st.spans[n-1].seg == seg && st.spans[n-1].last+1 == seq {
+		st.spans[n-1].last = seq
+		return
+	}
+	st.spans = append(st.spans, span{first: seq, last: seq, seg: seg})
+}
+
+// release removes first to last from st's spans, counting them off their segments, and returns
+// how many entries it removed.
+func (st *stream) release(first, last uint64) int64 {
+	var n int64
+	i := sort.Search(len(st.spans), func(i int) bool { return st.spans[i].last >= first })
+	for i < len(st.spans) && st.spans[i].first <= last {
+		s := &st.spans[i]
+		lo, hi := max(s.first, first), min(s.last, last)
+		k := int64(hi - lo + 1)
+		s.seg.unreleased -= k
+		n += k
+		switch {
+		case lo == s.first && hi == s.last:
+			st.spans = slices.Delete(st.spans, i, i+1)
+		case lo == s.first:
+			s.first = hi + 1
+			i++
+		case hi == s.last:
+			s.last = lo - 1
+			i++
+		default:
+			rest := span{first: hi + 1, last: s.last, seg: s.seg}
+			s.last = lo - 1
+			st.spans = slices.Insert(st.spans, i+1, rest)
+			i += 2
+		}
+	}
+	return n
+}
