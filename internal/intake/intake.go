@@ -27,6 +27,8 @@ const (
 	DefaultMaxBytes = 1 << 30
 	// DefaultSegmentBytes is the size at which appends move on to a new segment file.
 	DefaultSegmentBytes = 64 << 20
+
+	minSegmentBytes = 4 << 10
 )
 
 // Errors callers act on.

@@ -40,7 +40,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		l.logger = slog.New(slog.DiscardHandler)
 	}
 	l.rlog = ratelog.New(l.logger, 0)
-	l.segmentBytes = max(min(l.segmentBytes, l.maxBytes/8), 1<<20)
+	l.segmentBytes = max(min(l.segmentBytes, l.maxBytes/8), minSegmentBytes)
 	l.metrics = newMetrics(l)
 	if err := os.MkdirAll(dir, dirPerm); err != nil {
 		return nil, fmt.Errorf("intake: create %s: %w", dir, err)
