@@ -1,0 +1,89 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	// partialConnections is how many connections TestPartialMessagesMemory opens, each holding
+	// partialBytes of a message of partialMaxBytes, the relay's maximum.
+	partialConnections = 3000
+	partialBytes       = 200_000
+	partialMaxBytes    = 256 << 10
+	// partialBudgetBytes is the memory a connection may cost beyond its share of the cap: the
+	// scanner's first 4 KiB, its goroutine, socket and TLS-free connection state, with room.
+	partialBudgetBytes = 48 << 10
+	// bufferCapBytes is the buffers' cap, of which connections reserve at most half
+	// (buffer.DefaultMaxBytes).
+	bufferCapBytes = 256 << 20
+)
+
+// TestPartialMessagesMemory opens 3,000 connections that each send 200 KB of a 256 KiB message
+// and pause: 600 MB of partial messages, which the relay must not take into memory beyond the
+// half of its buffers' cap that connections may reserve. Its resident memory must stay below
+// what it used before, plus that half of the cap, plus 48 KiB per connection.
+func TestPartialMessagesMemory(t *testing.T) {
+	ensureOpenFiles(t, partialConnections+256)
+	port := FreePort(t, "tcp")
+	relay := startMetricsRelay(t, "--address", "127.0.0.1", "--tcp-port", Port(port),
+		"--max-message-size", fmt.Sprint(partialMaxBytes), "--max-connections", fmt.Sprint(partialConnections+10))
+	base := relay.Scrape(t)["process_resident_memory_bytes"]
+
+	frame := append([]byte(fmt.Sprintf("%d <13>1 2026-01-02T03:04:05Z host app - - - ", partialMaxBytes)),
+		bytes.Repeat([]byte("x"), partialBytes)...)
+	conns := make([]net.Conn, partialConnections)
+	var writers sync.WaitGroup
+	for i := range conns {
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		conns[i] = conn
+		// What the relay does not read waits in the kernel, or the write times out: either way
+		// the relay is not holding it.
+		conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		writers.Go(func() {
+			if _, err := conn.Write(frame); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("write: %v", err)
+			}
+		})
+	}
+	writers.Wait()
+	// Let the relay read what the kernel holds for it, until it reads no more.
+	var m map[string]float64
+	last, steady := -1.0, 0
+	waitUntil(t, "the relay's reservations steady", func() bool {
+		m = relay.Scrape(t)
+		if v := m["kinesyslog_buffer_connection_bytes"]; v != last {
+			last, steady = v, 0
+		} else {
+			steady++
+		}
+		return m["kinesyslog_connections"] == partialConnections && steady >= 10
+	})
+	rss := m["process_resident_memory_bytes"]
+	bound := base + bufferCapBytes/2 + partialConnections*partialBudgetBytes
+	t.Logf("resident memory %.0f MiB (%.0f MiB before), connections reserved %.0f MiB; bound %.0f MiB",
+		rss/(1<<20), base/(1<<20), m["kinesyslog_buffer_connection_bytes"]/(1<<20), bound/(1<<20))
+	if rss > bound {
+		t.Errorf("resident memory %.0f MiB with %d partial messages open, want at most %.0f MiB",
+			rss/(1<<20), partialConnections, bound/(1<<20))
+	}
+	if v := m["kinesyslog_buffer_connection_bytes"]; v > bufferCapBytes/2+partialMaxBytes+64<<10 {
+		t.Errorf("connections reserved %v bytes, want at most half the cap", v)
+	}
+	// Delivering 600 MB of cut-off messages is not what this test is about: the relay is killed.
+	relay.Signal(syscall.SIGKILL)
+	relay.Wait()
+	for _, c := range conns {
+		c.Close()
+	}
+}
