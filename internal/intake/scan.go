@@ -39,6 +39,9 @@ type scanner struct {
 
 	onDamage func(damage)
 	bad      int64 // offset where the current damaged stretch began, or -1
+	// badHeader: the segment header is damaged, and is not counted again as damage before the
+	// first record.
+	badHeader bool
 }
 
 // newScanner returns a scanner of the size bytes of r, which start with the segment header. It
@@ -56,7 +59,7 @@ func newScanner(r io.Reader, size int64, buf []byte, onDamage func(damage)) (*sc
 	next, ok := parseSegmentHeader(s.buf[s.pos:])
 	if !ok {
 		// The entries may still be intact: resynchronise from the start.
-		s.damaged(0)
+		s.badHeader = true
 		return s, 0, false
 	}
 	s.consume(segmentHeaderBytes)
@@ -134,10 +137,10 @@ func (s *scanner) next() (record, bool) {
 			return record{}, false
 		}
 		if rec, ok := s.tryRecord(); ok {
-			if s.bad >= 0 {
+			if s.bad > 0 || (s.bad == 0 && !s.badHeader) {
 				s.onDamage(damage{off: s.bad})
-				s.bad = -1
 			}
+			s.bad = -1
 			s.consume(int(rec.size))
 			return rec, true
 		}
