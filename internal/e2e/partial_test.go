@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kinesyslog/kinesyslog/internal/buffer"
 )
 
 const (
@@ -85,5 +88,82 @@ func TestPartialMessagesMemory(t *testing.T) {
 	relay.Wait()
 	for _, c := range conns {
 		c.Close()
+	}
+}
+
+// TestCompleteMessageBeforeAPause sends a complete message and the start of the next, then
+// pauses with the connection open: the complete one is counted received within a second and
+// spooled within the flush age, not held until the next frame is finished.
+func TestCompleteMessageBeforeAPause(t *testing.T) {
+	port := FreePort(t, "tcp")
+	relay := startMetricsRelay(t, "--address", "127.0.0.1", "--tcp-port", Port(port))
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "<13>1 2026-01-02T03:04:05Z host app - - - complete\n<13>1 2026-01-02T03:04:05Z host app - - - sta")
+	relay.WaitMetricFor(t, "kinesyslog_messages_received_total", time.Second, func(v float64) bool { return v == 1 })
+	if testing.Short() {
+		t.Skip("waits for the flush age")
+	}
+	relay.WaitMetricFor(t, "kinesyslog_spool_records", buffer.DefaultFlushAge+15*time.Second, func(v float64) bool { return v >= 1 })
+	fmt.Fprint(conn, "rted\n")
+	conn.Close()
+	relay.WaitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v == 2 })
+	var got []string
+	for _, rec := range relay.stopAndRead(t) {
+		for _, ev := range rec.LogEvents {
+			got = append(got, ev.Message[strings.LastIndexByte(ev.Message, ' ')+1:])
+		}
+	}
+	if fmt.Sprint(got) != "[complete started]" {
+		t.Errorf("delivered %q, want [complete started]", got)
+	}
+}
+
+// TestStraddlingSender writes every 300 ms, each write ending inside a frame, to a relay whose
+// idle timeout is 2 s: the sender never goes quiet, so it stays connected and loses nothing.
+func TestStraddlingSender(t *testing.T) {
+	port := FreePort(t, "tcp")
+	relay := startMetricsRelay(t, "--address", "127.0.0.1", "--tcp-port", Port(port), "--idle-timeout", "2s")
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const messages = 40
+	var stream bytes.Buffer
+	for i := range messages {
+		msg := fmt.Sprintf("<13>1 2026-01-02T03:04:05Z host app - - - straddle-%d", i)
+		fmt.Fprintf(&stream, "%d %s", len(msg), msg)
+	}
+	data := stream.Bytes()
+	const writes = 16 // 4.5 s: more than twice the idle timeout
+	chunk := len(data)/writes + 1
+	for i := 0; i < len(data); i += chunk {
+		if i > 0 {
+			time.Sleep(300 * time.Millisecond) // the sender's pace, not a synchronisation
+		}
+		if _, err := conn.Write(data[i:min(i+chunk, len(data))]); err != nil {
+			t.Fatalf("write at byte %d: %v", i, err)
+		}
+	}
+	relay.WaitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v == messages })
+	if m := relay.Scrape(t); m["kinesyslog_connections"] != 1 || m["kinesyslog_connections_total"] != 1 {
+		t.Errorf("%v connections open of %v accepted after the last write, want the sender's only: it was never closed",
+			m["kinesyslog_connections"], m["kinesyslog_connections_total"])
+	}
+	conn.Close()
+	seen := map[string]bool{}
+	for _, rec := range relay.stopAndRead(t) {
+		for _, ev := range rec.LogEvents {
+			seen[ev.Message[strings.LastIndexByte(ev.Message, ' ')+1:]] = true
+		}
+	}
+	for i := range messages {
+		if !seen[fmt.Sprintf("straddle-%d", i)] {
+			t.Errorf("straddle-%d not delivered", i)
+		}
 	}
 }
