@@ -3,7 +3,9 @@ package listener
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"net"
@@ -58,10 +60,40 @@ func withTLV(t testing.TB, src, dst string, n int) []byte {
 	return b.Bytes()
 }
 
+// rawV2 builds by hand a PROXY v2 header of a TCP4 connection from 198.51.100.7:40000 to
+// 192.0.2.1:514 followed by tlvs, the raw TLV bytes. With crc at offset n >= 0 of tlvs (the start
+// of a CRC32C value), it fills in the checksum of the whole header there, as section 2.2.5 of
+// the specification has senders do.
+func rawV2(tlvs []byte, crc int) []byte {
+	b := []byte("\r\n\r\n\x00\r\nQUIT\n\x21\x11")
+	b = binary.BigEndian.AppendUint16(b, uint16(12+len(tlvs)))
+	b = append(b, 198, 51, 100, 7, 192, 0, 2, 1)
+	b = binary.BigEndian.AppendUint16(b, 40000)
+	b = binary.BigEndian.AppendUint16(b, 514)
+	start := len(b)
+	b = append(b, tlvs...)
+	if crc >= 0 {
+		clear(b[start+crc : start+crc+4])
+		binary.BigEndian.PutUint32(b[start+crc:], crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+	}
+	return b
+}
+
+// tlv returns the bytes of one TLV.
+func tlv(typ proxyproto.PP2Type, value string) []byte {
+	return append(binary.BigEndian.AppendUint16([]byte{byte(typ)}, uint16(len(value))), value...)
+}
+
 // TestProxyProtocol sends PROXY headers, good and bad, to a TCP port configured for them.
 func TestProxyProtocol(t *testing.T) {
 	const msg = "<13>1 - host app - - - behind a proxy\n"
 	v2 := header(t, 2, "198.51.100.7:40000", "192.0.2.1:514")
+	// What an AWS NLB sends: its VPC endpoint TLV (type 0xEA, subtype 0x01), and a checksum.
+	vpce := tlv(proxyproto.PP2_TYPE_MIN_CUSTOM+0x0a, "\x01vpce-08d2bf15fac5001c9")
+	crc := tlv(proxyproto.PP2_TYPE_CRC32C, "\x00\x00\x00\x00")
+	withCRC := append(bytes.Clone(vpce), crc...)
+	badCRC := rawV2(withCRC, len(vpce)+3)
+	badCRC[len(badCRC)-1] ^= 1
 	tests := []struct {
 		name        string
 		writes      [][]byte // each written separately
@@ -76,6 +108,13 @@ func TestProxyProtocol(t *testing.T) {
 		{name: "header and message in one write", writes: [][]byte{append(bytes.Clone(v2), msg...)}, wantSource: "198.51.100.7"},
 		{name: "header split in two writes", writes: [][]byte{v2[:7], v2[7:], []byte(msg)}, wantSource: "198.51.100.7"},
 		{name: "v2 with a TLV longer than the buffer", writes: [][]byte{withTLV(t, "198.51.100.7:1", "192.0.2.1:514", 1000), []byte(msg)}, wantSource: "198.51.100.7"},
+		{name: "v2 hand-built", writes: [][]byte{rawV2(nil, -1), []byte(msg)}, wantSource: "198.51.100.7"},
+		{name: "v2 with TLVs of an AWS NLB", writes: [][]byte{rawV2(withCRC, len(vpce)+3), []byte(msg)}, wantSource: "198.51.100.7"},
+		{name: "v2 with a CRC32C first", writes: [][]byte{rawV2(append(bytes.Clone(crc), vpce...), 3), []byte(msg)}, wantSource: "198.51.100.7"},
+		{name: "v2 with a wrong CRC32C", writes: [][]byte{badCRC, []byte(msg)}, wantRefused: 1},
+		{name: "v2 with a CRC32C of 3 bytes", writes: [][]byte{rawV2(tlv(proxyproto.PP2_TYPE_CRC32C, "abc"), -1), []byte(msg)}, wantRefused: 1},
+		{name: "v2 with a TLV longer than the header", writes: [][]byte{rawV2(tlv(proxyproto.PP2_TYPE_MIN_CUSTOM, "abc")[:5], -1), []byte(msg)}, wantRefused: 1},
+		{name: "v2 with a TLV cut in its length", writes: [][]byte{rawV2(append(bytes.Clone(vpce), 0xe0, 0), -1), []byte(msg)}, wantRefused: 1},
 		{name: "v2 LOCAL is closed quietly", writes: [][]byte{localHeader(t), []byte(msg)}},
 		{name: "v1 UNKNOWN is closed quietly", writes: [][]byte{[]byte("PROXY UNKNOWN\r\n"), []byte(msg)}},
 		{name: "no header", writes: [][]byte{[]byte(msg)}, wantRefused: 1},
@@ -205,6 +244,7 @@ func FuzzReadProxyHeader(f *testing.F) {
 	f.Add(append(header(f, 1, "203.0.113.7:40000", "192.0.2.1:514"), "<13>msg\n"...))
 	f.Add(append(header(f, 2, "[2001:db8::7]:40000", "[2001:db8::1]:514"), "<13>msg\n"...))
 	f.Add(withTLV(f, "198.51.100.7:1", "192.0.2.1:514", 300))
+	f.Add(rawV2(append(tlv(proxyproto.PP2_TYPE_NOOP, "pad"), tlv(proxyproto.PP2_TYPE_CRC32C, "\x00\x00\x00\x00")...), 9))
 	f.Add(localHeader(f))
 	f.Add([]byte("PROXY UNKNOWN\r\n"))
 	f.Add([]byte("<13>no header\n"))
