@@ -25,10 +25,19 @@
 // many connections it has. When the cap is reached
 // while no batch is with the encoder, the largest batch being filled is handed on early, so that
 // many quiet sources cannot hold the memory until their batches age. An Appender stages at most
-// about a mebibyte between commits: past that, Add commits by itself, blocking as Commit does, so
-// that a caller that seldom commits cannot defeat the cap or the backpressure.
+// 256 KiB between commits: past that, Add commits by itself, blocking as Commit does, so that a
+// caller that seldom commits cannot defeat the cap or the backpressure. Staging buffers are
+// borrowed from the Buffers at the first Add after a commit and given back by the commit, and at
+// most 32 Appenders stage through Add at once (the others wait in Add): an idle connection holds
+// no staging memory, and staging takes a few MiB however many connections are open.
 //
-// A datagram cannot wait: TryCommit is Commit that never blocks. A full batch that the busy
+// A connection reserves under the same cap (Appender.Reserve) the memory of a message it is still
+// reading beyond its framing's first buffer; connections together reserve at most half the cap,
+// so that batches always have room to drain into, and a reservation that does not fit waits
+// (backpressure) until one is given back. The reservations are shown as
+// kinesyslog_buffer_connection_bytes, apart from the events of kinesyslog_buffer_bytes.
+//
+// A datagram cannot wait: TryAdd and TryCommit are Add and Commit that never block. A full batch that the busy
 // encoder stage cannot take stays with its key and keeps growing, to be handed on by the next
 // commit or the age ticker, so that a moment's delay behind costs memory rather than datagrams.
 // Only at the cap does TryCommit drop the staged messages, count them

@@ -27,7 +27,9 @@
 // and the rest is never read as new messages. An octet count above the maximum is therefore
 // legal. A Scanner's buffer starts at 4 KiB and grows, only while the stream fills it, to
 // maxMessageBytes plus 64 KiB: an idle connection costs little, a busy one reads in large
-// chunks. Once the buffer has grown, Scan allocates nothing.
+// chunks. Once the buffer has grown, Scan allocates nothing. It shrinks back to 4 KiB when it is
+// empty between frames and the last read would have fit that; SetMemory accounts for what it
+// holds beyond 4 KiB, so that a caller can bound the memory of many connections together.
 //
 // # GELF
 //
@@ -38,6 +40,7 @@
 //
 // At EOF a final unterminated message is returned: senders often omit the last LF. An
 // octet-counted frame cut short by EOF returns the octets that arrived, and Err then reports
-// io.ErrUnexpectedEOF (wrapped). Any other read error is reported by Err after the bytes read
+// io.ErrUnexpectedEOF (wrapped); Incomplete reports such a message, and a non-transparent frame
+// ended by a read error. Any other read error is reported by Err after the bytes read
 // before it have been returned, so nothing the peer sent is lost.
 package framing

@@ -8,7 +8,8 @@
 // longer than the maximum size are truncated and counted. Each UDP reader has a socket of its own
 // on Linux (SO_REUSEPORT: the kernel spreads senders over the sockets, each sender staying on
 // one) and reads up to 32 datagrams per system call through internal/mmsg, committing them once
-// per sender; datagrams are committed with TryCommit, since their senders cannot wait.
+// per sender; datagrams are added and committed with TryAdd and TryCommit, which never block,
+// since their senders cannot wait.
 //
 // TLS ports (RFC5425) accept TLS 1.2 and 1.3 with Go's default cipher suites. Their certificate
 // comes from internal/certs: it is reloaded when its files change or on a signal, without
@@ -24,9 +25,15 @@
 //
 // The PROXY header and the handshake are read in the connection's own goroutine, each within a
 // timeout no longer than the idle timeout; every refusal is counted by reason and logged at a
-// limited rate. Each connection commits its messages once per read, and a Commit that blocks
-// (the stages behind are full) stops that connection from reading: TCP senders feel
-// backpressure instead of losing data. Connections idle longer than the idle timeout are closed;
+// limited rate. Each connection commits the messages it has read before every read, so that no
+// complete message waits behind an unfinished frame, and a Commit that blocks (the stages behind
+// are full) stops that connection from reading: TCP senders feel backpressure instead of losing
+// data. A partial message that outgrows the framing's first 4 KiB buffer is reserved under the
+// buffers' memory cap (Stream.Reserve), waiting at most the idle timeout for room, so that memory
+// stays bounded however many connections hold one. A frame cut off by EOF, the idle timeout or
+// shutdown is delivered as far as it arrived, counted as incomplete and logged at a limited rate.
+// The idle deadline moves on with every read that returns data: connections that sent nothing
+// for longer than the idle timeout are closed;
 // at most MaxConnections are served at once. When Run's context is done, listeners stop
 // accepting and open connections get a short drain window to read what the kernel already holds
 // before they are closed.
