@@ -1,0 +1,256 @@
+package relp
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// Frame limits, from the RELP description and librelp's relp.h.
+const (
+	// MaxTxnr is the largest transaction number: TXNR has at most 9 digits, and a client wraps
+	// from MaxTxnr to 1.
+	MaxTxnr = 999_999_999
+	// maxCommandBytes is the longest COMMAND: 1*32ALPHA.
+	maxCommandBytes = 32
+	// maxNumberDigits is the longest TXNR and DATALEN: 1*9DIGIT.
+	maxNumberDigits = 9
+	// maxHeaderBytes is the longest "TXNR SP COMMAND SP DATALEN SP".
+	maxHeaderBytes = maxNumberDigits + 1 + maxCommandBytes + 1 + maxNumberDigits + 1
+	// readBufferBytes is the Reader's buffer: frames whose DATA and trailer fit are returned
+	// from it without a copy.
+	readBufferBytes = 16 << 10
+)
+
+// The commands of RELP.
+const (
+	CmdOpen        = "open"        // client's first frame; DATA are its offers
+	CmdSyslog      = "syslog"      // DATA is one syslog message
+	CmdClose       = "close"       // client ends the session
+	CmdRsp         = "rsp"         // server's answer to a client frame, with the same TXNR
+	CmdServerclose = "serverclose" // server ends the session; TXNR 0
+)
+
+// Errors of ReadFrame that a session acts on.
+var (
+	// ErrMalformed means the bytes read are not a frame: the frame boundary is lost.
+	ErrMalformed = errors.New("relp: malformed frame")
+	// ErrTooLarge means a frame's DATALEN is above the Reader's maximum.
+	ErrTooLarge = errors.New("relp: frame data longer than the maximum")
+)
+
+// errShort says that a header is incomplete: more bytes are needed to parse it.
+var errShort = errors.New("relp: short header")
+
+// Frame is one RELP frame: "TXNR SP COMMAND SP DATALEN [SP DATA] LF".
+type Frame struct {
+	Txnr    int    // 0 to MaxTxnr
+	Command string // 1 to 32 ASCII letters
+	Data    []byte // DATALEN bytes, at most 999,999,999
+}
+
+// AppendFrame appends f in its wire form to dst and returns the extended slice. f must be valid
+// (see Frame); DATALEN 0 is written without the space, as librelp writes and requires it.
+func AppendFrame(dst []byte, f Frame) []byte {
+	dst = strconv.AppendInt(dst, int64(f.Txnr), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, f.Command...)
+	dst = append(dst, ' ')
+	dst = strconv.AppendInt(dst, int64(len(f.Data)), 10)
+	if len(f.Data) > 0 {
+		dst = append(dst, ' ')
+		dst = append(dst, f.Data...)
+	}
+	return append(dst, '\n')
+}
+
+// Reader reads frames from a byte stream, holding at most its maximum DATALEN plus a small
+// buffer in memory whatever the stream sends. It is not safe for concurrent use.
+type Reader struct {
+	br      *bufio.Reader
+	maxData int
+	buf     []byte // DATA and trailer of frames longer than br's buffer
+}
+
+// NewReader returns a Reader of r whose frames may carry at most maxDataBytes of DATA; a larger
+// DATALEN is ErrTooLarge, found before any of the DATA is read.
+func NewReader(r io.Reader, maxDataBytes int) *Reader {
+	return &Reader{br: bufio.NewReaderSize(r, readBufferBytes), maxData: maxDataBytes}
+}
+
+// ReadFrame reads the next frame. Its Data is valid until the next call of ReadFrame. It
+// returns io.EOF when the stream ends between frames, an error wrapping io.ErrUnexpectedEOF
+// when it ends inside one, and errors wrapping ErrMalformed or ErrTooLarge for bytes that are
+// not a frame the Reader takes; the stream's place is lost after any error.
+func (r *Reader) ReadFrame() (Frame, error) {
+	var (
+		h header
+		n int
+	)
+	for {
+		b, _ := r.br.Peek(r.br.Buffered())
+		var err error
+		h, n, err = parseHeader(b)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errShort) {
+			return Frame{}, err
+		}
+		if _, err := r.br.Peek(len(b) + 1); err != nil {
+			if errors.Is(err, io.EOF) {
+				if len(b) == 0 {
+					return Frame{}, io.EOF
+				}
+				return Frame{}, fmt.Errorf("relp: read frame header: %w", io.ErrUnexpectedEOF)
+			}
+			return Frame{}, fmt.Errorf("relp: read frame header: %w", err)
+		}
+	}
+	if h.datalen > r.maxData {
+		return Frame{}, fmt.Errorf("%w: DATALEN %d, maximum %d", ErrTooLarge, h.datalen, r.maxData)
+	}
+	r.br.Discard(n)
+	f := Frame{Txnr: h.txnr, Command: command(h.command)}
+	total := h.datalen + 1 // with the trailer
+	var body []byte
+	if total <= r.br.Size() {
+		b, err := r.br.Peek(total)
+		if err != nil {
+			return Frame{}, fmt.Errorf("relp: read %s frame data: %w", f.Command, unexpected(err))
+		}
+		body = b
+		r.br.Discard(total)
+	} else {
+		if cap(r.buf) < total {
+			r.buf = make([]byte, total)
+		}
+		body = r.buf[:total]
+		if _, err := io.ReadFull(r.br, body); err != nil {
+			return Frame{}, fmt.Errorf("relp: read %s frame data: %w", f.Command, unexpected(err))
+		}
+	}
+	if body[h.datalen] != '\n' {
+		return Frame{}, fmt.Errorf("%w: %q after %d bytes of DATA, want LF", ErrMalformed, body[h.datalen], h.datalen)
+	}
+	if h.datalen > 0 {
+		f.Data = body[:h.datalen]
+	}
+	return f, nil
+}
+
+// Ready reports whether a whole frame, or enough of a bad one to tell, is buffered: whether
+// ReadFrame would return without reading from the stream.
+func (r *Reader) Ready() bool {
+	b, _ := r.br.Peek(r.br.Buffered())
+	h, n, err := parseHeader(b)
+	switch {
+	case errors.Is(err, errShort):
+		return false
+	case err != nil, h.datalen > r.maxData:
+		return true
+	}
+	return len(b)-n > h.datalen
+}
+
+// unexpected turns the io.EOF of a stream that ends inside a frame into io.ErrUnexpectedEOF.
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// header is a parsed "TXNR SP COMMAND SP DATALEN".
+type header struct {
+	txnr    int
+	command []byte
+	datalen int
+}
+
+// parseHeader parses the header at the start of b and returns it with its length: up to and
+// with the SP before DATA, or up to the trailer when DATALEN is 0. It returns errShort when b
+// ends before the header does, and an error wrapping ErrMalformed when b cannot start a frame.
+// Numbers are taken only in their shortest form (no leading zeros), so that every frame it
+// parses has one wire form.
+func parseHeader(b []byte) (h header, n int, err error) {
+	h.txnr, n, err = parseNumber(b, 0, "TXNR")
+	if err != nil {
+		return h, 0, err
+	}
+	if b[n] != ' ' {
+		return h, 0, fmt.Errorf("%w: %q after TXNR, want a space", ErrMalformed, b[n])
+	}
+	start := n + 1
+	i := start
+	for ; i < len(b) && isLetter(b[i]); i++ {
+		if i-start == maxCommandBytes {
+			return h, 0, fmt.Errorf("%w: command longer than %d letters", ErrMalformed, maxCommandBytes)
+		}
+	}
+	switch {
+	case i == len(b):
+		return h, 0, errShort
+	case i == start:
+		return h, 0, fmt.Errorf("%w: %q at the start of the command, want a letter", ErrMalformed, b[i])
+	case b[i] != ' ':
+		return h, 0, fmt.Errorf("%w: %q after the command, want a space", ErrMalformed, b[i])
+	}
+	h.command = b[start:i]
+	h.datalen, n, err = parseNumber(b, i+1, "DATALEN")
+	if err != nil {
+		return h, 0, err
+	}
+	if h.datalen == 0 {
+		if b[n] != '\n' {
+			return h, 0, fmt.Errorf("%w: %q after DATALEN 0, want LF", ErrMalformed, b[n])
+		}
+		return h, n, nil
+	}
+	if b[n] != ' ' {
+		return h, 0, fmt.Errorf("%w: %q after DATALEN, want a space", ErrMalformed, b[n])
+	}
+	return h, n + 1, nil
+}
+
+// parseNumber parses the decimal at b[i:] and returns it with the index of the byte after it,
+// which exists when err is nil.
+func parseNumber(b []byte, i int, name string) (v, next int, err error) {
+	start := i
+	for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+		if i-start == maxNumberDigits {
+			return 0, 0, fmt.Errorf("%w: %s longer than %d digits", ErrMalformed, name, maxNumberDigits)
+		}
+		v = v*10 + int(b[i]-'0')
+	}
+	switch {
+	case i == len(b):
+		return 0, 0, errShort
+	case i == start:
+		return 0, 0, fmt.Errorf("%w: %q at the start of %s, want a digit", ErrMalformed, b[i], name)
+	case b[start] == '0' && i-start > 1:
+		return 0, 0, fmt.Errorf("%w: %s with a leading zero", ErrMalformed, name)
+	}
+	return v, i, nil
+}
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+// command returns the command in b as a string, without allocating for the commands of RELP.
+func command(b []byte) string {
+	switch string(b) {
+	case CmdSyslog:
+		return CmdSyslog
+	case CmdRsp:
+		return CmdRsp
+	case CmdOpen:
+		return CmdOpen
+	case CmdClose:
+		return CmdClose
+	case CmdServerclose:
+		return CmdServerclose
+	}
+	return string(b)
+}
