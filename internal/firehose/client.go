@@ -16,9 +16,8 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/upload"
 )
 
-// DefaultTimeout bounds one call, connection included, when Options.Timeout is zero. A full
-// PutRecordBatch call is about 5.4 MB once base64-encoded: 30 s leaves room for a slow link
-// without leaving a dead connection to hang the uploader for long.
+// DefaultTimeout bounds one call, connection included, when Options.Timeout is zero: 30 s, the
+// uploader's default PutRecordBatch timeout too.
 const DefaultTimeout = 30 * time.Second
 
 // Options configures a Client. Only Stream is required.
@@ -39,7 +38,9 @@ type Options struct {
 	STSEndpointURL string
 	// HTTPClient sends the requests, credential lookups included; nil means the SDK's default.
 	HTTPClient aws.HTTPClient
-	// Timeout bounds each call; zero means DefaultTimeout. A caller's shorter deadline wins.
+	// Timeout bounds each call; zero means DefaultTimeout. A caller's shorter deadline wins, and
+	// a PutRecordBatch call whose context has a deadline gets that deadline only: the uploader
+	// sets its own (--upload-timeout), which may be longer over a slow link.
 	Timeout time.Duration
 	// Logger receives the AWS SDK's own log lines; nil means slog.Default().
 	Logger *slog.Logger
@@ -166,8 +167,10 @@ func (c *Client) Owner(ctx context.Context) (string, error) {
 }
 
 // PutRecordBatch sends records in one PutRecordBatch call and returns one Result per record, in
-// order. A call refused as a whole returns an error and no Result; when the service refuses it
-// for its size, the error wraps upload.ErrBatchTooLarge. An empty batch sends nothing.
+// order. A call refused as a whole returns an error and no Result; when the service, or a proxy
+// in front of it (HTTP 413), refuses it for its size, the error wraps upload.ErrBatchTooLarge. An
+// empty batch sends nothing. The call is bounded by ctx's deadline, or by Options.Timeout when
+// ctx has none.
 func (c *Client) PutRecordBatch(ctx context.Context, records [][]byte) ([]upload.Result, error) {
 	if len(records) == 0 {
 		// The service refuses an empty batch; there is nothing to ask it.
@@ -180,8 +183,11 @@ func (c *Client) PutRecordBatch(ctx context.Context, records [][]byte) ([]upload
 	for i, r := range records {
 		in.Records[i].Data = r
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
 	out, err := c.firehose.PutRecordBatch(ctx, in)
 	if err != nil {
 		return nil, &callError{fmt.Sprintf("firehose: put %d records to %q: %s", len(records), c.stream, reason(err)), kind(err), err}

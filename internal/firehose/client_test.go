@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
@@ -134,6 +136,8 @@ func TestPutRecordBatchSize(t *testing.T) {
 		{name: "service stricter on count", cfg: firehosetest.Config{MaxBatchRecords: 2}, records: batch(3), want: upload.ErrBatchTooLarge},
 		{name: "record too large", cfg: firehosetest.Config{MaxRecordBytes: 100},
 			records: [][]byte{make([]byte, 10), make([]byte, 101)}, want: ErrRecordTooLarge},
+		{name: "HTTP 413 from a proxy", cfg: firehosetest.Config{MaxBodyBytes: 1000},
+			records: [][]byte{make([]byte, 600), make([]byte, 600)}, want: upload.ErrBatchTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,13 +147,29 @@ func TestPutRecordBatchSize(t *testing.T) {
 			if !errors.Is(err, tt.want) || got != nil {
 				t.Fatalf("PutRecordBatch = %v, %v; want nil, %v", got, err, tt.want)
 			}
-			if tt.want == ErrRecordTooLarge && errors.Is(err, upload.ErrBatchTooLarge) {
-				t.Errorf("PutRecordBatch = %v: one record too large is not a batch to split", err)
+			if !errors.Is(err, upload.ErrBatchTooLarge) {
+				t.Errorf("PutRecordBatch = %v: a size complaint must make the uploader split the batch", err)
 			}
 			if !IsDefinite(err) {
 				t.Errorf("IsDefinite(%v) = false", err)
 			}
 		})
+	}
+}
+
+// TestPutRecordBatchCallerDeadline checks that the caller's deadline, the uploader's
+// --upload-timeout, bounds a PutRecordBatch call even when it is longer than Options.Timeout.
+func TestPutRecordBatchCallerDeadline(t *testing.T) {
+	s := firehosetest.Start(t, firehosetest.Config{})
+	s.SetFault(firehosetest.Fault{Latency: 300 * time.Millisecond})
+	c := open(t, s, func(o *Options) { o.Timeout = 50 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if _, err := c.PutRecordBatch(ctx, batch(2)); err != nil {
+		t.Errorf("PutRecordBatch with a deadline longer than Options.Timeout = %v", err)
+	}
+	if _, err := c.PutRecordBatch(t.Context(), batch(2)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("PutRecordBatch without a deadline = %v, want Options.Timeout's deadline exceeded", err)
 	}
 }
 
@@ -430,6 +450,9 @@ func TestKind(t *testing.T) {
 		{"throttled", &smithy.GenericAPIError{Code: "ServiceUnavailableException", Message: "Slow down."}, nil},
 		{"other invalid argument", &smithy.GenericAPIError{Code: "InvalidArgumentException", Message: "Something else"}, nil},
 		{"4 MB", &smithy.GenericAPIError{Code: "InvalidArgumentException", Message: "Records size exceeds 4 MB limit"}, upload.ErrBatchTooLarge},
+		{"other size wording", &smithy.GenericAPIError{Code: "InvalidArgumentException", Message: "Request payload length is too large"}, upload.ErrBatchTooLarge},
+		{"HTTP 413", &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 413}},
+			Err: &smithy.GenericAPIError{Code: "UnknownError"}}, upload.ErrBatchTooLarge},
 		{"500 records", &smithy.GenericAPIError{Code: "ValidationException", Message: "1 validation error detected: Value '[...]' at 'records' failed to satisfy constraint: Member must have length less than or equal to 500"}, upload.ErrBatchTooLarge},
 		{"record data", &smithy.GenericAPIError{Code: "ValidationException", Message: "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=2757283 cap=2757283]' at 'records.97.member.data' failed to satisfy constraint: Member must have length less than or equal to 1024000"}, ErrRecordTooLarge},
 		{"other validation", &smithy.GenericAPIError{Code: "ValidationException", Message: "Value null at 'deliveryStreamName' failed to satisfy constraint: Member must not be null"}, nil},

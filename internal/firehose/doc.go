@@ -25,8 +25,9 @@
 // failures (timeouts, refused connections, throttling, 5xx answers), because only a definite
 // answer should stop the relay at start. [ErrStreamNotFound], [ErrStreamNotActive],
 // [ErrAccessDenied], [ErrCredentials] and [ErrRecordTooLarge] name the definite answers; a batch
-// the service refuses for its size wraps [upload.ErrBatchTooLarge], which the uploader answers by
-// splitting the batch.
+// refused for its size (InvalidArgumentException or ValidationException speaking of a size or
+// length, a record too large, or HTTP 413 from a proxy in front of the endpoint) wraps
+// [upload.ErrBatchTooLarge], which the uploader answers by splitting the batch.
 //
 // The SDK's own retries are off: the uploader owns every retry, with one backoff policy, and
 // must see every throttle and failure to back off and count them.

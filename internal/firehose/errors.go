@@ -3,6 +3,8 @@ package firehose
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/aws/smithy-go"
@@ -17,7 +19,9 @@ var (
 	ErrStreamNotActive = errors.New("firehose: delivery stream is not ACTIVE")
 	ErrAccessDenied    = errors.New("firehose: access denied")
 	ErrCredentials     = errors.New("firehose: AWS credentials missing or refused")
-	ErrRecordTooLarge  = errors.New("firehose: record too large")
+	// ErrRecordTooLarge wraps upload.ErrBatchTooLarge: the answer does not say which record it
+	// is, so the uploader splits the batch until it is alone, then quarantines it.
+	ErrRecordTooLarge = fmt.Errorf("firehose: record too large: %w", upload.ErrBatchTooLarge)
 )
 
 // IsDefinite reports whether err is an answer that waiting and retrying will not change: a
@@ -65,6 +69,10 @@ func kind(err error) error {
 	if _, ok := errors.AsType[*credentialsError](err); ok {
 		return ErrCredentials
 	}
+	if respErr, ok := errors.AsType[*smithyhttp.ResponseError](err); ok && respErr.HTTPStatusCode() == http.StatusRequestEntityTooLarge {
+		// A proxy or load balancer in front of the endpoint refused the body, in words of its own.
+		return upload.ErrBatchTooLarge
+	}
 	apiErr, ok := errors.AsType[smithy.APIError](err)
 	if !ok {
 		return nil
@@ -77,15 +85,28 @@ func kind(err error) error {
 		return ErrAccessDenied
 	case credentialCodes[code]:
 		return ErrCredentials
-	// The front end's validation names the list "records" when the call has too many of them,
-	// and a member "records.N.member.data" when one record is too large.
-	case code == "InvalidArgumentException" && strings.Contains(message, "size exceeds"),
-		code == "ValidationException" && strings.Contains(message, "at 'records' failed to satisfy constraint: Member must have length less than"):
-		return upload.ErrBatchTooLarge
+	// The front end's validation names a member "records.N.member.data" when one record is too
+	// large, and the list "records" when the call has too many of them.
 	case code == "ValidationException" && strings.Contains(message, ".member.data' failed to satisfy constraint: Member must have length less than"):
 		return ErrRecordTooLarge
+	case code == "ValidationException" && strings.Contains(message, "at 'records' failed to satisfy constraint: Member must have length less than"),
+		code == "InvalidArgumentException" && speaksOfSize(message):
+		return upload.ErrBatchTooLarge
 	}
 	return nil
+}
+
+// speaksOfSize reports whether an InvalidArgumentException's message complains of a size:
+// "Records size exceeds 4 MB limit" today, but the wording is not documented, and sending the same
+// batch again would only get the same answer.
+func speaksOfSize(message string) bool {
+	message = strings.ToLower(message)
+	for _, word := range []string{"size", "length", "too large", "too big", "too long"} {
+		if strings.Contains(message, word) {
+			return true
+		}
+	}
+	return false
 }
 
 // callError is an error of one call: a one-line message, the definite condition when there is
