@@ -16,7 +16,8 @@
 //
 //   - Atomic, durable writes: a record is written to a temporary name (.tmp-*), fsynced, renamed to
 //     its final name and the directory fsynced. Only when all of that succeeded does Write return
-//     nil; from then on the record survives a crash or power loss. A final name never holds a
+//     nil; from then on the record survives a crash or power loss. WriteGroup does the same for
+//     several records with one syncfs(2) and one directory fsync for them all, all or nothing. A final name never holds a
 //     partial record; temporary files left by an interrupted write are removed by Open and never
 //     read.
 //   - Restart: Open indexes every complete record left by an earlier run, and they are pending

@@ -133,6 +133,7 @@ type Spool struct {
 type fileOps struct {
 	write  func(f *os.File, b []byte) (int, error)
 	sync   func(f *os.File) error
+	syncFS func(dir *os.File) error // nil: groups are synced a file at a time
 	rename func(oldpath, newpath string) error
 }
 
@@ -187,6 +188,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 		ops: fileOps{
 			write:  (*os.File).Write,
 			sync:   (*os.File).Sync,
+			syncFS: syncFS,
 			rename: os.Rename,
 		},
 		dirFile:  dirFile,
