@@ -48,9 +48,11 @@ const (
 	// MinMessageBytes is the length every RFC5425 receiver must accept (section 4.3.1); the same
 	// limit applies to every listener, TLS included.
 	MinMessageBytes = 2048
-	// MaxMessageBytes keeps one message, with its JSON envelope, inside one Firehose record
-	// (1,024,000 bytes): a longer message could never be delivered whole.
-	MaxMessageBytes = 1_000_000
+	// MaxMessageBytes is the longest message a record always keeps whole, whatever its bytes:
+	// record.MaxWholeMessageBytes (165,968: JSON may take six bytes for one) less room for the
+	// header a syslog rewrite adds (at most about 100 bytes). Up to 1,000,000 bytes were allowed
+	// once, and messages over this were then cut in the record without a count.
+	MaxMessageBytes = 160 << 10
 	// MinSpoolBytes lets the spool hold two full PutRecordBatch calls (4,000,000 bytes each), so
 	// that records keep arriving while one batch is in flight.
 	MinSpoolBytes int64 = 8 << 20

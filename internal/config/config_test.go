@@ -67,7 +67,7 @@ func TestValidate(t *testing.T) {
 			want: []string{
 				"no destination: set --stream NAME (Firehose) or --output DIR (local directory)",
 				"no listener enabled: set --udp-port, --tcp-port or --tls-port",
-				"--max-message-size 0: want 2048 to 1000000 bytes",
+				"--max-message-size 0: want 2048 to 163840 bytes",
 				"--spool-max-bytes 0: want at least 8388608",
 			},
 		},
@@ -162,7 +162,7 @@ func TestValidate(t *testing.T) {
 				"--max-connections -1: want 0 (no limit) or more",
 				"--idle-timeout -1s: want 0 (never) or more",
 				"--udp-readers -2: want 0 (one per CPU) or more",
-				"--max-message-size 2047: want 2048 to 1000000 bytes",
+				"--max-message-size 2047: want 2048 to 163840 bytes",
 				"--spool-max-bytes 8388607: want at least 8388608",
 				"--shutdown-timeout -1s: want 0 (no last upload) or more",
 			},
@@ -170,7 +170,7 @@ func TestValidate(t *testing.T) {
 		{
 			name: "message size above a record",
 			c:    valid(func(c *Config) { c.MaxMessageBytes = MaxMessageBytes + 1 }),
-			want: []string{"--max-message-size 1000001: want 2048 to 1000000 bytes"},
+			want: []string{"--max-message-size 163841: want 2048 to 163840 bytes"},
 		},
 	}
 	for _, tt := range tests {

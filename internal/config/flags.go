@@ -75,7 +75,7 @@ func (c *Config) defineFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.UDPReaders, "udp-readers", c.UDPReaders,
 		"readers of each UDP port, each with a socket of its own; 0 for one per CPU, GOMAXPROCS (default 0)")
 	fs.Var(sizeValue[int]{&c.MaxMessageBytes}, "max-message-size",
-		fmt.Sprintf("longest message kept whole, longer ones are truncated; %d to %d bytes", MinMessageBytes, MaxMessageBytes))
+		fmt.Sprintf("longest message kept whole, whatever its bytes; longer ones are truncated, counted and logged; %d to %d bytes", MinMessageBytes, MaxMessageBytes))
 
 	fs.BoolVar(&c.GELF, "gelf", c.GELF,
 		"listen for GELF (Graylog Extended Log Format) instead of syslog")

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kinesyslog/kinesyslog/internal/ratelog"
+	"github.com/kinesyslog/kinesyslog/internal/record"
 )
 
 // Protocol constants of GELF via UDP (Graylog documentation, "Chunking").
@@ -30,9 +31,9 @@ const (
 
 // Defaults of Options.
 const (
-	// DefaultMaxMessageBytes is the largest message one Firehose record can carry (1,024,000
-	// bytes with its envelope), the same bound the relay's configuration puts on every message.
-	DefaultMaxMessageBytes = 1_000_000
+	// DefaultMaxMessageBytes is the longest message a record keeps whole whatever its bytes; the
+	// relay passes its --max-message-size, which stays within it.
+	DefaultMaxMessageBytes = record.MaxWholeMessageBytes
 	// DefaultMaxPendingBytes holds 8 sets of 128 full-size (64 KiB) chunks, or some 45,000 sets
 	// of a typical two 1,420-byte chunks in flight.
 	DefaultMaxPendingBytes = 64 << 20

@@ -96,7 +96,7 @@ func TestInteropUDP(t *testing.T) {
 				t.Fatalf("go-gelf WriteMessage: %v", err)
 			}
 
-			a := NewAssembler(Options{})
+			a := NewAssembler(Options{MaxMessageBytes: 1 << 20}) // 120 chunks of plain JSON are longer than the default
 			buf := make([]byte, 65536)
 			if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
 				t.Fatal(err)

@@ -15,6 +15,21 @@ const MaxEventBytes = TargetBytes - 4096
 // {"id":"<36>","timestamp":<up to 20>,"message":""}.
 const eventOverheadBytes = len(`{"id":"","timestamp":,"message":""}`) + 36 + 20
 
+// maxEscapedBytes is the most AppendEvent writes for one byte of a message: JSON escapes a
+// control character as six (\u001f); an invalid byte takes five (\\xff).
+const maxEscapedBytes = len(`\u001f`)
+
+// MaxWholeMessageBytes is the longest message AppendEvent keeps whole whatever its bytes: even
+// when every byte takes maxEscapedBytes, its event stays within MaxEventBytes. A longer message
+// is kept whole only when it escapes to little enough, and the cut otherwise depends on its
+// content, so a relay bounds messages by this (config.MaxMessageBytes), never beyond.
+//
+// Escaping, not compression, sets it: a record of one event must fit TargetBytes even for data
+// that does not compress. Allowing such a record the service's 1,024,000 bytes would not keep
+// much longer messages whole: 1,000,000 bytes of random data escape and compress to 1.55 MB,
+// and half control characters, half invalid bytes to 1.69 MB (measured with the Encoder).
+const MaxWholeMessageBytes = (MaxEventBytes - eventOverheadBytes) / maxEscapedBytes
+
 // AppendEvent appends the JSON object of one log event, {"id":…,"timestamp":…,"message":…}, to
 // dst and returns the extended slice. id is written in its canonical form, as it is (IDs makes the
 // relay's); timestampMillis is milliseconds since the Unix epoch.
@@ -22,7 +37,8 @@ const eventOverheadBytes = len(`{"id":"","timestamp":,"message":""}`) + 36 + 20
 // The message is escaped as JSON requires. Bytes that are not valid UTF-8 are written as the four
 // characters \xNN (NN its hexadecimal value), as the Python original's backslashreplace did, so
 // that no byte is lost and the rest of the message is untouched. If the encoded event would exceed
-// MaxEventBytes, the message is cut to fit. AppendEvent does not allocate when dst has room.
+// MaxEventBytes, the message is cut to fit: never one of at most MaxWholeMessageBytes.
+// AppendEvent does not allocate when dst has room.
 func AppendEvent(dst []byte, id UUID, timestampMillis int64, msg []byte) []byte {
 	dst = append(dst, `{"id":"`...)
 	dst = appendUUID(dst, id)

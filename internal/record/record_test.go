@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -65,6 +66,56 @@ func TestAppendEventCutsLongMessages(t *testing.T) {
 			t.Errorf("fill %q: cut event is not valid JSON", fill)
 		}
 	}
+}
+
+// TestAppendEventKeepsWhole checks that a message of MaxWholeMessageBytes is never cut, whatever
+// it holds, and that its event fits a record on its own.
+func TestAppendEventKeepsWhole(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, tt := range []struct {
+		name string
+		byte func() byte
+	}{
+		{name: "controls", byte: func() byte { return byte(r.IntN(0x20)) &^ 0x08 }}, // no \b\t\n\f\r
+		{name: "invalid bytes", byte: func() byte { return 0xff }},
+		{name: "random", byte: func() byte { return byte(r.UintN(256)) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := make([]byte, MaxWholeMessageBytes)
+			for i := range msg {
+				msg[i] = tt.byte()
+			}
+			out := AppendEvent(nil, UUID{}, 1, msg)
+			var ev Event
+			if err := json.Unmarshal(out, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if want := recorded(msg); ev.Message != want {
+				t.Errorf("message of %d bytes cut: %d characters back, want %d", len(msg), len(ev.Message), len(want))
+			}
+			var got [][]byte
+			if _, _, err := NewEncoder().Encode(Header{Owner: "1", LogGroup: "g", LogStream: "s"}, Events{Data: out, Ends: []int{len(out)}}, false,
+				func(rec []byte) error { got = append(got, bytes.Clone(rec)); return nil }); err != nil || len(got) != 1 {
+				t.Fatalf("Encode of the event = %d records, %v; want one", len(got), err)
+			}
+		})
+	}
+}
+
+// recorded returns msg as AppendEvent documents it records it: valid UTF-8 as it is, each other
+// byte as the four characters \xNN.
+func recorded(msg []byte) string {
+	var b strings.Builder
+	for len(msg) > 0 {
+		r, size := utf8.DecodeRune(msg)
+		if r == utf8.RuneError && size == 1 {
+			fmt.Fprintf(&b, `\x%02x`, msg[0])
+		} else {
+			b.Write(msg[:size])
+		}
+		msg = msg[size:]
+	}
+	return b.String()
 }
 
 func TestAppendEventAllocs(t *testing.T) {
