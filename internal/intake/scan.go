@@ -52,8 +52,10 @@ func newScanner(r io.Reader, size int64, buf []byte, onDamage func(damage)) (*sc
 		return s, 0, false
 	}
 	if !s.fill(segmentHeaderBytes) {
+		// A truncated header is a torn tail, and all there is.
 		s.damaged(s.off)
 		s.finish()
+		s.size = 0
 		return s, 0, false
 	}
 	next, ok := parseSegmentHeader(s.buf[s.pos:])
