@@ -15,11 +15,13 @@ import (
 
 // Attribute keys of the uploader's logs.
 const (
-	logKeyRecords = "records"
-	logKeyBytes   = "bytes"
-	logKeyCode    = "code"
-	logKeyError   = "error"
-	logKeyMessage = "message"
+	logKeyRecords    = "records"
+	logKeyBytes      = "bytes"
+	logKeyCode       = "code"
+	logKeyError      = "error"
+	logKeyMessage    = "message"
+	logKeyCalls      = "calls"
+	logKeyBatchBytes = "batch_bytes"
 )
 
 // Outcomes of a call, the values of the calls_total metric's outcome label.
@@ -91,24 +93,60 @@ func (u *Uploader) load(todo []item) (ready, unread []item) {
 	return ready, unread
 }
 
-// send makes one PutRecordBatch call of items (more when the destination refuses the batch for
-// its size and it is split), deletes the records delivered and returns those to send again.
+// send delivers items in calls of at most the window's batch size, one after the other, deletes
+// the records delivered and returns those to send again.
 func (u *Uploader) send(ctx context.Context, items []item) (retry []item) {
+	for len(items) > 0 {
+		_, batchBytes := u.window.limits()
+		n, _ := prefix(items, func(it item) int64 { return int64(len(it.data)) }, batchBytes)
+		retry = append(retry, u.call(ctx, items[:n])...)
+		items = items[n:]
+		if ctx.Err() != nil {
+			return append(retry, items...)
+		}
+	}
+	return retry
+}
+
+// call makes one PutRecordBatch call of items (more when the destination refuses the batch for
+// its size and it is split), within a slot of the window and bounded by the call timeout,
+// deletes the records delivered and returns those to send again.
+func (u *Uploader) call(ctx context.Context, items []item) (retry []item) {
 	records := make([][]byte, len(items))
 	var size int
 	for i, it := range items {
 		records[i] = it.data
 		size += len(it.data)
 	}
-	start := time.Now()
-	results, err := u.sink.PutRecordBatch(ctx, records)
-	u.metrics.callDuration.Observe(time.Since(start).Seconds())
+	s, err := u.window.acquire(ctx)
+	if err != nil {
+		return items
+	}
+	callCtx, cancel := context.WithTimeout(ctx, u.callTimeout)
+	results, err := u.sink.PutRecordBatch(callCtx, records)
+	cancel()
+	u.metrics.callDuration.Observe(time.Since(s.start).Seconds())
 	if err == nil && len(results) != len(items) {
 		// Results that cannot be matched to records prove nothing was delivered.
 		err = fmt.Errorf("upload: %d results for %d records", len(results), len(items))
 	}
+	ev := callAnswered
 	switch {
 	case errors.Is(err, ErrBatchTooLarge):
+		ev = callTooLarge
+	case err != nil && ctx.Err() == nil && isTimeout(err):
+		ev = callTimedOut
+	case err != nil:
+		ev = callFailed
+	}
+	if u.window.release(s, ev, len(items), int64(size)) {
+		calls, batchBytes := u.window.limits()
+		u.limited.Warn("PutRecordBatch timed out or was too large; sending less at once",
+			slog.Int(logKeyCalls, calls), slog.Int64(logKeyBatchBytes, batchBytes))
+	}
+
+	switch {
+	case ev == callTooLarge:
 		u.metrics.calls.WithLabelValues(outcomeTooLarge).Inc()
 		if len(items) == 1 {
 			// Resending it would hold up the records behind it for ever. The spool logs it.
@@ -118,11 +156,11 @@ func (u *Uploader) send(ctx context.Context, items []item) (retry []item) {
 		u.limited.Warn("destination refused a batch for its size; splitting it",
 			slog.Int(logKeyRecords, len(items)), slog.Int(logKeyBytes, size), slog.Any(logKeyError, err))
 		half := len(items) / 2
-		retry = u.send(ctx, items[:half])
+		retry = u.call(ctx, items[:half])
 		if ctx.Err() != nil {
 			return append(retry, items[half:]...)
 		}
-		return append(retry, u.send(ctx, items[half:])...)
+		return append(retry, u.call(ctx, items[half:])...)
 	case err != nil:
 		if ctx.Err() != nil {
 			// Stopping, not failing: the records wait in the spool for the next start.
@@ -180,14 +218,21 @@ func errorCode(err error) string {
 	if coded, ok := errors.AsType[codedError](err); ok && coded.ErrorCode() != "" {
 		return coded.ErrorCode()
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if isTimeout(err) {
 		return "Timeout"
 	}
-	if netErr, ok := errors.AsType[net.Error](err); ok {
-		if netErr.Timeout() {
-			return "Timeout"
-		}
+	if _, ok := errors.AsType[net.Error](err); ok {
 		return "NetworkError"
 	}
 	return "Unknown"
+}
+
+// isTimeout reports whether err says a call got no answer in time: its deadline passed, or the
+// network timed out.
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	netErr, ok := errors.AsType[net.Error](err)
+	return ok && netErr.Timeout()
 }

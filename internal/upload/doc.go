@@ -12,6 +12,17 @@
 // hold fewer records than make a full batch). Up to Options.Concurrency calls are in flight; no record is
 // ever in two of them.
 //
+// # A slow link
+//
+// Each call is bounded by Options.CallTimeout (--upload-timeout, 30 s by default). What is sent
+// at once adapts to the link, AIMD-style: the Uploader starts with one call in flight and lets one
+// more after each full call answered in less than half the timeout, up to Options.Concurrency. A
+// call that times out halves the calls in flight, down to one, then the bytes per call, down to
+// one record; calls answered quickly grow them back. A link about as full as the timeout allows
+// (calls taking more than half of it) keeps the window where it is. Fewer calls in flight also
+// means fewer duplicates: the destination may store a call the Uploader gave up on, and resending
+// it stores it twice. The window is exported as the window_calls and window_batch_bytes gauges.
+//
 // # Failures
 //
 //   - A call that succeeds with some records refused (Firehose's FailedPutCount > 0) is not a
@@ -20,8 +31,9 @@
 //   - A call that fails as a whole (throttling, 5xx, a timeout, a refused connection, expired
 //     credentials, or an answer whose results do not match the records) is sent again after a
 //     backoff; nothing of it is deleted.
-//   - A batch the destination refuses for its size (ErrBatchTooLarge) is split in two and each
-//     half sent, recursively. A single record refused for its size, or larger than
+//   - A batch the destination refuses for its size (ErrBatchTooLarge: Firehose's own limits, or a
+//     proxy's HTTP 413) is split in two and each half sent, recursively, and later calls carry at
+//     most half of it until calls that go well grow the batch size back. A single record refused for its size, or larger than
 //     MaxRecordBytes, can never be delivered: it is moved to the spool's quarantine and logged as
 //     an error, so that it does not hold up the records behind it.
 //

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -201,4 +203,150 @@ func testRecords(t *testing.T) [][]byte {
 		out = append(out, b.Bytes())
 	}
 	return out
+}
+
+// TestFirehoseSlowLink drains a backlog of full records over a slow link shared by every call,
+// with a call timeout too short for the calls the uploader could make: four full calls at once
+// would each take longer than the timeout, forever, and every timed-out call the server carried
+// out anyway would be stored again when resent. The uploader must send less at once, so that the
+// backlog drains completely, at about the link's rate, with few duplicates.
+func TestFirehoseSlowLink(t *testing.T) {
+	const size = 1_000_000 // a full call is 4 records, 5.3 MB in base64
+	tests := []struct {
+		name          string
+		records       int
+		rate          int // bytes per second
+		timeout       time.Duration
+		maxDuplicates int
+	}{
+		// A full call takes 0.64 s alone on the link, four at once 2.6 s: one or two at once fit
+		// the timeout. On a busy machine a call may still time out; each that does may leave
+		// its records stored twice.
+		{name: "four full calls time out", records: 20, rate: 8 << 20, timeout: 2 * time.Second, maxDuplicates: 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := firehosetest.Start(t, firehosetest.Config{UplinkBytesPerSecond: tt.rate})
+			client := openClient(t, srv)
+			sp, err := spool.Open(t.TempDir(), spool.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { sp.Close(context.Background()) })
+			backlog := fullRecords(t, tt.records, size)
+			for _, r := range backlog {
+				if err := sp.Write(context.Background(), r); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			u := upload.New(sp, client, upload.Options{Interval: time.Hour, CallTimeout: tt.timeout,
+				RetryBase: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			start := time.Now()
+			if err := u.Flush(ctx); err != nil {
+				t.Fatalf("Flush() = %v after %v: the backlog did not drain", err, time.Since(start).Round(time.Millisecond))
+			}
+			elapsed := time.Since(start)
+
+			count := make(map[string]int)
+			for _, r := range srv.Records() {
+				count[string(r.Data)]++
+			}
+			for i, r := range backlog {
+				if count[string(r)] == 0 {
+					t.Errorf("record %d never delivered", i)
+				}
+			}
+			st := srv.Stats()
+			t.Logf("drained in %.1f s (the link alone: %.1f s), %d duplicates of %d records, %d calls",
+				elapsed.Seconds(), float64(tt.records*size*4/3)/float64(tt.rate), st.Duplicates, tt.records, st.Calls["PutRecordBatch"])
+			if st.Duplicates > tt.maxDuplicates {
+				t.Errorf("%d duplicates of %d records, want at most %d", st.Duplicates, tt.records, tt.maxDuplicates)
+			}
+		})
+	}
+}
+
+// fullRecords returns n distinct gzip members of about size bytes, stored rather than compressed
+// so that they stay large.
+func fullRecords(t *testing.T, n, size int) [][]byte {
+	t.Helper()
+	out := make([][]byte, n)
+	for i := range out {
+		payload := make([]byte, size-200)
+		var key [32]byte
+		key[0] = byte(i)
+		rand.NewChaCha8(key).Read(payload)
+		var b bytes.Buffer
+		zw, err := gzip.NewWriterLevel(&b, gzip.NoCompression)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw.Write(payload)
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		out[i] = b.Bytes()
+	}
+	return out
+}
+
+// TestFirehoseSizeComplaints checks that a batch refused for its size, in whatever words, is split
+// until its records go through, and that a record the service refuses alone is quarantined, not
+// resent for ever with the records behind it.
+func TestFirehoseSizeComplaints(t *testing.T) {
+	const size = 600_000
+	tests := []struct {
+		name            string
+		cfg             firehosetest.Config
+		wantQuarantined int
+	}{
+		// Two records fit under the proxy's limit, three do not.
+		{name: "HTTP 413 from a proxy", cfg: firehosetest.Config{MaxBodyBytes: 2 * size * 4 / 3 * 11 / 10}},
+		// The first record is refused on its own: the others are delivered.
+		{name: "a service stricter on records", cfg: firehosetest.Config{MaxRecordBytes: size - 10_000}, wantQuarantined: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := firehosetest.Start(t, tt.cfg)
+			client := openClient(t, srv)
+			dir := t.TempDir()
+			sp, err := spool.Open(dir, spool.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { sp.Close(context.Background()) })
+			records := fullRecords(t, 6, size)
+			if tt.wantQuarantined > 0 {
+				// One record above the service's limit, then five well under it.
+				records = append(records[:1], fullRecords(t, 5, size/2)...)
+			}
+			for _, r := range records {
+				if err := sp.Write(context.Background(), r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			u := upload.New(sp, client, upload.Options{RetryBase: time.Millisecond, RetryMax: 10 * time.Millisecond})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := u.Flush(ctx); err != nil {
+				t.Fatalf("Flush() = %v: a batch refused for its size was resent unchanged", err)
+			}
+			stored := make(map[string]int)
+			for _, r := range srv.Records() {
+				stored[string(r.Data)]++
+			}
+			for i, r := range records[tt.wantQuarantined:] {
+				if n := stored[string(r)]; n != 1 {
+					t.Errorf("record %d stored %d times, want once", i+tt.wantQuarantined, n)
+				}
+			}
+			quarantined, _ := os.ReadDir(filepath.Join(dir, spool.QuarantineDir))
+			if len(quarantined) != tt.wantQuarantined {
+				t.Errorf("%d records quarantined, want %d", len(quarantined), tt.wantQuarantined)
+			}
+		})
+	}
 }

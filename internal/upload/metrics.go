@@ -16,6 +16,8 @@ type metrics struct {
 	callDuration     prometheus.Histogram
 	retries          prometheus.Counter
 	inflight         prometheus.Gauge
+	windowCalls      prometheus.Gauge
+	windowBatchBytes prometheus.Gauge
 }
 
 // newMetrics registers the uploader's metrics with reg; a nil reg yields working but
@@ -42,12 +44,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		callDuration: f.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "kinesyslog", Subsystem: "upload", Name: "call_duration_seconds",
 			Help: "Duration of PutRecordBatch calls, failed ones included.",
-			// From a fast local answer to the Firehose client's 30 s timeout.
+			// From a fast local answer to the default 30 s call timeout.
 			Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 9),
 		}),
 		retries: f.NewCounter(prometheus.CounterOpts(opts("retried_records_total",
 			"Records scheduled to be sent again after a failure."))),
 		inflight: f.NewGauge(prometheus.GaugeOpts(opts("inflight_batches",
 			"Batches being delivered, retries included."))),
+		windowCalls: f.NewGauge(prometheus.GaugeOpts(opts("window_calls",
+			"PutRecordBatch calls allowed in flight at once: halved after a timeout, grown back after calls that went well."))),
+		windowBatchBytes: f.NewGauge(prometheus.GaugeOpts(opts("window_batch_bytes",
+			"Bytes of records allowed in one PutRecordBatch call: halved after a timeout at one call in flight or a call refused for its size, grown back after calls that went well."))),
 	}
 }

@@ -27,6 +27,11 @@ const (
 	// records.
 	DefaultRetryBase = 500 * time.Millisecond
 	DefaultRetryMax  = 30 * time.Second
+	// DefaultCallTimeout bounds one PutRecordBatch call. A full call is about 5.4 MB once
+	// base64-encoded: 30 s carries one over a link of 1.5 Mbit/s and four over 6 Mbit/s, without
+	// leaving a dead connection to hang a delivery for long. Over a slower link the uploader
+	// sends less at once after the first timeouts (see Options.CallTimeout).
+	DefaultCallTimeout = 30 * time.Second
 )
 
 // Options configures an Uploader. The zero value uses the defaults, logs nothing and registers no
@@ -37,6 +42,12 @@ type Options struct {
 	Interval time.Duration
 	// Concurrency is the most PutRecordBatch calls in flight; 0 means DefaultConcurrency.
 	Concurrency int
+	// CallTimeout bounds each PutRecordBatch call; 0 means DefaultCallTimeout. After a call
+	// times out the uploader sends less at once: half the calls in flight, down to one, then
+	// half the bytes per call, down to one record; calls answered in less than half of
+	// CallTimeout grow it back. A link that cannot carry one record within CallTimeout never
+	// delivers it: give such a link a longer timeout.
+	CallTimeout time.Duration
 	// RetryBase and RetryMax are the first and the largest backoff ceiling between two attempts
 	// to deliver the same records; 0 means DefaultRetryBase and DefaultRetryMax.
 	RetryBase time.Duration
@@ -56,9 +67,10 @@ type Uploader struct {
 	spool       *spool.Spool
 	sink        Sink
 	interval    time.Duration
-	concurrency int
 	retryBase   time.Duration
 	retryMax    time.Duration
+	callTimeout time.Duration
+	window      *window
 	logger      *slog.Logger
 	limited     *ratelog.Logger
 	metrics     *metrics
@@ -77,13 +89,14 @@ func New(s *spool.Spool, sink Sink, opts Options) *Uploader {
 		spool:       s,
 		sink:        sink,
 		interval:    cmpOr(opts.Interval, DefaultInterval),
-		concurrency: cmpOr(opts.Concurrency, DefaultConcurrency),
 		retryBase:   cmpOr(opts.RetryBase, DefaultRetryBase),
 		retryMax:    cmpOr(opts.RetryMax, DefaultRetryMax),
+		callTimeout: cmpOr(opts.CallTimeout, DefaultCallTimeout),
 		logger:      logger,
 		limited:     ratelog.New(logger, opts.LogInterval),
 		metrics:     newMetrics(opts.Registerer),
 	}
+	u.window = newWindow(cmpOr(opts.Concurrency, DefaultConcurrency), u.callTimeout, u.metrics)
 	return u
 }
 
@@ -267,15 +280,19 @@ func (l *loop) markDue() {
 	}
 }
 
-// dispatch starts deliveries while there are free slots and batches to send: full batches, and
-// batches that hold a due record.
+// dispatch starts deliveries while the window has free call slots and there are batches to send:
+// full batches, and batches that hold a due record. Batches are as large as the window allows.
 func (l *loop) dispatch(ctx context.Context) {
 	if l.u.spool.Waiting() {
 		// No more records come until some leave: waiting for a full batch could wait for the
 		// Interval, with a full disk holding fewer records than make one.
 		l.markDue()
 	}
-	for l.active < l.u.concurrency {
+	for {
+		calls, batchBytes := l.u.window.limits()
+		if l.active >= calls {
+			return
+		}
 		entries := l.u.spool.Pending(l.cursor, MaxBatchRecords)
 		for i, e := range entries {
 			if e.Seq > l.limit {
@@ -286,7 +303,8 @@ func (l *loop) dispatch(ctx context.Context) {
 		if len(entries) == 0 {
 			return
 		}
-		batch, full := pack(entries)
+		n, full := prefix(entries, func(e spool.Entry) int64 { return e.Size }, batchBytes)
+		batch := entries[:n]
 		if !full && batch[0].Seq > l.due {
 			return
 		}
@@ -299,18 +317,22 @@ func (l *loop) dispatch(ctx context.Context) {
 	}
 }
 
-// pack returns the longest prefix of entries that fits one call, and whether it is full: it has
-// MaxBatchRecords records or the next entry would not fit. A record too large for any call makes
-// a batch of its own, which deliver quarantines.
-func pack(entries []spool.Entry) (batch []spool.Entry, full bool) {
-	var size int64
-	for i, e := range entries {
-		if size+e.Size > MaxBatchBytes {
-			return entries[:max(i, 1)], true
+// prefix returns the length of the longest prefix of xs, at most MaxBatchRecords long, whose
+// sizes add up to at most maxBytes, and whether it is full: it has MaxBatchRecords elements or
+// the next would not fit. The prefix has at least one element when xs has: a record larger than
+// maxBytes makes a call of its own (deliver quarantines one too large for any call).
+func prefix[T any](xs []T, size func(T) int64, maxBytes int64) (n int, full bool) {
+	var total int64
+	for i, x := range xs {
+		if i == MaxBatchRecords {
+			return i, true
 		}
-		size += e.Size
+		if total+size(x) > maxBytes {
+			return max(i, 1), true
+		}
+		total += size(x)
 	}
-	return entries, len(entries) == MaxBatchRecords
+	return len(xs), len(xs) == MaxBatchRecords
 }
 
 // serveWaiters releases the Flush calls whose records have all left the spool.

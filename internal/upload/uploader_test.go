@@ -160,7 +160,7 @@ func delivered(ids ...string) []Result {
 	return out
 }
 
-func TestPack(t *testing.T) {
+func TestPrefix(t *testing.T) {
 	entries := func(sizes ...int64) []spool.Entry {
 		out := make([]spool.Entry, len(sizes))
 		for i, s := range sizes {
@@ -178,21 +178,25 @@ func TestPack(t *testing.T) {
 	tests := []struct {
 		name     string
 		sizes    []int64
+		maxBytes int64
 		wantLen  int
 		wantFull bool
 	}{
-		{"499 records wait", repeat(499, 100), 499, false},
-		{"500 records are full", repeat(500, 100), 500, true},
-		{"exactly 4,000,000 bytes with nothing behind wait", repeat(4, 1_000_000), 4, false},
-		{"exactly 4,000,000 bytes with a record behind are full", repeat(5, 1_000_000), 4, true},
-		{"one byte over", []int64{1_000_000, 1_000_000, 1_000_000, 1_000_001}, 3, true},
-		{"record too large for any call goes alone", []int64{MaxBatchBytes + 1, 10}, 1, true},
+		{"499 records wait", repeat(499, 100), MaxBatchBytes, 499, false},
+		{"500 records are full", repeat(500, 100), MaxBatchBytes, 500, true},
+		{"500 records of 501 are full", repeat(501, 100), MaxBatchBytes, 500, true},
+		{"exactly 4,000,000 bytes with nothing behind wait", repeat(4, 1_000_000), MaxBatchBytes, 4, false},
+		{"exactly 4,000,000 bytes with a record behind are full", repeat(5, 1_000_000), MaxBatchBytes, 4, true},
+		{"one byte over", []int64{1_000_000, 1_000_000, 1_000_000, 1_000_001}, MaxBatchBytes, 3, true},
+		{"record too large for any call goes alone", []int64{MaxBatchBytes + 1, 10}, MaxBatchBytes, 1, true},
+		{"a smaller window", repeat(5, 1_000_000), 2_500_000, 2, true},
+		{"a window smaller than a record takes one", repeat(5, 1_000_000), 1, 1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			batch, full := pack(entries(tt.sizes...))
-			if len(batch) != tt.wantLen || full != tt.wantFull {
-				t.Errorf("pack() = %d records, full %t; want %d, %t", len(batch), full, tt.wantLen, tt.wantFull)
+			n, full := prefix(entries(tt.sizes...), func(e spool.Entry) int64 { return e.Size }, tt.maxBytes)
+			if n != tt.wantLen || full != tt.wantFull {
+				t.Errorf("prefix(%d bytes) = %d records, full %t; want %d, %t", tt.maxBytes, n, full, tt.wantLen, tt.wantFull)
 			}
 		})
 	}
