@@ -37,6 +37,10 @@ const (
 	// systemd's default stop timeout (90 s) for closing listeners and flushing buffers before
 	// systemd would kill the process.
 	DefaultShutdownTimeout = 20 * time.Second
+	// DefaultUploadTimeout bounds one PutRecordBatch call: a full call (about 5.4 MB in base64)
+	// fits it over a link of 1.5 Mbit/s, and the uploader sends less at once after timeouts over
+	// a slower one.
+	DefaultUploadTimeout = 30 * time.Second
 )
 
 // SystemSpoolDir is the spool directory of a relay run as a service: under /var/spool, as the
@@ -81,6 +85,9 @@ type Config struct {
 	// Profile is the profile of the AWS shared configuration files (--profile). Empty leaves it
 	// to the SDK (AWS_PROFILE, else "default").
 	Profile string
+	// UploadTimeout bounds each PutRecordBatch call (--upload-timeout); after a timeout the
+	// uploader sends less at once. Validate requires more than zero.
+	UploadTimeout time.Duration
 
 	// Address is the address every listener binds (--address). Empty means all interfaces.
 	Address string
@@ -167,6 +174,7 @@ func Default() Config {
 		Timezone:        time.UTC,
 		SpoolMaxBytes:   DefaultSpoolMaxBytes,
 		ShutdownTimeout: DefaultShutdownTimeout,
+		UploadTimeout:   DefaultUploadTimeout,
 	}
 }
 

@@ -22,6 +22,7 @@ func TestDefault(t *testing.T) {
 		Timezone:        time.UTC,
 		SpoolMaxBytes:   10 << 30,
 		ShutdownTimeout: 20 * time.Second,
+		UploadTimeout:   30 * time.Second,
 	}
 	if diff := cmp.Diff(want, Default(), cmpConfig); diff != "" {
 		t.Errorf("Default() mismatch (-want +got):\n%s", diff)
@@ -67,6 +68,7 @@ func TestValidate(t *testing.T) {
 			want: []string{
 				"no destination: set --stream NAME (Firehose) or --output DIR (local directory)",
 				"no listener enabled: set --udp-port, --tcp-port or --tls-port",
+				"--upload-timeout 0s: want more than 0",
 				"--max-message-size 0: want 2048 to 163840 bytes",
 				"--spool-max-bytes 0: want at least 8388608",
 			},
@@ -157,8 +159,10 @@ func TestValidate(t *testing.T) {
 				c.MaxMessageBytes = MinMessageBytes - 1
 				c.SpoolMaxBytes = MinSpoolBytes - 1
 				c.ShutdownTimeout = -time.Second
+				c.UploadTimeout = 0
 			}),
 			want: []string{
+				"--upload-timeout 0s: want more than 0",
 				"--max-connections -1: want 0 (no limit) or more",
 				"--idle-timeout -1s: want 0 (never) or more",
 				"--udp-readers -2: want 0 (one per CPU) or more",

@@ -49,6 +49,8 @@ func (c *Config) defineFlags(fs *pflag.FlagSet) {
 		"AWS `REGION`; overrides the AWS config files and environment")
 	fs.StringVar(&c.Profile, "profile", c.Profile,
 		"`PROFILE` of the AWS config and credentials files")
+	fs.DurationVar(&c.UploadTimeout, "upload-timeout", c.UploadTimeout,
+		"most time one PutRecordBatch call (up to 4 MB of records) may take; after a timeout fewer calls, then smaller ones, are sent at once, growing back after calls that answer within half of it")
 
 	fs.StringVar(&c.Address, "address", c.Address, "bind `ADDRESS` of every listener")
 	fs.IntSliceVar(&c.UDPPorts, "udp-port", c.UDPPorts,

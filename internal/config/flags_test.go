@@ -165,6 +165,7 @@ func TestLoad(t *testing.T) {
 				"KINESYSLOG_TIMEZONE":         "Europe/Paris",
 				"KINESYSLOG_SPOOL_MAX_BYTES":  "1GiB",
 				"KINESYSLOG_SHUTDOWN_TIMEOUT": "1m",
+				"KINESYSLOG_UPLOAD_TIMEOUT":   "2m",
 				"KINESYSLOG_METRICS_ADDRESS":  "127.0.0.1:9100",
 			}),
 			want: want(func(c *Config) {
@@ -185,6 +186,7 @@ func TestLoad(t *testing.T) {
 				c.Timezone = paris
 				c.SpoolMaxBytes = 1 << 30
 				c.ShutdownTimeout = time.Minute
+				c.UploadTimeout = 2 * time.Minute
 				c.MetricsAddress = "127.0.0.1:9100"
 			}),
 		},

@@ -100,6 +100,9 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if c.UploadTimeout <= 0 {
+		bad("--upload-timeout %v: want more than 0", c.UploadTimeout)
+	}
 	if c.MaxConnections < 0 {
 		bad("--max-connections %d: want 0 (no limit) or more", c.MaxConnections)
 	}

@@ -102,7 +102,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 
 	buffers := buffer.New(buffer.Options{Logger: logger, Registerer: reg})
 	streams := &streams{buffers: buffers, stamper: format.stamper}
-	uploader := upload.New(sp, dest.sink, upload.Options{Logger: logger, Registerer: reg})
+	uploader := upload.New(sp, dest.sink, upload.Options{CallTimeout: cfg.UploadTimeout, Logger: logger, Registerer: reg})
 
 	// The stages behind the listeners run on contexts of their own, so that they outlive ctx
 	// until everything received has been handed on.
