@@ -25,7 +25,8 @@ func (a *app) listenCommand() *cobra.Command {
 		Long: `Run the relay: listen on the given UDP, TCP and TLS ports, and deliver what arrives to the
 Firehose delivery stream --stream, or to the local directory --output, through the spool.
 SIGTERM or SIGINT stops it: it stops accepting, spools what it holds, makes one last upload
-attempt bounded by --shutdown-timeout, and exits 0.
+attempt, all within --shutdown-timeout, and exits 0, or 1 when messages were lost; a second
+signal ends it at once, with status 1.
 
 Every option can also be set as an environment variable KINESYSLOG_<NAME>: the flag name
 upper-cased with '-' as '_'. Repeated values are separated by whitespace, booleans are 1, 0,
@@ -56,6 +57,12 @@ true, false, yes or no, and a flag on the command line wins over the environment
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			sigs := make(chan os.Signal, 2)
+			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(sigs)
+			done := make(chan struct{})
+			defer close(done)
+			go a.exitOnSecondSignal(logger, sigs, done)
 			if err := a.relay(ctx, cfg, logger); err != nil {
 				return failure{err}
 			}
@@ -66,4 +73,23 @@ true, false, yes or no, and a flag on the command line wins over the environment
 	cmd.Flags().SortFlags = false
 	cfg.RegisterFlags(cmd.Flags())
 	return cmd
+}
+
+// exitOnSecondSignal ends the process at once, with exitFailure, on the second SIGTERM or SIGINT:
+// the first starts the shutdown (signal.NotifyContext), which an operator may not want to wait
+// out. sigs receives those signals; it returns when done is closed.
+func (a *app) exitOnSecondSignal(logger *slog.Logger, sigs <-chan os.Signal, done <-chan struct{}) {
+	for seen := 0; ; {
+		select {
+		case <-done:
+			return
+		case sig := <-sigs:
+			if seen++; seen == 2 {
+				logger.Error("second signal during shutdown: exiting at once; messages not yet spooled are lost",
+					"signal", sig.String())
+				a.exit(exitFailure)
+				return
+			}
+		}
+	}
 }

@@ -50,6 +50,7 @@ func main() {
 		executable: os.Executable,
 		version:    version,
 		relay:      relay.Run,
+		exit:       os.Exit,
 	}
 	os.Exit(a.run(context.Background(), os.Args[1:]))
 }
@@ -64,6 +65,7 @@ type app struct {
 	executable func() (string, error)
 	version    string
 	relay      func(context.Context, config.Config, *slog.Logger) error
+	exit       func(code int) // ends the process at once: a second signal during shutdown
 }
 
 // failure marks an error of the work itself, as opposed to one of how the command was asked:

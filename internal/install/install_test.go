@@ -67,6 +67,7 @@ func TestRenderLines(t *testing.T) {
 		"ProtectSystem=strict",
 		"PrivateTmp=true",
 		"LimitNOFILE=65536",
+		"TimeoutStopSec=60s",
 		"WantedBy=multi-user.target",
 	} {
 		if !slices.Contains(lines, want) {

@@ -34,6 +34,7 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/config"
 	"github.com/kinesyslog/kinesyslog/internal/gelf"
 	"github.com/kinesyslog/kinesyslog/internal/listener"
+	"github.com/kinesyslog/kinesyslog/internal/ratelog"
 	"github.com/kinesyslog/kinesyslog/internal/record"
 	"github.com/kinesyslog/kinesyslog/internal/spool"
 	"github.com/kinesyslog/kinesyslog/internal/syslog"
@@ -116,21 +117,27 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		stageGroup.Go(func() { format.run(stages) })
 	}
 
-	enc := &encoder{
-		buffers: buffers,
-		spool:   sp,
-		log:     logger,
-		header: func(ctx context.Context, key buffer.Key) (record.Header, error) {
+	// Spooling at shutdown and the last upload share one window, --shutdown-timeout from the
+	// signal: a spool that stays full or a record owner STS never gives cannot hold the shutdown
+	// longer, and what is still unspooled then is counted as lost. With a timeout of 0 spooling
+	// never waits, but is not cut short.
+	window, closeWindow := shutdownWindow(ctx, stages, cfg.ShutdownTimeout)
+	defer closeWindow()
+	deadline := window
+	if cfg.ShutdownTimeout == 0 {
+		deadline = stages
+	}
+	enc := newEncoder(buffers, sp, ratelog.New(logger, 0), deadline,
+		func(ctx context.Context, key buffer.Key) (record.Header, error) {
 			owner, err := dest.owner.get(ctx)
 			group := cfg.GroupPrefix + "/" + format.name + "/" + strconv.Itoa(int(key.Port))
 			return record.Header{Owner: owner, LogGroup: group, LogStream: key.Source.String()}, err
-		},
-	}
-	// Spooling at shutdown and the last upload share one window, --shutdown-timeout from the
-	// signal: a spool that stays full or a record owner STS never gives cannot hold the shutdown
-	// longer, and what is still unspooled then is counted as lost.
-	window, closeWindow := shutdownWindow(ctx, stages, cfg.ShutdownTimeout)
-	defer closeWindow()
+		})
+	spooled := make(chan struct{})
+	go func() {
+		enc.spoolQueued(window)
+		close(spooled)
+	}()
 	var workers sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		workers.Go(func() { enc.run(window) })
@@ -142,9 +149,12 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	logger.Info("shutting down: spooling buffered messages")
 	buffers.Close()
 	workers.Wait()
+	close(enc.queue)
+	<-spooled
 	var shutdownErr error
-	if enc.lost.Load() > 0 {
-		shutdownErr = fmt.Errorf("relay: %d messages could not be spooled and are lost", enc.lost.Load())
+	if n := enc.lost.Load(); n > 0 {
+		logger.Error("messages lost: not spooled", "messages", n)
+		shutdownErr = fmt.Errorf("relay: %d messages could not be spooled and are lost", n)
 	}
 	if cfg.ShutdownTimeout > 0 {
 		if err := uploader.Flush(window); err != nil {
