@@ -30,7 +30,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kinesyslog/kinesyslog/bench"
+	"github.com/kinesyslog/kinesyslog/internal/bench"
 )
 
 // Exit codes.

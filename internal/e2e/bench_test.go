@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinesyslog/kinesyslog/bench"
+	"github.com/kinesyslog/kinesyslog/internal/bench"
 	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
 )
 

@@ -22,5 +22,6 @@
 //   - [WriteTable] prints the results of a run, with the relay's figures against rsyslog's.
 //
 // The command kinesyslog-bench exposes these, and bench/run runs the loads of BENCHMARKS.md.
-// Nothing here is imported by the relay.
+// The package is internal: it is the harness of this repository, not an API, and nothing here is
+// imported by the relay.
 package bench
