@@ -1,0 +1,53 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
+)
+
+// TestSlowLink spools a backlog of about 20 full records while Firehose is down, then brings it
+// back behind a slow uplink shared by every call, with --upload-timeout too short for four full
+// calls at once: the relay must drain the backlog completely, with few duplicates. It prints the
+// figures it measured.
+func TestSlowLink(t *testing.T) {
+	const (
+		rate       = 8 << 20 // bytes per second: a full call 0.64 s alone, four at once 2.6 s
+		backlog    = 20      // records
+		duplicates = 8       // at most: the records of two full calls
+	)
+	srv := firehosetest.Start(t, firehosetest.Config{UplinkBytesPerSecond: rate})
+	r := startFaultRelay(t, srv, faultOptions{args: []string{"--upload-timeout", "2s"}})
+	srv.SetFault(firehosetest.Fault{Outage: firehosetest.OutageRefuse})
+	s := startSender(t, r.tcpPort, "slow", senderOptions{payload: payload})
+	r.waitMetric(t, "kinesyslog_spool_records", "a backlog", func(v float64) bool { return v >= backlog })
+	s.halt()
+	n := s.wait(t)
+	if s.err != nil {
+		t.Fatalf("sender stopped after %d messages: %v", n, s.err)
+	}
+	r.waitReceived(t, n)
+	m := r.Totals(t)
+	spooled, spooledBytes := m["kinesyslog_spool_records"], m["kinesyslog_spool_bytes"]
+
+	srv.SetFault(firehosetest.Fault{})
+	// The first call after the outage waits for its backoff, up to 30 s; the drain starts there.
+	waitUntil(t, "a call after the outage", func() bool { return srv.Stats().Calls["PutRecordBatch"] > 0 })
+	start := time.Now()
+	// What is left is less than a full call, which waits for the interval or, here, the last
+	// upload at shutdown.
+	r.waitMetric(t, "kinesyslog_spool_bytes", "under a full call: the backlog drained", func(v float64) bool { return v < 4_000_000 })
+	drained := time.Since(start)
+	stopClean(t, r)
+	tl := compare(countTokens(t, FirehoseRecords(t, srv)), tokens("slow", n))
+	st := srv.Stats()
+	t.Logf("%.0f spooled records drained in %.1f s (the link alone: %.1f s for all but a call's worth), the rest at shutdown; %d duplicate records of %d stored, %d calls; %d messages, %d missing, %d duplicated",
+		spooled, drained.Seconds(), (spooledBytes-4_000_000)*4/3/rate, st.Duplicates, st.RecordsAccepted, st.Calls["PutRecordBatch"], tl.sent, tl.missing, tl.duplicates)
+	if tl.missing+tl.unexpected > 0 {
+		t.Errorf("of %d messages: %d missing, %d unexpected", tl.sent, tl.missing, tl.unexpected)
+	}
+	if st.Duplicates > duplicates {
+		t.Errorf("%d duplicate records stored, want at most %d", st.Duplicates, duplicates)
+	}
+}
