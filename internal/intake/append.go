@@ -15,7 +15,8 @@ import (
 // once for a WaitSynced caller.
 //
 // Append blocks while the batch would take the log past Options.MaxBytes, until releases free
-// segments or ctx is done (then it returns ctx's error, wrapped). Nothing of the batch is appended
+// segments, and while 4 MiB wait to be written, until Run takes them; or until ctx is done (then
+// it returns ctx's error, wrapped). Nothing of the batch is appended
 // when it returns an error: ErrTooLarge, ErrOrder, ErrClosed, or the write error that stopped
 // the log.
 func (l *Log) Append(ctx context.Context, entries []Entry) (Position, error) {
@@ -40,6 +41,7 @@ func (l *Log) Append(ctx context.Context, entries []Entry) (Position, error) {
 		return 0, err
 	}
 	wasEmpty := len(l.buf) == 0
+	l.buf = slices.Grow(l.buf, int(est)+segmentHeaderBytes)
 	seg := l.segs[len(l.segs)-1]
 	var (
 		st    *stream
@@ -87,7 +89,12 @@ func (l *Log) wake() {
 	}
 }
 
-// waitRoomLocked waits, unlocking meanwhile, until n more bytes fit under the cap.
+// maxPendingBytes bounds what is appended and not yet written: past it, appends wait for the
+// writer, so that a disk slower than the senders makes backpressure instead of memory use.
+const maxPendingBytes = 4 << 20
+
+// waitRoomLocked waits, unlocking meanwhile, until n more bytes fit under the cap and under
+// maxPendingBytes.
 func (l *Log) waitRoomLocked(ctx context.Context, n int64) error {
 	waiting := false
 	defer func() {
@@ -102,22 +109,33 @@ func (l *Log) waitRoomLocked(ctx context.Context, n int64) error {
 		if l.err != nil {
 			return l.err
 		}
-		if l.bytes+n <= l.maxBytes {
+		full := l.bytes+n > l.maxBytes
+		behind := len(l.buf) > 0 && int64(len(l.buf))+n > maxPendingBytes
+		if !full && !behind {
 			return nil
 		}
 		if !waiting {
 			waiting = true
 			l.metrics.blocked.Inc()
+		}
+		ch := l.freedCh
+		if full {
 			l.rlog.Warn("intake log full: appends wait for releases", slog.String(logKeyDir, l.dir),
 				slog.Int64("bytes", l.bytes), slog.Int64("max_bytes", l.maxBytes))
+		} else {
+			// The disk is behind: wait for the round that takes the buffer, and start it now.
+			ch = l.syncedCh
+			if !l.wantSync {
+				l.wantSync = true
+				l.wake()
+			}
 		}
-		freed := l.freedCh
 		l.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			l.mu.Lock()
 			return fmt.Errorf("intake: append: waiting for room: %w", ctx.Err())
-		case <-freed:
+		case <-ch:
 		}
 		l.mu.Lock()
 	}

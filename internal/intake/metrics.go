@@ -42,7 +42,7 @@ func newMetrics(l *Log) *metrics {
 			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
 		}),
 		blocked: prometheus.NewGauge(prometheus.GaugeOpts(opts("blocked_appends",
-			"Appends waiting because the intake log is at its cap."))),
+			"Appends waiting for room: the intake log is at its cap, or 4 MiB wait to be written."))),
 	}
 	for _, kind := range []string{damageEntry, damageTail, damageHeader} {
 		m.corrupt.WithLabelValues(kind)

@@ -176,3 +176,38 @@ func TestFlushRequests(t *testing.T) {
 	l.appendSynced(entriesOf(fast, 1000, 1)...)
 	waitFor(t, "the unpinned segments to go", func() bool { return l.Segments() < before })
 }
+
+func TestPendingBytesBounded(t *testing.T) {
+	// No Run: nothing is written, so appends must stop at maxPendingBytes instead of buffering
+	// up to MaxBytes in memory.
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	s := l.NewStream()
+	es := benchEntries(s, 300, 200)
+	for seq := uint64(0); ; seq += 300 {
+		for i := range es {
+			es[i].Seq = seq + uint64(i)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		_, err := l.Append(ctx, es)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Append = %v", err)
+		}
+		if seq > 1e6 {
+			t.Fatalf("%d bytes appended without a writer, and Append does not wait", l.Bytes())
+		}
+	}
+	l.mu.Lock()
+	pending := len(l.buf)
+	l.mu.Unlock()
+	if pending > maxPendingBytes {
+		t.Errorf("%d bytes pending, above %d", pending, maxPendingBytes)
+	}
+}
