@@ -54,7 +54,9 @@
 // # What pins the log, and bounds
 //
 // Options.MaxBytes caps the live log (segments and what is pending): Append blocks at the cap
-// until removals make room, or its context ends. Since the oldest unreleased entry pins
+// until removals make room, or its context ends. Append also blocks while 4 MiB wait to be
+// written, so that a disk slower than the senders slows the senders instead of filling memory:
+// the log holds at most two such buffers and one entry per Replay in memory. Since the oldest unreleased entry pins
 // everything after it, a slow source (a batch waiting for its age limit) could fill the cap:
 // once the live log is past half of MaxBytes and its oldest segment still holds unreleased
 // entries, FlushRequests delivers the latest Received of that segment's entries, T. Flushing
@@ -63,8 +65,8 @@
 //
 // # Recovery
 //
-// Open reads every segment twice at most: once to rebuild the spans and apply the markers, and
-// once more in Replay, in append order, one entry in memory at a time. A record whose header,
+// Open reads every segment once, to rebuild the spans and apply the markers; Replay reads the
+// segments holding unreleased entries again, in append order, one entry in memory at a time. A record whose header,
 // length or checksum does not check out is damage: the reader scans forward for the next magic
 // whose record checks out and goes on from there. Damage followed by intact records is skipped,
 // counted (kinesyslog_intake_corrupt_entries_total{kind="entry"}) and logged with its segment
