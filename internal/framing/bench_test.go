@@ -3,6 +3,8 @@ package framing
 import (
 	"fmt"
 	"testing"
+
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // benchBytes keeps the benchmarks' results alive.
@@ -24,7 +26,7 @@ func BenchmarkScanner(b *testing.B) {
 	for _, fr := range framings {
 		for _, readBytes := range []int{1460, 64 * 1024} {
 			b.Run(fmt.Sprintf("%s/read=%d", fr.name, readBytes), func(b *testing.B) {
-				s := NewScanner(&repeatReader{data: fr.stream, chunk: readBytes}, 0)
+				s := NewScanner(&testenv.RepeatReader{Data: fr.stream, Chunk: readBytes}, 0)
 				b.SetBytes(int64(len(fr.stream) / len(msgs)))
 				b.ReportAllocs()
 				n := 0

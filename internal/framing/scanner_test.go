@@ -11,6 +11,8 @@ import (
 	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // result is one message as the tests compare it.
@@ -359,24 +361,6 @@ func TestScannerHugeFrame(t *testing.T) {
 	}
 }
 
-// repeatReader returns data over and over, at most chunk bytes per Read.
-type repeatReader struct {
-	data  []byte
-	off   int
-	chunk int
-}
-
-func (r *repeatReader) Read(p []byte) (int, error) {
-	p = p[:min(len(p), r.chunk)]
-	n := 0
-	for n < len(p) {
-		c := copy(p[n:], r.data[r.off:])
-		n += c
-		r.off = (r.off + c) % len(r.data)
-	}
-	return n, nil
-}
-
 func TestScannerAllocations(t *testing.T) {
 	msgs := rfc5424Messages(100)
 	tests := []struct {
@@ -393,7 +377,7 @@ func TestScannerAllocations(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := NewScanner(&repeatReader{data: tc.stream, chunk: 1460}, tc.max)
+			s := NewScanner(&testenv.RepeatReader{Data: tc.stream, Chunk: 1460}, tc.max)
 			allocs := testing.AllocsPerRun(10_000, func() {
 				if !s.Scan() {
 					t.Fatalf("Scan() = false, Err() = %v", s.Err())
