@@ -14,7 +14,7 @@
 // their shortest form: a leading zero is malformed (librelp refuses it too), so every frame
 // read has one wire form, the one AppendFrame writes. A Reader holds at most its maximum
 // DATALEN plus a 16 KiB buffer: a DATALEN above the maximum is ErrTooLarge before any DATA is
-// read.
+// read, or, for a syslog frame of a Reader told to TruncateSyslog, DATA cut to the maximum.
 //
 // # Session
 //
@@ -25,7 +25,7 @@
 //     offers), relp_software=kinesyslog,VERSION,URL and commands=syslog. Without syslog the
 //     answer is "500 required command not supported by client", then serverclose.
 //   - Each syslog frame's DATA is one message, handed to Sink.Add (an empty one is answered
-//     but not added). The frames of one network read are committed together (Sink.Commit),
+//     but not added); DATA longer than Options.MaxMessageBytes is cut to it. The frames of one network read are committed together (Sink.Commit),
 //     and a writer goroutine per session waits on each commit's Durable in turn: every frame
 //     gets "rsp 200 OK" with its TXNR, in the order read, only once Durable.Wait returned nil.
 //     While Commit blocks the session reads nothing: backpressure reaches the client.
@@ -42,7 +42,7 @@
 // 128); one more ends the session. Each write has Options.WriteTimeout: a client that does not
 // read its answers is closed. Options.IdleTimeout ends a session in which nothing was read or
 // answered for that long. A malformed frame (the frame boundary is lost), a DATALEN above
-// Options.MaxMessageBytes, a first frame other than open, TXNR 0 from a client, an open
+// Options.MaxMessageBytes in a frame other than syslog, a first frame other than open, TXNR 0 from a client, an open
 // without syslog and a window overrun end the session with serverclose. Each is counted in
 // kinesyslog_relp_protocol_errors_total{reason} and logged at a limited rate (internal/ratelog);
 // a session's failure never touches another's.
@@ -58,7 +58,8 @@
 //     client takes both, and so does Client).
 //   - imrelp acknowledges once a message is in rsyslog's queue; this package once the Sink says
 //     it is stored.
-//   - A message longer than MaxMessageBytes ends the session instead of being cut, and the
-//     client will send it again: MaxMessageBytes must be at least the senders' maximum
-//     (rsyslog's maxMessageSize, 8 KiB by default).
+//   - A syslog message longer than MaxMessageBytes is cut to it, its end read and dropped, and
+//     the Sink told (Sink.Add's truncated), as imrelp's default oversizeMode "truncate" does
+//     since rsyslog 8.35.0; the session goes on. Ending it would make the client send the
+//     message again forever.
 package relp

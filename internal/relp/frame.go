@@ -72,6 +72,9 @@ type Reader struct {
 	br      *bufio.Reader
 	maxData int
 	buf     []byte // DATA and trailer of frames longer than br's buffer
+	// cutSyslog makes syslog frames above maxData truncated rather than ErrTooLarge.
+	cutSyslog bool
+	truncated bool // the last frame's DATA was cut to maxData
 }
 
 // NewReader returns a Reader of r whose frames may carry at most maxDataBytes of DATA; a larger
@@ -79,6 +82,17 @@ type Reader struct {
 func NewReader(r io.Reader, maxDataBytes int) *Reader {
 	return &Reader{br: bufio.NewReaderSize(r, readBufferBytes), maxData: maxDataBytes}
 }
+
+// TruncateSyslog makes r return a syslog frame whose DATALEN is above the maximum with its DATA
+// cut to the maximum, the rest read and dropped, rather than ErrTooLarge: a sender then loses
+// the end of one message, not its session (imrelp's default oversizeMode, truncate, since
+// rsyslog 8.35.0). Truncated tells such frames. Other commands above the maximum stay
+// ErrTooLarge.
+func (r *Reader) TruncateSyslog() { r.cutSyslog = true }
+
+// Truncated reports whether the DATA of the frame ReadFrame last returned was cut to the
+// maximum (TruncateSyslog).
+func (r *Reader) Truncated() bool { return r.truncated }
 
 // ReadFrame reads the next frame. Its Data is valid until the next call of ReadFrame. It
 // returns io.EOF when the stream ends between frames, an error wrapping io.ErrUnexpectedEOF
@@ -109,14 +123,21 @@ func (r *Reader) ReadFrame() (Frame, error) {
 			return Frame{}, fmt.Errorf("relp: read frame header: %w", err)
 		}
 	}
+	r.truncated = false
+	keep := h.datalen // DATA bytes returned
 	if h.datalen > r.maxData {
-		return Frame{}, fmt.Errorf("%w: DATALEN %d, maximum %d", ErrTooLarge, h.datalen, r.maxData)
+		if !r.cutSyslog || string(h.command) != CmdSyslog {
+			return Frame{}, fmt.Errorf("%w: DATALEN %d, maximum %d", ErrTooLarge, h.datalen, r.maxData)
+		}
+		keep = r.maxData
 	}
 	r.br.Discard(n)
 	f := Frame{Txnr: h.txnr, Command: command(h.command)}
-	total := h.datalen + 1 // with the trailer
+	total := keep + 1 // with the trailer, or the first byte dropped
 	var body []byte
-	if total <= r.br.Size() {
+	// A truncated frame's DATA is copied: reading on through the dropped bytes reuses br's
+	// buffer.
+	if total <= r.br.Size() && keep == h.datalen {
 		b, err := r.br.Peek(total)
 		if err != nil {
 			return Frame{}, fmt.Errorf("relp: read %s frame data: %w", f.Command, unexpected(err))
@@ -132,11 +153,23 @@ func (r *Reader) ReadFrame() (Frame, error) {
 			return Frame{}, fmt.Errorf("relp: read %s frame data: %w", f.Command, unexpected(err))
 		}
 	}
-	if body[h.datalen] != '\n' {
-		return Frame{}, fmt.Errorf("%w: %q after %d bytes of DATA, want LF", ErrMalformed, body[h.datalen], h.datalen)
+	trailer := body[keep]
+	if keep < h.datalen {
+		// body's last byte was the first one dropped: drop the rest, then read the trailer.
+		if _, err := r.br.Discard(h.datalen - keep - 1); err != nil {
+			return Frame{}, fmt.Errorf("relp: read %s frame data: %w", f.Command, unexpected(err))
+		}
+		var err error
+		if trailer, err = r.br.ReadByte(); err != nil {
+			return Frame{}, fmt.Errorf("relp: read %s frame trailer: %w", f.Command, unexpected(err))
+		}
+		r.truncated = true
 	}
-	if h.datalen > 0 {
-		f.Data = body[:h.datalen]
+	if trailer != '\n' {
+		return Frame{}, fmt.Errorf("%w: %q after %d bytes of DATA, want LF", ErrMalformed, trailer, h.datalen)
+	}
+	if keep > 0 {
+		f.Data = body[:keep]
 	}
 	return f, nil
 }
@@ -149,8 +182,12 @@ func (r *Reader) Ready() bool {
 	switch {
 	case errors.Is(err, errShort):
 		return false
-	case err != nil, h.datalen > r.maxData:
+	case err != nil:
 		return true
+	case h.datalen > r.maxData:
+		// Refused at once, or truncated: then read through to its end, which may not fit the
+		// buffer.
+		return !r.cutSyslog || string(h.command) != CmdSyslog
 	}
 	return len(b)-n > h.datalen
 }

@@ -34,6 +34,60 @@ func readAll(in io.Reader, maxData int) ([]Frame, error) {
 	}
 }
 
+// TestTruncateSyslog reads frames above the maximum from a Reader told to TruncateSyslog: a
+// syslog frame's DATA is cut and the frame boundary kept; any other command is still refused.
+func TestTruncateSyslog(t *testing.T) {
+	big := strings.Repeat("x", readBufferBytes+100)
+	for _, tt := range []struct {
+		name          string
+		in            string
+		want          []Frame
+		wantTruncated []bool
+		wantErr       error
+	}{
+		{name: "one byte over", in: "1 syslog 5 abcde\n2 syslog 1 f\n",
+			want: []Frame{{1, CmdSyslog, []byte("abcd")}, {2, CmdSyslog, []byte("f")}}, wantTruncated: []bool{true, false}},
+		{name: "longer than the buffer", in: "1 syslog " + fmt.Sprint(len(big)) + " " + big + "\n2 close 0\n",
+			want: []Frame{{1, CmdSyslog, []byte("xxxx")}, {2, CmdClose, nil}}, wantTruncated: []bool{true, false}},
+		{name: "at the maximum", in: "1 syslog 4 abcd\n",
+			want: []Frame{{1, CmdSyslog, []byte("abcd")}}, wantTruncated: []bool{false}},
+		{name: "other command", in: "1 open 5 abcde\n", wantErr: ErrTooLarge},
+		{name: "no trailer after the dropped data", in: "1 syslog 5 abcdeX", wantErr: ErrMalformed},
+		{name: "ends in the dropped data", in: "1 syslog 10 abcdef", wantErr: io.ErrUnexpectedEOF},
+		{name: "ends before the trailer", in: "1 syslog 5 abcde", wantErr: io.ErrUnexpectedEOF},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewReader(iotest.OneByteReader(strings.NewReader(tt.in)), 4)
+			r.TruncateSyslog()
+			var (
+				got       []Frame
+				truncated []bool
+				err       error
+			)
+			for {
+				var f Frame
+				if f, err = r.ReadFrame(); err != nil {
+					break
+				}
+				got = append(got, Frame{f.Txnr, f.Command, bytes.Clone(f.Data)})
+				truncated = append(truncated, r.Truncated())
+			}
+			if tt.wantErr == nil && errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				err = nil
+			}
+			if !errors.Is(err, tt.wantErr) || (err != nil) != (tt.wantErr != nil) {
+				t.Errorf("ReadFrame(%.40q) error = %v, want %v", tt.in, err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ReadFrame(%.40q) frames (-want +got):\n%s", tt.in, diff)
+			}
+			if diff := cmp.Diff(tt.wantTruncated, truncated); diff != "" {
+				t.Errorf("Truncated() after each frame of %.40q (-want +got):\n%s", tt.in, diff)
+			}
+		})
+	}
+}
+
 // TestReadFrameGolden reads the frames that rsyslog 8.2302 with librelp 1.11.0 sent (omrelp to
 // a test listener) and answered (imrelp), captured from real sessions, and writes them back.
 func TestReadFrameGolden(t *testing.T) {
@@ -225,6 +279,27 @@ func FuzzReadFrame(f *testing.F) {
 		}
 		if cap(r.buf) > maxData+1 {
 			t.Fatalf("Reader buffer grew to %d bytes, maximum %d", cap(r.buf), maxData+1)
+		}
+		// Truncating syslog frames keeps the same bounds, and Ready's promise.
+		src = &countingReader{r: iotest.HalfReader(bytes.NewReader(in))}
+		r = NewReader(src, maxData)
+		r.TruncateSyslog()
+		for {
+			ready := r.Ready()
+			reads := src.reads
+			fr, err := r.ReadFrame()
+			if ready && src.reads != reads {
+				t.Fatalf("truncating ReadFrame read after Ready() = true")
+			}
+			if err != nil {
+				break
+			}
+			if len(fr.Data) > maxData || r.Truncated() && (fr.Command != CmdSyslog || len(fr.Data) != maxData) {
+				t.Fatalf("%s frame with %d bytes of data, truncated %v, maximum %d", fr.Command, len(fr.Data), r.Truncated(), maxData)
+			}
+		}
+		if cap(r.buf) > maxData+1 {
+			t.Fatalf("truncating Reader buffer grew to %d bytes, maximum %d", cap(r.buf), maxData+1)
 		}
 	})
 }

@@ -55,7 +55,7 @@ type seqSink struct {
 
 var seqRE = regexp.MustCompile(`seq=(\d+)`)
 
-func (s *seqSink) Add(msg []byte, _ time.Time) {
+func (s *seqSink) Add(msg []byte, _ time.Time, _ bool) {
 	m := seqRE.FindSubmatch(msg)
 	n := -1
 	if m != nil {

@@ -39,8 +39,9 @@ var ErrRefused = errors.New("relp: message refused")
 
 // A Sink takes the messages of a session. A Server calls it from one goroutine per session.
 type Sink interface {
-	// Add stages msg, which is only valid during the call, received at received.
-	Add(msg []byte, received time.Time)
+	// Add stages msg, which is only valid during the call, received at received; truncated
+	// says that msg is the first Options.MaxMessageBytes of a longer message.
+	Add(msg []byte, received time.Time, truncated bool)
 	// Commit hands on what was added and returns a Durable that says when it is stored. It
 	// may block (backpressure: the session reads nothing meanwhile). An error refuses what was
 	// added: for good when it wraps ErrRefused, else until the client sends it again.
@@ -56,8 +57,9 @@ type Durable interface {
 
 // Options configures a Server. The zero value of each field selects its default.
 type Options struct {
-	// MaxMessageBytes is the longest DATA a frame may carry; a longer DATALEN ends the session.
-	// Default framing.DefaultMaxMessageBytes.
+	// MaxMessageBytes is the longest message kept whole: a syslog frame's longer DATA is cut to
+	// it (Sink.Add is told), any other frame's longer DATALEN ends the session. Default
+	// framing.DefaultMaxMessageBytes.
 	MaxMessageBytes int
 	// Window is how many frames a client may have unacknowledged; one more ends the session.
 	// Default DefaultWindow.
@@ -232,6 +234,7 @@ func (ss *session) isStopped() bool {
 // read reads and commits frames until the session ends, and queues their answers.
 func (ss *session) read() error {
 	r := NewReader(ss.conn, ss.srv.opts.MaxMessageBytes)
+	r.TruncateSyslog()
 	window := int64(ss.srv.opts.Window)
 	opened := false
 	var (
@@ -295,7 +298,7 @@ func (ss *session) read() error {
 		switch f.Command {
 		case CmdSyslog:
 			if len(f.Data) > 0 {
-				ss.sink.Add(f.Data, received)
+				ss.sink.Add(f.Data, received, r.Truncated())
 				added++
 			}
 			batch = append(batch, f.Txnr)

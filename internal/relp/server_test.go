@@ -27,6 +27,7 @@ type testSink struct {
 	mu        sync.Mutex
 	staged    [][]byte
 	committed [][]byte
+	truncated []bool // of each message added, in order
 	gates     []chan struct{}
 	auto      bool
 	commitErr error
@@ -34,10 +35,11 @@ type testSink struct {
 	block     chan struct{} // if set, Commit waits for it to close
 }
 
-func (s *testSink) Add(msg []byte, _ time.Time) {
+func (s *testSink) Add(msg []byte, _ time.Time, truncated bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.staged = append(s.staged, bytes.Clone(msg))
+	s.truncated = append(s.truncated, truncated)
 }
 
 func (s *testSink) Commit() (Durable, error) {
@@ -351,7 +353,7 @@ func TestSessionHostile(t *testing.T) {
 		{name: "garbage after a message", open: true, in: "2 syslog 1 a\nxx yy\n", reason: reasonMalformed,
 			want: "2 rsp 6 200 OK\n0 serverclose 0\n"},
 		{name: "TXNR 0", open: true, in: "0 syslog 1 a\n", reason: reasonMalformed, want: "0 serverclose 0\n"},
-		{name: "DATALEN above the maximum", open: true, in: "2 syslog 1025 ", reason: reasonTooLarge,
+		{name: "DATALEN above the maximum", open: true, in: "2 foo 1025 ", reason: reasonTooLarge,
 			want: "0 serverclose 0\n"},
 		{name: "ends inside a frame", open: true, in: "2 syslog 5 ab", halfClose: true, reason: reasonMalformed,
 			want: "0 serverclose 0\n"},
@@ -388,6 +390,45 @@ func TestSessionHostile(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSessionTruncates sends syslog messages longer than the maximum, one of them longer than
+// the Reader's buffer: each is acknowledged and cut to the maximum, the Sink is told, and the
+// session goes on, as imrelp's default oversizeMode does, rather than ending it for the client
+// to send the message again forever.
+func TestSessionTruncates(t *testing.T) {
+	const max = 1024
+	long := strings.Repeat("x", max+1)
+	huge := strings.Repeat("y", readBufferBytes*3)
+	sink := &testSink{auto: true}
+	ts := startServer(t, Options{MaxMessageBytes: max}, sink)
+	c, r := dialRaw(t, ts, true)
+	var in []byte
+	for i, msg := range []string{long, "short", huge, "after"} {
+		in = AppendFrame(in, Frame{Txnr: i + 2, Command: CmdSyslog, Data: []byte(msg)})
+	}
+	in = AppendFrame(in, Frame{Txnr: 6, Command: CmdClose})
+	if _, err := c.Write(in); err != nil {
+		t.Fatal(err)
+	}
+	want := "2 rsp 6 200 OK\n3 rsp 6 200 OK\n4 rsp 6 200 OK\n5 rsp 6 200 OK\n6 rsp 6 200 OK\n0 serverclose 0\n"
+	if got := readRest(t, r); got != want {
+		t.Errorf("server answered %q, want %q", got, want)
+	}
+	if err := ts.sessionEnd(t); err != nil {
+		t.Errorf("Serve = %v", err)
+	}
+	if diff := cmp.Diff([]string{long[:max], "short", huge[:max], "after"}, sink.messages()); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if diff := cmp.Diff([]bool{true, false, true, false}, sink.truncated); diff != "" {
+		t.Errorf("truncated (-want +got):\n%s", diff)
+	}
+	if got := ts.protocolErrors(reasonTooLarge); got != 0 {
+		t.Errorf("protocol errors %s = %v, want 0", reasonTooLarge, got)
 	}
 }
 
