@@ -1,11 +1,7 @@
 package bench
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"io"
-	"math/rand/v2"
 	"net/netip"
 	"runtime"
 	"strconv"
@@ -13,13 +9,12 @@ import (
 	"testing"
 	"time"
 
-	kgzip "github.com/klauspost/compress/gzip"
-
 	"github.com/kinesyslog/kinesyslog/internal/buffer"
 	"github.com/kinesyslog/kinesyslog/internal/framing"
 	"github.com/kinesyslog/kinesyslog/internal/record"
 	"github.com/kinesyslog/kinesyslog/internal/spool"
 	"github.com/kinesyslog/kinesyslog/internal/syslog"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // The in-process pipeline: what the relay does with the bytes of a TCP connection, without the
@@ -28,24 +23,6 @@ import (
 // commitBytes is how much a busy connection stages between commits, as the listener does
 // (listener.commitBytes).
 const commitBytes = 64 << 10
-
-// repeatReader returns data over and over, at most chunk bytes per Read, as a busy socket does.
-type repeatReader struct {
-	data  []byte
-	off   int
-	chunk int
-}
-
-func (r *repeatReader) Read(p []byte) (int, error) {
-	p = p[:min(len(p), r.chunk)]
-	n := 0
-	for n < len(p) {
-		c := copy(p[n:], r.data[r.off:])
-		n += c
-		r.off = (r.off + c) % len(r.data)
-	}
-	return n, nil
-}
 
 // octetStream returns n distinct messages of g, octet-counted, and their mean size.
 func octetStream(g Generator, n int) (data []byte, meanBytes int) {
@@ -127,7 +104,7 @@ func BenchmarkPipeline(b *testing.B) {
 			stats := encodeStage(buffers, emit)
 			key := buffer.Key{Source: netip.MustParseAddr("127.0.0.1"), Port: 514}
 			app := buffers.Appender(key, syslog.Stamper{})
-			sc := framing.NewScanner(&repeatReader{data: data, chunk: 64 << 10}, 0)
+			sc := framing.NewScanner(&testenv.RepeatReader{Data: data, Chunk: 64 << 10}, 0)
 			b.SetBytes(int64(meanBytes))
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -177,7 +154,7 @@ func TestPerMessageAllocs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"/stages", func(t *testing.T) {
-			sc := framing.NewScanner(&repeatReader{data: tt.data, chunk: 1460}, 0)
+			sc := framing.NewScanner(&testenv.RepeatReader{Data: tt.data, Chunk: 1460}, 0)
 			st := syslog.Stamper{}
 			var dst, scratch []byte
 			received := time.Now()
@@ -208,7 +185,7 @@ func TestPerMessageAllocs(t *testing.T) {
 				stats()
 			}()
 			app := buffers.Appender(buffer.Key{Source: netip.MustParseAddr("127.0.0.1"), Port: 514}, syslog.Stamper{})
-			sc := framing.NewScanner(&repeatReader{data: tt.data, chunk: 1460}, 0)
+			sc := framing.NewScanner(&testenv.RepeatReader{Data: tt.data, Chunk: 1460}, 0)
 			received := time.Now()
 			run := func() {
 				if !sc.Scan() {
@@ -226,113 +203,6 @@ func TestPerMessageAllocs(t *testing.T) {
 			if n := testing.AllocsPerRun(50_000, run); n != 0 {
 				t.Errorf("Appender.Add allocates %v times per message, want 0", n)
 			}
-		})
-	}
-}
-
-// BenchmarkSpoolRead reads back a full record of 200-byte messages as the uploader does before
-// each send, the spool's integrity check included. An op is one record; msg/s counts its events.
-func BenchmarkSpoolRead(b *testing.B) {
-	g := Generator{Run: 1, Format: RFC5424, MinBytes: 200, MaxBytes: 200, Base: time.Now().Truncate(time.Second)}
-	var ev record.Events
-	var msg []byte
-	for i := range 20_000 {
-		msg = g.Append(msg[:0], 0, i)
-		ev.Data = record.AppendEvent(ev.Data, record.UUID{byte(i), byte(i >> 8)}, int64(i), msg)
-		ev.Ends = append(ev.Ends, len(ev.Data))
-	}
-	var rec []byte
-	_, _, err := record.NewEncoder().Encode(record.Header{}, ev, true, func(r []byte) error {
-		if rec == nil {
-			rec = append(rec, r...)
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	decoded, err := record.NewReader(bytes.NewReader(rec)).Next()
-	if err != nil {
-		b.Fatal(err)
-	}
-	events := len(decoded.LogEvents)
-	sp, err := spool.Open(b.TempDir(), spool.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sp.Close(context.Background())
-	if err := sp.Write(context.Background(), rec); err != nil {
-		b.Fatal(err)
-	}
-	e := sp.Pending(0, 1)[0]
-	b.SetBytes(int64(len(rec)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := sp.Read(e); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*events), "ns/event")
-}
-
-// BenchmarkGzip compresses the JSON events of 200-byte messages with the compressors the record
-// stage could use, to show why it uses klauspost/compress at level 2 (record.CompressionLevel):
-// the ratio and the time per event of each. The events carry the relay's ids (record.IDs) or, to
-// show what those save, random version 4 UUIDs; their timestamps go up by a millisecond every 500
-// events, as at 500,000 messages/s.
-func BenchmarkGzip(b *testing.B) {
-	for _, idKind := range []string{"v7", "random-v4"} {
-		b.Run("ids="+idKind, func(b *testing.B) { benchmarkGzip(b, idKind == "v7") })
-	}
-}
-
-func benchmarkGzip(b *testing.B, v7 bool) {
-	g := Generator{Run: 1, Format: RFC5424, MinBytes: 200, MaxBytes: 200, Base: time.Now().Truncate(time.Second)}
-	base := g.Base.UnixMilli()
-	var (
-		events, msg []byte
-		id          record.UUID
-		v7IDs       = record.NewIDs()
-		random      = rand.NewChaCha8([32]byte{})
-		n           int
-	)
-	for ; len(events) < 4<<20; n++ {
-		msg = g.Append(msg[:0], 0, n)
-		ms := base + int64(n/500)
-		if v7 {
-			id = v7IDs.Next(ms)
-		} else {
-			random.Read(id[:])
-			id[6] = id[6]&0x0f | 0x40 // version 4
-			id[8] = id[8]&0x3f | 0x80 // RFC 9562 variant
-		}
-		events = record.AppendEvent(events, id, ms, msg)
-		events = append(events, ',')
-	}
-	compressors := []struct {
-		name string
-		new  func(w io.Writer) io.WriteCloser
-	}{
-		{"klauspost-1", func(w io.Writer) io.WriteCloser { z, _ := kgzip.NewWriterLevel(w, 1); return z }},
-		{"klauspost-2", func(w io.Writer) io.WriteCloser { z, _ := kgzip.NewWriterLevel(w, 2); return z }},
-		{"klauspost-6", func(w io.Writer) io.WriteCloser { z, _ := kgzip.NewWriterLevel(w, 6); return z }},
-		{"klauspost-huffman-only", func(w io.Writer) io.WriteCloser { z, _ := kgzip.NewWriterLevel(w, kgzip.HuffmanOnly); return z }},
-		{"stdlib-1", func(w io.Writer) io.WriteCloser { z, _ := gzip.NewWriterLevel(w, 1); return z }},
-		{"stdlib-6", func(w io.Writer) io.WriteCloser { z, _ := gzip.NewWriterLevel(w, 6); return z }},
-	}
-	for _, c := range compressors {
-		b.Run(c.name, func(b *testing.B) {
-			var out bytes.Buffer
-			b.SetBytes(int64(len(events)))
-			b.ReportAllocs()
-			for b.Loop() {
-				out.Reset()
-				zw := c.new(&out)
-				zw.Write(events)
-				zw.Close()
-			}
-			b.ReportMetric(float64(len(events))/float64(out.Len()), "ratio")
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
 		})
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // record returns a valid gzip member holding a record whose one event's message is payload.
@@ -79,18 +81,6 @@ func names(t testing.TB, dir string) []string {
 		}
 	}
 	return out
-}
-
-// eventually polls cond until it holds or a generous deadline passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func TestWriteReadRemove(t *testing.T) {
@@ -427,7 +417,7 @@ func TestCap(t *testing.T) {
 		<-s.Ready() // the writes above
 		done := make(chan error, 1)
 		go func() { done <- s.Write(context.Background(), r) }()
-		eventually(t, "the third write to block", func() bool {
+		testenv.Eventually(t, "the third write to block", func() bool {
 			return testutil.ToFloat64(s.metrics.blockedWrites) == 1
 		})
 		select {
@@ -464,7 +454,7 @@ func TestCap(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- s.Write(ctx, r) }()
-		eventually(t, "the write to block", func() bool {
+		testenv.Eventually(t, "the write to block", func() bool {
 			return testutil.ToFloat64(s.metrics.blockedWrites) == 1
 		})
 		cancel()
@@ -482,7 +472,7 @@ func TestCap(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- s.Write(context.Background(), r) }()
-		eventually(t, "the write to block", func() bool {
+		testenv.Eventually(t, "the write to block", func() bool {
 			return testutil.ToFloat64(s.metrics.blockedWrites) == 1
 		})
 		if err := s.Close(context.Background()); err != nil {
@@ -625,7 +615,7 @@ func TestDiskFull(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- s.Write(ctx, record(t, "never")) }()
-		eventually(t, "the write to wait for disk space", func() bool {
+		testenv.Eventually(t, "the write to wait for disk space", func() bool {
 			return testutil.ToFloat64(s.metrics.blockedWrites) == 1
 		})
 		if !s.Waiting() {

@@ -1,0 +1,80 @@
+package record_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	kgzip "github.com/klauspost/compress/gzip"
+
+	"github.com/kinesyslog/kinesyslog/internal/bench"
+	"github.com/kinesyslog/kinesyslog/internal/record"
+)
+
+// The benchmarks of this file are an external test package: they take their messages from the
+// benchmark's generator, which imports record.
+
+// BenchmarkGzip compresses the JSON events of 200-byte messages with the compressors the record
+// stage could use, to show why it uses klauspost/compress at level 2 (record.CompressionLevel):
+// the ratio and the time per event of each. The events carry the relay's ids (record.IDs) or, to
+// show what those save, random version 4 UUIDs; their timestamps go up by a millisecond every 500
+// events, as at 500,000 messages/s.
+func BenchmarkGzip(b *testing.B) {
+	for _, idKind := range []string{"v7", "random-v4"} {
+		b.Run("ids="+idKind, func(b *testing.B) { benchmarkGzip(b, idKind == "v7") })
+	}
+}
+
+func benchmarkGzip(b *testing.B, v7 bool) {
+	g := bench.Generator{Run: 1, Format: bench.RFC5424, MinBytes: 200, MaxBytes: 200, Base: time.Now().Truncate(time.Second)}
+	base := g.Base.UnixMilli()
+	var (
+		events, msg []byte
+		id          record.UUID
+		v7IDs       = record.NewIDs()
+		random      = rand.NewChaCha8([32]byte{})
+		n           int
+	)
+	for ; len(events) < 4<<20; n++ {
+		msg = g.Append(msg[:0], 0, n)
+		ms := base + int64(n/500)
+		if v7 {
+			id = v7IDs.Next(ms)
+		} else {
+			random.Read(id[:])
+			id[6] = id[6]&0x0f | 0x40 // version 4
+			id[8] = id[8]&0x3f | 0x80 // RFC 9562 variant
+		}
+		events = record.AppendEvent(events, id, ms, msg)
+		events = append(events, ',')
+	}
+	compressors := []struct {
+		name string
+		new  func(w io.Writer) io.WriteCloser
+	}{
+		{"klauspost-1", func(w io.Writer) io.WriteCloser { z, _ := kgzip.NewWriterLevel(w, 1); return z }},
+		{"klauspost-2", func(w io.Writer) io.WriteCloser { z, _ := kgzip.NewWriterLevel(w, 2); return z }},
+		{"klauspost-6", func(w io.Writer) io.WriteCloser { z, _ := kgzip.NewWriterLevel(w, 6); return z }},
+		{"klauspost-huffman-only", func(w io.Writer) io.WriteCloser { z, _ := kgzip.NewWriterLevel(w, kgzip.HuffmanOnly); return z }},
+		{"stdlib-1", func(w io.Writer) io.WriteCloser { z, _ := gzip.NewWriterLevel(w, 1); return z }},
+		{"stdlib-6", func(w io.Writer) io.WriteCloser { z, _ := gzip.NewWriterLevel(w, 6); return z }},
+	}
+	for _, c := range compressors {
+		b.Run(c.name, func(b *testing.B) {
+			var out bytes.Buffer
+			b.SetBytes(int64(len(events)))
+			b.ReportAllocs()
+			for b.Loop() {
+				out.Reset()
+				zw := c.new(&out)
+				zw.Write(events)
+				zw.Close()
+			}
+			b.ReportMetric(float64(len(events))/float64(out.Len()), "ratio")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+		})
+	}
+}
