@@ -207,7 +207,7 @@ func TestFaultPartialFailuresAndThrottling(t *testing.T) {
 // TestFaultStartWhileFirehoseDown starts the relay while the endpoint refuses every connection,
 // Firehose and STS alike: it must start, accept and hold what it is sent, and deliver it once the
 // endpoint is back, with the right owner whether it comes from --account-id, from the spool
-// directory (learned by an earlier run) or from STS once it answers.
+// directory (learned by an earlier run) or from AWS once it answers.
 func TestFaultStartWhileFirehoseDown(t *testing.T) {
 	tests := []struct {
 		name string
@@ -259,8 +259,8 @@ func TestFaultStartWhileFirehoseDown(t *testing.T) {
 			if tt.ownerKnown {
 				waitUntil(t, "records delivered after the outage, while the relay runs", func() bool { return srv.Stats().RecordsAccepted > 0 })
 			} else {
-				waitUntil(t, "record owner learned from STS", func() bool {
-					return strings.Contains(r.Log(), "learned the record owner from STS")
+				waitUntil(t, "record owner learned from AWS", func() bool {
+					return strings.Contains(r.Log(), "learned the record owner from")
 				})
 			}
 			r.waitReceived(t, n)

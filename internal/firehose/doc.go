@@ -1,13 +1,24 @@
-// Package firehose is the Amazon Data Firehose destination of the relay: an [upload.Sink] that
-// sends spooled records with PutRecordBatch, plus the two calls the relay makes at start, a check
-// that the delivery stream is ACTIVE (DescribeDeliveryStream) and the account id that becomes the
-// records' owner (STS GetCallerIdentity).
+// Package firehose is the Amazon Data Firehose destination of the relay: an
+// [upload.Destination] that sends spooled records with PutRecordBatch. [Open] checks that the
+// delivery stream is ACTIVE (DescribeDeliveryStream) and learns the account ID that becomes the
+// records' owner.
 //
-// It takes records that already meet the service's limits (package upload: at most 500 records
-// and 4,000,000 bytes per call, 1,024,000 bytes per record) and gives back one [upload.Result]
-// per record, in order: a RecordId for each record the service accepted, ErrorCode and
-// ErrorMessage for each it refused. A call the service refuses as a whole returns an error and no
-// result, so no record is ever taken as delivered without its RecordId.
+// Its [Destination.Limits] are the service's quotas, [MaxBatchRecords] records and
+// [MaxBatchBytes] bytes per call, [MaxRecordBytes] bytes per record: the record stage sizes
+// records and the uploader sizes calls from them. It gives back one [upload.Result] per record,
+// in order: a RecordId for each record the service accepted, ErrorCode and ErrorMessage for each
+// it refused. A call the service refuses as a whole returns an error and no result, so no record
+// is ever taken as delivered without its RecordId.
+//
+// # The records' owner
+//
+// [Destination.Owner] is Options.AccountID (--account-id) when given; else the account in the
+// delivery stream's ARN (arn:aws:firehose:REGION:ACCOUNT:deliverystream/NAME), which Open's
+// DescribeDeliveryStream call returns; else the account of the credentials (STS
+// GetCallerIdentity). What AWS gave is kept in Options.StateDir (the spool directory, file
+// "owner"), so that a relay started while AWS cannot be reached uses the owner an earlier run
+// learned; with none kept, records wait for it. Either way [Destination.Run] asks AWS, with
+// backoff, until it answers. The owner does not change during a run.
 //
 // # Configuration
 //
@@ -15,7 +26,8 @@
 // environment, the shared files (optionally a named profile), SSO, web identity, the container
 // or the EC2 instance role; the region from [Options], the environment or the profile. Endpoints
 // come from [Options] or from the SDK's own AWS_ENDPOINT_URL_FIREHOSE and AWS_ENDPOINT_URL_STS
-// variables. Open makes no call, so the relay can start while AWS cannot be reached.
+// variables. Open's calls are bounded by 15 s and only a definite answer makes it fail, so the
+// relay can start while AWS cannot be reached.
 //
 // # Errors
 //
@@ -32,5 +44,6 @@
 // The SDK's own retries are off: the uploader owns every retry, with one backoff policy, and
 // must see every throttle and failure to back off and count them.
 //
-// A [Client] is safe for concurrent use and logs nothing.
+// A [Destination] is safe for concurrent use. It logs only its start and what it learns of the
+// owner; every failure of Put is the uploader's to count and log.
 package firehose

@@ -6,7 +6,8 @@
 //
 // Firehose, AWS JSON 1.1 (POST /, Content-Type application/x-amz-json-1.1,
 // X-Amz-Target: Firehose_20150804.<Operation>):
-//   - DescribeDeliveryStream: the stream's status (ACTIVE, CREATING, ...), or
+//   - DescribeDeliveryStream: the stream's status (ACTIVE, CREATING, ...) and its ARN
+//     (arn:aws:firehose:REGION:ACCOUNT:deliverystream/NAME, with Config.Account), or
 //     ResourceNotFoundException for a stream the server does not know.
 //   - PutRecordBatch: stores each accepted record with the RecordId it answers; answers
 //     FailedPutCount, Encrypted and one RequestResponses entry per record, in order, with either

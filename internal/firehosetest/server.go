@@ -33,7 +33,7 @@ const (
 // records. Each record in the request can be as large as 1,000 KB (before base64 encoding), up to
 // a limit of 4 MB for the entire request. These limits cannot be changed."). The service's own
 // validation message spells the record limit 1024000; "4 MB" is read strictly as 4,000,000.
-// They are spelled out here rather than taken from package upload so that the server stays an
+// They are spelled out here rather than taken from package firehose so that the server stays an
 // independent model of the service the client is tested against.
 const (
 	MaxBatchRecords = 500

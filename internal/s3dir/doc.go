@@ -1,8 +1,9 @@
 // Package s3dir is the local-directory destination of kinesyslog: the last stage of the pipeline
 // when the relay runs with --output DIR instead of --stream NAME, so that it needs no AWS account.
 //
-// A Sink takes PutRecordBatch calls from the uploader, like Amazon Data Firehose does, and lays its
-// records out in a directory the way Firehose's S3 destination lays objects out in a bucket:
+// A Destination takes Put calls from the uploader, as Amazon Data Firehose takes PutRecordBatch
+// calls, and lays its records out in a directory the way Firehose's S3 destination lays objects
+// out in a bucket:
 //
 //	DIR/2026/11/25/02/kinesyslog-1-2026-11-25-02-34-55-0b7e3c9a-6f0c-4d1e-9a51-2f1c7a8e4b10
 //
@@ -19,7 +20,7 @@
 //
 // A new object is started when the current one has been open for BufferInterval, or when the next
 // call's records would take it past BufferBytes. A call's records always go into one object, in
-// the call's order; calls are appended in the order the Sink serves them.
+// the call's order; calls are appended in the order the Destination serves them.
 //
 // # Objects appear whole
 //
@@ -29,8 +30,8 @@
 //
 // # Durability and crash recovery
 //
-// PutRecordBatch returns RecordIDs only once its records are on disk, because the uploader deletes
-// its spool copies when it gets them. Each call, holding the Sink's lock:
+// Put returns RecordIDs only once its records are on disk, because the uploader deletes
+// its spool copies when it gets them. Each call, holding the Destination's lock:
 //
 //  1. writes the records at the end of the in-progress object and fsyncs it;
 //  2. records the object's new length in a sidecar file, <name>.committed, and fsyncs that.
@@ -51,11 +52,13 @@
 //
 // # Validation
 //
-// PutRecordBatch refuses what Firehose refuses, so that tests of the relay against a directory
-// catch what the service would reject: no records, more than upload.MaxBatchRecords records or
-// more than upload.MaxBatchBytes bytes in a call (wrapping upload.ErrBatchTooLarge), and an empty
-// record or one over upload.MaxRecordBytes. A refused call writes nothing.
+// Its Limits are Firehose's (package firehose), and Put refuses what Firehose refuses, so that
+// tests of the relay against a directory catch what the service would reject: no records, more
+// than firehose.MaxBatchRecords records or more than firehose.MaxBatchBytes bytes in a call
+// (wrapping upload.ErrBatchTooLarge), and an empty record or one over firehose.MaxRecordBytes. A
+// refused call writes nothing. The records' owner is Options.AccountID (--account-id), else
+// DefaultAccountID.
 //
-// A Sink is safe for concurrent use. It holds a lock on DIR (a flock(2) on Unix) so that two
+// A Destination is safe for concurrent use. It holds a lock on DIR (a flock(2) on Unix) so that two
 // relays never recover each other's in-progress objects.
 package s3dir

@@ -15,9 +15,9 @@ func TestOpenRefusesDirectoryInUse(t *testing.T) {
 	if other, err := s3dir.Open(s3dir.Options{Dir: dir}); !errors.Is(err, s3dir.ErrLocked) {
 		t.Errorf("second Open = %v, want %v", err, s3dir.ErrLocked)
 		if err == nil {
-			closeSink(t, other)
+			closeDest(t, other)
 		}
 	}
-	closeSink(t, s)
-	closeSink(t, open(t, s3dir.Options{Dir: dir}))
+	closeDest(t, s)
+	closeDest(t, open(t, s3dir.Options{Dir: dir}))
 }

@@ -19,7 +19,7 @@ const (
 	inprogressDir = ".inprogress"
 	// commitSuffix names the sidecar of an object in progress, which records its committed length.
 	commitSuffix = ".committed"
-	// lockName is the file in inprogressDir that a Sink locks while it owns the directory.
+	// lockName is the file in inprogressDir that a Destination locks while it owns the directory.
 	lockName = ".lock"
 
 	// streamVersion is the version in object names: 1 is a stream whose configuration was never

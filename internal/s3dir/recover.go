@@ -14,7 +14,7 @@ import (
 // recover publishes every object a crash left in .inprogress, cut to its committed length, and
 // removes what holds nothing committed. It goes on past a failing object so that one bad file
 // does not hold back the others, and reports every failure.
-func (s *Sink) recover() error {
+func (s *Destination) recover() error {
 	entries, err := os.ReadDir(s.inprogress)
 	if err != nil {
 		return fmt.Errorf("s3dir: recover: %w", err)
@@ -45,7 +45,7 @@ func (s *Sink) recover() error {
 }
 
 // recoverObject publishes the object name left in progress, cut to its committed length.
-func (s *Sink) recoverObject(name string, created time.Time) error {
+func (s *Destination) recoverObject(name string, created time.Time) error {
 	o := &object{name: name, path: filepath.Join(s.inprogress, name), created: created}
 	committed, err := readCommitted(o.commitPath())
 	if err != nil {

@@ -93,8 +93,8 @@ func commits(lengths ...int64) []byte {
 	return b
 }
 
-// crash leaves a Sink's directory as a killed process would: files as they are, lock released.
-func crash(t *testing.T, s *Sink) {
+// crash leaves a Destination's directory as a killed process would: files as they are, lock released.
+func crash(t *testing.T, s *Destination) {
 	t.Helper()
 	if s.cur != nil {
 		if err := s.cur.close(); err != nil {
@@ -229,7 +229,7 @@ func TestCrashKeepsAcknowledgedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, batch := range [][][]byte{{gzipped(t, "a"), gzipped(t, "b")}, {gzipped(t, "c")}} {
-		if _, err := s.PutRecordBatch(t.Context(), batch); err != nil {
+		if _, err := s.Put(t.Context(), batch); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -316,12 +316,12 @@ func TestFailedAppend(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.PutRecordBatch(t.Context(), [][]byte{gzipped(t, "a")}); err != nil {
+			if _, err := s.Put(t.Context(), [][]byte{gzipped(t, "a")}); err != nil {
 				t.Fatal(err)
 			}
 			tt.breakObject(t, s.cur)
-			if results, err := s.PutRecordBatch(t.Context(), [][]byte{gzipped(t, "b")}); err == nil {
-				t.Fatalf("PutRecordBatch on a broken object = %v, nil; want an error", results)
+			if results, err := s.Put(t.Context(), [][]byte{gzipped(t, "b")}); err == nil {
+				t.Fatalf("Put on a broken object = %v, nil; want an error", results)
 			}
 			if s.cur != nil {
 				t.Errorf("the failed object is still current")
@@ -333,8 +333,8 @@ func TestFailedAppend(t *testing.T) {
 				t.Errorf("error logged = %v, want %v; logs:\n%s", got, tt.leftInProgress, logs.String())
 			}
 			now = now.Add(time.Second)
-			if _, err := s.PutRecordBatch(t.Context(), [][]byte{gzipped(t, "c")}); err != nil {
-				t.Fatalf("PutRecordBatch after a failure: %v", err)
+			if _, err := s.Put(t.Context(), [][]byte{gzipped(t, "c")}); err != nil {
+				t.Fatalf("Put after a failure: %v", err)
 			}
 			if err := s.Close(t.Context()); err != nil {
 				t.Fatal(err)
@@ -367,8 +367,8 @@ func TestFailedFirstAppendPublishesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.cur.data = readOnly(t, s.cur.data)
-	if results, err := s.PutRecordBatch(t.Context(), [][]byte{gzipped(t, "a")}); err == nil {
-		t.Fatalf("PutRecordBatch on a broken object = %v, nil; want an error", results)
+	if results, err := s.Put(t.Context(), [][]byte{gzipped(t, "a")}); err == nil {
+		t.Fatalf("Put on a broken object = %v, nil; want an error", results)
 	}
 	if err := s.Close(t.Context()); err != nil {
 		t.Fatal(err)

@@ -73,9 +73,9 @@ func (u *Uploader) load(todo []item) (ready, unread []item) {
 			ready = append(ready, it)
 			continue
 		}
-		if it.entry.Size > MaxRecordBytes {
+		if it.entry.Size > int64(u.limits.MaxRecordBytes) {
 			// The spool logs the quarantine, and forgets the record even when moving it fails.
-			u.spool.Quarantine(it.entry, fmt.Sprintf("%d bytes, above the %d bytes a record may have", it.entry.Size, MaxRecordBytes))
+			u.spool.Quarantine(it.entry, fmt.Sprintf("%d bytes, above the %d bytes a record may have", it.entry.Size, u.limits.MaxRecordBytes))
 			continue
 		}
 		data, err := u.spool.Read(it.entry)
@@ -98,7 +98,7 @@ func (u *Uploader) load(todo []item) (ready, unread []item) {
 func (u *Uploader) send(ctx context.Context, items []item) (retry []item) {
 	for len(items) > 0 {
 		_, batchBytes := u.window.limits()
-		n, _ := prefix(items, func(it item) int64 { return int64(len(it.data)) }, batchBytes)
+		n, _ := prefix(items, func(it item) int64 { return int64(len(it.data)) }, batchBytes, u.limits.MaxRecords)
 		retry = append(retry, u.call(ctx, items[:n])...)
 		items = items[n:]
 		if ctx.Err() != nil {
@@ -108,7 +108,7 @@ func (u *Uploader) send(ctx context.Context, items []item) (retry []item) {
 	return retry
 }
 
-// call makes one PutRecordBatch call of items (more when the destination refuses the batch for
+// call makes one Put call of items (more when the destination refuses the batch for
 // its size and it is split), within a slot of the window and bounded by the call timeout,
 // deletes the records delivered and returns those to send again.
 func (u *Uploader) call(ctx context.Context, items []item) (retry []item) {
@@ -123,7 +123,7 @@ func (u *Uploader) call(ctx context.Context, items []item) (retry []item) {
 		return items
 	}
 	callCtx, cancel := context.WithTimeout(ctx, u.callTimeout)
-	results, err := u.sink.PutRecordBatch(callCtx, records)
+	results, err := u.dest.Put(callCtx, records)
 	cancel()
 	u.metrics.callDuration.Observe(time.Since(s.start).Seconds())
 	if err == nil && len(results) != len(items) {

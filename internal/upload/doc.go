@@ -1,16 +1,21 @@
 // Package upload is the last stage of kinesyslog: the Uploader takes records from the spool and
-// sends them to a Sink (Amazon Data Firehose, or a local directory laid out as Firehose lays out
-// S3) in PutRecordBatch calls, and deletes each record from the spool only once the destination
+// sends them to a Destination (Amazon Data Firehose, or a local directory laid out as Firehose
+// lays out S3) in Put calls, and deletes each record from the spool only once the destination
 // acknowledged it with a RecordID.
+//
+// Destination is the one shape of every backend: Limits, Put, Owner, Run and Close. A backend's
+// limits are its own data (Limits: records and bytes per call, bytes per record), which the
+// Uploader reads from it; the Uploader only calls Limits and Put, and the relay runs and closes
+// the Destination.
 //
 // # Batches
 //
-// A call carries at most MaxBatchRecords records and MaxBatchBytes bytes (the PutRecordBatch
-// quotas). A batch is sent as soon as it is full (500 records, or the next record would not fit),
-// and everything pending is sent at least every Options.Interval, at start (records left by an
-// earlier run), when Flush asks, and while writers wait for room in the spool (a full disk may
-// hold fewer records than make a full batch). Up to Options.Concurrency calls are in flight; no record is
-// ever in two of them.
+// A call carries at most Limits.MaxRecords records and Limits.MaxBatchBytes bytes (for Firehose,
+// 500 records and 4,000,000 bytes, the PutRecordBatch quotas). A batch is sent as soon as it is
+// full (MaxRecords records, or the next record would not fit), and everything pending is sent at
+// least every Options.Interval, at start (records left by an earlier run), when Flush asks, and
+// while writers wait for room in the spool (a full disk may hold fewer records than make a full
+// batch). Up to Options.Concurrency calls are in flight; no record is ever in two of them.
 //
 // # A slow link
 //
@@ -34,7 +39,7 @@
 //   - A batch the destination refuses for its size (ErrBatchTooLarge: Firehose's own limits, or a
 //     proxy's HTTP 413) is split in two and each half sent, recursively, and later calls carry at
 //     most half of it until calls that go well grow the batch size back. A single record refused for its size, or larger than
-//     MaxRecordBytes, can never be delivered: it is moved to the spool's quarantine and logged as
+//     Limits.MaxRecordBytes, can never be delivered: it is moved to the spool's quarantine and logged as
 //     an error, so that it does not hold up the records behind it.
 //
 // Retries back off exponentially with full jitter (package backoff) and go on until the record is

@@ -20,18 +20,18 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/upload"
 )
 
-// checkedSink checks before each call that no record left the spool before the server accepted
+// checkedDest checks before each call that no record left the spool before the server accepted
 // it: the records in the spool and the distinct records the server holds add up to at least all
 // those spooled so far.
-type checkedSink struct {
+type checkedDest struct {
+	upload.Destination
 	t       *testing.T
-	sink    upload.Sink
 	spool   *spool.Spool
 	server  *firehosetest.Server
 	written atomic.Int64 // records whose Write returned
 }
 
-func (c *checkedSink) PutRecordBatch(ctx context.Context, records [][]byte) ([]upload.Result, error) {
+func (c *checkedDest) Put(ctx context.Context, records [][]byte) ([]upload.Result, error) {
 	// In this order, a record deleted between two reads is counted twice, never missed.
 	written := int(c.written.Load())
 	pending := c.spool.Len()
@@ -40,7 +40,7 @@ func (c *checkedSink) PutRecordBatch(ctx context.Context, records [][]byte) ([]u
 		c.t.Errorf("%d records accepted and %d in the spool, want at least %d: records deleted early",
 			accepted, pending, written)
 	}
-	return c.sink.PutRecordBatch(ctx, records)
+	return c.Destination.Put(ctx, records)
 }
 
 func distinct(records []firehosetest.Record) int {
@@ -90,7 +90,7 @@ func TestFirehoseFaults(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := firehosetest.Start(t, firehosetest.Config{Seed: 1})
 			srv.SetFault(tt.fault)
-			client := openClient(t, srv)
+			client := openDestination(t, srv)
 			sp, err := spool.Open(t.TempDir(), spool.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -98,7 +98,7 @@ func TestFirehoseFaults(t *testing.T) {
 			t.Cleanup(func() { sp.Close(context.Background()) })
 
 			records := testRecords(t)
-			sink := &checkedSink{t: t, sink: client, spool: sp, server: srv}
+			sink := &checkedDest{Destination: client, t: t, spool: sp, server: srv}
 			u := upload.New(sp, sink, upload.Options{Interval: time.Hour, RetryBase: time.Millisecond, RetryMax: 20 * time.Millisecond})
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
@@ -155,9 +155,9 @@ func TestFirehoseFaults(t *testing.T) {
 	}
 }
 
-// openClient returns a Firehose client of the server's default stream that sees nothing of the
-// machine's AWS configuration.
-func openClient(t *testing.T, srv *firehosetest.Server) *firehose.Client {
+// openDestination returns a Firehose destination of the server's default stream that sees
+// nothing of the machine's AWS configuration.
+func openDestination(t *testing.T, srv *firehosetest.Server) *firehose.Destination {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
@@ -227,7 +227,7 @@ func TestFirehoseSlowLink(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := firehosetest.Start(t, firehosetest.Config{UplinkBytesPerSecond: tt.rate})
-			client := openClient(t, srv)
+			client := openDestination(t, srv)
 			sp, err := spool.Open(t.TempDir(), spool.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -311,7 +311,7 @@ func TestFirehoseSizeComplaints(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := firehosetest.Start(t, tt.cfg)
-			client := openClient(t, srv)
+			client := openDestination(t, srv)
 			dir := t.TempDir()
 			sp, err := spool.Open(dir, spool.Options{})
 			if err != nil {

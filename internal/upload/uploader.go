@@ -27,7 +27,7 @@ const (
 	// records.
 	DefaultRetryBase = 500 * time.Millisecond
 	DefaultRetryMax  = 30 * time.Second
-	// DefaultCallTimeout bounds one PutRecordBatch call. A full call is about 5.4 MB once
+	// DefaultCallTimeout bounds one Put call. A full Firehose call is about 5.4 MB once
 	// base64-encoded: 30 s carries one over a link of 1.5 Mbit/s and four over 6 Mbit/s, without
 	// leaving a dead connection to hang a delivery for long. Over a slower link the uploader
 	// sends less at once after the first timeouts (see Options.CallTimeout).
@@ -40,9 +40,9 @@ type Options struct {
 	// Interval is how often everything pending is sent, full batch or not; 0 means
 	// DefaultInterval.
 	Interval time.Duration
-	// Concurrency is the most PutRecordBatch calls in flight; 0 means DefaultConcurrency.
+	// Concurrency is the most Put calls in flight; 0 means DefaultConcurrency.
 	Concurrency int
-	// CallTimeout bounds each PutRecordBatch call; 0 means DefaultCallTimeout. After a call
+	// CallTimeout bounds each Put call; 0 means DefaultCallTimeout. After a call
 	// times out the uploader sends less at once: half the calls in flight, down to one, then
 	// half the bytes per call, down to one record; calls answered in less than half of
 	// CallTimeout grow it back. A link that cannot carry one record within CallTimeout never
@@ -61,11 +61,12 @@ type Options struct {
 	Registerer prometheus.Registerer
 }
 
-// Uploader moves records from a spool to a Sink. Create it with New, then call Run. Its methods
-// are safe for concurrent use.
+// Uploader moves records from a spool to a Destination. Create it with New, then call Run. Its
+// methods are safe for concurrent use.
 type Uploader struct {
 	spool       *spool.Spool
-	sink        Sink
+	dest        Destination
+	limits      Limits // dest's
 	interval    time.Duration
 	retryBase   time.Duration
 	retryMax    time.Duration
@@ -79,15 +80,17 @@ type Uploader struct {
 	active *loop // the loop of Run or of a Flush, while one runs
 }
 
-// New returns an Uploader of the records in s to sink. It starts nothing: call Run.
-func New(s *spool.Spool, sink Sink, opts Options) *Uploader {
+// New returns an Uploader of the records in s to dest, in calls within dest's Limits. It starts
+// nothing: call Run. The Uploader neither runs nor closes dest.
+func New(s *spool.Spool, dest Destination, opts Options) *Uploader {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	u := &Uploader{
 		spool:       s,
-		sink:        sink,
+		dest:        dest,
+		limits:      dest.Limits(),
 		interval:    cmpOr(opts.Interval, DefaultInterval),
 		retryBase:   cmpOr(opts.RetryBase, DefaultRetryBase),
 		retryMax:    cmpOr(opts.RetryMax, DefaultRetryMax),
@@ -96,7 +99,7 @@ func New(s *spool.Spool, sink Sink, opts Options) *Uploader {
 		limited:     ratelog.New(logger, opts.LogInterval),
 		metrics:     newMetrics(opts.Registerer),
 	}
-	u.window = newWindow(cmpOr(opts.Concurrency, DefaultConcurrency), u.callTimeout, u.metrics)
+	u.window = newWindow(cmpOr(opts.Concurrency, DefaultConcurrency), u.callTimeout, u.limits, u.metrics)
 	return u
 }
 
@@ -293,7 +296,7 @@ func (l *loop) dispatch(ctx context.Context) {
 		if l.active >= calls {
 			return
 		}
-		entries := l.u.spool.Pending(l.cursor, MaxBatchRecords)
+		entries := l.u.spool.Pending(l.cursor, l.u.limits.MaxRecords)
 		for i, e := range entries {
 			if e.Seq > l.limit {
 				entries = entries[:i]
@@ -303,7 +306,7 @@ func (l *loop) dispatch(ctx context.Context) {
 		if len(entries) == 0 {
 			return
 		}
-		n, full := prefix(entries, func(e spool.Entry) int64 { return e.Size }, batchBytes)
+		n, full := prefix(entries, func(e spool.Entry) int64 { return e.Size }, batchBytes, l.u.limits.MaxRecords)
 		batch := entries[:n]
 		if !full && batch[0].Seq > l.due {
 			return
@@ -317,14 +320,14 @@ func (l *loop) dispatch(ctx context.Context) {
 	}
 }
 
-// prefix returns the length of the longest prefix of xs, at most MaxBatchRecords long, whose
-// sizes add up to at most maxBytes, and whether it is full: it has MaxBatchRecords elements or
-// the next would not fit. The prefix has at least one element when xs has: a record larger than
-// maxBytes makes a call of its own (deliver quarantines one too large for any call).
-func prefix[T any](xs []T, size func(T) int64, maxBytes int64) (n int, full bool) {
+// prefix returns the length of the longest prefix of xs, at most maxRecords long, whose sizes
+// add up to at most maxBytes, and whether it is full: it has maxRecords elements or the next
+// would not fit. The prefix has at least one element when xs has: a record larger than maxBytes
+// makes a call of its own (deliver quarantines one too large for any call).
+func prefix[T any](xs []T, size func(T) int64, maxBytes int64, maxRecords int) (n int, full bool) {
 	var total int64
 	for i, x := range xs {
-		if i == MaxBatchRecords {
+		if i == maxRecords {
 			return i, true
 		}
 		if total+size(x) > maxBytes {
@@ -332,7 +335,7 @@ func prefix[T any](xs []T, size func(T) int64, maxBytes int64) (n int, full bool
 		}
 		total += size(x)
 	}
-	return len(xs), len(xs) == MaxBatchRecords
+	return len(xs), len(xs) == maxRecords
 }
 
 // serveWaiters releases the Flush calls whose records have all left the spool.

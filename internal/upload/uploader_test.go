@@ -25,16 +25,40 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/spool"
 )
 
-// fakeSink is a Sink whose answers a test writes as a function.
-type fakeSink struct {
+// Firehose's limits (package firehose), which the tests' destinations have unless a test says
+// otherwise.
+const (
+	maxBatchRecords = 500
+	maxBatchBytes   = 4_000_000
+	maxRecordBytes  = 1_024_000
+)
+
+// firehoseLike gives a test's destination Firehose's limits (or limits of its own) and the
+// methods of a Destination that an Uploader does not call.
+type firehoseLike struct{ limits *Limits }
+
+func (f firehoseLike) Limits() Limits {
+	if f.limits != nil {
+		return *f.limits
+	}
+	return Limits{MaxRecords: maxBatchRecords, MaxBatchBytes: maxBatchBytes, MaxRecordBytes: maxRecordBytes}
+}
+
+func (firehoseLike) Owner(context.Context) (string, error) { return "123456789012", nil }
+func (firehoseLike) Run(context.Context) error             { return nil }
+func (firehoseLike) Close(context.Context) error           { return nil }
+
+// fakeDest is a Destination whose answers a test writes as a function.
+type fakeDest struct {
+	firehoseLike
 	put func(ctx context.Context, records [][]byte) ([]Result, error)
 }
 
-func (f fakeSink) PutRecordBatch(ctx context.Context, records [][]byte) ([]Result, error) {
+func (f fakeDest) Put(ctx context.Context, records [][]byte) ([]Result, error) {
 	return f.put(ctx, records)
 }
 
-var _ Sink = fakeSink{}
+var _ Destination = fakeDest{}
 
 // fast are options for tests: retries at once, no interval unless a test sets one.
 var fast = Options{Interval: time.Hour, RetryBase: time.Microsecond, RetryMax: time.Millisecond}
@@ -182,19 +206,19 @@ func TestPrefix(t *testing.T) {
 		wantLen  int
 		wantFull bool
 	}{
-		{"499 records wait", repeat(499, 100), MaxBatchBytes, 499, false},
-		{"500 records are full", repeat(500, 100), MaxBatchBytes, 500, true},
-		{"500 records of 501 are full", repeat(501, 100), MaxBatchBytes, 500, true},
-		{"exactly 4,000,000 bytes with nothing behind wait", repeat(4, 1_000_000), MaxBatchBytes, 4, false},
-		{"exactly 4,000,000 bytes with a record behind are full", repeat(5, 1_000_000), MaxBatchBytes, 4, true},
-		{"one byte over", []int64{1_000_000, 1_000_000, 1_000_000, 1_000_001}, MaxBatchBytes, 3, true},
-		{"record too large for any call goes alone", []int64{MaxBatchBytes + 1, 10}, MaxBatchBytes, 1, true},
+		{"499 records wait", repeat(499, 100), maxBatchBytes, 499, false},
+		{"500 records are full", repeat(500, 100), maxBatchBytes, 500, true},
+		{"500 records of 501 are full", repeat(501, 100), maxBatchBytes, 500, true},
+		{"exactly 4,000,000 bytes with nothing behind wait", repeat(4, 1_000_000), maxBatchBytes, 4, false},
+		{"exactly 4,000,000 bytes with a record behind are full", repeat(5, 1_000_000), maxBatchBytes, 4, true},
+		{"one byte over", []int64{1_000_000, 1_000_000, 1_000_000, 1_000_001}, maxBatchBytes, 3, true},
+		{"record too large for any call goes alone", []int64{maxBatchBytes + 1, 10}, maxBatchBytes, 1, true},
 		{"a smaller window", repeat(5, 1_000_000), 2_500_000, 2, true},
 		{"a window smaller than a record takes one", repeat(5, 1_000_000), 1, 1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n, full := prefix(entries(tt.sizes...), func(e spool.Entry) int64 { return e.Size }, tt.maxBytes)
+			n, full := prefix(entries(tt.sizes...), func(e spool.Entry) int64 { return e.Size }, tt.maxBytes, maxBatchRecords)
 			if n != tt.wantLen || full != tt.wantFull {
 				t.Errorf("prefix(%d bytes) = %d records, full %t; want %d, %t", tt.maxBytes, n, full, tt.wantLen, tt.wantFull)
 			}
@@ -309,7 +333,7 @@ func TestOutcomes(t *testing.T) {
 				calls [][]string
 				acked = make(map[string]int)
 			)
-			sink := fakeSink{put: func(_ context.Context, records [][]byte) ([]Result, error) {
+			sink := fakeDest{put: func(_ context.Context, records [][]byte) ([]Result, error) {
 				mu.Lock()
 				defer mu.Unlock()
 				var names []string
@@ -359,7 +383,7 @@ func TestMetrics(t *testing.T) {
 	write(t, s, gz(t, "a"), gz(t, "b"))
 	reg := prometheus.NewRegistry()
 	calls := 0
-	sink := fakeSink{put: func(_ context.Context, records [][]byte) ([]Result, error) {
+	sink := fakeDest{put: func(_ context.Context, records [][]byte) ([]Result, error) {
 		calls++
 		switch calls {
 		case 1:
@@ -419,14 +443,15 @@ func TestErrorCode(t *testing.T) {
 	}
 }
 
-// recorder is a Sink that accepts everything and remembers each call's record count.
+// recorder is a Destination that accepts everything and remembers each call's record count.
 type recorder struct {
+	firehoseLike
 	mu      sync.Mutex
 	calls   []int
 	records map[string]int
 }
 
-func (r *recorder) PutRecordBatch(_ context.Context, records [][]byte) ([]Result, error) {
+func (r *recorder) Put(_ context.Context, records [][]byte) ([]Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.records == nil {
@@ -458,7 +483,7 @@ func TestFullBatchSentAtOnce(t *testing.T) {
 			name: "500 records",
 			records: func(t testing.TB) [][]byte {
 				var out [][]byte
-				for i := range MaxBatchRecords + 3 {
+				for i := range maxBatchRecords + 3 {
 					out = append(out, gz(t, fmt.Sprint(i)))
 				}
 				return out
@@ -502,6 +527,62 @@ func TestFullBatchSentAtOnce(t *testing.T) {
 				if n := sink.records[string(r)]; n != 1 {
 					t.Errorf("record delivered %d times, want once", n)
 				}
+			}
+		})
+	}
+}
+
+// TestDestinationLimits checks that calls and records are bounded by the destination's Limits, not
+// by Firehose's: a destination that takes fewer records or bytes per call gets smaller calls, and
+// a record larger than it takes is quarantined.
+func TestDestinationLimits(t *testing.T) {
+	records := func(t testing.TB, sizes ...int) [][]byte {
+		out := make([][]byte, len(sizes))
+		for i, n := range sizes {
+			out[i] = sized(t, n, uint64(i))
+		}
+		return out
+	}
+	tests := []struct {
+		name            string
+		limits          Limits
+		sizes           []int
+		want            []int // records per call, largest first: calls may run at once
+		wantQuarantined int   // the last records
+	}{
+		{name: "records per call", limits: Limits{MaxRecords: 3, MaxBatchBytes: maxBatchBytes, MaxRecordBytes: maxRecordBytes},
+			sizes: []int{1000, 1000, 1000, 1000, 1000, 1000, 1000}, want: []int{3, 3, 1}},
+		{name: "bytes per call", limits: Limits{MaxRecords: maxBatchRecords, MaxBatchBytes: 5000, MaxRecordBytes: 3000},
+			sizes: []int{2000, 2000, 2000, 2000, 2000}, want: []int{2, 2, 1}},
+		{name: "bytes per record", limits: Limits{MaxRecords: maxBatchRecords, MaxBatchBytes: 10_000, MaxRecordBytes: 3000},
+			sizes: []int{2000, 2000, 3001}, want: []int{2}, wantQuarantined: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSpool(t)
+			dest := &recorder{firehoseLike: firehoseLike{limits: &tt.limits}}
+			records := records(t, tt.sizes...)
+			write(t, s, records...)
+			if err := New(s, dest, fast).Flush(context.Background()); err != nil {
+				t.Fatalf("Flush() = %v", err)
+			}
+			got := dest.callSizes()
+			slices.SortFunc(got, func(a, b int) int { return b - a })
+			if !cmp.Equal(got, tt.want) {
+				t.Errorf("records per call = %v, want %v", got, tt.want)
+			}
+			for i, r := range records {
+				want := 1
+				if i >= len(records)-tt.wantQuarantined {
+					want = 0
+				}
+				if n := dest.records[string(r)]; n != want {
+					t.Errorf("record %d (%d bytes) delivered %d times, want %d", i, len(r), n, want)
+				}
+			}
+			quarantined, _ := os.ReadDir(filepath.Join(s.Dir(), spool.QuarantineDir))
+			if len(quarantined) != tt.wantQuarantined {
+				t.Errorf("%d records quarantined, want %d", len(quarantined), tt.wantQuarantined)
 			}
 		})
 	}
@@ -563,7 +644,7 @@ func TestQuarantineUndeliverable(t *testing.T) {
 	dir := t.TempDir()
 	earlier := openSpool(t, dir)
 	good := gz(t, "good")
-	tooLarge := sized(t, MaxRecordBytes+1, 1)
+	tooLarge := sized(t, maxRecordBytes+1, 1)
 	write(t, earlier, tooLarge, []byte("not gzip"), good)
 	// The spool checks the records an earlier run left, which a crash may have damaged.
 	if err := earlier.Close(context.Background()); err != nil {
@@ -585,7 +666,7 @@ func TestQuarantineUndeliverable(t *testing.T) {
 
 func TestFlush(t *testing.T) {
 	t.Run("empty spool", func(t *testing.T) {
-		u := New(newSpool(t), fakeSink{put: func(context.Context, [][]byte) ([]Result, error) {
+		u := New(newSpool(t), fakeDest{put: func(context.Context, [][]byte) ([]Result, error) {
 			t.Error("PutRecordBatch called with an empty spool")
 			return nil, nil
 		}}, fast)
@@ -612,7 +693,7 @@ func TestFlush(t *testing.T) {
 	t.Run("bounded by its context", func(t *testing.T) {
 		s := newSpool(t)
 		write(t, s, gz(t, "a"), gz(t, "b"))
-		hang := fakeSink{put: func(ctx context.Context, _ [][]byte) ([]Result, error) {
+		hang := fakeDest{put: func(ctx context.Context, _ [][]byte) ([]Result, error) {
 			<-ctx.Done()
 			return nil, ctx.Err()
 		}}
@@ -631,7 +712,7 @@ func TestFlush(t *testing.T) {
 		write(t, s, gz(t, "a"))
 		entered := make(chan struct{})
 		release := make(chan struct{})
-		u := New(s, fakeSink{put: func(_ context.Context, r [][]byte) ([]Result, error) {
+		u := New(s, fakeDest{put: func(_ context.Context, r [][]byte) ([]Result, error) {
 			close(entered)
 			<-release
 			return delivered("1"), nil
@@ -662,7 +743,7 @@ func TestConcurrentCalls(t *testing.T) {
 		maxCalls int
 		acked    = make(map[string]int)
 	)
-	sink := fakeSink{put: func(_ context.Context, records [][]byte) ([]Result, error) {
+	sink := fakeDest{put: func(_ context.Context, records [][]byte) ([]Result, error) {
 		mu.Lock()
 		calls++
 		maxCalls = max(maxCalls, calls)

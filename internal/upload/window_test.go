@@ -22,7 +22,8 @@ func TestWindow(t *testing.T) {
 		wantCalls int
 		wantBatch int64
 	}
-	full := int64(MaxBatchBytes)
+	full := int64(maxBatchBytes)
+	const growBatchBytes = maxBatchBytes / growBatchDivisor
 	steps := []step{
 		{name: "fast full call opens a second slot", ev: callAnswered, n: 4, size: full, wantCalls: 2, wantBatch: full},
 		{name: "another", ev: callAnswered, n: 4, size: full, wantCalls: 3, wantBatch: full},
@@ -37,12 +38,12 @@ func TestWindow(t *testing.T) {
 		{name: "size complaint halves what the call carried", ev: callTooLarge, n: 1, size: 1_000_000, wantCalls: 1, wantBatch: 500_000},
 		{name: "a stale larger complaint changes nothing", ev: callTooLarge, n: 4, size: full, wantCalls: 1, wantBatch: 500_000},
 		{name: "a call that was not full does not grow it", ev: callAnswered, n: 10, size: 1000, wantCalls: 1, wantBatch: 500_000},
-		{name: "500 records are full whatever their size", ev: callAnswered, n: MaxBatchRecords, size: 1000, wantCalls: 1, wantBatch: 500_000 + growBatchBytes},
+		{name: "500 records are full whatever their size", ev: callAnswered, n: maxBatchRecords, size: 1000, wantCalls: 1, wantBatch: 500_000 + growBatchBytes},
 		{name: "fast full call grows the bytes back", ev: callAnswered, n: 1, size: 1_000_000, wantCalls: 1, wantBatch: 500_000 + 2*growBatchBytes},
 		{name: "down to one record", ev: callTimedOut, n: 1, size: 1, wantCalls: 1, wantBatch: 1},
 		{name: "which grows back", ev: callAnswered, n: 1, size: 900_000, wantCalls: 1, wantBatch: 1 + growBatchBytes},
 	}
-	w := newWindow(4, timeout, newMetrics(nil))
+	w := newWindow(4, timeout, firehoseLike{}.Limits(), newMetrics(nil))
 	if calls, batch := w.limits(); calls != 1 || batch != full {
 		t.Fatalf("new window = %d calls of %d bytes, want 1 of %d", calls, batch, full)
 	}
@@ -66,7 +67,7 @@ func TestWindow(t *testing.T) {
 }
 
 func TestWindowAcquire(t *testing.T) {
-	w := newWindow(4, time.Second, newMetrics(nil))
+	w := newWindow(4, time.Second, firehoseLike{}.Limits(), newMetrics(nil))
 	s, err := w.acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -100,12 +101,12 @@ func TestTimeoutsSendLess(t *testing.T) {
 	write(t, s, records...)
 	inner := &recorder{}
 	var calls []int
-	sink := fakeSink{put: func(ctx context.Context, records [][]byte) ([]Result, error) {
+	sink := fakeDest{put: func(ctx context.Context, records [][]byte) ([]Result, error) {
 		calls = append(calls, len(records))
 		if len(records) > 2 {
 			return nil, context.DeadlineExceeded
 		}
-		return inner.PutRecordBatch(ctx, records)
+		return inner.Put(ctx, records)
 	}}
 	if err := New(s, sink, fast).Flush(context.Background()); err != nil {
 		t.Fatalf("Flush() = %v", err)

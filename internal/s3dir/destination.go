@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kinesyslog/kinesyslog/internal/firehose"
 	"github.com/kinesyslog/kinesyslog/internal/upload"
 )
 
@@ -23,6 +24,9 @@ const (
 	DefaultBufferInterval = 300 * time.Second
 	// DefaultBufferBytes is the largest buffer size Firehose allows for S3 (128 MiB).
 	DefaultBufferBytes = 128 << 20
+	// DefaultAccountID is the records' owner when Options.AccountID is empty: twelve digits like
+	// an account ID, and one no AWS account has.
+	DefaultAccountID = "000000000000"
 )
 
 // maxStreamNameLen is the longest Firehose stream name (DeliveryStreamName, 1 to 64 characters).
@@ -32,7 +36,7 @@ const maxStreamNameLen = 64
 // published at most this long after its BufferInterval ends.
 const maxCheckEvery = time.Second
 
-// Errors returned by a Sink.
+// Errors returned by a Destination.
 var (
 	ErrClosed         = errors.New("s3dir: sink closed")
 	ErrLocked         = errors.New("s3dir: directory in use by another sink")
@@ -50,10 +54,12 @@ const (
 	attrError     = "err"
 )
 
-// Options configures a Sink. Only Dir is required.
+// Options configures a Destination. Only Dir is required.
 type Options struct {
 	// Dir is the directory standing in for the S3 bucket. It is created if missing.
 	Dir string
+	// AccountID is the records' owner (--account-id). Empty means DefaultAccountID.
+	AccountID string
 	// StreamName begins every object name, as the Firehose stream's name does on S3: 1 to 64
 	// letters, digits, '_', '.' or '-'. Empty means DefaultStreamName.
 	StreamName string
@@ -69,10 +75,11 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Sink is an upload.Sink that writes records into a directory as Amazon Data Firehose writes
-// objects to S3. Create it with Open; it is safe for concurrent use.
-type Sink struct {
+// Destination is the upload.Destination that writes records into a directory as Amazon Data
+// Firehose writes objects to S3. Create it with Open; it is safe for concurrent use.
+type Destination struct {
 	dir        string
+	owner      string
 	inprogress string
 	stream     string
 	interval   time.Duration
@@ -81,22 +88,23 @@ type Sink struct {
 	log        *slog.Logger
 	dirLock    *os.File
 
-	// sem is the Sink's lock, a channel so that waiting for it respects a context.
+	// sem is the Destination's lock, a channel so that waiting for it respects a context.
 	sem    chan struct{}
 	closed bool
 	cur    *object // nil until the first call after Open or a publish
 }
 
-var _ upload.Sink = (*Sink)(nil)
+var _ upload.Destination = (*Destination)(nil)
 
 // Open prepares dir for writing, publishes the objects a crash left in progress, and returns a
-// Sink. It starts no goroutines: call Run to publish idle objects on time.
-func Open(opts Options) (*Sink, error) {
+// Destination. It starts no goroutines: call Run to publish idle objects on time.
+func Open(opts Options) (*Destination, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("s3dir: open: no directory")
 	}
-	s := &Sink{
+	s := &Destination{
 		dir:        opts.Dir,
+		owner:      cmp.Or(opts.AccountID, DefaultAccountID),
 		inprogress: filepath.Join(opts.Dir, inprogressDir),
 		stream:     cmp.Or(opts.StreamName, DefaultStreamName),
 		interval:   cmp.Or(opts.BufferInterval, DefaultBufferInterval),
@@ -148,11 +156,23 @@ func checkStreamName(name string) error {
 	return nil
 }
 
-// PutRecordBatch appends records to the current object and returns one Result per record once
+// String names the destination in logs.
+func (s *Destination) String() string { return "directory " + s.dir }
+
+// Limits returns Firehose's limits, which Put enforces as the service does.
+func (s *Destination) Limits() upload.Limits {
+	return upload.Limits{MaxRecords: firehose.MaxBatchRecords, MaxBatchBytes: firehose.MaxBatchBytes,
+		MaxRecordBytes: firehose.MaxRecordBytes}
+}
+
+// Owner returns Options.AccountID, or DefaultAccountID, at once.
+func (s *Destination) Owner(context.Context) (string, error) { return s.owner, nil }
+
+// Put appends records to the current object and returns one Result per record once
 // they are on disk, each with a RecordID of 128 random bits. It refuses, writing nothing, a call
 // Firehose would refuse, and gives up waiting for another call when ctx is done. An error means
 // none of the records is delivered.
-func (s *Sink) PutRecordBatch(ctx context.Context, records [][]byte) ([]upload.Result, error) {
+func (s *Destination) Put(ctx context.Context, records [][]byte) ([]upload.Result, error) {
 	size, err := validate(records)
 	if err != nil {
 		return nil, err
@@ -188,26 +208,27 @@ func (s *Sink) PutRecordBatch(ctx context.Context, records [][]byte) ([]upload.R
 	return results, nil
 }
 
-// validate checks records against the limits of one PutRecordBatch call and returns their size.
+// validate checks records against the limits of one Firehose PutRecordBatch call and returns
+// their size.
 func validate(records [][]byte) (int64, error) {
 	if len(records) == 0 {
 		return 0, ErrNoRecords
 	}
-	if len(records) > upload.MaxBatchRecords {
-		return 0, fmt.Errorf("s3dir: %w: %d records, limit %d", upload.ErrBatchTooLarge, len(records), upload.MaxBatchRecords)
+	if len(records) > firehose.MaxBatchRecords {
+		return 0, fmt.Errorf("s3dir: %w: %d records, limit %d", upload.ErrBatchTooLarge, len(records), firehose.MaxBatchRecords)
 	}
 	var size int64
 	for i, r := range records {
 		switch {
 		case len(r) == 0:
 			return 0, fmt.Errorf("%w: record %d", ErrEmptyRecord, i)
-		case len(r) > upload.MaxRecordBytes:
-			return 0, fmt.Errorf("%w: record %d is %d bytes, limit %d", ErrRecordTooLarge, i, len(r), upload.MaxRecordBytes)
+		case len(r) > firehose.MaxRecordBytes:
+			return 0, fmt.Errorf("%w: record %d is %d bytes, limit %d", ErrRecordTooLarge, i, len(r), firehose.MaxRecordBytes)
 		}
 		size += int64(len(r))
 	}
-	if size > upload.MaxBatchBytes {
-		return 0, fmt.Errorf("s3dir: %w: %d bytes, limit %d", upload.ErrBatchTooLarge, size, upload.MaxBatchBytes)
+	if size > firehose.MaxBatchBytes {
+		return 0, fmt.Errorf("s3dir: %w: %d bytes, limit %d", upload.ErrBatchTooLarge, size, firehose.MaxBatchBytes)
 	}
 	return size, nil
 }
@@ -215,7 +236,7 @@ func validate(records [][]byte) (int64, error) {
 // Run publishes the current object once it has been open for BufferInterval even when no call
 // comes to rotate it, checking at least every second, until ctx is done. A failure to publish is
 // logged and tried again at the next check. Run returns nil when ctx is done.
-func (s *Sink) Run(ctx context.Context) error {
+func (s *Destination) Run(ctx context.Context) error {
 	t := time.NewTicker(min(s.interval, maxCheckEvery))
 	defer t.Stop()
 	for {
@@ -231,7 +252,7 @@ func (s *Sink) Run(ctx context.Context) error {
 }
 
 // publishDue publishes the current object if it has been open for BufferInterval.
-func (s *Sink) publishDue(ctx context.Context) error {
+func (s *Destination) publishDue(ctx context.Context) error {
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
@@ -245,7 +266,7 @@ func (s *Sink) publishDue(ctx context.Context) error {
 // Close publishes the current object and releases the directory; ctx bounds the wait for a call
 // in progress. Calls after Close return ErrClosed; closing again does nothing. If publishing
 // fails, the object stays in progress and the next Open publishes it.
-func (s *Sink) Close(ctx context.Context) error {
+func (s *Destination) Close(ctx context.Context) error {
 	if err := s.acquire(ctx); err != nil {
 		return fmt.Errorf("s3dir: close: %w", err)
 	}
@@ -265,7 +286,7 @@ func (s *Sink) Close(ctx context.Context) error {
 	return errors.Join(err, s.dirLock.Close())
 }
 
-func (s *Sink) acquire(ctx context.Context) error {
+func (s *Destination) acquire(ctx context.Context) error {
 	// A free lock and a done context are both ready; a done context must win.
 	if err := ctx.Err(); err != nil {
 		return err
@@ -278,15 +299,15 @@ func (s *Sink) acquire(ctx context.Context) error {
 	}
 }
 
-func (s *Sink) release() { <-s.sem }
+func (s *Destination) release() { <-s.sem }
 
 // due reports whether the current object has been open for BufferInterval at now.
-func (s *Sink) due(now time.Time) bool {
+func (s *Destination) due(now time.Time) bool {
 	return now.Sub(s.cur.created) >= s.interval
 }
 
 // publishCurrent publishes the current object and lets it go once it has left .inprogress.
-func (s *Sink) publishCurrent() error {
+func (s *Destination) publishCurrent() error {
 	renamed, err := s.publish(s.cur)
 	if renamed {
 		s.cur = nil
@@ -297,7 +318,7 @@ func (s *Sink) publishCurrent() error {
 // publish makes o visible under its key and reports whether o has left .inprogress. A failure
 // before the rename leaves o as it was, to be published again later. After the rename o's files
 // are closed, and a failure to make the rename durable only leaves the sidecar for Open to remove.
-func (s *Sink) publish(o *object) (renamed bool, err error) {
+func (s *Destination) publish(o *object) (renamed bool, err error) {
 	key := o.key()
 	if err := mkdirSynced(s.dir, path.Dir(key)); err != nil {
 		return false, fmt.Errorf("s3dir: publish %s: %w", key, err)
@@ -325,7 +346,7 @@ func (s *Sink) publish(o *object) (renamed bool, err error) {
 // abandon ends the current object after a failed append: it cuts the object back to what was
 // committed and publishes it, or removes it when nothing was committed. When even that fails it
 // leaves the object for Open to recover. Either way the next call starts a new object.
-func (s *Sink) abandon() {
+func (s *Destination) abandon() {
 	o := s.cur
 	var err error
 	if o.size == 0 {

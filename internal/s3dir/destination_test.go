@@ -20,12 +20,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kinesyslog/kinesyslog/internal/firehose"
 	"github.com/kinesyslog/kinesyslog/internal/s3dir"
 	"github.com/kinesyslog/kinesyslog/internal/upload"
 )
 
 // fakeClock is a Clock for tests that moves only when told. It answers in a zone other than UTC
-// so that tests see the Sink convert.
+// so that tests see the Destination convert.
 type fakeClock struct {
 	mu  sync.Mutex
 	now time.Time
@@ -149,7 +150,7 @@ func contents(t *testing.T, objs []object) [][]string {
 	return out
 }
 
-func open(t *testing.T, opts s3dir.Options) *s3dir.Sink {
+func open(t *testing.T, opts s3dir.Options) *s3dir.Destination {
 	t.Helper()
 	s, err := s3dir.Open(opts)
 	if err != nil {
@@ -158,24 +159,24 @@ func open(t *testing.T, opts s3dir.Options) *s3dir.Sink {
 	return s
 }
 
-func put(t *testing.T, s *s3dir.Sink, records [][]byte) []upload.Result {
+func put(t *testing.T, s *s3dir.Destination, records [][]byte) []upload.Result {
 	t.Helper()
-	results, err := s.PutRecordBatch(t.Context(), records)
+	results, err := s.Put(t.Context(), records)
 	if err != nil {
-		t.Fatalf("PutRecordBatch(%d records): %v", len(records), err)
+		t.Fatalf("Put(%d records): %v", len(records), err)
 	}
 	if len(results) != len(records) {
-		t.Fatalf("PutRecordBatch(%d records) = %d results", len(records), len(results))
+		t.Fatalf("Put(%d records) = %d results", len(records), len(results))
 	}
 	for i, r := range results {
 		if !r.Delivered() {
-			t.Fatalf("PutRecordBatch result %d = %+v, want a RecordID", i, r)
+			t.Fatalf("Put result %d = %+v, want a RecordID", i, r)
 		}
 	}
 	return results
 }
 
-func closeSink(t *testing.T, s *s3dir.Sink) {
+func closeDest(t *testing.T, s *s3dir.Destination) {
 	t.Helper()
 	if err := s.Close(t.Context()); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -184,7 +185,7 @@ func closeSink(t *testing.T, s *s3dir.Sink) {
 
 var uuidPattern = `[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}`
 
-func TestPutRecordBatchWritesOneObjectInOrder(t *testing.T) {
+func TestPutWritesOneObjectInOrder(t *testing.T) {
 	dir := t.TempDir()
 	clock := newFakeClock("2026-11-25T02:34:55.7Z")
 	s := open(t, s3dir.Options{Dir: dir, Clock: clock.Now})
@@ -198,7 +199,7 @@ func TestPutRecordBatchWritesOneObjectInOrder(t *testing.T) {
 	if got := objects(t, dir); len(got) != 0 {
 		t.Errorf("before Close: objects %v, want none: an object appears whole", got)
 	}
-	closeSink(t, s)
+	closeDest(t, s)
 
 	objs := objects(t, dir)
 	if len(objs) != 1 {
@@ -233,7 +234,7 @@ func TestObjectsWrittenWithoutFraming(t *testing.T) {
 	s := open(t, s3dir.Options{Dir: dir})
 	records := [][]byte{[]byte("not"), []byte("gzip"), []byte("at all")}
 	put(t, s, records)
-	closeSink(t, s)
+	closeDest(t, s)
 	objs := objects(t, dir)
 	if len(objs) != 1 {
 		t.Fatalf("objects = %d, want 1", len(objs))
@@ -257,7 +258,7 @@ func TestRotateBySize(t *testing.T) {
 		// Objects are named by the second they start in: moving the clock orders them.
 		clock.Advance(time.Second)
 	}
-	closeSink(t, s)
+	closeDest(t, s)
 
 	var got []string
 	for _, o := range objects(t, dir) {
@@ -293,7 +294,7 @@ func TestRotateByTime(t *testing.T) {
 	if want := "2026/11/25/02/kinesyslog-1-2026-11-25-02-58-30-"; !strings.HasPrefix(objs[0].Key, want) {
 		t.Errorf("first key = %q, want prefix %q", objs[0].Key, want)
 	}
-	closeSink(t, s)
+	closeDest(t, s)
 
 	objs = objects(t, dir)
 	if len(objs) != 2 {
@@ -311,7 +312,7 @@ func TestRunPublishesIdleObject(t *testing.T) {
 	dir := t.TempDir()
 	clock := newFakeClock("2026-11-25T02:34:55Z")
 	s := open(t, s3dir.Options{Dir: dir, Clock: clock.Now, BufferInterval: time.Millisecond, StreamName: "idle"})
-	defer closeSink(t, s)
+	defer closeDest(t, s)
 	put(t, s, gzBatch(t, "a"))
 	clock.Advance(time.Millisecond)
 
@@ -358,9 +359,9 @@ func TestConcurrentPuts(t *testing.T) {
 				for r := range 1 + (w+c)%4 {
 					batch = append(batch, fmt.Sprintf("w%d-c%d-r%d", w, c, r))
 				}
-				results, err := s.PutRecordBatch(t.Context(), gzBatch(t, batch...))
+				results, err := s.Put(t.Context(), gzBatch(t, batch...))
 				if err != nil {
-					t.Errorf("PutRecordBatch: %v", err)
+					t.Errorf("Put: %v", err)
 					return
 				}
 				mu.Lock()
@@ -372,7 +373,7 @@ func TestConcurrentPuts(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	closeSink(t, s)
+	closeDest(t, s)
 
 	// Every record once, and each call's records together and in order.
 	seen := map[string]bool{}
@@ -412,7 +413,7 @@ func TestConcurrentPuts(t *testing.T) {
 	}
 }
 
-func TestPutRecordBatchValidates(t *testing.T) {
+func TestPutValidates(t *testing.T) {
 	repeat := func(n, size int) [][]byte {
 		records := make([][]byte, n)
 		for i := range records {
@@ -426,24 +427,24 @@ func TestPutRecordBatchValidates(t *testing.T) {
 		want    error // nil: accepted
 	}{
 		{name: "no records", records: nil, want: s3dir.ErrNoRecords},
-		{name: "most records", records: repeat(upload.MaxBatchRecords, 1)},
-		{name: "too many records", records: repeat(upload.MaxBatchRecords+1, 1), want: upload.ErrBatchTooLarge},
-		{name: "most bytes", records: repeat(4, upload.MaxBatchBytes/4)},
-		{name: "too many bytes", records: append(repeat(4, upload.MaxBatchBytes/4), []byte{'x'}), want: upload.ErrBatchTooLarge},
-		{name: "largest record", records: repeat(1, upload.MaxRecordBytes)},
-		{name: "record too large", records: repeat(1, upload.MaxRecordBytes+1), want: s3dir.ErrRecordTooLarge},
+		{name: "most records", records: repeat(firehose.MaxBatchRecords, 1)},
+		{name: "too many records", records: repeat(firehose.MaxBatchRecords+1, 1), want: upload.ErrBatchTooLarge},
+		{name: "most bytes", records: repeat(4, firehose.MaxBatchBytes/4)},
+		{name: "too many bytes", records: append(repeat(4, firehose.MaxBatchBytes/4), []byte{'x'}), want: upload.ErrBatchTooLarge},
+		{name: "largest record", records: repeat(1, firehose.MaxRecordBytes)},
+		{name: "record too large", records: repeat(1, firehose.MaxRecordBytes+1), want: s3dir.ErrRecordTooLarge},
 		{name: "empty record", records: [][]byte{[]byte("x"), {}, []byte("y")}, want: s3dir.ErrEmptyRecord},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			s := open(t, s3dir.Options{Dir: dir})
-			results, err := s.PutRecordBatch(t.Context(), tt.records)
-			closeSink(t, s)
+			results, err := s.Put(t.Context(), tt.records)
+			closeDest(t, s)
 			objs := objects(t, dir)
 			if tt.want != nil {
 				if !errors.Is(err, tt.want) || results != nil {
-					t.Errorf("PutRecordBatch = %v, %v; want nil, %v", results, err, tt.want)
+					t.Errorf("Put = %v, %v; want nil, %v", results, err, tt.want)
 				}
 				if len(objs) != 0 {
 					t.Errorf("refused call wrote %d objects", len(objs))
@@ -451,7 +452,7 @@ func TestPutRecordBatchValidates(t *testing.T) {
 				return
 			}
 			if err != nil || len(results) != len(tt.records) {
-				t.Fatalf("PutRecordBatch = %d results, %v; want %d, nil", len(results), err, len(tt.records))
+				t.Fatalf("Put = %d results, %v; want %d, nil", len(results), err, len(tt.records))
 			}
 			if len(objs) != 1 || len(objs[0].Data) != len(bytes.Join(tt.records, nil)) {
 				t.Errorf("accepted call: %d objects, want 1 of all its bytes", len(objs))
@@ -460,17 +461,39 @@ func TestPutRecordBatchValidates(t *testing.T) {
 	}
 }
 
-func TestPutRecordBatchRefusesWhenDoneOrClosed(t *testing.T) {
+func TestOwnerAndLimits(t *testing.T) {
+	for _, tt := range []struct {
+		accountID string
+		want      string
+	}{
+		{"", s3dir.DefaultAccountID},
+		{"123456789012", "123456789012"},
+	} {
+		s := open(t, s3dir.Options{Dir: t.TempDir(), AccountID: tt.accountID})
+		done, cancel := context.WithCancel(t.Context())
+		cancel()
+		if got, err := s.Owner(done); got != tt.want || err != nil {
+			t.Errorf("Owner() with AccountID %q = %q, %v; want %s", tt.accountID, got, err, tt.want)
+		}
+		want := upload.Limits{MaxRecords: firehose.MaxBatchRecords, MaxBatchBytes: firehose.MaxBatchBytes, MaxRecordBytes: firehose.MaxRecordBytes}
+		if got := s.Limits(); got != want {
+			t.Errorf("Limits() = %+v, want Firehose's %+v", got, want)
+		}
+		closeDest(t, s)
+	}
+}
+
+func TestPutRefusesWhenDoneOrClosed(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, s3dir.Options{Dir: dir})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := s.PutRecordBatch(ctx, gzBatch(t, "a")); !errors.Is(err, context.Canceled) {
-		t.Errorf("PutRecordBatch(canceled) = %v, want %v", err, context.Canceled)
+	if _, err := s.Put(ctx, gzBatch(t, "a")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Put(canceled) = %v, want %v", err, context.Canceled)
 	}
-	closeSink(t, s)
-	if _, err := s.PutRecordBatch(t.Context(), gzBatch(t, "a")); !errors.Is(err, s3dir.ErrClosed) {
-		t.Errorf("PutRecordBatch after Close = %v, want %v", err, s3dir.ErrClosed)
+	closeDest(t, s)
+	if _, err := s.Put(t.Context(), gzBatch(t, "a")); !errors.Is(err, s3dir.ErrClosed) {
+		t.Errorf("Put after Close = %v, want %v", err, s3dir.ErrClosed)
 	}
 	if err := s.Close(t.Context()); err != nil {
 		t.Errorf("second Close = %v, want nil", err)
@@ -479,7 +502,7 @@ func TestPutRecordBatchRefusesWhenDoneOrClosed(t *testing.T) {
 		t.Errorf("objects = %v, want none", objs)
 	}
 	// The directory is free again.
-	closeSink(t, open(t, s3dir.Options{Dir: dir}))
+	closeDest(t, open(t, s3dir.Options{Dir: dir}))
 }
 
 func TestOpenRejectsBadOptions(t *testing.T) {
@@ -507,7 +530,7 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 			opts := tt.opts(t.TempDir())
 			if s, err := s3dir.Open(opts); err == nil {
 				t.Errorf("Open(%+v) = nil error, want one", opts)
-				closeSink(t, s)
+				closeDest(t, s)
 			}
 		})
 	}
@@ -515,7 +538,7 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 
 var benchResults []upload.Result
 
-func BenchmarkPutRecordBatch(b *testing.B) {
+func BenchmarkPut(b *testing.B) {
 	for _, bc := range []struct {
 		name          string
 		records, size int
@@ -536,7 +559,7 @@ func BenchmarkPutRecordBatch(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(bc.records * bc.size))
 			for b.Loop() {
-				if benchResults, err = s.PutRecordBatch(context.Background(), records); err != nil {
+				if benchResults, err = s.Put(context.Background(), records); err != nil {
 					b.Fatal(err)
 				}
 			}

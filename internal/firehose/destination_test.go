@@ -46,9 +46,9 @@ func credentialsEnv(t *testing.T, s *firehosetest.Server) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", c.SecretAccessKey)
 }
 
-// open returns a Client for the server's default stream, with the server's credentials in the
-// environment, after mod changes its Options or the environment (which Open reads).
-func open(t *testing.T, s *firehosetest.Server, mod func(*Options)) *Client {
+// options returns Options for the server's default stream, with the server's credentials in the
+// environment, after mod changes them or the environment (which Open reads).
+func options(t *testing.T, s *firehosetest.Server, mod func(*Options)) Options {
 	t.Helper()
 	isolate(t)
 	credentialsEnv(t, s)
@@ -56,11 +56,19 @@ func open(t *testing.T, s *firehosetest.Server, mod func(*Options)) *Client {
 	if mod != nil {
 		mod(&o)
 	}
-	c, err := Open(t.Context(), o)
+	return o
+}
+
+// open returns a Destination for options(t, s, mod) that has sent nothing: Open's start calls
+// are left out, for tests of one call at a time.
+func open(t *testing.T, s *firehosetest.Server, mod func(*Options)) *Destination {
+	t.Helper()
+	o := options(t, s, mod)
+	d, err := newDestination(t.Context(), o)
 	if err != nil {
-		t.Fatalf("Open(%+v): %v", o, err)
+		t.Fatalf("newDestination(%+v): %v", o, err)
 	}
-	return c
+	return d
 }
 
 func batch(n int) [][]byte {
@@ -84,7 +92,7 @@ func TestPutRecordBatch(t *testing.T) {
 	}})
 	c := open(t, s, nil)
 	records := batch(5)
-	got, err := c.PutRecordBatch(t.Context(), records)
+	got, err := c.Put(t.Context(), records)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +121,7 @@ func TestPutRecordBatch(t *testing.T) {
 func TestPutRecordBatchEmpty(t *testing.T) {
 	s := firehosetest.Start(t, firehosetest.Config{})
 	c := open(t, s, nil)
-	if got, err := c.PutRecordBatch(t.Context(), nil); err != nil || got != nil {
+	if got, err := c.Put(t.Context(), nil); err != nil || got != nil {
 		t.Errorf("PutRecordBatch(nil) = %v, %v; want nil, nil", got, err)
 	}
 	if n := s.Stats().Requests; n != 0 {
@@ -143,7 +151,7 @@ func TestPutRecordBatchSize(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := firehosetest.Start(t, tt.cfg)
 			c := open(t, s, nil)
-			got, err := c.PutRecordBatch(t.Context(), tt.records)
+			got, err := c.Put(t.Context(), tt.records)
 			if !errors.Is(err, tt.want) || got != nil {
 				t.Fatalf("PutRecordBatch = %v, %v; want nil, %v", got, err, tt.want)
 			}
@@ -165,10 +173,10 @@ func TestPutRecordBatchCallerDeadline(t *testing.T) {
 	c := open(t, s, func(o *Options) { o.Timeout = 50 * time.Millisecond })
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	if _, err := c.PutRecordBatch(ctx, batch(2)); err != nil {
+	if _, err := c.Put(ctx, batch(2)); err != nil {
 		t.Errorf("PutRecordBatch with a deadline longer than Options.Timeout = %v", err)
 	}
-	if _, err := c.PutRecordBatch(t.Context(), batch(2)); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := c.Put(t.Context(), batch(2)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("PutRecordBatch without a deadline = %v, want Options.Timeout's deadline exceeded", err)
 	}
 }
@@ -212,7 +220,7 @@ func TestPutRecordBatchErrors(t *testing.T) {
 					o.Stream = tt.stream
 				}
 			})
-			got, err := c.PutRecordBatch(t.Context(), batch(2))
+			got, err := c.Put(t.Context(), batch(2))
 			if err == nil || got != nil {
 				t.Fatalf("PutRecordBatch = %v, %v; want an error", got, err)
 			}
@@ -289,22 +297,22 @@ func TestCheck(t *testing.T) {
 					tt.creds(t, s)
 				}
 			})
-			err := c.Check(t.Context())
+			_, err := c.check(t.Context())
 			if tt.wantErr == "" {
 				if err != nil {
-					t.Fatalf("Check() = %v, want nil", err)
+					t.Fatalf("check() = %v, want nil", err)
 				}
 				return
 			}
 			if err == nil {
-				t.Fatalf("Check() = nil, want %q", tt.wantErr)
+				t.Fatalf("check() = nil, want %q", tt.wantErr)
 			}
 			msg := err.Error()
 			if tt.wantPart && !strings.Contains(msg, tt.wantErr) || !tt.wantPart && msg != tt.wantErr || strings.Contains(msg, "\n") {
-				t.Errorf("Check() = %q, want one line %s %q", msg, map[bool]string{true: "containing", false: "equal to"}[tt.wantPart], tt.wantErr)
+				t.Errorf("check() = %q, want one line %s %q", msg, map[bool]string{true: "containing", false: "equal to"}[tt.wantPart], tt.wantErr)
 			}
 			if tt.wantKind != nil && !errors.Is(err, tt.wantKind) {
-				t.Errorf("Check() = %v, want it to wrap %v", err, tt.wantKind)
+				t.Errorf("check() = %v, want it to wrap %v", err, tt.wantKind)
 			}
 			if IsDefinite(err) != (tt.wantKind != nil) {
 				t.Errorf("IsDefinite(%v) = %t, want %t", err, IsDefinite(err), tt.wantKind != nil)
@@ -316,37 +324,37 @@ func TestCheck(t *testing.T) {
 func TestCheckNoCredentialsSendsNothing(t *testing.T) {
 	s := firehosetest.Start(t, firehosetest.Config{})
 	isolate(t)
-	c, err := Open(t.Context(), Options{Stream: firehosetest.DefaultStream, Region: "us-east-1", EndpointURL: s.URL})
+	c, err := newDestination(t.Context(), Options{Stream: firehosetest.DefaultStream, Region: "us-east-1", EndpointURL: s.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Check(t.Context()); !errors.Is(err, ErrCredentials) {
-		t.Errorf("Check() = %v, want %v", err, ErrCredentials)
+	if _, err := c.check(t.Context()); !errors.Is(err, ErrCredentials) {
+		t.Errorf("check() = %v, want %v", err, ErrCredentials)
 	}
-	if _, err := c.Owner(t.Context()); !errors.Is(err, ErrCredentials) {
-		t.Errorf("Owner() = %v, want %v", err, ErrCredentials)
+	if _, err := c.callerAccount(t.Context()); !errors.Is(err, ErrCredentials) {
+		t.Errorf("callerAccount() = %v, want %v", err, ErrCredentials)
 	}
 	if n := s.Stats().Requests; n != 0 {
 		t.Errorf("server saw %d requests without credentials, want 0", n)
 	}
 }
 
-func TestOwner(t *testing.T) {
+func TestCallerAccount(t *testing.T) {
 	s := firehosetest.Start(t, firehosetest.Config{Account: "210987654321"})
 	c := open(t, s, nil)
-	got, err := c.Owner(t.Context())
+	got, err := c.callerAccount(t.Context())
 	if err != nil || got != "210987654321" {
-		t.Errorf("Owner() = %q, %v; want 210987654321", got, err)
+		t.Errorf("callerAccount() = %q, %v; want 210987654321", got, err)
 	}
 
 	s.SetFault(firehosetest.Fault{Outage: firehosetest.OutageUnavailable})
-	if _, err := c.Owner(t.Context()); err == nil || IsDefinite(err) || !strings.HasPrefix(err.Error(), "firehose: get caller identity: ") {
-		t.Errorf("Owner() during an outage = %v, want a transient error", err)
+	if _, err := c.callerAccount(t.Context()); err == nil || IsDefinite(err) || !strings.HasPrefix(err.Error(), "firehose: get caller identity: ") {
+		t.Errorf("callerAccount() during an outage = %v, want a transient error", err)
 	}
 	s.SetFault(firehosetest.Fault{})
 	c = open(t, s, func(*Options) { t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong") })
-	if _, err := c.Owner(t.Context()); !errors.Is(err, ErrCredentials) || !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
-		t.Errorf("Owner() with a wrong secret = %v, want %v from SignatureDoesNotMatch", err, ErrCredentials)
+	if _, err := c.callerAccount(t.Context()); !errors.Is(err, ErrCredentials) || !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
+		t.Errorf("callerAccount() with a wrong secret = %v, want %v from SignatureDoesNotMatch", err, ErrCredentials)
 	}
 }
 
@@ -374,19 +382,19 @@ func TestEndpoints(t *testing.T) {
 			}
 			o := tt.opts
 			o.Stream, o.Region = firehosetest.DefaultStream, firehosetest.DefaultRegion
-			c, err := Open(t.Context(), o)
+			c, err := newDestination(t.Context(), o)
 			if err != nil {
 				t.Fatal(err)
 			}
 			before := fh.Stats().Calls["DescribeDeliveryStream"]
-			if err := c.Check(t.Context()); err != nil {
-				t.Errorf("Check() = %v", err)
+			if _, err := c.check(t.Context()); err != nil {
+				t.Errorf("check() = %v", err)
 			}
 			if fh.Stats().Calls["DescribeDeliveryStream"] != before+1 {
-				t.Error("Check() did not reach the Firehose endpoint")
+				t.Error("check() did not reach the Firehose endpoint")
 			}
-			if got, err := c.Owner(t.Context()); got != tt.wantOwner {
-				t.Errorf("Owner() = %q, %v; want %s", got, err, tt.wantOwner)
+			if got, err := c.callerAccount(t.Context()); got != tt.wantOwner {
+				t.Errorf("callerAccount() = %q, %v; want %s", got, err, tt.wantOwner)
 			}
 		})
 	}
@@ -403,12 +411,12 @@ func TestProfile(t *testing.T) {
 	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte("[profile relay]\nregion = eu-west-1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	client, err := Open(t.Context(), Options{Stream: firehosetest.DefaultStream, Profile: "relay", EndpointURL: s.URL})
+	client, err := newDestination(t.Context(), Options{Stream: firehosetest.DefaultStream, Profile: "relay", EndpointURL: s.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := client.Check(t.Context()); err != nil {
-		t.Errorf("Check() with profile relay = %v", err)
+	if _, err := client.check(t.Context()); err != nil {
+		t.Errorf("check() with profile relay = %v", err)
 	}
 }
 
@@ -466,7 +474,7 @@ func TestKind(t *testing.T) {
 	}
 }
 
-// TestConcurrent shares one Client between goroutines; run it with -race.
+// TestConcurrent shares one Destination between goroutines; run it with -race.
 func TestConcurrent(t *testing.T) {
 	s := firehosetest.Start(t, firehosetest.Config{})
 	s.SetFault(firehosetest.Fault{RecordFailureRate: 0.2})
@@ -480,7 +488,7 @@ func TestConcurrent(t *testing.T) {
 	for range senders {
 		wg.Go(func() {
 			for range calls {
-				results, err := c.PutRecordBatch(t.Context(), batch(perCall))
+				results, err := c.Put(t.Context(), batch(perCall))
 				if err != nil {
 					t.Errorf("PutRecordBatch: %v", err)
 					return

@@ -1,0 +1,284 @@
+package firehose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/config"
+	awsfirehose "github.com/aws/aws-sdk-go-v2/service/firehose"
+	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/kinesyslog/kinesyslog/internal/upload"
+)
+
+// The Amazon Data Firehose PutRecordBatch quotas ("Each PutRecordBatch request supports up to 500
+// records. Each record in the request can be as large as 1,000 KB (before base64 encoding), up to
+// a limit of 4 MB for the entire request. These limits cannot be changed."). The service's own
+// validation message spells the record limit 1024000; "4 MB" is read strictly as 4,000,000.
+const (
+	MaxBatchRecords = 500
+	MaxBatchBytes   = 4_000_000
+	MaxRecordBytes  = 1_024_000
+)
+
+// DefaultTimeout bounds one call, connection included, when Options.Timeout is zero: 30 s, the
+// uploader's default PutRecordBatch timeout too.
+const DefaultTimeout = 30 * time.Second
+
+// startTimeout bounds the calls Open makes to find out whether the stream works and whose
+// records these are.
+const startTimeout = 15 * time.Second
+
+// Options configures a Destination. Only Stream is required.
+type Options struct {
+	// Stream is the name of the delivery stream.
+	Stream string
+	// Region is the AWS region; zero means the SDK's default (AWS_REGION, then the profile).
+	Region string
+	// Profile is the shared configuration profile; zero means the SDK's default (AWS_PROFILE,
+	// then "default").
+	Profile string
+	// EndpointURL replaces the Firehose endpoint (a VPC endpoint, FIPS, a test server); zero
+	// means the SDK's default, which honours AWS_ENDPOINT_URL_FIREHOSE. It is not used for STS:
+	// a Firehose VPC endpoint does not serve STS.
+	EndpointURL string
+	// STSEndpointURL replaces the STS endpoint; zero means the SDK's default, which honours
+	// AWS_ENDPOINT_URL_STS.
+	STSEndpointURL string
+	// HTTPClient sends the requests, credential lookups included; nil means the SDK's default.
+	HTTPClient aws.HTTPClient
+	// Timeout bounds each call; zero means DefaultTimeout. A caller's shorter deadline wins, and
+	// a PutRecordBatch call whose context has a deadline gets that deadline only: the uploader
+	// sets its own (--upload-timeout), which may be longer over a slow link.
+	Timeout time.Duration
+	// AccountID is the records' owner (--account-id); zero means the account in the delivery
+	// stream's ARN, else the account of the credentials (STS GetCallerIdentity).
+	AccountID string
+	// StateDir is where the owner learned from AWS is kept (the spool directory), for a start
+	// while AWS cannot be reached; zero keeps it nowhere.
+	StateDir string
+	// Logger receives the AWS SDK's own log lines and the Destination's warnings; nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// A Destination sends records to one delivery stream: the upload.Destination of Amazon Data
+// Firehose. Create it with Open. It is safe for concurrent use.
+type Destination struct {
+	stream   string
+	timeout  time.Duration
+	firehose *awsfirehose.Client
+	sts      *sts.Client
+	owner    *owner
+	logger   *slog.Logger
+}
+
+var _ upload.Destination = (*Destination)(nil)
+
+// Open loads the AWS configuration (see the package documentation), makes sure that the delivery
+// stream o.Stream exists and is ACTIVE, and learns the records' owner, with calls bounded by 15 s
+// in all. Only a definite answer (IsDefinite) makes it fail: when AWS cannot be reached it logs a
+// warning and returns a Destination whose records wait in the spool, and whose Run learns the
+// owner once AWS answers.
+func Open(ctx context.Context, o Options) (*Destination, error) {
+	d, err := newDestination(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.start(ctx, o.AccountID); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// newDestination loads the AWS configuration and returns a Destination whose owner is not known
+// yet. It sends nothing.
+func newDestination(ctx context.Context, o Options) (*Destination, error) {
+	if o.Stream == "" {
+		return nil, errors.New("firehose: no delivery stream name")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	loads := []func(*config.LoadOptions) error{config.WithLogger(sdkLogger{o.Logger})}
+	if o.Region != "" {
+		loads = append(loads, config.WithRegion(o.Region))
+	}
+	if o.Profile != "" {
+		loads = append(loads, config.WithSharedConfigProfile(o.Profile))
+	}
+	if o.HTTPClient != nil {
+		loads = append(loads, config.WithHTTPClient(o.HTTPClient))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, loads...)
+	if err != nil {
+		return nil, fmt.Errorf("firehose: load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("firehose: no AWS region: give one, or set AWS_REGION or the profile's region")
+	}
+	if cfg.Credentials != nil {
+		cfg.Credentials = markedCredentials{cfg.Credentials}
+	}
+
+	stsEndpoint := o.STSEndpointURL
+	d := &Destination{
+		stream:  o.Stream,
+		timeout: o.Timeout,
+		owner:   newOwner(o.StateDir, o.Logger),
+		logger:  o.Logger,
+		firehose: awsfirehose.NewFromConfig(cfg, func(fo *awsfirehose.Options) {
+			// The uploader retries every failed call and record with its own backoff, so the
+			// SDK must not: two layers would multiply attempts and delays, hide throttling from
+			// the uploader's counters, and the SDK's retry quota would fail calls outright
+			// ("retry quota exceeded") after a long outage.
+			fo.Retryer = aws.NopRetryer{}
+			if o.EndpointURL != "" {
+				fo.BaseEndpoint = aws.String(o.EndpointURL)
+			}
+		}),
+		sts: sts.NewFromConfig(cfg, func(so *sts.Options) {
+			so.Retryer = aws.NopRetryer{}
+			if stsEndpoint != "" {
+				so.BaseEndpoint = aws.String(stsEndpoint)
+			}
+		}),
+	}
+	if d.timeout <= 0 {
+		d.timeout = DefaultTimeout
+	}
+	return d, nil
+}
+
+// markedCredentials marks a failure to get credentials, which happens before any request is
+// sent and which the SDK reports as a plain error.
+type markedCredentials struct{ aws.CredentialsProvider }
+
+func (p markedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	creds, err := p.CredentialsProvider.Retrieve(ctx)
+	if err != nil {
+		return creds, &credentialsError{err}
+	}
+	return creds, nil
+}
+
+// String names the destination in logs.
+func (d *Destination) String() string { return "Firehose delivery stream " + d.stream }
+
+// Limits returns the PutRecordBatch quotas: MaxBatchRecords, MaxBatchBytes and MaxRecordBytes.
+func (d *Destination) Limits() upload.Limits {
+	return upload.Limits{MaxRecords: MaxBatchRecords, MaxBatchBytes: MaxBatchBytes, MaxRecordBytes: MaxRecordBytes}
+}
+
+// Close does nothing: a Destination holds no more than idle HTTP connections.
+func (d *Destination) Close(context.Context) error { return nil }
+
+// check asks Firehose to describe the stream and returns the stream's ARN when it is ACTIVE.
+// Otherwise the error is one line, such as `firehose: delivery stream "logs" is CREATING, not
+// ACTIVE`; IsDefinite tells an answer from a failure to get one.
+func (d *Destination) check(ctx context.Context) (streamARN string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	out, err := d.firehose.DescribeDeliveryStream(ctx, &awsfirehose.DescribeDeliveryStreamInput{
+		DeliveryStreamName: aws.String(d.stream),
+	})
+	if err != nil {
+		k := kind(err)
+		if k == ErrStreamNotFound {
+			return "", &callError{fmt.Sprintf("firehose: delivery stream %q does not exist", d.stream), k, err}
+		}
+		return "", &callError{fmt.Sprintf("firehose: describe delivery stream %q: %s", d.stream, reason(err)), k, err}
+	}
+	if out.DeliveryStreamDescription == nil {
+		return "", fmt.Errorf("firehose: describe delivery stream %q: no description in the answer", d.stream)
+	}
+	if status := out.DeliveryStreamDescription.DeliveryStreamStatus; status != types.DeliveryStreamStatusActive {
+		return "", &callError{fmt.Sprintf("firehose: delivery stream %q is %s, not ACTIVE", d.stream, status), ErrStreamNotActive, nil}
+	}
+	return aws.ToString(out.DeliveryStreamDescription.DeliveryStreamARN), nil
+}
+
+// arnAccount returns the account ID in a delivery stream's ARN,
+// arn:aws:firehose:REGION:ACCOUNT:deliverystream/NAME, and whether there is one.
+func arnAccount(streamARN string) (string, bool) {
+	a, err := arn.Parse(streamARN)
+	if err != nil || a.Service != "firehose" || !isAccountID(a.AccountID) {
+		return "", false
+	}
+	return a.AccountID, true
+}
+
+// isAccountID reports whether s has the form of an AWS account ID: twelve digits.
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// callerAccount returns the AWS account ID of the credentials (STS GetCallerIdentity).
+func (d *Destination) callerAccount(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	out, err := d.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", &callError{"firehose: get caller identity: " + reason(err), kind(err), err}
+	}
+	if aws.ToString(out.Account) == "" {
+		return "", errors.New("firehose: get caller identity: no account in the answer")
+	}
+	return *out.Account, nil
+}
+
+// Put sends records in one PutRecordBatch call and returns one Result per record, in order. A
+// call refused as a whole returns an error and no Result; when the service, or a proxy in front
+// of it (HTTP 413), refuses it for its size, the error wraps upload.ErrBatchTooLarge. An empty
+// batch sends nothing. The call is bounded by ctx's deadline, or by Options.Timeout when ctx has
+// none.
+func (d *Destination) Put(ctx context.Context, records [][]byte) ([]upload.Result, error) {
+	if len(records) == 0 {
+		// The service refuses an empty batch; there is nothing to ask it.
+		return nil, nil
+	}
+	in := &awsfirehose.PutRecordBatchInput{
+		DeliveryStreamName: aws.String(d.stream),
+		Records:            make([]types.Record, len(records)),
+	}
+	for i, r := range records {
+		in.Records[i].Data = r
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.timeout)
+		defer cancel()
+	}
+	out, err := d.firehose.PutRecordBatch(ctx, in)
+	if err != nil {
+		return nil, &callError{fmt.Sprintf("firehose: put %d records to %q: %s", len(records), d.stream, reason(err)), kind(err), err}
+	}
+	if len(out.RequestResponses) != len(records) {
+		// Results could not be matched to records, so none can be trusted.
+		return nil, fmt.Errorf("firehose: put %d records to %q: %d responses in the answer",
+			len(records), d.stream, len(out.RequestResponses))
+	}
+	results := make([]upload.Result, len(records))
+	for i, e := range out.RequestResponses {
+		results[i] = upload.Result{
+			RecordID:     aws.ToString(e.RecordId),
+			ErrorCode:    aws.ToString(e.ErrorCode),
+			ErrorMessage: aws.ToString(e.ErrorMessage),
+		}
+	}
+	return results, nil
+}
