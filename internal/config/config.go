@@ -98,9 +98,15 @@ type Config struct {
 	TCPPorts []int
 	// TLSPorts are the ports of the TLS listeners (--tls-port); zero entries as UDPPorts.
 	TLSPorts []int
-	// ProxyProtocolPorts are the TCP and TLS ports whose connections start with a PROXY protocol
-	// v1 or v2 header (--proxy-protocol); every other port treats such a header as data. Zero
-	// entries as UDPPorts.
+	// RELPPorts are the ports of the RELP listeners (--relp-port), whose syslog messages are
+	// acknowledged once durable; zero entries as UDPPorts.
+	RELPPorts []int
+	// RELPTLSPorts are the ports of the RELP listeners over TLS (--relp-tls-port), with the
+	// certificate and client checks of TLSPorts; zero entries as UDPPorts.
+	RELPTLSPorts []int
+	// ProxyProtocolPorts are the TCP, TLS and RELP ports whose connections start with a PROXY
+	// protocol v1 or v2 header (--proxy-protocol); every other port treats such a header as
+	// data. Zero entries as UDPPorts.
 	ProxyProtocolPorts []int
 	// CertFile and KeyFile are the PEM certificate (chain) and private key of the TLS listeners
 	// (--cert, --key). Both empty means a self-signed certificate made at start.

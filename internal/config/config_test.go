@@ -51,7 +51,8 @@ func TestValidate(t *testing.T) {
 				c.EndpointURL = "https://firehose.eu-west-1.amazonaws.com"
 				c.AccountID = "123456789012"
 				c.UDPPorts, c.TCPPorts, c.TLSPorts = []int{514, 0}, []int{514, 601}, []int{6514}
-				c.ProxyProtocolPorts = []int{601, 6514, 0}
+				c.RELPPorts, c.RELPTLSPorts = []int{2514, 0}, []int{2515}
+				c.ProxyProtocolPorts = []int{601, 6514, 2514, 2515, 0}
 				c.CertFile, c.KeyFile = "/c.pem", "/k.pem"
 				c.ClientCAFile, c.ClientAuth = "/ca.pem", tls.VerifyClientCertIfGiven
 				c.ClientAllow = []string{"*.example.com"}
@@ -96,8 +97,41 @@ func TestValidate(t *testing.T) {
 				"--udp-port -1: want a port from 1 to 65535, or 0 to disable",
 				"--tcp-port and --tls-port both use 6514: a TCP port serves one of them",
 				"--proxy-protocol 70000: want a port from 1 to 65535, or 0 to disable",
-				"--proxy-protocol 514: not a --tcp-port or --tls-port",
+				"--proxy-protocol 514: not a --tcp-port, --tls-port, --relp-port or --relp-tls-port",
 			},
+		},
+		{
+			name: "RELP ports",
+			c: valid(func(c *Config) {
+				c.TCPPorts, c.TLSPorts = []int{601}, []int{6514}
+				c.RELPPorts = []int{2514, 601, 2514, 0, 70000}
+				c.RELPTLSPorts = []int{6514, 2514, 2515}
+				c.ProxyProtocolPorts = []int{2515}
+			}),
+			want: []string{
+				"--relp-port 2514 given more than once",
+				"--relp-port 70000: want a port from 1 to 65535, or 0 to disable",
+				"--tcp-port and --relp-port both use 601: a TCP port serves one of them",
+				"--tls-port and --relp-tls-port both use 6514: a TCP port serves one of them",
+				"--relp-port and --relp-tls-port both use 2514: a TCP port serves one of them",
+			},
+		},
+		{
+			name: "RELP ports only",
+			c:    valid(func(c *Config) { c.TLSPorts, c.RELPPorts = nil, []int{2514} }),
+		},
+		{
+			name: "RELP with GELF",
+			c:    valid(func(c *Config) { c.GELF, c.RELPTLSPorts = true, []int{2515} }),
+			want: []string{"--relp-port and --relp-tls-port carry syslog messages: not with --gelf"},
+		},
+		{
+			name: "TLS options with a RELP TLS port only",
+			c: valid(func(c *Config) {
+				c.TLSPorts, c.RELPTLSPorts = nil, []int{2515}
+				c.CertFile, c.KeyFile, c.ClientCAFile = "/c.pem", "/k.pem", "/ca.pem"
+				c.ClientAuth = tls.RequireAndVerifyClientCert
+			}),
 		},
 		{
 			name: "cert without key",

@@ -59,8 +59,12 @@ func (c *Config) defineFlags(fs *pflag.FlagSet) {
 		"TCP listener `PORT`; repeatable; 0 disables (default none)")
 	fs.IntSliceVar(&c.TLSPorts, "tls-port", c.TLSPorts,
 		"TLS listener `PORT` (RFC5425); repeatable; 0 disables")
+	fs.IntSliceVar(&c.RELPPorts, "relp-port", c.RELPPorts,
+		"RELP listener `PORT` (rsyslog omrelp), acknowledging each message once it is on disk; repeatable; 0 disables (default none)")
+	fs.IntSliceVar(&c.RELPTLSPorts, "relp-tls-port", c.RELPTLSPorts,
+		"RELP over TLS listener `PORT`, with the certificate and client checks of --tls-port; repeatable; 0 disables (default none)")
 	fs.IntSliceVar(&c.ProxyProtocolPorts, "proxy-protocol", c.ProxyProtocolPorts,
-		"expect a PROXY protocol v1/v2 header on this --tcp-port or --tls-port `PORT`; repeatable; 0 disables (default none)")
+		"expect a PROXY protocol v1/v2 header on this --tcp-port, --tls-port, --relp-port or --relp-tls-port `PORT`; repeatable; 0 disables (default none)")
 	fs.StringVar(&c.CertFile, "cert", c.CertFile,
 		"certificate `FILE` (PEM) of the TLS listeners, reloaded on SIGHUP; without --cert and --key a self-signed certificate is made at start and its fingerprint logged")
 	fs.StringVar(&c.KeyFile, "key", c.KeyFile, "private key `FILE` (PEM) of --cert")
@@ -135,6 +139,8 @@ func (c *Config) Load(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) 
 	c.UDPPorts = withoutZeros(c.UDPPorts)
 	c.TCPPorts = withoutZeros(c.TCPPorts)
 	c.TLSPorts = withoutZeros(c.TLSPorts)
+	c.RELPPorts = withoutZeros(c.RELPPorts)
+	c.RELPTLSPorts = withoutZeros(c.RELPTLSPorts)
 	c.ProxyProtocolPorts = withoutZeros(c.ProxyProtocolPorts)
 	if c.SpoolDir == "" {
 		c.SpoolDir = DefaultSpoolDir()

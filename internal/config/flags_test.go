@@ -120,6 +120,15 @@ func TestLoad(t *testing.T) {
 			}),
 		},
 		{
+			name: "RELP ports from flags and environment",
+			args: []string{"--relp-port", "2514", "--relp-port=0", "--relp-port", "2516"},
+			env:  with(map[string]string{"KINESYSLOG_RELP_TLS_PORT": "2515 0 2517", "KINESYSLOG_RELP_PORT": "9"}),
+			want: want(func(c *Config) {
+				c.RELPPorts = []int{2514, 2516}
+				c.RELPTLSPorts = []int{2515, 2517}
+			}),
+		},
+		{
 			name: "zero ports removed",
 			args: []string{"--tls-port", "0", "--udp-port", "0", "--udp-port", "514"},
 			env:  with(map[string]string{"KINESYSLOG_TCP_PORT": "0"}),
@@ -308,6 +317,8 @@ func TestEnvName(t *testing.T) {
 	for flag, want := range map[string]string{
 		"stream":           "KINESYSLOG_STREAM",
 		"tcp-port":         "KINESYSLOG_TCP_PORT",
+		"relp-port":        "KINESYSLOG_RELP_PORT",
+		"relp-tls-port":    "KINESYSLOG_RELP_TLS_PORT",
 		"max-message-size": "KINESYSLOG_MAX_MESSAGE_SIZE",
 	} {
 		if got := EnvName(flag); got != want {
@@ -325,7 +336,7 @@ func TestHelpShowsDefaults(t *testing.T) {
 	for _, want := range []string{
 		`--address ADDRESS`, `(default "0.0.0.0")`,
 		`--tls-port PORT`, `(default [6514])`,
-		`--udp-port PORT`, `--tcp-port PORT`, `--proxy-protocol PORT`, `(default none)`,
+		`--udp-port PORT`, `--tcp-port PORT`, `--relp-port PORT`, `--relp-tls-port PORT`, `--proxy-protocol PORT`, `(default none)`,
 		`--group-prefix PREFIX`, `(default "/kinesyslog")`,
 		`--max-message-size size`, `(default 64KiB)`,
 		`--spool-max-bytes size`, `(default 10GiB)`,

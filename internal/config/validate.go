@@ -55,25 +55,39 @@ func (c *Config) Validate() error {
 	udp := checkPorts("--udp-port", c.UDPPorts, bad)
 	tcp := checkPorts("--tcp-port", c.TCPPorts, bad)
 	tlsPorts := checkPorts("--tls-port", c.TLSPorts, bad)
-	if len(udp)+len(tcp)+len(tlsPorts) == 0 {
+	relp := checkPorts("--relp-port", c.RELPPorts, bad)
+	relpTLS := checkPorts("--relp-tls-port", c.RELPTLSPorts, bad)
+	if len(udp)+len(tcp)+len(tlsPorts)+len(relp)+len(relpTLS) == 0 {
 		bad("no listener enabled: set --udp-port, --tcp-port or --tls-port")
 	}
-	for _, p := range slices.Sorted(maps.Keys(tcp)) {
-		if tlsPorts[p] {
-			bad("--tcp-port and --tls-port both use %d: a TCP port serves one of them", p)
+	// Each TCP port serves one kind of listener.
+	streamPorts := []struct {
+		flag string
+		set  map[int]bool
+	}{{"--tcp-port", tcp}, {"--tls-port", tlsPorts}, {"--relp-port", relp}, {"--relp-tls-port", relpTLS}}
+	for i, a := range streamPorts {
+		for _, b := range streamPorts[i+1:] {
+			for _, p := range slices.Sorted(maps.Keys(a.set)) {
+				if b.set[p] {
+					bad("%s and %s both use %d: a TCP port serves one of them", a.flag, b.flag, p)
+				}
+			}
 		}
 	}
 	proxy := checkPorts("--proxy-protocol", c.ProxyProtocolPorts, bad)
 	for _, p := range slices.Sorted(maps.Keys(proxy)) {
-		if !tcp[p] && !tlsPorts[p] {
-			bad("--proxy-protocol %d: not a --tcp-port or --tls-port", p)
+		if !tcp[p] && !tlsPorts[p] && !relp[p] && !relpTLS[p] {
+			bad("--proxy-protocol %d: not a --tcp-port, --tls-port, --relp-port or --relp-tls-port", p)
 		}
+	}
+	if c.GELF && len(relp)+len(relpTLS) > 0 {
+		bad("--relp-port and --relp-tls-port carry syslog messages: not with --gelf")
 	}
 
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		bad("--cert and --key: give both or neither")
 	}
-	if len(tlsPorts) == 0 {
+	if len(tlsPorts)+len(relpTLS) == 0 {
 		for _, f := range []struct{ flag, value string }{
 			{"--cert", c.CertFile}, {"--key", c.KeyFile}, {"--client-ca", c.ClientCAFile},
 		} {
