@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/kinesyslog/kinesyslog/internal/record"
+	"github.com/kinesyslog/kinesyslog/internal/firehose"
 )
 
 // WriteTable prints results as a table, one row per result in order, and for every scenario run
@@ -20,7 +20,7 @@ func WriteTable(w io.Writer, results []Result) error {
 		records, mean, maxRecord := "-", "-", "-"
 		if r.Output.Records > 0 {
 			records = group(int64(r.Output.Records))
-			mean = fmt.Sprintf("%s (%.1f%%)", group(int64(r.Output.MeanBytes())), 100*r.Output.MeanBytes()/record.MaxBytes)
+			mean = fmt.Sprintf("%s (%.1f%%)", group(int64(r.Output.MeanBytes())), 100*r.Output.MeanBytes()/firehose.MaxRecordBytes)
 			maxRecord = group(int64(r.Output.MaxBytes))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%.0f MiB\t%s\t%s\t%s\t%.1fx\t%s\t%s\t%.2f\t%.2f\t\n",

@@ -14,7 +14,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/kinesyslog/kinesyslog/internal/record"
+	"github.com/kinesyslog/kinesyslog/internal/firehose"
 )
 
 // Report says how what was delivered compares with what was sent.
@@ -96,7 +96,7 @@ type RecordStats struct {
 	Bytes    int64 // their compressed bytes
 	MaxBytes int   // the largest record's compressed bytes
 	RawBytes int64 // their JSON bytes
-	Oversize int   // records above record.MaxBytes, which Firehose refuses
+	Oversize int   // records above firehose.MaxRecordBytes, which Firehose refuses
 }
 
 // MeanBytes returns the mean compressed size of a record.
@@ -121,7 +121,7 @@ func (s *RecordStats) add(compressed, raw int) {
 	s.Bytes += int64(compressed)
 	s.RawBytes += int64(raw)
 	s.MaxBytes = max(s.MaxBytes, compressed)
-	if compressed > record.MaxBytes {
+	if compressed > firehose.MaxRecordBytes {
 		s.Oversize++
 	}
 }

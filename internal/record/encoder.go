@@ -10,14 +10,12 @@ import (
 )
 
 // TargetBytes is the most compressed bytes an Encoder puts in one record. Firehose takes records
-// of up to 1,024,000 bytes (MaxBytes), but one PutRecordBatch call carries at most 4,000,000 bytes:
-// at 1,000,000 bytes four full records still fit in one call, where four records at the service's
-// limit would not and every fourth would wait for a call of its own. Firehose bills each record
-// rounded up to 5 KB, so records packed close to this target cost the least.
+// of up to 1,024,000 bytes (its destination's Limits.MaxRecordBytes), but one PutRecordBatch call
+// carries at most 4,000,000 bytes: at 1,000,000 bytes four full records still fit in one call,
+// where four records at the service's limit would not and every fourth would wait for a call of
+// its own. Firehose bills each record rounded up to 5 KB, so records packed close to this target
+// cost the least.
 const TargetBytes = 1_000_000
-
-// MaxBytes is the largest record Amazon Data Firehose accepts: 1,000 KiB before base64.
-const MaxBytes = 1_024_000
 
 // CompressionLevel is the gzip level of records: level 2 of klauspost/compress. On the JSON events
 // of 200-byte syslog messages (bench.BenchmarkGzip) it takes the CPU of its level 1, about 1 us
