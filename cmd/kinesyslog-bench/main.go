@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -31,6 +30,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kinesyslog/kinesyslog/internal/bench"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // Exit codes.
@@ -180,7 +180,7 @@ sent.`,
 					return errors.New("run: rsyslog is measured over tcp and udp only")
 				}
 				var path string
-				if path, err = lookPath(rsyslogd); err == nil {
+				if path, err = testenv.LookPath(rsyslogd); err == nil {
 					rcv, err = bench.NewRsyslog(bench.RsyslogOptions{Binary: path, WorkDir: dir})
 				}
 			default:
@@ -217,20 +217,6 @@ sent.`,
 	fl.StringVar(&workDir, "work-dir", "", "directory for the receiver's files (default: the system temporary directory)")
 	fl.BoolVar(&keep, "keep", false, "keep the receiver's files")
 	return cmd
-}
-
-// lookPath finds a program in PATH or, for daemons such as rsyslogd, in the sbin directories that
-// a normal user's PATH lacks.
-func lookPath(name string) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
-		if p, err := exec.LookPath(dir + "/" + name); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s is not installed (Debian: apt-get install rsyslog, or bash .ci/install-interop)", name)
 }
 
 // manifest is what send writes and verify reads: what a run sent.

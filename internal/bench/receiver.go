@@ -2,12 +2,14 @@ package bench
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"text/template"
+
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // Receiver names in results.
@@ -53,7 +55,7 @@ type KinesyslogOptions struct {
 
 // NewKinesyslog returns the relay as a Receiver on free loopback ports.
 func NewKinesyslog(opts KinesyslogOptions) (*Receiver, error) {
-	ports, err := freePorts(3)
+	ports, err := testenv.FindFreePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +109,7 @@ type RsyslogOptions struct {
 //   - the main queue may take as long as it needs at shutdown, so that what rsyslog accepted is
 //     written rather than dropped after its default 1.5 s, as the relay also drains at shutdown.
 var rsyslogConf = template.Must(template.New("rsyslog.conf").Parse(`
-global(workDirectory="{{.Dir}}" maxMessageSize="64k")
+global(maxMessageSize="64k")
 main_queue(queue.timeoutShutdown="300000")
 module(load="imptcp")
 module(load="imudp" threads="2")
@@ -128,31 +130,27 @@ input(type="imptcp" address="127.0.0.1" port="{{.TCPPort}}" ruleset="bench")
 input(type="imudp" address="127.0.0.1" port="{{.UDPPort}}" ruleset="bench" rcvbufSize="4m")
 `))
 
-// NewRsyslog returns rsyslogd as a Receiver on free loopback ports, run privately: its own
-// configuration, pid file and work directory, in the foreground.
+// NewRsyslog returns rsyslogd as a Receiver on free loopback ports, run privately as the tests
+// run it (testenv.RsyslogCommand): its own configuration, pid file and work directory, in the
+// foreground.
 func NewRsyslog(opts RsyslogOptions) (*Receiver, error) {
-	ports, err := freePorts(2)
+	ports, err := testenv.FindFreePorts(2)
 	if err != nil {
 		return nil, err
 	}
 	output := filepath.Join(opts.WorkDir, "output.json.gz")
-	conf := filepath.Join(opts.WorkDir, "rsyslog.conf")
-	f, err := os.Create(conf)
+	var conf strings.Builder
+	err = rsyslogConf.Execute(&conf, map[string]any{"Output": output, "TCPPort": ports[0], "UDPPort": ports[1]})
 	if err != nil {
-		return nil, fmt.Errorf("bench: write rsyslog configuration: %w", err)
+		return nil, fmt.Errorf("bench: rsyslog configuration: %w", err)
 	}
-	err = rsyslogConf.Execute(f, map[string]any{
-		"Dir": opts.WorkDir, "Output": output, "TCPPort": ports[0], "UDPPort": ports[1],
-	})
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	argv, err := testenv.RsyslogCommand(opts.Binary, opts.WorkDir, conf.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("bench: write rsyslog configuration: %w", err)
+		return nil, fmt.Errorf("bench: rsyslog receiver: %w", err)
 	}
 	return &Receiver{
 		Name: Rsyslog,
-		Argv: []string{opts.Binary, "-n", "-f", conf, "-i", filepath.Join(opts.WorkDir, "rsyslogd.pid")},
+		Argv: argv,
 		TCP:  loopback(ports[0]),
 		UDP:  loopback(ports[1]),
 		Collect: func(v *Verifier) (RecordStats, error) {
@@ -169,35 +167,6 @@ func NewRsyslog(opts RsyslogOptions) (*Receiver, error) {
 			return RecordStats{Bytes: fi.Size(), RawBytes: raw}, err
 		},
 	}, nil
-}
-
-// freePorts returns n distinct ports that were free on 127.0.0.1 for both TCP and UDP a moment
-// ago.
-func freePorts(n int) ([]int, error) {
-	var (
-		ports []int
-		held  []io.Closer
-	)
-	defer func() {
-		for _, c := range held {
-			c.Close()
-		}
-	}()
-	for len(ports) < n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("bench: find a free port: %w", err)
-		}
-		held = append(held, ln)
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", loopback(port))
-		if err != nil {
-			continue // taken for UDP: try another
-		}
-		held = append(held, pc)
-		ports = append(ports, port)
-	}
-	return ports, nil
 }
 
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }

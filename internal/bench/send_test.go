@@ -12,6 +12,7 @@ import (
 
 	"github.com/kinesyslog/kinesyslog/internal/e2e"
 	"github.com/kinesyslog/kinesyslog/internal/framing"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // collector receives messages as a relay would and checks them with a Verifier once the load is
@@ -175,7 +176,7 @@ func TestSendDuration(t *testing.T) {
 
 func TestSendErrors(t *testing.T) {
 	gen := Generator{Run: 1, Format: RFC5424, MinBytes: 200, MaxBytes: 200, Base: testBase}
-	closed := e2e.FreePort(t, "tcp")
+	closed := testenv.FreePort(t)
 	tests := []struct {
 		name string
 		load Load
