@@ -120,10 +120,10 @@ type Buffers struct {
 	busy sync.WaitGroup
 
 	mem memory
-	// stagingSlots holds a value for each Appender staging through Add (maxStaging at most), and
+	// stagingSlots holds a value for each Staging borrowed with wait (maxStaging at most), and
 	// stagings the staging buffers kept for reuse.
 	stagingSlots chan struct{}
-	stagings     chan *staging
+	stagings     chan *Staging
 }
 
 // pending is the batch being filled for one key.
@@ -165,7 +165,7 @@ func New(opts Options) *Buffers {
 		drops:    ratelog.New(opts.Logger, 0),
 
 		stagingSlots: make(chan struct{}, maxStaging),
-		stagings:     make(chan *staging, maxStaging),
+		stagings:     make(chan *Staging, maxStaging),
 	}
 	b.mem.init(opts.MaxBytes)
 	b.flushBytes.Store(int64(opts.FlushBytes))
@@ -177,11 +177,27 @@ func New(opts Options) *Buffers {
 // batch has been handed on.
 func (b *Buffers) Batches() <-chan *Batch { return b.out }
 
-// Release returns a batch received from Batches that the encoder is done with: its bytes no
-// longer count against the cap, and its memory is reused.
-func (b *Buffers) Release(batch *Batch) {
+// Done is the record stage's one call back, made once for each batch received from Batches when
+// it has encoded the events before next (next is the index Encode returned) into records, st
+// describing them. Done observes the compression ratio of a full batch (so that the flush size
+// follows it and a batch fills one record), puts the events from next on back in front of the
+// key's newer events, to be sent with them instead of as a small record of their own, and
+// releases the batch: its bytes no longer count against the cap and its memory is reused. It never
+// blocks. After Close the events from next on cannot be put back: Done returns them, and the
+// caller must encode them itself (their memory is no longer counted, nor reused); otherwise rest is
+// empty. A batch that is not Full must be encoded whole (next = batch.Len()).
+func (b *Buffers) Done(batch *Batch, next int, st record.Stats) (rest record.Events) {
+	if batch.Full && st.Records > 0 {
+		b.observeRatio(st.RawBytes, st.RecordBytes)
+	}
+	requeued := b.requeue(batch, next)
 	b.mem.handedOn.Add(-1)
+	if !requeued {
+		b.free(len(batch.Data), false)
+		return batch.Tail(next)
+	}
 	b.recycle(batch)
+	return record.Events{}
 }
 
 // recycle frees a batch, whether or not it was handed on.
@@ -213,7 +229,7 @@ func (b *Buffers) Bytes() int64 {
 }
 
 // ConnectionBytes returns the bytes that connections reserved under the cap for the messages
-// they are still reading (Appender.Reserve).
+// they are still reading (Reserve).
 func (b *Buffers) ConnectionBytes() int64 {
 	_, conns := b.mem.bytes()
 	return conns
@@ -222,9 +238,9 @@ func (b *Buffers) ConnectionBytes() int64 {
 // FlushBytes returns the current flush size in bytes of JSON events.
 func (b *Buffers) FlushBytes() int { return int(b.flushBytes.Load()) }
 
-// ObserveRatio tells the buffers how many bytes of events made how many bytes of records, so that
-// the flush size follows the compression ratio. The estimate is a moving average.
-func (b *Buffers) ObserveRatio(rawBytes, recordBytes int) {
+// observeRatio takes note that rawBytes of events made recordBytes of records, so that the flush
+// size follows the compression ratio. The estimate is a moving average.
+func (b *Buffers) observeRatio(rawBytes, recordBytes int) {
 	if rawBytes <= 0 || recordBytes <= 0 {
 		return
 	}
@@ -325,7 +341,7 @@ func (b *Buffers) tryHandOn(batch *Batch) bool {
 // commit appends staged events to key's batch and hands the batch on if it is full. With wait
 // false it never blocks: it returns errWouldBlock when the events do not fit the memory cap, and
 // keeps a full batch that the encoder stage cannot take yet.
-func (b *Buffers) commit(key Key, staged *Batch, wait bool) error {
+func (b *Buffers) commit(key Key, staged *Staging, wait bool) error {
 	size := len(staged.Data)
 	if err := b.reserve(nil, size, wait, false); err != nil {
 		return err
@@ -375,7 +391,7 @@ func (b *Buffers) commit(key Key, staged *Batch, wait bool) error {
 }
 
 // appendEvents appends events to batch. A batch that must grow doubles, stopping at the flush
-// size and one appender's worth more, rather than growing by append's steps of a quarter at this
+// size and one staging's worth more, rather than growing by append's steps of a quarter at this
 // size: each step copies the batch under its key's lock, and the garbage of those steps had the
 // collector run back to back, taking a CPU from the UDP readers, while the batches of a relay just
 // started first filled (twice as many collections in its first second). Doubling keeps a batch's
@@ -383,7 +399,7 @@ func (b *Buffers) commit(key Key, staged *Batch, wait bool) error {
 func (b *Buffers) appendEvents(batch *Batch, events record.Events) {
 	if need := len(batch.Data) + len(events.Data); need > cap(batch.Data) {
 		size := 2 * cap(batch.Data)
-		if full := b.FlushBytes() + maxStagedBytes; cap(batch.Data) < full {
+		if full := b.FlushBytes() + MaxStagedBytes; cap(batch.Data) < full {
 			size = min(size, full)
 		}
 		grown := make([]byte, len(batch.Data), max(size, need))
@@ -470,11 +486,11 @@ func (b *Buffers) handOnLargest() bool {
 	return true
 }
 
-// Requeue puts the events of batch from index next on back in front of its key's newer events.
+// requeue puts the events of batch from index next on back in front of its key's newer events.
 // It never blocks on the encoder stage, nor on the memory cap: the events it puts back are
 // already counted, in batch. It reports false after Close, when the caller must encode them
-// itself. Either way the caller still owns batch and releases it.
-func (b *Buffers) Requeue(batch *Batch, next int) bool {
+// itself. Either way the caller still owns batch and frees it.
+func (b *Buffers) requeue(batch *Batch, next int) bool {
 	if next >= batch.Len() {
 		return true
 	}
@@ -491,7 +507,7 @@ func (b *Buffers) Requeue(batch *Batch, next int) bool {
 	b.mem.grow(len(merged.Data))
 	p.batch = merged
 	if len(merged.Data) >= b.FlushBytes() {
-		// Requeue is called by the encoder stage, which must never block on its own channel:
+		// requeue is called by the encoder stage, which must never block on its own channel:
 		// when the channel is full, the next Commit or the ticker of Run hands the batch on.
 		merged.Full = true
 		if b.tryHandOn(merged) {
@@ -506,7 +522,7 @@ func (b *Buffers) Requeue(batch *Batch, next int) bool {
 }
 
 // Run hands on batches whose oldest event has reached the flush age, and batches at the flush
-// size that Requeue could not hand on, and forgets keys that have been idle as long as the flush
+// size that Done could not hand on, and forgets keys that have been idle as long as the flush
 // age, until ctx is done.
 func (b *Buffers) Run(ctx context.Context) error {
 	tick := time.NewTicker(min(time.Second, b.flushAge/4))

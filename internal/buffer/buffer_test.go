@@ -12,22 +12,57 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/record"
 )
 
-// fixedStamper stamps every message with one time and rewrites messages that start with "!".
-type fixedStamper struct{ ts time.Time }
+var (
+	t0   = time.Date(2026, 11, 25, 2, 34, 55, 0, time.UTC)
+	keyA = Key{Source: netip.MustParseAddr("10.0.0.1"), Port: 514}
+	keyB = Key{Source: netip.MustParseAddr("10.0.0.2"), Port: 514}
+)
 
-func (s fixedStamper) Stamp(dst, msg []byte, _ time.Time, source string) (time.Time, []byte) {
-	if len(msg) > 0 && msg[0] == '!' {
-		return s.ts, append(append(dst, source+" "...), msg[1:]...)
-	}
-	return s.ts, nil
+// appender plays the event stage for one key: each message becomes an event stamped t0, staged
+// and committed as the event stage does, so that a test reads back what it added.
+type appender struct {
+	b   *Buffers
+	key Key
+	st  *Staging
+	err error // of Stage, for the next commit
 }
 
-var (
-	t0      = time.Date(2026, 11, 25, 2, 34, 55, 0, time.UTC)
-	keyA    = Key{Source: netip.MustParseAddr("10.0.0.1"), Port: 514}
-	keyB    = Key{Source: netip.MustParseAddr("10.0.0.2"), Port: 514}
-	stamper = fixedStamper{ts: t0}
-)
+func newAppender(b *Buffers, key Key) *appender { return &appender{b: b, key: key} }
+
+func (a *appender) add(msg []byte, received time.Time, wait bool) {
+	if a.st == nil {
+		if a.st, a.err = a.b.Stage(wait); a.err != nil {
+			return
+		}
+		a.st.Oldest = received
+	}
+	a.st.Data = record.AppendEvent(a.st.Data, record.UUID{}, t0.UnixMilli(), msg)
+	a.st.Ends = append(a.st.Ends, len(a.st.Data))
+}
+
+func (a *appender) Add(msg []byte, received time.Time)    { a.add(msg, received, true) }
+func (a *appender) TryAdd(msg []byte, received time.Time) { a.add(msg, received, false) }
+
+func (a *appender) Commit() error {
+	st, err := a.st, a.err
+	a.st, a.err = nil, nil
+	if err != nil || st == nil {
+		return err
+	}
+	return a.b.Commit(a.key, st)
+}
+
+func (a *appender) TryCommit() bool {
+	st, err := a.st, a.err
+	a.st, a.err = nil, nil
+	if err != nil || st == nil {
+		return err == nil
+	}
+	return a.b.TryCommit(a.key, st)
+}
+
+// release is the record stage done with batch, encoded whole.
+func release(b *Buffers, batch *Batch) { b.Done(batch, batch.Len(), record.Stats{}) }
 
 func messages(t *testing.T, b *Batch) []string {
 	t.Helper()
@@ -61,9 +96,9 @@ func drain(b *Buffers) <-chan []*Batch {
 func TestCloseFlushesEveryKey(t *testing.T) {
 	b := New(Options{})
 	done := drain(b)
-	a, c := b.Appender(keyA, stamper), b.Appender(keyB, stamper)
+	a, c := newAppender(b, keyA), newAppender(b, keyB)
 	a.Add([]byte("one"), t0)
-	a.Add([]byte("!two"), t0)
+	a.Add([]byte("two"), t0)
 	c.Add([]byte("three"), t0)
 	if err := a.Commit(); err != nil {
 		t.Fatal(err)
@@ -79,7 +114,7 @@ func TestCloseFlushesEveryKey(t *testing.T) {
 		}
 		got[batch.Key] = append(got[batch.Key], messages(t, batch)...)
 	}
-	if fmt.Sprint(got[keyA]) != "[one 10.0.0.1 two]" || fmt.Sprint(got[keyB]) != "[three]" {
+	if fmt.Sprint(got[keyA]) != "[one two]" || fmt.Sprint(got[keyB]) != "[three]" {
 		t.Errorf("batches = %v", got)
 	}
 	if err := a.Commit(); err != nil {
@@ -93,7 +128,7 @@ func TestCloseFlushesEveryKey(t *testing.T) {
 
 func TestFlushBySize(t *testing.T) {
 	b := New(Options{FlushBytes: 1000, Queue: 100})
-	a := b.Appender(keyA, stamper)
+	a := newAppender(b, keyA)
 	for i := range 30 {
 		a.Add(fmt.Appendf(nil, "message %d", i), t0)
 		if err := a.Commit(); err != nil {
@@ -115,7 +150,7 @@ func TestFlushBySize(t *testing.T) {
 
 func TestFlushByAge(t *testing.T) {
 	b := New(Options{FlushAge: time.Minute, Queue: 10})
-	a := b.Appender(keyA, stamper)
+	a := newAppender(b, keyA)
 	a.Add([]byte("old"), t0)
 	a.Commit()
 	b.flushAged(t0.Add(59 * time.Second))
@@ -138,31 +173,37 @@ func TestFlushByAge(t *testing.T) {
 	}
 }
 
-func TestRequeuePutsTailFirst(t *testing.T) {
-	b := New(Options{FlushBytes: 1 << 20, Queue: 10})
-	a := b.Appender(keyA, stamper)
-	for _, m := range []string{"a", "b", "c"} {
+// TestDoneRequeuesTail checks that Done puts the events of a batch from next on back in front of
+// the key's newer events, and after Close returns them to the caller instead.
+func TestDoneRequeuesTail(t *testing.T) {
+	b := New(Options{FlushBytes: 200, Queue: 10})
+	a := newAppender(b, keyA)
+	for _, m := range []string{"a", "b", "c"} { // about 80 bytes of event each
 		a.Add([]byte(m), t0)
 	}
-	a.Commit()
-	b.Close() // hands on [a b c]; a fresh Buffers stands in for the newer events
+	if err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
 	old := <-b.Batches()
-
-	b = New(Options{FlushBytes: 1 << 20, Queue: 10})
-	a = b.Appender(keyA, stamper)
 	a.Add([]byte("d"), t0)
-	a.Commit()
-	if !b.Requeue(old, 1) {
-		t.Fatal("Requeue = false before Close")
+	if err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if rest := b.Done(old, 1, record.Stats{}); rest.Len() != 0 {
+		t.Fatalf("Done(batch, 1) before Close returned %d events, want none", rest.Len())
 	}
 	done := drain(b)
 	b.Close()
 	all := <-done
 	if len(all) != 1 || fmt.Sprint(messages(t, all[0])) != "[b c d]" {
-		t.Fatalf("after Requeue(batch, 1): %d batches, first %v; want one [b c d]", len(all), messages(t, all[0]))
+		t.Fatalf("after Done(batch, 1): %d batches, first %v; want one [b c d]", len(all), messages(t, all[0]))
 	}
-	if b.Requeue(old, 1) {
-		t.Error("Requeue after Close = true, want false")
+	rest := b.Done(all[0], 1, record.Stats{})
+	if got := fmt.Sprint(messages(t, &Batch{Events: rest})); got != "[c d]" {
+		t.Errorf("Done(batch, 1) after Close returned %s, want [c d]", got)
+	}
+	if got := b.Bytes(); got != 0 {
+		t.Errorf("Bytes() = %d after every batch was done, want 0", got)
 	}
 }
 
@@ -171,15 +212,22 @@ func TestObserveRatioAdaptsFlushSize(t *testing.T) {
 	if got := b.FlushBytes(); got != DefaultFlushBytes {
 		t.Fatalf("initial FlushBytes = %d, want %d", got, DefaultFlushBytes)
 	}
+	full := &Batch{Full: true}
 	for range 50 {
-		b.ObserveRatio(8_000_000, 1_000_000)
+		b.mem.handedOn.Add(1) // as if handed on
+		b.Done(full, 0, record.Stats{Records: 1, RawBytes: 8_000_000, RecordBytes: 1_000_000})
 	}
 	want := int(8 * record.TargetBytes * overshoot)
 	if got := b.FlushBytes(); got < want*99/100 || got > want*101/100 {
 		t.Errorf("FlushBytes after ratio 8 = %d, want about %d", got, want)
 	}
 	for range 50 {
-		b.ObserveRatio(1000, 1)
+		b.observeRatio(1000, 1)
+	}
+	b.mem.handedOn.Add(1)
+	b.Done(&Batch{}, 0, record.Stats{Records: 1, RawBytes: 1, RecordBytes: 1_000_000})
+	if got := b.FlushBytes(); got != maxFlushBytes {
+		t.Errorf("FlushBytes after Done of a batch that is not Full = %d, want it unchanged, %d", got, maxFlushBytes)
 	}
 	if got := b.FlushBytes(); got != maxFlushBytes {
 		t.Errorf("FlushBytes after ratio 1000 = %d, want the cap %d", got, maxFlushBytes)
@@ -187,7 +235,7 @@ func TestObserveRatioAdaptsFlushSize(t *testing.T) {
 }
 
 // consumeRequeuing plays the encoder: it counts in seen the messages of every batch, but gives the
-// second half of each full batch back with Requeue first, as an encoder does with a tail that does
+// second half of each full batch back with Done, as an encoder does with a tail that does
 // not fill a record. It returns when the Batches channel closes.
 func consumeRequeuing(t *testing.T, b *Buffers, seen map[string]int) {
 	for batch := range b.Batches() {
@@ -198,12 +246,10 @@ func consumeRequeuing(t *testing.T, b *Buffers, seen map[string]int) {
 		for _, m := range messages(t, &Batch{Events: record.Events{Data: batch.Data, Ends: batch.Ends[:next]}}) {
 			seen[m]++
 		}
-		if !b.Requeue(batch, next) {
-			for _, m := range messages(t, batch)[next:] {
-				seen[m]++
-			}
+		rest := b.Done(batch, next, record.Stats{})
+		for _, m := range messages(t, &Batch{Events: rest}) {
+			seen[m]++
 		}
-		b.Release(batch)
 	}
 }
 
@@ -230,7 +276,7 @@ func TestConcurrentAppenders(t *testing.T) {
 	const goroutines, perGoroutine = 8, 2000
 	for g := range goroutines {
 		senders.Go(func() {
-			a := b.Appender(Key{Source: netip.AddrFrom4([4]byte{10, 0, 0, byte(g % 3)}), Port: 514}, stamper)
+			a := newAppender(b, Key{Source: netip.AddrFrom4([4]byte{10, 0, 0, byte(g % 3)}), Port: 514})
 			for i := range perGoroutine {
 				a.Add(fmt.Appendf(nil, "g%d-m%d", g, i), time.Now())
 				if i%7 == 0 {
@@ -258,32 +304,14 @@ func TestConcurrentAppenders(t *testing.T) {
 	}
 }
 
-func TestAppenderAllocs(t *testing.T) {
-	b := New(Options{Queue: 1000})
-	a := b.Appender(keyA, stamper)
-	msg := []byte("<13>1 2026-11-25T02:34:55Z host app - - - hello")
-	for range 100 {
-		a.Add(msg, t0)
-	}
-	a.Commit()
-	allocs := testing.AllocsPerRun(1000, func() {
-		a.Add(msg, t0)
-		a.Add(msg, t0)
-		a.Commit()
-	})
-	if allocs != 0 {
-		t.Errorf("Add+Commit allocates %v times, want 0", allocs)
-	}
-}
-
-// TestRequeueHandsOnFullBatch checks that a requeued rest that makes its key's batch full is
+// TestDoneHandsOnFullBatch checks that a requeued rest that makes its key's batch full is
 // handed on at once when the encoder's channel has room, and otherwise by the next tick of Run,
 // not only when its source sends again or its events age.
-func TestRequeueHandsOnFullBatch(t *testing.T) {
+func TestDoneHandsOnFullBatch(t *testing.T) {
 	for _, room := range []bool{true, false} {
 		t.Run(fmt.Sprintf("room in the channel %v", room), func(t *testing.T) {
 			b := New(Options{FlushBytes: 1000, Queue: 1})
-			a := b.Appender(keyA, stamper)
+			a := newAppender(b, keyA)
 			for i := range 20 {
 				a.Add(fmt.Appendf(nil, "message %d", i), t0)
 			}
@@ -294,12 +322,12 @@ func TestRequeueHandsOnFullBatch(t *testing.T) {
 			if !room {
 				b.out <- &Batch{Key: keyB}
 			}
-			if !b.Requeue(old, 1) {
-				t.Fatal("Requeue = false before Close")
+			if rest := b.Done(old, 1, record.Stats{}); rest.Len() != 0 {
+				t.Fatalf("Done(batch, 1) before Close returned %d events, want none", rest.Len())
 			}
 			if !room {
 				if batch := <-b.Batches(); batch.Key != keyB {
-					t.Fatalf("Requeue handed on a batch of %v through a full channel", batch.Key)
+					t.Fatalf("Done handed on a batch of %v through a full channel", batch.Key)
 				}
 				b.flushAged(t0) // a tick of Run, long before the batch's age
 			}
@@ -320,7 +348,7 @@ func TestRequeueHandsOnFullBatch(t *testing.T) {
 func TestBatchGrowth(t *testing.T) {
 	const flush = 6 << 20
 	b := New(Options{FlushBytes: flush, Queue: 10})
-	a := b.Appender(keyA, stamper)
+	a := newAppender(b, keyA)
 	msg := bytes.Repeat([]byte("x"), 1000)
 	var caps []int
 	for {
@@ -343,14 +371,14 @@ func TestBatchGrowth(t *testing.T) {
 		if len(caps) == 0 || caps[len(caps)-1] != c {
 			caps = append(caps, c)
 		}
-		if c > flush+maxStagedBytes || c > 2*max(n, 64<<10) {
-			t.Fatalf("a batch of %d bytes has room for %d: want at most twice its size and at most %d", n, c, flush+maxStagedBytes)
+		if c > flush+MaxStagedBytes || c > 2*max(n, 64<<10) {
+			t.Fatalf("a batch of %d bytes has room for %d: want at most twice its size and at most %d", n, c, flush+MaxStagedBytes)
 		}
 	}
 	if len(caps) > 8 {
 		t.Errorf("the batch grew %d times (%v): want doubling, at most 8 times from 64 KiB to 6 MiB", len(caps), caps)
 	}
-	if last := caps[len(caps)-1]; last != flush+maxStagedBytes {
-		t.Errorf("the batch ended with room for %d bytes, want the flush size and an appender's worth, %d", last, flush+maxStagedBytes)
+	if last := caps[len(caps)-1]; last != flush+MaxStagedBytes {
+		t.Errorf("the batch ended with room for %d bytes, want the flush size and an appender's worth, %d", last, flush+MaxStagedBytes)
 	}
 }

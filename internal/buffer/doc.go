@@ -2,17 +2,17 @@
 // of each (source address, port) into batches and hands a batch on when it is large enough to fill
 // a record or old enough that it must not wait longer.
 //
-// A listener takes an Appender per connection (or per datagram source), adds each message to it
-// and commits after each read, so the shared per-key batch is locked once per read, not once per
-// message. Adding a message stamps it (through a Stamper: syslog or GELF), gives it the next
-// version 7 UUID of its Appender (record.IDs) and encodes it as a JSON event
-// (record.AppendEvent); the encoder downstream only compresses.
+// The event stage (internal/event) stages the JSON events of a connection (or datagram source) in
+// a Staging borrowed from the Buffers (Stage) and commits them after each read (Commit,
+// TryCommit), so the shared per-key batch is locked once per read, not once per message; the
+// encoder downstream only compresses.
 //
 // A batch is handed on (Buffers.Batches) when it reaches the flush size or its oldest event reaches
-// the flush age (Options.FlushAge, the spec's 60 s). The flush size starts at the spec's 4 MB of
-// input and then follows the compression ratio the encoder observes (ObserveRatio), so that a batch
-// fills one record of record.TargetBytes. When a batch yields more than a record, the encoder gives
-// the rest back (Requeue) to be sent with newer events instead of as a small record of its own.
+// the flush age (Options.FlushAge, the spec's 60 s). The record stage reports on each batch with
+// one call, Done: the flush size starts at the spec's 4 MB of input and then follows the
+// compression ratio Done observes, so that a batch fills one record of record.TargetBytes; when a
+// batch yields more than a record, Done puts the rest back to be sent with newer events instead of
+// as a small record of its own; and Done releases the batch's memory.
 //
 // # Bounded memory and backpressure
 //
@@ -24,20 +24,21 @@
 // it before adding theirs, so a key holds at most the batch being filled and one waiting, however
 // many connections it has. When the cap is reached
 // while no batch is with the encoder, the largest batch being filled is handed on early, so that
-// many quiet sources cannot hold the memory until their batches age. An Appender stages at most
-// 256 KiB between commits: past that, Add commits by itself, blocking as Commit does, so that a
-// caller that seldom commits cannot defeat the cap or the backpressure. Staging buffers are
-// borrowed from the Buffers at the first Add after a commit and given back by the commit, and at
-// most 32 Appenders stage through Add at once (the others wait in Add): an idle connection holds
-// no staging memory, and staging takes a few MiB however many connections are open.
+// many quiet sources cannot hold the memory until their batches age. A stream stages at most
+// MaxStagedBytes (256 KiB) between commits: past that, the event stage commits by itself, blocking
+// as Commit does, so that a caller that seldom commits cannot defeat the cap or the backpressure.
+// Stagings are borrowed from the Buffers at the first message after a commit and given back by
+// the commit, and at most 32 are borrowed with wait at once (the others wait in Stage): an idle
+// connection holds no staging memory, and staging takes a few MiB however many connections are
+// open.
 //
-// A connection reserves under the same cap (Appender.Reserve) the memory of a message it is still
+// A connection reserves under the same cap (Reserve) the memory of a message it is still
 // reading beyond its framing's first buffer; connections together reserve at most half the cap,
 // so that batches always have room to drain into, and a reservation that does not fit waits
 // (backpressure) until one is given back. The reservations are shown as
 // kinesyslog_buffer_connection_bytes, apart from the events of kinesyslog_buffer_bytes.
 //
-// A datagram cannot wait: TryAdd and TryCommit are Add and Commit that never block. A full batch that the busy
+// A datagram cannot wait: Stage without wait and TryCommit never block. A full batch that the busy
 // encoder stage cannot take stays with its key and keeps growing, to be handed on by the next
 // commit or the age ticker, so that a moment's delay behind costs memory rather than datagrams.
 // Only at the cap does TryCommit drop the staged messages, count them

@@ -50,7 +50,7 @@ func poll(t *testing.T, what string, cond func() bool) {
 func key(i int) Key { return Key{Source: netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}), Port: 514} }
 
 // stage adds one message of about size bytes of event to a, returning its text.
-func stage(a *Appender, name string, size int) string {
+func stage(a *appender, name string, size int) string {
 	msg := name + strings.Repeat("x", max(size-len(name)-80, 0))
 	a.Add([]byte(msg), t0)
 	return msg
@@ -62,7 +62,7 @@ func stage(a *Appender, name string, size int) string {
 func TestCommitWaitsForMemory(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	b := New(Options{MaxBytes: 10_000, FlushBytes: 1 << 20, Queue: 4, Registerer: reg})
-	small, large := b.Appender(key(1), stamper), b.Appender(key(2), stamper)
+	small, large := newAppender(b, key(1)), newAppender(b, key(2))
 	stage(small, "small", 2000)
 	stage(large, "large", 6000)
 	if err := small.Commit(); err != nil {
@@ -76,7 +76,7 @@ func TestCommitWaitsForMemory(t *testing.T) {
 		t.Fatalf("Bytes() = %d after committing about 8000", held)
 	}
 
-	third := b.Appender(key(3), stamper)
+	third := newAppender(b, key(3))
 	stage(third, "third", 3000)
 	done := make(chan error, 1)
 	go func() { done <- third.Commit() }()
@@ -98,9 +98,9 @@ func TestCommitWaitsForMemory(t *testing.T) {
 	default:
 	}
 	earlyBytes := int64(len(early.Data))
-	b.Release(early)
+	release(b, early)
 	if err := <-done; err != nil {
-		t.Fatalf("Commit after Release = %v", err)
+		t.Fatalf("Commit after the batch was done = %v", err)
 	}
 	if got := metricValue(t, reg, "kinesyslog_buffer_waiting_commits"); got != 0 {
 		t.Errorf("waiting_commits = %v after the commit went through", got)
@@ -114,7 +114,7 @@ func TestCommitWaitsForMemory(t *testing.T) {
 	var keys []Key
 	for _, batch := range <-all {
 		keys = append(keys, batch.Key)
-		b.Release(batch)
+		release(b, batch)
 	}
 	if len(keys) != 2 {
 		t.Errorf("Close handed on batches of %v, want the two keys not handed on early", keys)
@@ -129,7 +129,7 @@ func TestCommitWaitsForMemory(t *testing.T) {
 func TestCloseWakesWaitingCommit(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	b := New(Options{MaxBytes: 5000, FlushBytes: 4000, Queue: 1, Registerer: reg})
-	a := b.Appender(key(1), stamper)
+	a := newAppender(b, key(1))
 	stage(a, "fills", 4500)
 	if err := a.Commit(); err != nil { // full: handed on, and kept until released
 		t.Fatal(err)
@@ -164,7 +164,7 @@ func TestTryCommit(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			tt.opts.Registerer = reg
 			b := New(tt.opts)
-			a := b.Appender(key(1), stamper)
+			a := newAppender(b, key(1))
 			var kept []string
 			dropped := 0
 			for i := range 10 {
@@ -229,7 +229,7 @@ func TestConcurrentAppendersUnderCap(t *testing.T) {
 	var senders sync.WaitGroup
 	for g := range goroutines {
 		senders.Go(func() {
-			a := b.Appender(key(g%3), stamper)
+			a := newAppender(b, key(g%3))
 			var staged []string
 			for i := range perGoroutine {
 				m := fmt.Sprintf("g%d-m%d", g, i)
@@ -283,53 +283,6 @@ func TestConcurrentAppendersUnderCap(t *testing.T) {
 	}
 }
 
-// TestAddCommitsLargeStaging checks that an Appender whose caller seldom commits hands its
-// messages on by itself, feeling backpressure, instead of staging without bound.
-func TestAddCommitsLargeStaging(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	b := New(Options{FlushBytes: maxStagedBytes, Queue: 1, Registerer: reg})
-	a := b.Appender(key(1), stamper)
-	const n = 600 // about 6 MiB: more than the queue and one batch being filled can hold
-	var want []string
-	var maxStaged int
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := range n {
-			want = append(want, stage(a, fmt.Sprintf("m%d-", i), 10_000))
-			maxStaged = max(maxStaged, a.Staged())
-		}
-	}()
-	// Nobody reads the batches yet: Add must come to block.
-	poll(t, "Add blocked", func() bool { return metricValue(t, reg, "kinesyslog_buffer_waiting_commits") == 1 })
-	select {
-	case <-done:
-		t.Fatal("Add staged every message with the encoder stage stalled")
-	default:
-	}
-	var got []string
-	collected := make(chan struct{})
-	go func() {
-		defer close(collected)
-		for batch := range b.Batches() {
-			got = append(got, messages(t, batch)...)
-			b.Release(batch)
-		}
-	}()
-	<-done
-	if err := a.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	b.Close()
-	<-collected
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("got %d messages, want the %d added, in order", len(got), len(want))
-	}
-	if maxStaged > maxStagedBytes+10_000 {
-		t.Errorf("Appender staged up to %d bytes, want at most about %d", maxStaged, maxStagedBytes)
-	}
-}
-
 // TestBlockedSendersOfOneKey stalls the encoder while many senders of one key keep committing:
 // one of them waits with a full batch and the others wait behind it, rather than each filling a
 // batch of its own to wait with, so that what the key holds does not grow with its senders.
@@ -347,7 +300,7 @@ func TestBlockedSendersOfOneKey(t *testing.T) {
 	stop := make(chan struct{})
 	for s := range senders {
 		wg.Go(func() {
-			a := b.Appender(keyA, stamper)
+			a := newAppender(b, keyA)
 			for i := 0; ; i++ {
 				select {
 				case <-stop:

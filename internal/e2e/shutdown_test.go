@@ -17,7 +17,7 @@ import (
 // machine.
 const shutdownMargin = 6 * time.Second
 
-var lostLine = regexp.MustCompile(`relay: ([0-9]+) messages could not be spooled and are lost`)
+var lostLine = regexp.MustCompile(`([0-9]+) messages could not be spooled and are lost`)
 
 // TestShutdownManySources has tens of thousands of UDP sources, each a distinct 127.0.0.0/8
 // address (Linux routes all of it to lo), send one datagram each, so that the relay holds as many

@@ -54,7 +54,7 @@ func BenchmarkStamp(b *testing.B) {
 	}{{"300B", 300}, {"2KB", 2000}, {"64KB", 64 << 10}} {
 		msg := gelfJSON(size.bytes)
 		b.Run("stamper-"+size.name, func(b *testing.B) {
-			s := NewStamper(nil)
+			s := NewStamper(StamperOptions{})
 			b.SetBytes(int64(len(msg)))
 			b.ReportAllocs()
 			for b.Loop() {

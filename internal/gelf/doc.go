@@ -6,7 +6,7 @@
 //
 //   - [Assembler], for UDP: reassembles chunked datagrams and decompresses gzip and zlib
 //     payloads, giving the message's uncompressed JSON.
-//   - [Stamper], for every transport: implements the buffer stage's Stamper, reading the event
+//   - [Stamper], for every transport: implements the event stage's Stamper, reading the event
 //     time from the message's top-level "timestamp" member. The message is recorded as it
 //     arrived (the whole GELF JSON), never rewritten.
 //

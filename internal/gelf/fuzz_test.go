@@ -155,7 +155,7 @@ func FuzzStamp(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		s := NewStamper(nil)
+		s := NewStamper(StamperOptions{})
 		got, out := s.Stamp(nil, msg, received, "192.0.2.1")
 		if out != nil {
 			t.Fatalf("Stamp rewrote the message")

@@ -51,7 +51,7 @@ func checkDecoded(t *testing.T, got []byte, sent *gogelf.Message, wantStamp time
 	if diff := cmp.Diff(want, m); diff != "" {
 		t.Errorf("received message differs from the one sent (-sent +received):\n%s", diff)
 	}
-	s := NewStamper(nil)
+	s := NewStamper(StamperOptions{})
 	if ts, _ := s.Stamp(nil, got, received, "127.0.0.1"); !ts.Equal(wantStamp) {
 		t.Errorf("Stamp = %v, want %v", ts.UTC(), wantStamp.UTC())
 	}

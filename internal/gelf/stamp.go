@@ -16,7 +16,7 @@ const maxSecondsDigits = 12
 // nanoDigits is the number of fractional digits a time.Time keeps.
 const nanoDigits = 9
 
-// Stamper reads the event time of GELF messages. It implements the buffer stage's Stamper: the
+// Stamper reads the event time of GELF messages. It implements the event stage's Stamper: the
 // message is always recorded as it arrived (Stamp returns out == nil), whole, which for GELF
 // means its complete JSON object.
 //
@@ -49,10 +49,15 @@ type Stamper struct {
 	Invalid prometheus.Counter
 }
 
-// NewStamper returns a Stamper whose count of invalid messages is registered with reg; a nil reg
-// counts without registering.
-func NewStamper(reg prometheus.Registerer) Stamper {
-	return Stamper{Invalid: newInvalidCounter(reg)}
+// StamperOptions configures NewStamper.
+type StamperOptions struct {
+	// Registerer receives the count of invalid messages; nil counts without registering.
+	Registerer prometheus.Registerer
+}
+
+// NewStamper returns a Stamper that counts invalid messages as opts says.
+func NewStamper(opts StamperOptions) Stamper {
+	return Stamper{Invalid: newInvalidCounter(opts.Registerer)}
 }
 
 // Stamp returns the event time of msg as the type's documentation describes, or received when

@@ -8,10 +8,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/kinesyslog/kinesyslog/internal/buffer"
+	"github.com/kinesyslog/kinesyslog/internal/event"
 )
 
-var _ buffer.Stamper = Stamper{}
+var _ event.Stamper = Stamper{}
 
 var received = time.Date(2026, 2, 21, 21, 7, 50, 239881000, time.UTC)
 
@@ -82,7 +82,7 @@ func TestStamp(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := NewStamper(nil)
+			s := NewStamper(StamperOptions{})
 			got, out := s.Stamp(nil, []byte(tt.msg), received, "192.0.2.1")
 			want := tt.want
 			if want.IsZero() {
@@ -110,7 +110,7 @@ func TestStamperZeroValue(t *testing.T) {
 
 func TestNewStamperRegisters(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	s := NewStamper(reg)
+	s := NewStamper(StamperOptions{Registerer: reg})
 	s.Stamp(nil, []byte("not json"), received, "")
 	if n, err := testutil.GatherAndCount(reg, "kinesyslog_gelf_invalid_messages_total"); err != nil || n != 1 {
 		t.Errorf("registered invalid-message counter: %d series, %v", n, err)
@@ -119,7 +119,7 @@ func TestNewStamperRegisters(t *testing.T) {
 
 func TestStampAllocations(t *testing.T) {
 	msg := gelfJSON(2000)
-	s := NewStamper(nil)
+	s := NewStamper(StamperOptions{})
 	allocs := testing.AllocsPerRun(100, func() {
 		s.Stamp(nil, msg, received, "192.0.2.1")
 	})

@@ -28,7 +28,8 @@
 // limited rate. Each connection commits the messages it has read before every read, so that no
 // complete message waits behind an unfinished frame, and a Commit that blocks (the stages behind
 // are full) stops that connection from reading: TCP senders feel backpressure instead of losing
-// data. A partial message that outgrows the framing's first 4 KiB buffer is reserved under the
+// data. Commit returns a Receipt that tells when what was handed on is durable, for protocols
+// that acknowledge messages; TCP and TLS acknowledge nothing and ignore it. A partial message that outgrows the framing's first 4 KiB buffer is reserved under the
 // buffers' memory cap (Stream.Reserve), waiting at most the idle timeout for room, so that memory
 // stays bounded however many connections hold one. A frame cut off by EOF, the idle timeout or
 // shutdown is delivered as far as it arrived, counted as incomplete and logged at a limited rate.

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/kinesyslog/kinesyslog/internal/certs"
 	"github.com/kinesyslog/kinesyslog/internal/framing"
 	"github.com/kinesyslog/kinesyslog/internal/ratelog"
@@ -43,7 +45,8 @@ type Stream interface {
 	// Add stages msg, which is only valid during the call. It may block (backpressure).
 	Add(msg []byte, received time.Time)
 	// Commit hands on what was added. It may block (backpressure); an error ends the connection.
-	Commit() error
+	// The Receipt (nil with an error) tells when what was handed on is durable.
+	Commit() (Receipt, error)
 	// TryAdd and TryCommit are Add and Commit that never block: for datagrams, whose senders
 	// cannot be slowed down. What cannot be taken is dropped and counted; TryCommit then reports
 	// false.
@@ -54,6 +57,14 @@ type Stream interface {
 	// them back.
 	Reserve(ctx context.Context, n int) error
 	Unreserve(n int)
+}
+
+// A Receipt tells when the messages of one Commit are durable, for protocols that acknowledge
+// them (RELP). It is safe for concurrent use.
+type Receipt interface {
+	// Durable blocks until the messages are on disk, or ctx is done; or returns an error at
+	// once when they will never be (a stage that keeps them in memory only).
+	Durable(ctx context.Context) error
 }
 
 // An Assembler turns UDP datagrams into messages: GELF chunk reassembly and decompression. Add
@@ -81,7 +92,8 @@ type Options struct {
 	DrainTimeout    time.Duration // default DefaultDrainTimeout
 	UDPReaders      int           // readers of each UDP port, each with a socket of its own on Linux; default GOMAXPROCS
 	Logger          *slog.Logger  // default slog.Default()
-	Metrics         *Metrics      // nil: not counted
+	// Registerer registers the listeners' metrics; nil: counted, not registered.
+	Registerer prometheus.Registerer
 
 	// NULFraming ends TCP and TLS messages at NUL only, as GELF frames them; false: RFC 6587
 	// framing (octet counting, or LF, CR or NUL).
@@ -126,7 +138,7 @@ type Listener struct {
 	opts    Options
 	log     *slog.Logger
 	warn    *ratelog.Logger
-	m       *Metrics
+	m       *metrics
 	streams []*streamSocket // TCP, then TLS
 	udp     []*udpPort
 	certs   *certs.Store // nil without TLS ports
@@ -178,7 +190,7 @@ func Listen(opts Options) (*Listener, error) {
 		opts:  opts,
 		log:   opts.Logger,
 		warn:  ratelog.New(opts.Logger, 0),
-		m:     opts.Metrics,
+		m:     newMetrics(opts.Registerer),
 		slots: make(chan struct{}, opts.MaxConnections),
 		conns: make(map[net.Conn]struct{}),
 	}
@@ -398,7 +410,8 @@ func (c *connReader) Read(p []byte) (int, error) {
 func (c *connReader) commit() error {
 	c.l.m.received(c.messages, c.bytes)
 	c.messages, c.bytes = 0, 0
-	c.err = c.stream.Commit()
+	// TCP and TLS acknowledge nothing: the receipt is not needed.
+	_, c.err = c.stream.Commit()
 	return c.err
 }
 

@@ -65,7 +65,10 @@ func (s *sinkStream) Add(msg []byte, _ time.Time) {
 	s.staged = append(s.staged, got{s.source, s.port, string(msg)})
 }
 
-func (s *sinkStream) TryCommit() bool { return s.Commit() == nil }
+func (s *sinkStream) TryCommit() bool {
+	_, err := s.Commit()
+	return err == nil
+}
 
 func (s *sinkStream) TryAdd(msg []byte, received time.Time) { s.Add(msg, received) }
 
@@ -73,12 +76,12 @@ func (s *sinkStream) Reserve(context.Context, int) error { return nil }
 
 func (s *sinkStream) Unreserve(int) {}
 
-func (s *sinkStream) Commit() error {
+func (s *sinkStream) Commit() (Receipt, error) {
 	s.sink.mu.Lock()
 	s.sink.msgs = append(s.sink.msgs, s.staged...)
 	s.sink.mu.Unlock()
 	s.staged = s.staged[:0]
-	return nil
+	return nil, nil
 }
 
 // server is a Listener running for one test.
@@ -96,7 +99,7 @@ func start(t *testing.T, opts Options) *server {
 	if opts.Address == "" {
 		opts.Address = "127.0.0.1"
 	}
-	opts.Metrics = NewMetrics(reg)
+	opts.Registerer = reg
 	if opts.Logger == nil {
 		opts.Logger = testLogger(t)
 	}

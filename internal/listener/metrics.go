@@ -22,8 +22,8 @@ const (
 var refusalReasons = []string{reasonMaxConnections, reasonProxyHeader, reasonHandshake,
 	reasonNoClientCert, reasonUntrustedClient, reasonClientNotAllowed}
 
-// Metrics counts what the listeners see. A nil *Metrics counts nothing.
-type Metrics struct {
+// metrics counts what the listeners see. A nil *metrics counts nothing.
+type metrics struct {
 	messages     prometheus.Counter
 	bytes        prometheus.Counter
 	truncations  prometheus.Counter
@@ -42,9 +42,10 @@ type Metrics struct {
 	udpDrops  uint64          // the last sum of those counters read
 }
 
-// NewMetrics registers the listener metrics with reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
+// newMetrics registers the listener metrics with reg; a nil reg yields working but unregistered
+// collectors.
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
 		messages: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kinesyslog_messages_received_total", Help: "Messages received on all listeners."}),
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{
@@ -80,16 +81,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "kinesyslog_udp_kernel_drops_total",
 		Help: "UDP datagrams the kernel dropped for the listeners' sockets, nearly always because a socket's receive buffer was full: the readers fell behind. Linux only."},
 		m.kernelDrops)
+	if reg == nil {
+		return m
+	}
 	reg.MustRegister(m.udpKernel, m.messages, m.bytes, m.truncations, m.incompletes, m.framing, m.datagrams, m.connections, m.connsTotal, m.connsRefused,
 		m.certReloads, m.certExpiry)
 	return m
 }
 
 // watchUDP makes the kernel's drop counters of conns count in kinesyslog_udp_kernel_drops_total.
-func (m *Metrics) watchUDP(conns []*net.UDPConn) {
-	if m == nil {
-		return
-	}
+func (m *metrics) watchUDP(conns []*net.UDPConn) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.udpInodes == nil {
@@ -103,7 +104,7 @@ func (m *Metrics) watchUDP(conns []*net.UDPConn) {
 }
 
 // kernelDrops sums the kernel's drop counters of the watched UDP sockets, when a scrape asks.
-func (m *Metrics) kernelDrops() float64 {
+func (m *metrics) kernelDrops() float64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.udpInodes) > 0 {
@@ -116,69 +117,51 @@ func (m *Metrics) kernelDrops() float64 {
 }
 
 // received counts messages and their bytes; connections call it once per read, not per message.
-func (m *Metrics) received(messages, bytes int) {
-	if m != nil && messages > 0 {
+func (m *metrics) received(messages, bytes int) {
+	if messages > 0 {
 		m.messages.Add(float64(messages))
 		m.bytes.Add(float64(bytes))
 	}
 }
 
-func (m *Metrics) truncated() {
-	if m != nil {
-		m.truncations.Inc()
-	}
+func (m *metrics) truncated() {
+	m.truncations.Inc()
 }
 
-func (m *Metrics) incomplete() {
-	if m != nil {
-		m.incompletes.Inc()
-	}
+func (m *metrics) incomplete() {
+	m.incompletes.Inc()
 }
 
-func (m *Metrics) refusedDatagram() {
-	if m != nil {
-		m.datagrams.Inc()
-	}
+func (m *metrics) refusedDatagram() {
+	m.datagrams.Inc()
 }
 
-func (m *Metrics) framingError() {
-	if m != nil {
-		m.framing.Inc()
-	}
+func (m *metrics) framingError() {
+	m.framing.Inc()
 }
 
-func (m *Metrics) opened() {
-	if m != nil {
-		m.connections.Inc()
-		m.connsTotal.Inc()
-	}
+func (m *metrics) opened() {
+	m.connections.Inc()
+	m.connsTotal.Inc()
 }
 
-func (m *Metrics) closed() {
-	if m != nil {
-		m.connections.Dec()
-	}
+func (m *metrics) closed() {
+	m.connections.Dec()
 }
 
-func (m *Metrics) refused(reason string) {
-	if m != nil {
-		m.connsRefused.WithLabelValues(reason).Inc()
-	}
+func (m *metrics) refused(reason string) {
+	m.connsRefused.WithLabelValues(reason).Inc()
 }
 
 // certificate records the expiry of the certificate in use.
-func (m *Metrics) certificate(notAfter time.Time) {
-	if m != nil {
-		m.certExpiry.Set(float64(notAfter.Unix()))
-	}
+func (m *metrics) certificate(notAfter time.Time) {
+	m.certExpiry.Set(float64(notAfter.Unix()))
 }
 
-func (m *Metrics) reloaded(ok bool) {
-	if m != nil {
-		result := "ok"
-		if !ok {
-			result = "error"
-		}
-		m.certReloads.WithLabelValues(result).Inc()
+func (m *metrics) reloaded(ok bool) {
+	result := "ok"
+	if !ok {
+		result = "error"
 	}
+	m.certReloads.WithLabelValues(result).Inc()
 }

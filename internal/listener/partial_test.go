@@ -2,17 +2,12 @@ package listener
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
-	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/kinesyslog/kinesyslog/internal/buffer"
 )
 
 // gathered returns the value of the counter or gauge name in reg, 0 when it is not there.
@@ -148,72 +143,4 @@ func TestIncompleteMessage(t *testing.T) {
 			}
 		})
 	}
-}
-
-// appenders is the Streams of a relay: an Appender of real Buffers per sender.
-type appenders struct{ b *buffer.Buffers }
-
-func (a appenders) Stream(source netip.Addr, port uint16) Stream {
-	return a.b.Appender(buffer.Key{Source: source, Port: port}, receivedStamper{})
-}
-
-type receivedStamper struct{}
-
-func (receivedStamper) Stamp(_, _ []byte, received time.Time, _ string) (time.Time, []byte) {
-	return received, nil
-}
-
-// TestUDPReaderAtTheCap has a UDP reader take a batch of datagrams whose events are far over a
-// mebibyte while the buffers are at their cap and nothing reads their batches: the reader must
-// drop and count what cannot be taken and go on reading, never wait for memory.
-func TestUDPReaderAtTheCap(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	buffers := buffer.New(buffer.Options{MaxBytes: 1 << 20, FlushBytes: 64 << 20, Registerer: reg, Logger: testLogger(t)})
-	l, err := Listen(Options{Address: "127.0.0.1", UDPPorts: []int{freeUDPPort(t, "127.0.0.1")}, UDPReaders: 1,
-		Metrics: NewMetrics(reg), Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.Dial("udp", l.Addrs()[0].String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	// Bytes that are not UTF-8 take five bytes each as JSON: 32 datagrams of 30 KB, queued before
-	// the reader starts so that one read takes them all, make 4.8 MB of events.
-	datagram := bytes.Repeat([]byte{0xff}, 30_000)
-	const sent = 40
-	for range sent {
-		if _, err := conn.Write(datagram); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { l.Run(ctx, appenders{buffers}) })
-	// Cleanups: an encoder stage that releases the batches, so that a reader waiting for memory
-	// (the failure this test is for) can end; then the listener and the buffers stop.
-	defer func() {
-		var drained sync.WaitGroup
-		drained.Go(func() {
-			for batch := range buffers.Batches() {
-				buffers.Release(batch)
-			}
-		})
-		cancel()
-		wg.Wait()
-		buffers.Close()
-		drained.Wait()
-	}()
-	waitFor(t, "every datagram read", func() bool { return gathered(t, reg, "kinesyslog_messages_received_total") == sent })
-	dropped := gathered(t, reg, "kinesyslog_buffer_dropped_messages_total")
-	if dropped == 0 || dropped >= sent {
-		t.Errorf("kinesyslog_buffer_dropped_messages_total = %v, want some of the %d datagrams, not all", dropped, sent)
-	}
-	if held := buffers.Bytes(); held > 2<<20 {
-		t.Errorf("buffers hold %d bytes, want about their cap of 1 MiB", held)
-	}
-	// The reader is still reading: a later datagram is read too.
-	fmt.Fprint(conn, "<13>later")
-	waitFor(t, "a later datagram read", func() bool { return gathered(t, reg, "kinesyslog_messages_received_total") == sent+1 })
 }

@@ -254,6 +254,7 @@ func FuzzReadProxyHeader(f *testing.F) {
 			opts:  Options{ProxyHeaderTimeout: time.Second},
 			log:   discard,
 			warn:  ratelog.New(discard, 0),
+			m:     newMetrics(nil),
 			conns: map[net.Conn]struct{}{},
 		}
 		client, server := net.Pipe()

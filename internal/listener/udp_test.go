@@ -126,7 +126,7 @@ func (stalledStream) Add([]byte, time.Time)              {}
 func (stalledStream) TryAdd([]byte, time.Time)           {}
 func (stalledStream) Reserve(context.Context, int) error { return nil }
 func (stalledStream) Unreserve(int)                      {}
-func (s stalledStream) Commit() error                    { <-s.release; return nil }
+func (s stalledStream) Commit() (Receipt, error)         { <-s.release; return nil, nil }
 func (s stalledStream) TryCommit() bool                  { <-s.release; return true }
 
 // TestUDPKernelDrops stalls the UDP reader and overfills its socket: what the kernel drops shows
@@ -137,7 +137,7 @@ func TestUDPKernelDrops(t *testing.T) {
 	}
 	reg := prometheus.NewRegistry()
 	l, err := Listen(Options{Address: "127.0.0.1", UDPPorts: []int{freeUDPPort(t, "127.0.0.1")}, UDPReaders: 1,
-		Metrics: NewMetrics(reg), Logger: testLogger(t)})
+		Registerer: reg, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

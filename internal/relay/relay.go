@@ -1,9 +1,9 @@
 // Package relay wires the stages of kinesyslog together and runs them: this file shows the whole
 // flow of a message, from socket to destination.
 //
-//	listener ──Stream.Add/Commit──▶ buffer ──Batch──▶ record workers ──Write──▶ spool
-//	                                                                              │
-//	                         destination (Firehose or s3dir) ◀──PutRecordBatch── upload
+//	listener ──Stream.Add/Commit──▶ event ──▶ buffer ──Batch──▶ encode ──WriteGroup──▶ spool
+//	                                                                                   │
+//	                               destination (Firehose or s3dir) ◀──Put── upload ◀───┘
 //
 // Shutdown runs in the same order: listeners stop and drain, buffers are encoded and spooled,
 // the uploader makes one last attempt bounded by the shutdown timeout, and what it could not
@@ -17,11 +17,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
-	"runtime"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -32,10 +29,10 @@ import (
 
 	"github.com/kinesyslog/kinesyslog/internal/buffer"
 	"github.com/kinesyslog/kinesyslog/internal/config"
+	"github.com/kinesyslog/kinesyslog/internal/encode"
+	"github.com/kinesyslog/kinesyslog/internal/event"
 	"github.com/kinesyslog/kinesyslog/internal/gelf"
 	"github.com/kinesyslog/kinesyslog/internal/listener"
-	"github.com/kinesyslog/kinesyslog/internal/ratelog"
-	"github.com/kinesyslog/kinesyslog/internal/record"
 	"github.com/kinesyslog/kinesyslog/internal/spool"
 	"github.com/kinesyslog/kinesyslog/internal/syslog"
 	"github.com/kinesyslog/kinesyslog/internal/upload"
@@ -58,7 +55,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer dest.close(context.WithoutCancel(ctx))
+	defer dest.Close(context.WithoutCancel(ctx))
 
 	// The format decides how messages are framed, assembled and stamped.
 	format := formatSyslog(cfg)
@@ -89,7 +86,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		NULFraming:         format.nulFraming,
 		Datagrams:          format.datagrams,
 		Logger:             logger,
-		Metrics:            listener.NewMetrics(reg),
+		Registerer:         reg,
 	})
 	if err != nil {
 		return err
@@ -102,8 +99,12 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	defer metricsServer.Close()
 
 	buffers := buffer.New(buffer.Options{Logger: logger, Registerer: reg})
-	streams := &streams{buffers: buffers, stamper: format.stamper}
-	uploader := upload.New(sp, dest.sink, upload.Options{CallTimeout: cfg.UploadTimeout, Logger: logger, Registerer: reg})
+	records, err := encode.New(buffers, sp, dest, encode.Options{LogGroupPrefix: cfg.GroupPrefix + "/" + format.name,
+		MaxRecordBytes: dest.Limits().MaxRecordBytes, Logger: logger, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	uploader := upload.New(sp, dest, upload.Options{CallTimeout: cfg.UploadTimeout, Logger: logger, Registerer: reg})
 
 	// The stages behind the listeners run on contexts of their own, so that they outlive ctx
 	// until everything received has been handed on.
@@ -112,50 +113,28 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	var stageGroup sync.WaitGroup
 	stageGroup.Go(func() { buffers.Run(stages) })
 	stageGroup.Go(func() { uploader.Run(stages) })
-	stageGroup.Go(func() { dest.run(stages) })
+	stageGroup.Go(func() {
+		if err := dest.Run(stages); err != nil {
+			logger.Error("destination stopped", "destination", fmt.Sprint(dest), "error", err)
+		}
+	})
 	if format.run != nil {
 		stageGroup.Go(func() { format.run(stages) })
 	}
 
 	// Spooling at shutdown and the last upload share one window, --shutdown-timeout from the
-	// signal: a spool that stays full or a record owner STS never gives cannot hold the shutdown
-	// longer, and what is still unspooled then is counted as lost. With a timeout of 0 spooling
-	// never waits, but is not cut short.
-	window, closeWindow := shutdownWindow(ctx, stages, cfg.ShutdownTimeout)
+	// signal.
+	window, closeWindow := encode.ShutdownWindow(ctx, stages, cfg.ShutdownTimeout)
 	defer closeWindow()
-	deadline := window
-	if cfg.ShutdownTimeout == 0 {
-		deadline = stages
-	}
-	enc := newEncoder(buffers, sp, ratelog.New(logger, 0), deadline,
-		func(ctx context.Context, key buffer.Key) (record.Header, error) {
-			owner, err := dest.owner.get(ctx)
-			group := cfg.GroupPrefix + "/" + format.name + "/" + strconv.Itoa(int(key.Port))
-			return record.Header{Owner: owner, LogGroup: group, LogStream: key.Source.String()}, err
-		})
-	spooled := make(chan struct{})
-	go func() {
-		enc.spoolQueued(window)
-		close(spooled)
-	}()
-	var workers sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		workers.Go(func() { enc.run(window) })
-	}
+	spooled := make(chan error, 1)
+	go func() { spooled <- records.Run(window) }()
 
-	logger.Info("relay started", "destination", dest.name, "spool", sp.Dir())
-	ln.Run(ctx, streams) // returns when ctx is done and every connection has drained
+	logger.Info("relay started", "destination", fmt.Sprint(dest), "spool", sp.Dir())
+	ln.Run(ctx, event.NewStreams(buffers, format.stamper)) // returns when ctx is done and every connection has drained
 
 	logger.Info("shutting down: spooling buffered messages")
 	buffers.Close()
-	workers.Wait()
-	close(enc.queue)
-	<-spooled
-	var shutdownErr error
-	if n := enc.lost.Load(); n > 0 {
-		logger.Error("messages lost: not spooled", "messages", n)
-		shutdownErr = fmt.Errorf("relay: %d messages could not be spooled and are lost", n)
-	}
+	shutdownErr := <-spooled
 	if cfg.ShutdownTimeout > 0 {
 		if err := uploader.Flush(window); err != nil {
 			logger.Warn("records left in the spool for the next start", "error", err)
@@ -167,20 +146,10 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	return shutdownErr
 }
 
-// streams opens a buffer.Appender per sender: the listener's view of the buffers.
-type streams struct {
-	buffers *buffer.Buffers
-	stamper buffer.Stamper
-}
-
-func (s *streams) Stream(source netip.Addr, port uint16) listener.Stream {
-	return s.buffers.Appender(buffer.Key{Source: source, Port: port}, s.stamper)
-}
-
 // format is what differs between syslog and GELF listeners.
 type format struct {
 	name       string // in the logGroup: <prefix>/<name>/<port>
-	stamper    buffer.Stamper
+	stamper    event.Stamper
 	nulFraming bool                  // TCP and TLS messages end at NUL only
 	datagrams  listener.Assembler    // nil: a datagram is a message
 	run        func(context.Context) // background work, until the context is done
@@ -196,7 +165,7 @@ func formatGELF(cfg config.Config, logger *slog.Logger, reg prometheus.Registere
 	assembler := gelf.NewAssembler(gelf.Options{MaxMessageBytes: cfg.MaxMessageBytes, Logger: logger, Registerer: reg})
 	return format{
 		name:       "gelf",
-		stamper:    gelf.NewStamper(reg),
+		stamper:    gelf.NewStamper(gelf.StamperOptions{Registerer: reg}),
 		nulFraming: true,
 		datagrams:  assembler,
 		run: func(ctx context.Context) {

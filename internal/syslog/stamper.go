@@ -2,10 +2,10 @@ package syslog
 
 import "time"
 
-// Stamper gives each syslog message its event time for the relay's buffers: the header's
-// timestamp, or the receive time for an RFC 5424 NILVALUE; a message without a usable header is
-// rewritten as the original relay did (AppendRewritten) and stamped with the receive time. It
-// is safe for concurrent use.
+// Stamper gives each syslog message its event time for the event stage (event.Stamper): the
+// header's timestamp, or the receive time for an RFC 5424 NILVALUE; a message without a usable
+// header is rewritten as the original relay did (AppendRewritten) and stamped with the receive
+// time. It is safe for concurrent use.
 type Stamper struct {
 	Parser Parser
 }

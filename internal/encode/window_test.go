@@ -1,4 +1,4 @@
-package relay
+package encode
 
 import (
 	"context"
@@ -25,9 +25,9 @@ func TestShutdownWindow(t *testing.T) {
 		wantCause error
 	}{
 		{name: "timeout after the signal", timeout: 20 * time.Millisecond,
-			end: func(signal, _ context.CancelFunc) { signal() }, wantCause: errShutdownTimeout},
-		{name: "zero timeout", timeout: 0,
-			end: func(signal, _ context.CancelFunc) { signal() }, wantCause: errShutdownTimeout},
+			end: func(signal, _ context.CancelFunc) { signal() }, wantCause: ErrDeadline},
+		{name: "zero timeout: no wait, no deadline", timeout: 0,
+			end: func(signal, _ context.CancelFunc) { signal() }, wantCause: context.Canceled},
 		{name: "parent done first", timeout: time.Hour,
 			end: func(signal, parent context.CancelFunc) { signal(); parent() }, wantCause: context.Canceled},
 	}
@@ -36,7 +36,7 @@ func TestShutdownWindow(t *testing.T) {
 			signal, sendSignal := context.WithCancel(context.Background())
 			parent, cancelParent := context.WithCancel(context.Background())
 			defer cancelParent()
-			window, stop := shutdownWindow(signal, parent, tt.timeout)
+			window, stop := ShutdownWindow(signal, parent, tt.timeout)
 			defer stop()
 			if window.Err() != nil {
 				t.Fatalf("window done before the signal: %v", context.Cause(window))
@@ -46,6 +46,9 @@ func TestShutdownWindow(t *testing.T) {
 			if cause := context.Cause(window); !errors.Is(cause, tt.wantCause) {
 				t.Errorf("window cause = %v, want %v", cause, tt.wantCause)
 			}
+			if got, want := pastDeadline(window), tt.wantCause == ErrDeadline; got != want {
+				t.Errorf("pastDeadline = %v, want %v", got, want)
+			}
 		})
 	}
 }
@@ -53,10 +56,10 @@ func TestShutdownWindow(t *testing.T) {
 func TestShutdownWindowStop(t *testing.T) {
 	signal, sendSignal := context.WithCancel(context.Background())
 	defer sendSignal()
-	window, stop := shutdownWindow(signal, context.Background(), time.Hour)
+	window, stop := ShutdownWindow(signal, context.Background(), time.Hour)
 	stop()
 	waitDone(t, window)
-	if cause := context.Cause(window); errors.Is(cause, errShutdownTimeout) {
-		t.Errorf("window cause after stop = %v, want not %v", cause, errShutdownTimeout)
+	if cause := context.Cause(window); errors.Is(cause, ErrDeadline) {
+		t.Errorf("window cause after stop = %v, want not %v", cause, ErrDeadline)
 	}
 }

@@ -1,0 +1,311 @@
+package encode
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/kinesyslog/kinesyslog/internal/backoff"
+	"github.com/kinesyslog/kinesyslog/internal/buffer"
+	"github.com/kinesyslog/kinesyslog/internal/ratelog"
+	"github.com/kinesyslog/kinesyslog/internal/record"
+)
+
+// Bounds of the records on their way to the spool: a group small enough that the one being
+// written when the shutdown timeout passes ends quickly.
+const (
+	maxGroupRecords = 256
+	maxGroupBytes   = 4 << 20
+	// maxQueuedBytes bounds the records the workers have queued for the spooler: beyond it they
+	// wait, as they would for the spool itself.
+	maxQueuedBytes = 2 * maxGroupBytes
+)
+
+// A Spool stores records durably, as *spool.Spool does: WriteGroup stores every one of records
+// or none, waiting for room until ctx is done.
+type Spool interface {
+	WriteGroup(ctx context.Context, records [][]byte) error
+}
+
+// An Owner gives the records' owner, an AWS account ID: the destination, which may learn it after
+// start. Owner waits until it is known or ctx is done, and returns a known owner even when ctx is
+// done.
+type Owner interface {
+	Owner(ctx context.Context) (string, error)
+}
+
+// Options configures a Stage. The zero value of each field selects its default.
+type Options struct {
+	// LogGroupPrefix names the records' log group: LogGroupPrefix/<port>, as
+	// "/kinesyslog/syslog/514".
+	LogGroupPrefix string
+	// MaxRecordBytes is the largest record the destination takes (upload.Limits); 0 means
+	// record.TargetBytes. Records are at most record.TargetBytes: New refuses less.
+	MaxRecordBytes int
+	// Workers is how many batches are encoded at once; default GOMAXPROCS.
+	Workers int
+	// Logger receives the logs of failed writes and of lost messages; nil discards them.
+	Logger *slog.Logger
+	// Registerer registers the metrics; nil means counted, not registered.
+	Registerer prometheus.Registerer
+}
+
+// Stage is the record stage. Its zero value is not usable: call New.
+type Stage struct {
+	buffers *buffer.Buffers
+	spool   Spool
+	owner   Owner
+	opts    Options
+	log     *slog.Logger
+	warn    *ratelog.Logger
+	lost    atomic.Int64 // events that could not be spooled
+	lostM   prometheus.Counter
+
+	queue  chan queued // to the spooler; closed once every worker is done
+	queued budget      // bytes in queue and in the group being written
+}
+
+// queued is a record on its way to the spool.
+type queued struct {
+	record []byte // nil for a batch that ended with records queued earlier
+	// events is how many events are lost if this record is: a batch's count rides on its last
+	// record, so a batch whose records fall into two groups is counted with the second.
+	events int
+}
+
+// New returns a Stage that encodes the batches of buffers into records of owner and writes them
+// to sp. It starts nothing: call Run.
+func New(buffers *buffer.Buffers, sp Spool, owner Owner, opts Options) (*Stage, error) {
+	if opts.MaxRecordBytes == 0 {
+		opts.MaxRecordBytes = record.TargetBytes
+	}
+	if opts.MaxRecordBytes < record.TargetBytes {
+		return nil, fmt.Errorf("encode: the destination takes records of at most %d bytes, less than the %d bytes of a record", opts.MaxRecordBytes, record.TargetBytes)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Stage{
+		buffers: buffers, spool: sp, owner: owner, opts: opts,
+		log:   opts.Logger,
+		warn:  ratelog.New(opts.Logger, 0),
+		queue: make(chan queued, maxGroupRecords),
+		lostM: promauto.With(opts.Registerer).NewCounter(prometheus.CounterOpts{
+			Namespace: "kinesyslog", Subsystem: "encode", Name: "lost_messages_total",
+			Help: "Messages that could not be spooled at shutdown, or that the spool refused, and are lost.",
+		}),
+	}
+	s.queued.cond = sync.NewCond(&s.queued.mu)
+	return s, nil
+}
+
+// Run encodes batches and spools their records until the buffers close their channel
+// (buffer.Buffers.Close) and every record is spooled or counted as lost. ctx bounds the waits,
+// for the record owner and for room in the spool; once ctx is done with the cause ErrDeadline
+// (ShutdownWindow), batches are counted as lost without being encoded and no write starts. Run
+// returns an error when messages were lost. Call it once.
+func (s *Stage) Run(ctx context.Context) error {
+	spooled := make(chan struct{})
+	go func() {
+		s.spoolQueued(ctx)
+		close(spooled)
+	}()
+	var workers sync.WaitGroup
+	for range s.opts.Workers {
+		workers.Go(func() { s.work(ctx) })
+	}
+	workers.Wait()
+	close(s.queue)
+	<-spooled
+	if n := s.lost.Load(); n > 0 {
+		s.log.Error("messages lost: not spooled", "messages", n)
+		return fmt.Errorf("encode: %d messages could not be spooled and are lost", n)
+	}
+	return nil
+}
+
+// Lost returns how many messages could not be spooled.
+func (s *Stage) Lost() int64 { return s.lost.Load() }
+
+// work encodes batches until the buffers close their channel.
+func (s *Stage) work(ctx context.Context) {
+	enc := record.NewEncoder()
+	var out []queued
+	for batch := range s.buffers.Batches() {
+		if pastDeadline(ctx) {
+			s.count(batch.Len()) // counted, not logged: Run logs the total once
+			s.buffers.Done(batch, batch.Len(), record.Stats{})
+			continue
+		}
+		out = s.encode(ctx, enc, batch, out[:0])
+	}
+}
+
+// encode encodes batch, queues its records and reports on it to the buffers.
+func (s *Stage) encode(ctx context.Context, enc *record.Encoder, batch *buffer.Batch, out []queued) []queued {
+	owner, err := s.owner.Owner(ctx)
+	if err != nil {
+		s.lose(ctx, batch.Len(), fmt.Errorf("encode: record owner: %w", err))
+		s.buffers.Done(batch, batch.Len(), record.Stats{})
+		return out
+	}
+	h := record.Header{Owner: owner, LogGroup: s.opts.LogGroupPrefix + "/" + strconv.Itoa(int(batch.Key.Port)),
+		LogStream: batch.Key.Source.String()}
+	outBytes := 0
+	emit := func(rec []byte) error {
+		if pastDeadline(ctx) {
+			return context.Cause(ctx)
+		}
+		out = append(out, queued{record: bytes.Clone(rec)})
+		if outBytes += len(rec); outBytes >= maxGroupBytes {
+			s.send(out)
+			out, outBytes = out[:0], 0
+		}
+		return nil
+	}
+	next, st, err := enc.Encode(h, batch.Events, batch.Full, emit)
+	events := st.Events
+	if err != nil {
+		s.lose(ctx, batch.Len()-st.Events, err)
+		next, st = batch.Len(), record.Stats{}
+	}
+	if rest := s.buffers.Done(batch, next, st); rest.Len() > 0 {
+		// The buffers closed meanwhile: this worker encodes the rest itself.
+		_, st, err := enc.Encode(h, rest, false, emit)
+		events += st.Events
+		if err != nil {
+			s.lose(ctx, rest.Len()-st.Events, err)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, queued{})
+	}
+	out[len(out)-1].events += events
+	s.send(out)
+	return out[:0]
+}
+
+// send queues records for the spooler, waiting while the queue is at maxQueuedBytes.
+func (s *Stage) send(records []queued) {
+	for _, q := range records {
+		s.queued.acquire(len(q.record))
+		s.queue <- q
+	}
+}
+
+// spoolQueued writes the queued records to the spool until the queue is closed: each group is
+// what was queued while the one before was written, up to maxGroupRecords and maxGroupBytes.
+func (s *Stage) spoolQueued(ctx context.Context) {
+	var group []queued
+	var records [][]byte
+	for first := range s.queue {
+		group = append(group[:0], first)
+		size := len(first.record)
+	more:
+		for len(group) < maxGroupRecords && size < maxGroupBytes {
+			select {
+			case q, ok := <-s.queue:
+				if !ok {
+					break more
+				}
+				group = append(group, q)
+				size += len(q.record)
+			default:
+				break more
+			}
+		}
+		records = records[:0]
+		events := 0
+		for _, q := range group {
+			if q.record != nil {
+				records = append(records, q.record)
+			}
+			events += q.events
+		}
+		if err := s.write(ctx, records); err != nil {
+			if pastDeadline(ctx) {
+				s.count(events) // counted, not logged: Run logs the total once
+			} else {
+				s.lose(ctx, events, err)
+			}
+		}
+		s.queued.release(size)
+		clear(group)
+		clear(records)
+	}
+}
+
+// write spools records as one group, retrying with backoff while the spool cannot take them
+// (its disk full, say), until ctx is done; none starts past the deadline.
+func (s *Stage) write(ctx context.Context, records [][]byte) error {
+	var wait backoff.Backoff
+	for {
+		if pastDeadline(ctx) {
+			return context.Cause(ctx)
+		}
+		err := s.spool.WriteGroup(ctx, records)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		s.warn.Warn("cannot spool records: will retry", "records", len(records), "error", err)
+		if err := wait.Wait(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Stage) count(n int) {
+	s.lost.Add(int64(n))
+	s.lostM.Add(float64(n))
+}
+
+// lose counts n events as lost and logs why, at a limited rate.
+func (s *Stage) lose(ctx context.Context, n int, err error) {
+	s.count(n)
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
+	}
+	s.warn.Error("messages lost: could not spool them", "messages", n, "error", err)
+}
+
+// budget counts bytes against maxQueuedBytes. Its zero value is not usable: set cond on mu.
+type budget struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	used int
+}
+
+// acquire counts n bytes, waiting while they would take the count past maxQueuedBytes; a record
+// larger than that passes alone.
+func (b *budget) acquire(n int) {
+	b.mu.Lock()
+	for b.used > 0 && b.used+n > maxQueuedBytes {
+		b.cond.Wait()
+	}
+	b.used += n
+	b.mu.Unlock()
+}
+
+func (b *budget) release(n int) {
+	b.mu.Lock()
+	b.used -= n
+	b.cond.Broadcast()
+	b.mu.Unlock()
+}
+
+// pastDeadline reports whether ctx ended with ErrDeadline: nothing more may be spooled.
+func pastDeadline(ctx context.Context) bool {
+	return ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrDeadline)
+}

@@ -1,0 +1,194 @@
+package encode_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinesyslog/kinesyslog/internal/buffer"
+	"github.com/kinesyslog/kinesyslog/internal/encode"
+	"github.com/kinesyslog/kinesyslog/internal/event"
+	"github.com/kinesyslog/kinesyslog/internal/record"
+	"github.com/kinesyslog/kinesyslog/internal/spool"
+	"github.com/kinesyslog/kinesyslog/internal/syslog"
+)
+
+// owner is a known record owner.
+type owner string
+
+func (o owner) Owner(context.Context) (string, error) { return string(o), nil }
+
+// unknownOwner is an owner never learned: Owner waits for ctx.
+type unknownOwner struct{}
+
+func (unknownOwner) Owner(ctx context.Context) (string, error) {
+	<-ctx.Done()
+	return "", fmt.Errorf("owner unknown: %w", ctx.Err())
+}
+
+// flakySpool refuses its first fails writes, then writes to sp.
+type flakySpool struct {
+	sp    *spool.Spool
+	fails atomic.Int32
+}
+
+func (f *flakySpool) WriteGroup(ctx context.Context, records [][]byte) error {
+	if f.fails.Add(-1) >= 0 {
+		return errors.New("disk on fire")
+	}
+	return f.sp.WriteGroup(ctx, records)
+}
+
+func openSpool(t testing.TB) *spool.Spool {
+	t.Helper()
+	sp, err := spool.Open(t.TempDir(), spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sp.Close(context.Background()) })
+	return sp
+}
+
+// spooled decodes every record of sp.
+func spooled(t *testing.T, sp *spool.Spool) []*record.Record {
+	t.Helper()
+	var out []*record.Record
+	for _, e := range sp.Pending(0, sp.Len()) {
+		data, err := sp.Read(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := record.NewReader(bytes.NewReader(data)).Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// send commits n messages of each source to port 514 of buffers.
+func send(t *testing.T, buffers *buffer.Buffers, sources []string, n int) (sent []string) {
+	t.Helper()
+	streams := event.NewStreams(buffers, syslog.Stamper{})
+	for _, src := range sources {
+		s := streams.Stream(netip.MustParseAddr(src), 514)
+		for i := range n {
+			msg := fmt.Sprintf("<13>1 2026-11-25T02:34:55Z host app - - - %s message %d %0200d", src, i, 0)
+			s.Add([]byte(msg), time.Now())
+			sent = append(sent, msg)
+		}
+		if _, err := s.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sent
+}
+
+// TestStage runs the record stage over real buffers and a real spool, with spool writes that fail
+// at first: every message committed ends in a spooled record of its source, whose header names
+// the owner, the log group of its port and the source, and nothing is lost.
+func TestStage(t *testing.T) {
+	sp := openSpool(t)
+	reg := prometheus.NewRegistry()
+	// Batches of about 100 KB of events: several batches, records and groups per source.
+	buffers := buffer.New(buffer.Options{FlushBytes: 100_000, Queue: 1})
+	flaky := &flakySpool{sp: sp}
+	flaky.fails.Store(2)
+	stage, err := encode.New(buffers, flaky, owner("123456789012"),
+		encode.Options{LogGroupPrefix: "/kinesyslog/syslog", Registerer: reg, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- stage.Run(context.Background()) }()
+	sources := []string{"10.0.0.1", "10.0.0.2", "2001:db8::3"}
+	sent := send(t, buffers, sources, 2000)
+	buffers.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	var got []string
+	for _, rec := range spooled(t, sp) {
+		if rec.Owner != "123456789012" || rec.LogGroup != "/kinesyslog/syslog/514" ||
+			len(rec.SubscriptionFilters) != 1 || rec.SubscriptionFilters[0] != rec.LogGroup {
+			t.Errorf("record header %q %q %v, want owner 123456789012 and log group /kinesyslog/syslog/514", rec.Owner, rec.LogGroup, rec.SubscriptionFilters)
+		}
+		for _, ev := range rec.LogEvents {
+			if !bytes.Contains([]byte(ev.Message), []byte(rec.LogStream+" ")) {
+				t.Errorf("message %.60q in a record of log stream %s", ev.Message, rec.LogStream)
+			}
+			got = append(got, ev.Message)
+		}
+	}
+	sort.Strings(got)
+	sort.Strings(sent)
+	if fmt.Sprint(got) != fmt.Sprint(sent) {
+		t.Errorf("spooled %d messages, want the %d sent, each once", len(got), len(sent))
+	}
+	if stage.Lost() != 0 || lostMetric(t, reg) != 0 {
+		t.Errorf("Lost() = %d and the metric %v, want 0", stage.Lost(), lostMetric(t, reg))
+	}
+}
+
+// lostMetric returns kinesyslog_encode_lost_messages_total of reg.
+func lostMetric(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "kinesyslog_encode_lost_messages_total" {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatal("no kinesyslog_encode_lost_messages_total")
+	return 0
+}
+
+// TestStageLosesAtDeadline runs the stage with a record owner that is never learned: once the
+// shutdown window closes, the batches are counted as lost, logged once in Run's error and in
+// the metric, and Run returns instead of waiting.
+func TestStageLosesAtDeadline(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	buffers := buffer.New(buffer.Options{FlushBytes: 100_000, Queue: 1})
+	stage, err := encode.New(buffers, openSpool(t), unknownOwner{}, encode.Options{Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signal, shutDown := context.WithCancel(context.Background())
+	window, stop := encode.ShutdownWindow(signal, context.Background(), 50*time.Millisecond)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- stage.Run(window) }()
+	sent := send(t, buffers, []string{"10.0.0.1", "10.0.0.2"}, 1000)
+	shutDown()
+	buffers.Close()
+	err = <-done
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d messages could not be spooled", len(sent))) {
+		t.Errorf("Run = %v, want the %d messages sent lost", err, len(sent))
+	}
+	if stage.Lost() != int64(len(sent)) || lostMetric(t, reg) != float64(len(sent)) {
+		t.Errorf("Lost() = %d and the metric %v, want %d", stage.Lost(), lostMetric(t, reg), len(sent))
+	}
+}
+
+func TestNewRefusesSmallRecords(t *testing.T) {
+	buffers := buffer.New(buffer.Options{})
+	if _, err := encode.New(buffers, openSpool(t), owner("0"), encode.Options{MaxRecordBytes: record.TargetBytes - 1}); err == nil {
+		t.Error("New with MaxRecordBytes below record.TargetBytes = nil error, want one")
+	}
+	if _, err := encode.New(buffers, openSpool(t), owner("0"), encode.Options{MaxRecordBytes: 1_024_000}); err != nil {
+		t.Errorf("New with Firehose's MaxRecordBytes: %v", err)
+	}
+}
