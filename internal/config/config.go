@@ -77,8 +77,8 @@ type Config struct {
 	// EndpointURL overrides the Firehose endpoint (--endpoint-url). Empty leaves it to the SDK,
 	// which honours AWS_ENDPOINT_URL_FIREHOSE and AWS_ENDPOINT_URL_STS.
 	EndpointURL string
-	// AccountID is the record owner, twelve digits (--account-id). Empty means learning it from
-	// STS GetCallerIdentity.
+	// AccountID is the record owner, twelve digits (--account-id). Empty means the account in
+	// the delivery stream's ARN, else STS GetCallerIdentity's (package firehose).
 	AccountID string
 	// Region is the AWS region (--region). Empty leaves it to the SDK's configuration chain.
 	Region string

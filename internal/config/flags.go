@@ -44,7 +44,7 @@ func (c *Config) defineFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.EndpointURL, "endpoint-url", c.EndpointURL,
 		"Firehose endpoint `URL` (VPC endpoint, FIPS, tests); AWS_ENDPOINT_URL_FIREHOSE works too")
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID,
-		"record owner, a 12-digit AWS account `ID`; without it the owner comes from STS GetCallerIdentity")
+		"record owner, a 12-digit AWS account `ID`; without it the owner comes from the delivery stream's ARN, else STS")
 	fs.StringVar(&c.Region, "region", c.Region,
 		"AWS `REGION`; overrides the AWS config files and environment")
 	fs.StringVar(&c.Profile, "profile", c.Profile,
