@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/kinesyslog/kinesyslog/internal/config"
@@ -15,27 +14,14 @@ import (
 // Firehose delivery stream, which must exist and be ACTIVE. Only a definite answer stops the
 // relay: when AWS cannot be reached, the relay starts, spools and keeps trying. The records'
 // owner is the destination's (--account-id, else what the destination learns).
-func openDestination(ctx context.Context, cfg config.Config, logger *slog.Logger) (*destination, error) {
-	var d upload.Destination
-	var err error
+func openDestination(ctx context.Context, cfg config.Config, logger *slog.Logger) (upload.Destination, error) {
 	switch {
 	case cfg.OutputDir != "":
-		d, err = opened(s3dir.Open(s3dir.Options{Dir: cfg.OutputDir, AccountID: cfg.AccountID, Logger: logger}))
+		return opened(s3dir.Open(s3dir.Options{Dir: cfg.OutputDir, AccountID: cfg.AccountID, Logger: logger}))
 	default:
-		d, err = opened(firehose.Open(ctx, firehose.Options{Stream: cfg.Stream, Region: cfg.Region, Profile: cfg.Profile,
+		return opened(firehose.Open(ctx, firehose.Options{Stream: cfg.Stream, Region: cfg.Region, Profile: cfg.Profile,
 			EndpointURL: cfg.EndpointURL, AccountID: cfg.AccountID, StateDir: cfg.SpoolDir, Logger: logger}))
 	}
-	if err != nil {
-		return nil, err
-	}
-	return &destination{
-		Destination: d,
-		name:        fmt.Sprint(d),
-		sink:        d,
-		owner:       ownerOf{d},
-		run:         func(ctx context.Context) { d.Run(ctx) },
-		close:       d.Close,
-	}, nil
 }
 
 // opened returns d as an upload.Destination, or a nil one with err: a nil *T in an interface is
@@ -46,19 +32,3 @@ func opened[D upload.Destination](d D, err error) (upload.Destination, error) {
 	}
 	return d, nil
 }
-
-// destination is the opened Destination with the fields relay.go read before the Destination
-// had methods for them: they go once relay.go calls the methods.
-type destination struct {
-	upload.Destination
-	name  string
-	sink  upload.Destination
-	owner ownerOf
-	run   func(ctx context.Context)
-	close func(ctx context.Context) error
-}
-
-// ownerOf gives relay.go the get method it calls.
-type ownerOf struct{ upload.Destination }
-
-func (o ownerOf) get(ctx context.Context) (string, error) { return o.Owner(ctx) }
