@@ -9,43 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// metricValue returns the value of the metric name gathered from reg.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		m := f.GetMetric()[0]
-		switch {
-		case m.GetCounter() != nil:
-			return m.GetCounter().GetValue()
-		case m.GetGauge() != nil:
-			return m.GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
-}
-
-// poll waits until cond holds, failing the test after a deadline.
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 func key(i int) Key { return Key{Source: netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}), Port: 514} }
 
@@ -91,7 +57,7 @@ func TestCommitWaitsForMemory(t *testing.T) {
 	if early.Key != key(2) || early.Full {
 		t.Errorf("batch handed on early: key %v Full %v; want the largest, %v, not Full", early.Key, early.Full, key(2))
 	}
-	poll(t, "commit waiting", func() bool { return metricValue(t, reg, "kinesyslog_buffer_waiting_commits") == 1 })
+	testenv.Eventually(t, "commit waiting", func() bool { return testenv.Metric(t, reg, "kinesyslog_buffer_waiting_commits") == 1 })
 	select {
 	case err := <-done:
 		t.Fatalf("Commit over the cap returned %v before any memory was released", err)
@@ -102,7 +68,7 @@ func TestCommitWaitsForMemory(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Commit after the batch was done = %v", err)
 	}
-	if got := metricValue(t, reg, "kinesyslog_buffer_waiting_commits"); got != 0 {
+	if got := testenv.Metric(t, reg, "kinesyslog_buffer_waiting_commits"); got != 0 {
 		t.Errorf("waiting_commits = %v after the commit went through", got)
 	}
 	if got, want := b.Bytes(), held-earlyBytes+3000; got < want-200 || got > want+200 {
@@ -137,7 +103,7 @@ func TestCloseWakesWaitingCommit(t *testing.T) {
 	stage(a, "waits", 1000)
 	done := make(chan error, 1)
 	go func() { done <- a.Commit() }()
-	poll(t, "commit waiting", func() bool { return metricValue(t, reg, "kinesyslog_buffer_waiting_commits") == 1 })
+	testenv.Eventually(t, "commit waiting", func() bool { return testenv.Metric(t, reg, "kinesyslog_buffer_waiting_commits") == 1 })
 	all := drain(b)
 	b.Close()
 	if err := <-done; !errors.Is(err, ErrClosed) {
@@ -179,7 +145,7 @@ func TestTryCommit(t *testing.T) {
 			if len(kept) == 0 || (dropped > 0) != tt.wantDrops {
 				t.Fatalf("kept %d and dropped %d messages; want some kept, and drops %v", len(kept), dropped, tt.wantDrops)
 			}
-			if got := metricValue(t, reg, "kinesyslog_buffer_dropped_messages_total"); got != float64(dropped) {
+			if got := testenv.Metric(t, reg, "kinesyslog_buffer_dropped_messages_total"); got != float64(dropped) {
 				t.Errorf("dropped_messages_total = %v, want %d", got, dropped)
 			}
 			all := drain(b)
@@ -274,7 +240,7 @@ func TestConcurrentAppendersUnderCap(t *testing.T) {
 			t.Errorf("message %s seen %d times, committed %v", m, n, committed[m])
 		}
 	}
-	dropped := metricValue(t, reg, "kinesyslog_buffer_dropped_messages_total")
+	dropped := testenv.Metric(t, reg, "kinesyslog_buffer_dropped_messages_total")
 	if len(seen) != len(committed) || float64(len(seen))+dropped != goroutines*perGoroutine {
 		t.Errorf("%d messages handed on, %d committed, %v dropped; want %d in all", len(seen), len(committed), dropped, goroutines*perGoroutine)
 	}
@@ -316,7 +282,7 @@ func TestBlockedSendersOfOneKey(t *testing.T) {
 			}
 		})
 	}
-	poll(t, "every sender waiting", func() bool { return metricValue(t, reg, "kinesyslog_buffer_waiting_commits") == senders })
+	testenv.Eventually(t, "every sender waiting", func() bool { return testenv.Metric(t, reg, "kinesyslog_buffer_waiting_commits") == senders })
 	// Held: the batch in the queue, the one waiting to be queued, the one being filled, and what
 	// each waiting sender has reserved, a message each. Each sender holding a full batch would be
 	// many times that.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -17,12 +18,12 @@ func TestReserve(t *testing.T) {
 	if err := b.Reserve(ctx, 400<<10); err != nil {
 		t.Fatal(err)
 	}
-	if got := metricValue(t, reg, "kinesyslog_buffer_connection_bytes"); got != 400<<10 || b.Bytes() != 0 {
+	if got := testenv.Metric(t, reg, "kinesyslog_buffer_connection_bytes"); got != 400<<10 || b.Bytes() != 0 {
 		t.Errorf("connection_bytes = %v and Bytes() = %d, want %d and 0", got, b.Bytes(), 400<<10)
 	}
 	granted := make(chan error, 1)
 	go func() { granted <- b.Reserve(ctx, 200<<10) }() // 600 KiB: over half the cap
-	poll(t, "Reserve waiting", func() bool { return metricValue(t, reg, "kinesyslog_buffer_waiting_commits") == 1 })
+	testenv.Eventually(t, "Reserve waiting", func() bool { return testenv.Metric(t, reg, "kinesyslog_buffer_waiting_commits") == 1 })
 	b.Unreserve(400 << 10)
 	if err := <-granted; err != nil {
 		t.Fatalf("Reserve after room was freed: %v", err)
@@ -30,13 +31,13 @@ func TestReserve(t *testing.T) {
 
 	cancelled, cancel := context.WithCancel(ctx)
 	go func() { granted <- b.Reserve(cancelled, 400<<10) }()
-	poll(t, "Reserve waiting", func() bool { return metricValue(t, reg, "kinesyslog_buffer_waiting_commits") == 1 })
+	testenv.Eventually(t, "Reserve waiting", func() bool { return testenv.Metric(t, reg, "kinesyslog_buffer_waiting_commits") == 1 })
 	cancel()
 	if err := <-granted; err == nil {
 		t.Error("Reserve with its context done = nil, want an error")
 	}
 	go func() { granted <- b.Reserve(ctx, 400<<10) }()
-	poll(t, "Reserve waiting", func() bool { return metricValue(t, reg, "kinesyslog_buffer_waiting_commits") == 1 })
+	testenv.Eventually(t, "Reserve waiting", func() bool { return testenv.Metric(t, reg, "kinesyslog_buffer_waiting_commits") == 1 })
 	b.Close()
 	if err := <-granted; !errors.Is(err, ErrClosed) {
 		t.Errorf("Reserve at Close = %v, want ErrClosed", err)

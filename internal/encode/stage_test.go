@@ -20,6 +20,7 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/record"
 	"github.com/kinesyslog/kinesyslog/internal/spool"
 	"github.com/kinesyslog/kinesyslog/internal/syslog"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // owner is a known record owner.
@@ -135,25 +136,9 @@ func TestStage(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(sent) {
 		t.Errorf("spooled %d messages, want the %d sent, each once", len(got), len(sent))
 	}
-	if stage.Lost() != 0 || lostMetric(t, reg) != 0 {
-		t.Errorf("Lost() = %d and the metric %v, want 0", stage.Lost(), lostMetric(t, reg))
+	if stage.Lost() != 0 || testenv.Metric(t, reg, "kinesyslog_encode_lost_messages_total") != 0 {
+		t.Errorf("Lost() = %d and the metric %v, want 0", stage.Lost(), testenv.Metric(t, reg, "kinesyslog_encode_lost_messages_total"))
 	}
-}
-
-// lostMetric returns kinesyslog_encode_lost_messages_total of reg.
-func lostMetric(t *testing.T, reg *prometheus.Registry) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() == "kinesyslog_encode_lost_messages_total" {
-			return f.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatal("no kinesyslog_encode_lost_messages_total")
-	return 0
 }
 
 // TestStageLosesAtDeadline runs the stage with a record owner that is never learned: once the
@@ -178,8 +163,8 @@ func TestStageLosesAtDeadline(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d messages could not be spooled", len(sent))) {
 		t.Errorf("Run = %v, want the %d messages sent lost", err, len(sent))
 	}
-	if stage.Lost() != int64(len(sent)) || lostMetric(t, reg) != float64(len(sent)) {
-		t.Errorf("Lost() = %d and the metric %v, want %d", stage.Lost(), lostMetric(t, reg), len(sent))
+	if stage.Lost() != int64(len(sent)) || testenv.Metric(t, reg, "kinesyslog_encode_lost_messages_total") != float64(len(sent)) {
+		t.Errorf("Lost() = %d and the metric %v, want %d", stage.Lost(), testenv.Metric(t, reg, "kinesyslog_encode_lost_messages_total"), len(sent))
 	}
 }
 

@@ -89,23 +89,6 @@ func collect(t *testing.T, b *buffer.Buffers) <-chan []string {
 	return done
 }
 
-// metricValue returns the value of the counter or gauge name in reg.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() == name {
-			m := f.GetMetric()[0]
-			return m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
-}
-
 // TestStream checks what an event holds (the stamp, rounded to the millisecond; the message, or
 // its rewrite; an id of its Stream), that the Receipt of a commit says the events are in memory
 // only, and that commits fail after the buffers close.
@@ -179,7 +162,7 @@ func TestAddCommitsLargeStaging(t *testing.T) {
 		}
 	}()
 	// Nobody reads the batches yet: Add must come to block.
-	testenv.Eventually(t, "Add blocked", func() bool { return metricValue(t, reg, "kinesyslog_buffer_waiting_commits") == 1 })
+	testenv.Eventually(t, "Add blocked", func() bool { return testenv.Metric(t, reg, "kinesyslog_buffer_waiting_commits") == 1 })
 	select {
 	case <-done:
 		t.Fatal("Add staged every message with the encoder stage stalled")
@@ -232,7 +215,7 @@ func TestTryAddNeverBlocks(t *testing.T) {
 			return false
 		}
 	})
-	if got := metricValue(t, reg, "kinesyslog_buffer_dropped_messages_total"); got != n {
+	if got := testenv.Metric(t, reg, "kinesyslog_buffer_dropped_messages_total"); got != n {
 		t.Errorf("dropped_messages_total = %v, want %d", got, n)
 	}
 	got := collect(t, b)
@@ -300,8 +283,8 @@ func TestUDPReaderAtTheCap(t *testing.T) {
 		buffers.Close()
 		<-got
 	}()
-	testenv.Eventually(t, "every datagram read", func() bool { return metricValue(t, reg, "kinesyslog_messages_received_total") == sent })
-	dropped := metricValue(t, reg, "kinesyslog_buffer_dropped_messages_total")
+	testenv.Eventually(t, "every datagram read", func() bool { return testenv.Metric(t, reg, "kinesyslog_messages_received_total") == sent })
+	dropped := testenv.Metric(t, reg, "kinesyslog_buffer_dropped_messages_total")
 	if dropped == 0 || dropped >= sent {
 		t.Errorf("kinesyslog_buffer_dropped_messages_total = %v, want some of the %d datagrams, not all", dropped, sent)
 	}
@@ -310,5 +293,5 @@ func TestUDPReaderAtTheCap(t *testing.T) {
 	}
 	// The reader is still reading: a later datagram is read too.
 	fmt.Fprint(conn, "<13>later")
-	testenv.Eventually(t, "a later datagram read", func() bool { return metricValue(t, reg, "kinesyslog_messages_received_total") == sent+1 })
+	testenv.Eventually(t, "a later datagram read", func() bool { return testenv.Metric(t, reg, "kinesyslog_messages_received_total") == sent+1 })
 }

@@ -7,24 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
-
-// gathered returns the value of the counter or gauge name in reg, 0 when it is not there.
-func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() == name {
-			m := f.GetMetric()[0]
-			return m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	return 0
-}
 
 func dialTCP(t *testing.T, s *server) net.Conn {
 	t.Helper()
@@ -54,7 +38,7 @@ func TestCompleteMessagesBeforeAPartialFrame(t *testing.T) {
 			fmt.Fprint(conn, tt.first)
 			// The sender pauses here; the deadline of waitFor is far longer than the relay needs.
 			msgs := s.waitMessages(t, 2)
-			if got := gathered(t, s.reg, "kinesyslog_messages_received_total"); got != 2 {
+			if got := testenv.Metric(t, s.reg, "kinesyslog_messages_received_total"); got != 2 {
 				t.Errorf("kinesyslog_messages_received_total = %v during the pause, want 2", got)
 			}
 			fmt.Fprint(conn, tt.rest)
@@ -67,7 +51,7 @@ func TestCompleteMessagesBeforeAPartialFrame(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("messages %q, want %q", got, tt.want)
 			}
-			if n := gathered(t, s.reg, "kinesyslog_messages_incomplete_total"); n != 0 {
+			if n := testenv.Metric(t, s.reg, "kinesyslog_messages_incomplete_total"); n != 0 {
 				t.Errorf("kinesyslog_messages_incomplete_total = %v, want 0", n)
 			}
 		})
@@ -132,7 +116,7 @@ func TestIncompleteMessage(t *testing.T) {
 			}
 			msgs := s.waitMessages(t, len(tt.want))
 			waitFor(t, "an incomplete message counted", func() bool {
-				return gathered(t, s.reg, "kinesyslog_messages_incomplete_total") == 1
+				return testenv.Metric(t, s.reg, "kinesyslog_messages_incomplete_total") == 1
 			})
 			var got []string
 			for _, m := range msgs {
