@@ -8,30 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
 )
-
-// syncBuffer is a log destination that Run's goroutine and the test may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // failOp answers every call of the operation op with cf.
 func failOp(op string, cf firehosetest.CallFault) firehosetest.Fault {
@@ -151,7 +132,8 @@ func TestOwnerLearnedInRun(t *testing.T) {
 				}
 			}
 			s.SetFault(firehosetest.Fault{Outage: firehosetest.OutageRefuse})
-			var log syncBuffer
+			// Read only before Run starts, which writes to it too.
+			var log bytes.Buffer
 			o := options(t, s, func(o *Options) {
 				o.StateDir = dir
 				o.Logger = slog.New(slog.NewTextHandler(&log, nil))
