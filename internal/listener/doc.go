@@ -17,6 +17,15 @@
 // With a client CA bundle, client certificates are verified and matched against the allowed
 // patterns during the handshake, so a refused client is closed before any of its data is read.
 //
+// RELP ports, plain or TLS, are stream ports whose connections, after any PROXY header and
+// handshake, are RELP sessions (internal/relp) rather than framed messages: each message is a
+// syslog message handed to the sender's Stream as from the other ports (a longer one truncated
+// and counted), and is acknowledged only once the Receipt of its Commit is durable. A Receipt
+// that fails ends the session with serverclose and no acknowledgement, so that the client keeps
+// its messages and sends them again; at shutdown a session reads and acknowledges until the end
+// of the drain, then sends serverclose. The RELP reader holds up to the maximum message size per
+// connection outside the buffers' cap.
+//
 // Ports configured for the PROXY protocol (v1 and v2, read with github.com/pires/go-proxyproto)
 // must open every connection with a header, before the TLS handshake on a TLS port; the header's
 // source address becomes the sender's. A connection without a valid header is refused; a LOCAL

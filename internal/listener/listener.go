@@ -24,6 +24,7 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/certs"
 	"github.com/kinesyslog/kinesyslog/internal/framing"
 	"github.com/kinesyslog/kinesyslog/internal/ratelog"
+	"github.com/kinesyslog/kinesyslog/internal/relp"
 )
 
 // Defaults of Options.
@@ -86,9 +87,11 @@ type Options struct {
 	UDPPorts        []int         // 0 entries are ignored
 	TCPPorts        []int         // 0 entries are ignored
 	TLSPorts        []int         // 0 entries are ignored
+	RELPPorts       []int         // RELP (internal/relp): acknowledged once the Receipt is durable; 0 entries are ignored
+	RELPTLSPorts    []int         // RELP over TLS, as TLSPorts; 0 entries are ignored
 	MaxMessageBytes int           // default framing.DefaultMaxMessageBytes
 	IdleTimeout     time.Duration // 0: connections may stay idle forever
-	MaxConnections  int           // open TCP and TLS connections of all ports together; 0: no limit
+	MaxConnections  int           // open TCP, TLS and RELP connections of all ports together; 0: no limit
 	DrainTimeout    time.Duration // default DefaultDrainTimeout
 	UDPReaders      int           // readers of each UDP port, each with a socket of its own on Linux; default GOMAXPROCS
 	Logger          *slog.Logger  // default slog.Default()
@@ -139,8 +142,9 @@ type Listener struct {
 	log     *slog.Logger
 	warn    *ratelog.Logger
 	m       *metrics
-	streams []*streamSocket // TCP, then TLS
+	streams []*streamSocket // TCP, TLS, RELP, then RELP over TLS
 	udp     []*udpPort
+	relp    *relp.Server // nil without RELP ports
 	certs   *certs.Store // nil without TLS ports
 	tlsConf *tls.Config  // nil without TLS ports
 	slots   chan struct{}
@@ -154,10 +158,16 @@ type streamSocket struct {
 	port  uint16
 	tls   bool // a TLS handshake
 	proxy bool // a PROXY protocol header, before the handshake if tls
+	relp  bool // RELP sessions (relp.Server) instead of framed messages
 }
 
 func (s *streamSocket) protocol() string {
-	if s.tls {
+	switch {
+	case s.relp && s.tls:
+		return "relp-tls"
+	case s.relp:
+		return "relp"
+	case s.tls:
 		return "tls"
 	}
 	return "tcp"
@@ -195,13 +205,17 @@ func Listen(opts Options) (*Listener, error) {
 		conns: make(map[net.Conn]struct{}),
 	}
 	var errs []error
+	streamPorts := slices.Concat(opts.TCPPorts, opts.TLSPorts, opts.RELPPorts, opts.RELPTLSPorts)
 	for _, port := range opts.ProxyProtocolPorts {
-		if port != 0 && !slices.Contains(opts.TCPPorts, port) && !slices.Contains(opts.TLSPorts, port) {
-			errs = append(errs, fmt.Errorf("listener: PROXY protocol port %d is not a TCP or TLS port", port))
+		if port != 0 && !slices.Contains(streamPorts, port) {
+			errs = append(errs, fmt.Errorf("listener: PROXY protocol port %d is not a TCP, TLS or RELP port", port))
 		}
 	}
-	if slices.ContainsFunc(opts.TLSPorts, func(p int) bool { return p != 0 }) {
-		var err error
+	var err error
+	if l.relp, err = newRELPServer(opts); err != nil {
+		errs = append(errs, err)
+	}
+	if slices.ContainsFunc(slices.Concat(opts.TLSPorts, opts.RELPTLSPorts), func(p int) bool { return p != 0 }) {
 		if l.certs, l.tlsConf, err = newTLSConfig(opts); err != nil {
 			errs = append(errs, err)
 		}
@@ -210,14 +224,14 @@ func Listen(opts Options) (*Listener, error) {
 		return nil, err
 	}
 	for _, ports := range []struct {
-		list []int
-		tls  bool
-	}{{opts.TCPPorts, false}, {opts.TLSPorts, true}} {
+		list      []int
+		tls, relp bool
+	}{{opts.TCPPorts, false, false}, {opts.TLSPorts, true, false}, {opts.RELPPorts, false, true}, {opts.RELPTLSPorts, true, true}} {
 		for _, port := range ports.list {
 			if port == 0 {
 				continue
 			}
-			sock := &streamSocket{tls: ports.tls, proxy: slices.Contains(opts.ProxyProtocolPorts, port)}
+			sock := &streamSocket{tls: ports.tls, relp: ports.relp, proxy: slices.Contains(opts.ProxyProtocolPorts, port)}
 			ln, err := net.Listen("tcp", net.JoinHostPort(opts.Address, strconv.Itoa(port)))
 			if err != nil {
 				errs = append(errs, fmt.Errorf("listen on %s port %d: %w", strings.ToUpper(sock.protocol()), port, err))
@@ -250,7 +264,7 @@ func Listen(opts Options) (*Listener, error) {
 	return l, nil
 }
 
-// Addrs returns the bound addresses: TCP, then TLS, then UDP, each in the order of Options;
+// Addrs returns the bound addresses: TCP, TLS, RELP, RELP over TLS, then UDP, each in the order of Options;
 // useful when a port was 0.
 func (l *Listener) Addrs() []net.Addr {
 	var addrs []net.Addr
@@ -450,6 +464,10 @@ func (l *Listener) serveConn(drained context.Context, conn net.Conn, sock *strea
 			return
 		}
 		conn = tc
+	}
+	if sock.relp {
+		l.serveRELP(drained, conn, source, sock.port, streams)
+		return
 	}
 	l.serveStream(drained, conn, source, sock.port, streams)
 }
