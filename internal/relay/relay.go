@@ -72,6 +72,8 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		UDPPorts:           cfg.UDPPorts,
 		TCPPorts:           cfg.TCPPorts,
 		TLSPorts:           cfg.TLSPorts,
+		RELPPorts:          cfg.RELPPorts,
+		RELPTLSPorts:       cfg.RELPTLSPorts,
 		ProxyProtocolPorts: cfg.ProxyProtocolPorts,
 		CertFile:           cfg.CertFile,
 		KeyFile:            cfg.KeyFile,
