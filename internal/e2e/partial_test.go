@@ -19,8 +19,8 @@ const (
 	// partialConnections is how many connections TestPartialMessagesMemory opens, each holding
 	// partialBytes of a message of partialMaxBytes, the relay's maximum.
 	partialConnections = 3000
-	partialBytes       = 200_000
-	partialMaxBytes    = 256 << 10
+	partialBytes       = 150_000
+	partialMaxBytes    = 160 << 10
 	// partialBudgetBytes is the memory a connection may cost beyond its share of the cap: the
 	// scanner's first 4 KiB, its goroutine, socket and TLS-free connection state, with room.
 	partialBudgetBytes = 48 << 10
@@ -29,8 +29,8 @@ const (
 	bufferCapBytes = 256 << 20
 )
 
-// TestPartialMessagesMemory opens 3,000 connections that each send 200 KB of a 256 KiB message
-// and pause: 600 MB of partial messages, which the relay must not take into memory beyond the
+// TestPartialMessagesMemory opens 3,000 connections that each send 150 KB of a 160 KiB message
+// and pause: 450 MB of partial messages, which the relay must not take into memory beyond the
 // half of its buffers' cap that connections may reserve. Its resident memory must stay below
 // what it used before, plus that half of the cap, plus 48 KiB per connection.
 func TestPartialMessagesMemory(t *testing.T) {
