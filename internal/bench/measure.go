@@ -113,11 +113,11 @@ func measure(ctx context.Context, rcv *Receiver, load Load, res *Result) error {
 	}
 
 	res.LoadAverage = LoadAverage()
-	genCPU := selfCPU()
+	genCPU := SelfCPU()
 	start := time.Now()
 	sent, sendErr := Send(ctx, load)
 	res.SendSeconds = time.Since(start).Seconds()
-	res.GeneratorCPUSeconds = (selfCPU() - genCPU).Seconds()
+	res.GeneratorCPUSeconds = (SelfCPU() - genCPU).Seconds()
 	idleCtx, cancel := context.WithTimeout(ctx, stopTimeout)
 	busy, idleErr := p.WaitIdle(idleCtx)
 	cancel()
@@ -138,8 +138,9 @@ func measure(ctx context.Context, rcv *Receiver, load Load, res *Result) error {
 	return errors.Join(sendErr, idleErr, stopErr, collectErr)
 }
 
-// selfCPU returns the user plus system time this process has used.
-func selfCPU() time.Duration {
+// SelfCPU returns the user plus system time this process has used, all threads: the work of
+// the generator in a run, or of every stage in an in-process benchmark.
+func SelfCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

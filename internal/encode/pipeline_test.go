@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -88,15 +87,6 @@ func (p *pipeline) stop(tb testing.TB) {
 	}
 }
 
-// selfCPU returns the CPU time the process has used, user and system.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkPipeline runs 200-byte RFC 5424 messages from one connection's bytes to finished
 // records: framing, header scan, JSON encoding, batching, gzip, through the real event and
 // record stages. "spool" also writes each record to a spool, fsync included. An op is one
@@ -117,7 +107,7 @@ func BenchmarkPipeline(b *testing.B) {
 			b.SetBytes(int64(meanBytes))
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := selfCPU()
+			cpu := bench.SelfCPU()
 			received := time.Now()
 			for range b.N {
 				if !sc.Scan() {
@@ -140,7 +130,7 @@ func BenchmarkPipeline(b *testing.B) {
 			b.StopTimer()
 			// The stages run on several goroutines: time per op is wall time, this is the work.
 			records, recordBytes := sp.records.Load(), sp.bytes.Load()
-			b.ReportMetric(float64((selfCPU()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/msg")
+			b.ReportMetric(float64((bench.SelfCPU()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/msg")
 			b.ReportMetric(float64(rawBytes)/float64(max(1, recordBytes)), "ratio")
 			b.ReportMetric(float64(recordBytes)/float64(max(1, records)), "B/record")
 		})
