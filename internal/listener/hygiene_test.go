@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/e2e"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 func TestMaxConnections(t *testing.T) {
-	s := start(t, Options{TCPPorts: []int{freePort(t)}, MaxConnections: 2})
+	s := start(t, Options{TCPPorts: []int{testenv.FreePort(t)}, MaxConnections: 2})
 	addr := s.Addrs()[0].String()
 	dial := func() net.Conn {
 		conn, err := net.Dial("tcp", addr)
@@ -24,7 +25,7 @@ func TestMaxConnections(t *testing.T) {
 		return conn
 	}
 	first, _ := dial(), dial()
-	waitFor(t, "two connections open", func() bool { return s.open() == 2 })
+	testenv.Eventually(t, "two connections open", func() bool { return s.open() == 2 })
 	third := dial()
 	waitClosed(t, third)
 	if got := s.refused(reasonMaxConnections); got != 1 {
@@ -32,7 +33,7 @@ func TestMaxConnections(t *testing.T) {
 	}
 
 	first.Close()
-	waitFor(t, "a slot freed", func() bool { return s.open() == 1 })
+	testenv.Eventually(t, "a slot freed", func() bool { return s.open() == 1 })
 	fourth := dial()
 	fmt.Fprint(fourth, "<13>in a freed slot\n")
 	if msgs := s.waitMessages(t, 1); msgs[0].Msg != "<13>in a freed slot" {
@@ -45,9 +46,9 @@ func TestMaxConnections(t *testing.T) {
 func TestStalledConnections(t *testing.T) {
 	pki := e2e.NewPKI(t, "CA")
 	server := pki.Issue(t, e2e.CertOptions{CommonName: "localhost", Hosts: []string{"localhost"}})
-	proxied := freePort(t)
+	proxied := testenv.FreePort(t)
 	s := start(t, Options{
-		TCPPorts: []int{freePort(t), proxied}, TLSPorts: []int{freePort(t)}, ProxyProtocolPorts: []int{proxied},
+		TCPPorts: []int{testenv.FreePort(t), proxied}, TLSPorts: []int{testenv.FreePort(t)}, ProxyProtocolPorts: []int{proxied},
 		CertFile: server.CertFile, KeyFile: server.KeyFile, IdleTimeout: 2 * time.Second, // long enough for a handshake under -race
 	})
 	addrs := s.Addrs()
@@ -58,9 +59,9 @@ func TestStalledConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "last port accepting", func() bool { return s.open() == 1 })
+	testenv.Eventually(t, "last port accepting", func() bool { return s.open() == 1 })
 	warmUp.Close()
-	waitFor(t, "warm-up connection closed", func() bool { return s.open() == 0 })
+	testenv.Eventually(t, "warm-up connection closed", func() bool { return s.open() == 0 })
 	baseline := runtime.NumGoroutine()
 
 	stalls := []struct {
@@ -97,8 +98,8 @@ func TestStalledConnections(t *testing.T) {
 	for _, conn := range conns {
 		waitClosed(t, conn)
 	}
-	waitFor(t, "every connection closed", func() bool { return s.open() == 0 })
-	waitFor(t, "goroutines back to the baseline", func() bool { return runtime.NumGoroutine() <= baseline })
+	testenv.Eventually(t, "every connection closed", func() bool { return s.open() == 0 })
+	testenv.Eventually(t, "goroutines back to the baseline", func() bool { return runtime.NumGoroutine() <= baseline })
 }
 
 func dialWrite(network, addr, data string) (net.Conn, error) {
@@ -113,7 +114,7 @@ func dialWrite(network, addr, data string) (net.Conn, error) {
 // TestShutdownDuringOpening checks that Run returns within the drain window while connections
 // are stalled in their PROXY header or TLS handshake, whose own timeouts are far longer.
 func TestShutdownDuringOpening(t *testing.T) {
-	proxied, tlsPort := freePort(t), freePort(t)
+	proxied, tlsPort := testenv.FreePort(t), testenv.FreePort(t)
 	l, err := Listen(Options{
 		Address:  "127.0.0.1",
 		TCPPorts: []int{proxied}, TLSPorts: []int{tlsPort}, ProxyProtocolPorts: []int{proxied},

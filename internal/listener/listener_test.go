@@ -19,6 +19,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // got is one message a Stream received.
@@ -134,34 +136,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// freePort returns a TCP port of 127.0.0.1 that was free a moment ago, for options that must
-// name a port before Listen binds it.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// waitFor polls cond until it holds, failing the test after a generous deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // waitMessages waits until the sink holds n messages and returns them.
 func (s *server) waitMessages(t *testing.T, n int) []got {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d messages", n), func() bool { return len(s.sink.messages()) >= n })
+	testenv.Eventually(t, fmt.Sprintf("%d messages", n), func() bool { return len(s.sink.messages()) >= n })
 	return s.sink.messages()
 }
 
@@ -186,7 +164,7 @@ func waitClosed(t *testing.T, conn net.Conn) {
 var loopback = netip.MustParseAddr("127.0.0.1")
 
 func TestTCPAndUDP(t *testing.T) {
-	s := start(t, Options{TCPPorts: []int{freePort(t)}, UDPPorts: []int{freePort(t)}})
+	s := start(t, Options{TCPPorts: []int{testenv.FreePort(t)}, UDPPorts: []int{testenv.FreePort(t)}})
 	addrs := s.Addrs()
 	tcpAddr, udpAddr := addrs[0].String(), addrs[1].String()
 	tcpPort, udpPort := uint16(addrs[0].(*net.TCPAddr).Port), uint16(addrs[1].(*net.UDPAddr).Port)

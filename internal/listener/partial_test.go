@@ -33,10 +33,10 @@ func TestCompleteMessagesBeforeAPartialFrame(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := start(t, Options{TCPPorts: []int{freePort(t)}})
+			s := start(t, Options{TCPPorts: []int{testenv.FreePort(t)}})
 			conn := dialTCP(t, s)
 			fmt.Fprint(conn, tt.first)
-			// The sender pauses here; the deadline of waitFor is far longer than the relay needs.
+			// The sender pauses here; the deadline of testenv.Eventually is far longer than the relay needs.
 			msgs := s.waitMessages(t, 2)
 			if got := testenv.Metric(t, s.reg, "kinesyslog_messages_received_total"); got != 2 {
 				t.Errorf("kinesyslog_messages_received_total = %v during the pause, want 2", got)
@@ -62,7 +62,7 @@ func TestCompleteMessagesBeforeAPartialFrame(t *testing.T) {
 // listener with a 1 s idle timeout: the sender never goes quiet, so it must stay connected and
 // lose nothing.
 func TestStraddlingSenderStaysConnected(t *testing.T) {
-	s := start(t, Options{TCPPorts: []int{freePort(t)}, IdleTimeout: time.Second})
+	s := start(t, Options{TCPPorts: []int{testenv.FreePort(t)}, IdleTimeout: time.Second})
 	conn := dialTCP(t, s)
 	const writes = 8 // 2.4 s: more than twice the idle timeout
 	var want []string
@@ -108,14 +108,14 @@ func TestIncompleteMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := start(t, Options{TCPPorts: []int{freePort(t)}, IdleTimeout: 500 * time.Millisecond})
+			s := start(t, Options{TCPPorts: []int{testenv.FreePort(t)}, IdleTimeout: 500 * time.Millisecond})
 			conn := dialTCP(t, s)
 			fmt.Fprint(conn, tt.send)
 			if tt.closeConn {
 				conn.Close()
 			}
 			msgs := s.waitMessages(t, len(tt.want))
-			waitFor(t, "an incomplete message counted", func() bool {
+			testenv.Eventually(t, "an incomplete message counted", func() bool {
 				return testenv.Metric(t, s.reg, "kinesyslog_messages_incomplete_total") == 1
 			})
 			var got []string

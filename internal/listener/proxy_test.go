@@ -19,6 +19,7 @@ import (
 
 	"github.com/kinesyslog/kinesyslog/internal/e2e"
 	"github.com/kinesyslog/kinesyslog/internal/ratelog"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // header returns the PROXY header of version for a TCP connection from src to dst.
@@ -125,7 +126,7 @@ func TestProxyProtocol(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			port := freePort(t)
+			port := testenv.FreePort(t)
 			s := start(t, Options{TCPPorts: []int{port}, ProxyProtocolPorts: []int{port}})
 			conn, err := net.Dial("tcp", s.Addrs()[0].String())
 			if err != nil {
@@ -141,7 +142,7 @@ func TestProxyProtocol(t *testing.T) {
 					waitClosed(t, conn)
 				}
 				conn.Close()
-				waitFor(t, "connection closed", func() bool {
+				testenv.Eventually(t, "connection closed", func() bool {
 					return s.open() == 0 && testutil.ToFloat64(s.m.connsTotal) == 1
 				})
 				if got := s.refused(reasonProxyHeader); got != tt.wantRefused {
@@ -177,7 +178,7 @@ func udpHeader(t *testing.T) []byte {
 func TestProxyHeaderTimeout(t *testing.T) {
 	for _, send := range [][]byte{nil, []byte("PROXY TCP4 203.0.113.7"), header(t, 2, "198.51.100.7:1", "192.0.2.1:514")[:20]} {
 		t.Run(fmt.Sprintf("%q", send), func(t *testing.T) {
-			port := freePort(t)
+			port := testenv.FreePort(t)
 			s := start(t, Options{TCPPorts: []int{port}, ProxyProtocolPorts: []int{port}, ProxyHeaderTimeout: 50 * time.Millisecond})
 			conn, err := net.Dial("tcp", s.Addrs()[0].String())
 			if err != nil {
@@ -186,7 +187,7 @@ func TestProxyHeaderTimeout(t *testing.T) {
 			defer conn.Close()
 			conn.Write(send)
 			waitClosed(t, conn)
-			waitFor(t, "refusal counted", func() bool { return s.refused(reasonProxyHeader) == 1 })
+			testenv.Eventually(t, "refusal counted", func() bool { return s.refused(reasonProxyHeader) == 1 })
 		})
 	}
 }
@@ -194,7 +195,7 @@ func TestProxyHeaderTimeout(t *testing.T) {
 // TestProxyHeaderOnPlainPort checks that a port not configured for the PROXY protocol treats a
 // header as message data: the sender's address stays the socket's.
 func TestProxyHeaderOnPlainPort(t *testing.T) {
-	plain, proxied := freePort(t), freePort(t)
+	plain, proxied := testenv.FreePort(t), testenv.FreePort(t)
 	s := start(t, Options{TCPPorts: []int{plain, proxied}, ProxyProtocolPorts: []int{proxied}})
 	conn, err := net.Dial("tcp", s.Addrs()[0].String())
 	if err != nil {
@@ -217,7 +218,7 @@ func TestProxyThenTLS(t *testing.T) {
 	pki := e2e.NewPKI(t, "CA")
 	server := pki.Issue(t, e2e.CertOptions{CommonName: "localhost", Hosts: []string{"localhost"}})
 	client := pki.Issue(t, e2e.CertOptions{CommonName: "web-1", Client: true})
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	s := start(t, Options{TLSPorts: []int{port}, ProxyProtocolPorts: []int{port}, CertFile: server.CertFile,
 		KeyFile: server.KeyFile, ClientCAFile: pki.CAFile, ClientAllow: []string{"web-*"}})
 	raw, err := net.Dial("tcp", s.Addrs()[0].String())

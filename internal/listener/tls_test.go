@@ -19,6 +19,7 @@ import (
 
 	"github.com/kinesyslog/kinesyslog/internal/certs"
 	"github.com/kinesyslog/kinesyslog/internal/e2e"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // dialTLS connects to addr with conf and sends msg octet-counted (RFC5425 section 4.3). It
@@ -91,7 +92,7 @@ func TestTLSClientCertificates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts := Options{TLSPorts: []int{freePort(t)}, CertFile: serverCert.CertFile, KeyFile: serverCert.KeyFile,
+			opts := Options{TLSPorts: []int{testenv.FreePort(t)}, CertFile: serverCert.CertFile, KeyFile: serverCert.KeyFile,
 				ClientAuth: tt.auth, ClientAllow: tt.allow}
 			if tt.clientCA {
 				opts.ClientCAFile = pki.CAFile
@@ -116,8 +117,8 @@ func TestTLSClientCertificates(t *testing.T) {
 			if err == nil {
 				t.Fatal("connection accepted, want it refused")
 			}
-			waitFor(t, "refusal counted", func() bool { return s.refused(tt.wantRefusal) == 1 })
-			waitFor(t, "connection closed", func() bool { return s.open() == 0 })
+			testenv.Eventually(t, "refusal counted", func() bool { return s.refused(tt.wantRefusal) == 1 })
+			testenv.Eventually(t, "connection closed", func() bool { return s.open() == 0 })
 			if n := s.sink.opened(); n != 0 {
 				t.Errorf("%d streams opened for a refused client", n)
 			}
@@ -129,7 +130,7 @@ func TestTLSClientCertificates(t *testing.T) {
 }
 
 func TestTLSRefusesPlainText(t *testing.T) {
-	s := start(t, Options{TLSPorts: []int{freePort(t)}})
+	s := start(t, Options{TLSPorts: []int{testenv.FreePort(t)}})
 	conn, err := net.Dial("tcp", s.Addrs()[0].String())
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +138,7 @@ func TestTLSRefusesPlainText(t *testing.T) {
 	defer conn.Close()
 	fmt.Fprint(conn, "<13>plain text on a TLS port\n")
 	waitClosed(t, conn)
-	waitFor(t, "refusal counted", func() bool { return s.refused(reasonHandshake) == 1 })
+	testenv.Eventually(t, "refusal counted", func() bool { return s.refused(reasonHandshake) == 1 })
 	if n := s.sink.opened(); n != 0 {
 		t.Errorf("%d streams opened", n)
 	}
@@ -158,7 +159,7 @@ func TestTLSStalledHandshake(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := start(t, Options{TLSPorts: []int{freePort(t)}, HandshakeTimeout: 50 * time.Millisecond})
+			s := start(t, Options{TLSPorts: []int{testenv.FreePort(t)}, HandshakeTimeout: 50 * time.Millisecond})
 			conn, err := net.Dial("tcp", s.Addrs()[0].String())
 			if err != nil {
 				t.Fatal(err)
@@ -170,7 +171,7 @@ func TestTLSStalledHandshake(t *testing.T) {
 			} else {
 				waitClosed(t, conn)
 			}
-			waitFor(t, "connection closed", func() bool {
+			testenv.Eventually(t, "connection closed", func() bool {
 				return s.open() == 0 && testutil.ToFloat64(s.m.connsTotal) == 1
 			})
 			if got := s.refused(reasonHandshake); got != tt.wantRefused {
@@ -185,7 +186,7 @@ func TestTLSStalledHandshake(t *testing.T) {
 func TestTLSSelfSigned(t *testing.T) {
 	var logs logBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	s := start(t, Options{TLSPorts: []int{freePort(t)}, Logger: logger})
+	s := start(t, Options{TLSPorts: []int{testenv.FreePort(t)}, Logger: logger})
 	var leaf *x509.Certificate
 	conf := &tls.Config{
 		InsecureSkipVerify: true, // verified below against the certificate itself
@@ -204,7 +205,7 @@ func TestTLSSelfSigned(t *testing.T) {
 			t.Errorf("self-signed certificate for %s: %v", name, err)
 		}
 	}
-	waitFor(t, "warning logged", func() bool {
+	testenv.Eventually(t, "warning logged", func() bool {
 		return strings.Contains(logs.String(), "sha256="+certs.Fingerprint(leaf))
 	})
 	if !strings.Contains(logs.String(), "level=WARN") {
@@ -244,7 +245,7 @@ func TestTLSCertificateReload(t *testing.T) {
 			mtime := time.Now().Add(-time.Hour)
 			first.Install(t, certFile, keyFile, mtime)
 			reload := make(chan os.Signal, 1)
-			opts := Options{TLSPorts: []int{freePort(t)}, CertFile: certFile, KeyFile: keyFile, Reload: reload,
+			opts := Options{TLSPorts: []int{testenv.FreePort(t)}, CertFile: certFile, KeyFile: keyFile, Reload: reload,
 				CertPollInterval: 5 * time.Millisecond}
 			if trigger == "signal" {
 				opts.CertPollInterval = time.Hour
@@ -272,7 +273,7 @@ func TestTLSCertificateReload(t *testing.T) {
 			}
 
 			replace(second)
-			waitFor(t, "new certificate served", func() bool { return serverCN(t, addr, pki.Pool) == "second" })
+			testenv.Eventually(t, "new certificate served", func() bool { return serverCN(t, addr, pki.Pool) == "second" })
 			if got, want := testutil.ToFloat64(s.m.certExpiry), float64(second.TLS.Leaf.NotAfter.Unix()); got != want {
 				t.Errorf("expiry metric %v, want %v", got, want)
 			}
@@ -282,7 +283,7 @@ func TestTLSCertificateReload(t *testing.T) {
 			}
 
 			replace(garbage)
-			waitFor(t, "failed reload counted", func() bool { return reloads("error") == 1 })
+			testenv.Eventually(t, "failed reload counted", func() bool { return reloads("error") == 1 })
 			if cn := serverCN(t, addr, pki.Pool); cn != "second" {
 				t.Errorf("certificate %q after a bad reload, want second kept", cn)
 			}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // TestUDPReaders sends datagrams from many senders at once to ports read by one and by several
@@ -167,7 +169,7 @@ func TestUDPKernelDrops(t *testing.T) {
 	for range 20_000 {
 		conn.Write(datagram)
 	}
-	waitFor(t, "kernel drops counted", func() bool { return testutil.ToFloat64(l.m.udpKernel) > 0 })
+	testenv.Eventually(t, "kernel drops counted", func() bool { return testutil.ToFloat64(l.m.udpKernel) > 0 })
 }
 
 // TestRecentStreams checks which senders keep their stream: the reader opens a stream for a sender
