@@ -6,9 +6,10 @@ import (
 	"os"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // segmentFiles returns the numbers of the segment files in dir.
@@ -43,18 +44,6 @@ func segmentOf(t *testing.T, l *Log, stream, seq uint64) uint64 {
 	return 0
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func TestReleasePrefix(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{SegmentBytes: minSegmentBytes, MaxBytes: 1 << 20}
@@ -86,7 +75,7 @@ func TestReleasePrefix(t *testing.T) {
 	other := l.NewStream()
 	extra := entriesOf(other, 0, 1)
 	l.appendSynced(extra...) // its round also syncs the release marker, then removes segments
-	waitFor(t, "the first segment to go", func() bool { return !slices.Contains(segmentFiles(t, dir), files[0]) })
+	testenv.Eventually(t, "the first segment to go", func() bool { return !slices.Contains(segmentFiles(t, dir), files[0]) })
 	if got := segmentFiles(t, dir); !slices.Contains(got, files[1]) || !slices.Contains(got, files[len(files)-1]) {
 		t.Fatalf("segment files %v after releasing all but one entry of %d: want %d and every later one kept",
 			got, files[1], files[1])
@@ -105,7 +94,7 @@ func TestReleasePrefix(t *testing.T) {
 		t.Fatalf("Release = %v", err)
 	}
 	l2.appendSynced(entriesOf(l2.NewStream(), 0, 1)...)
-	waitFor(t, "every recovered segment to go", func() bool { return len(segmentFiles(t, dir)) == 1 })
+	testenv.Eventually(t, "every recovered segment to go", func() bool { return len(segmentFiles(t, dir)) == 1 })
 	l2.close()
 
 	l3 := openTest(t, dir, opts)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // syncs returns how many rounds wrote and synced, from kinesyslog_intake_sync_seconds.
@@ -31,7 +33,7 @@ func TestGroupCommit(t *testing.T) {
 	dir := t.TempDir()
 	// A long interval: only waiters make rounds start.
 	l := openTest(t, dir, Options{SyncInterval: time.Hour})
-	waitFor(t, "the first segment's header to be written", func() bool { return syncs(t, l) == 1 })
+	testenv.Eventually(t, "the first segment's header to be written", func() bool { return syncs(t, l) == 1 })
 	const appenders, appends = 16, 50
 	var wg sync.WaitGroup
 	errs := make(chan error, appenders)
@@ -77,11 +79,11 @@ func TestSyncIntervalWithoutWaiters(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No one waits: the interval alone gets the entries to the file.
-	waitFor(t, "the appended entries to reach the file", func() bool {
+	testenv.Eventually(t, "the appended entries to reach the file", func() bool {
 		info, err := os.Stat(l.path(l.firstOwn))
 		return err == nil && info.Size() >= int64(p)
 	})
-	waitFor(t, "the sync to be published", func() bool {
+	testenv.Eventually(t, "the sync to be published", func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		return l.synced >= p
@@ -126,7 +128,7 @@ func TestMaxBytesBlocks(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, "the append to block", func() bool { return testutil.ToFloat64(l.metrics.blocked) == 1 })
+	testenv.Eventually(t, "the append to block", func() bool { return testutil.ToFloat64(l.metrics.blocked) == 1 })
 	select {
 	case err := <-done:
 		t.Fatalf("Append at the cap returned %v before any release", err)
@@ -174,7 +176,7 @@ func TestFlushRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.appendSynced(entriesOf(fast, 1000, 1)...)
-	waitFor(t, "the unpinned segments to go", func() bool { return l.Segments() < before })
+	testenv.Eventually(t, "the unpinned segments to go", func() bool { return l.Segments() < before })
 }
 
 func TestPendingBytesBounded(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // testTimeout bounds every wait of these tests.
@@ -160,18 +162,6 @@ func (ts *testServer) protocolErrors(reason string) float64 {
 	return testutil.ToFloat64(ts.srv.m.protocol.WithLabelValues(reason))
 }
 
-// waitFor polls cond until it holds or the test times out.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, testTimeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // rawOpen is the open frame librelp 1.11.0 sends.
 const rawOpen = "1 open 86 relp_version=0\nrelp_software=librelp,1.11.0,http://librelp.adiscon.com\ncommands=syslog\n"
 
@@ -301,7 +291,7 @@ func TestAcksWaitForDurable(t *testing.T) {
 		if _, err := io.WriteString(c, batch); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, fmt.Sprintf("commit %d", i+1), func() bool { return sink.commits() == i+1 })
+		testenv.Eventually(t, fmt.Sprintf("commit %d", i+1), func() bool { return sink.commits() == i+1 })
 	}
 	sink.release(1)
 	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
@@ -441,7 +431,7 @@ func TestWindowExceeded(t *testing.T) {
 	if _, err := io.WriteString(c, "2 syslog 1 a\n3 syslog 1 b\n4 syslog 1 c\n5 syslog 1 d\n"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "window_exceeded counted", func() bool { return ts.protocolErrors(reasonWindow) == 1 })
+	testenv.Eventually(t, "window_exceeded counted", func() bool { return ts.protocolErrors(reasonWindow) == 1 })
 	for i := range sink.commits() {
 		sink.release(i)
 	}
@@ -512,7 +502,7 @@ func TestShutdown(t *testing.T) {
 	if _, err := io.WriteString(c, "2 syslog 1 a\n"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "commit", func() bool { return sink.commits() == 1 })
+	testenv.Eventually(t, "commit", func() bool { return sink.commits() == 1 })
 	ts.cancel()
 	if got, want := readRest(t, r), "0 serverclose 0\n"; got != want {
 		t.Errorf("at shutdown: server sent %q, want %q", got, want)
@@ -608,7 +598,7 @@ func TestBackpressure(t *testing.T) {
 		}
 		sent <- c.Flush(ctx)
 	}()
-	waitFor(t, "messages staged", func() bool {
+	testenv.Eventually(t, "messages staged", func() bool {
 		sink.mu.Lock()
 		defer sink.mu.Unlock()
 		return len(sink.staged) > 0

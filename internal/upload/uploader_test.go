@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/kinesyslog/kinesyslog/internal/spool"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // Firehose's limits (package firehose), which the tests' destinations have unless a test says
@@ -148,18 +149,6 @@ func writeConcurrently(t testing.TB, s *spool.Spool, records [][]byte) {
 		})
 	}
 	wg.Wait()
-}
-
-// eventually polls cond until it holds or a generous deadline passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // run starts u.Run for the length of the test.
@@ -513,7 +502,7 @@ func TestFullBatchSentAtOnce(t *testing.T) {
 			records := tt.records(t)
 			writeConcurrently(t, s, records)
 			// The interval is an hour: only a full batch is sent before Flush.
-			eventually(t, "a full batch", func() bool { return len(sink.callSizes()) == len(tt.want) })
+			testenv.Eventually(t, "a full batch", func() bool { return len(sink.callSizes()) == len(tt.want) })
 			if got := sink.callSizes(); !cmp.Equal(got, tt.want) {
 				t.Errorf("calls before Flush = %v, want %v", got, tt.want)
 			}
@@ -600,7 +589,7 @@ func TestRecordsOfPreviousRunSentOnStart(t *testing.T) {
 	s = openSpool(t, dir)
 	sink := &recorder{}
 	run(t, New(s, sink, fast)) // an hour's interval: only the start can send them
-	eventually(t, "the records of the previous run to be delivered", func() bool { return s.Len() == 0 })
+	testenv.Eventually(t, "the records of the previous run to be delivered", func() bool { return s.Len() == 0 })
 	if got, want := sink.callSizes(), []int{3}; !cmp.Equal(got, want) {
 		t.Errorf("calls = %v, want %v", got, want)
 	}
@@ -613,7 +602,7 @@ func TestIntervalSendsPartialBatch(t *testing.T) {
 	opts.Interval = 10 * time.Millisecond
 	run(t, New(s, sink, opts))
 	write(t, s, gz(t, "a"), gz(t, "b"))
-	eventually(t, "a partial batch to be sent by the interval", func() bool { return s.Len() == 0 })
+	testenv.Eventually(t, "a partial batch to be sent by the interval", func() bool { return s.Len() == 0 })
 }
 
 // TestSpoolFullSendsPartialBatch checks that records are sent without waiting for a full batch
