@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kinesyslog/kinesyslog/internal/config"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // TestLongestMessageKeptWhole sends messages of --max-message-size bytes, at its largest
@@ -23,7 +24,7 @@ import (
 func TestLongestMessageKeptWhole(t *testing.T) {
 	const max = config.MaxMessageBytes
 	out := filepath.Join(t.TempDir(), "out")
-	tcpPort := FreePort(t, "tcp")
+	tcpPort := testenv.FreePort(t)
 	relay := Start(t, Options{
 		Args:    []string{"--output", out, "--tcp-port", Port(tcpPort), "--max-message-size", strconv.Itoa(max)},
 		Metrics: true,
@@ -118,7 +119,7 @@ func asRecorded(msg []byte) string {
 // TestGELFOfNothingCounted sends GELF datagrams that hold nothing but NUL bytes, plain and as a
 // gzip bomb, and finds them refused and counted rather than vanished.
 func TestGELFOfNothingCounted(t *testing.T) {
-	udpPort := FreePort(t, "udp")
+	udpPort := testenv.FreePort(t)
 	relay := Start(t, Options{
 		Args:    []string{"--gelf", "--output", filepath.Join(t.TempDir(), "out"), "--udp-port", Port(udpPort)},
 		Metrics: true,

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // Where .ci/install-interop puts programs that cannot be installed as Debian packages.
@@ -31,8 +33,6 @@ const (
 	// daemonStopTimeout bounds how long a daemon may take to flush its queues and exit after
 	// SIGTERM.
 	daemonStopTimeout = 30 * time.Second
-	// pollInterval is how often readiness and other conditions are polled.
-	pollInterval = 10 * time.Millisecond
 )
 
 // DaemonOptions says how to run a syslog daemon.
@@ -68,19 +68,11 @@ type Daemon struct {
 // if it loads it at all, so that the daemon does not take /dev/log.
 func StartRsyslog(tb testing.TB, opts DaemonOptions) *Daemon {
 	tb.Helper()
-	path := Program(tb, "rsyslogd")
-	conf := filepath.Join(opts.Dir, "rsyslog.conf")
-	text := fmt.Sprintf("global(workDirectory=%q)\n%s\n", opts.Dir, opts.Config)
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+	argv, err := testenv.RsyslogCommand(Program(tb, "rsyslogd"), opts.Dir, opts.Config, opts.Env)
+	if err != nil {
 		tb.Fatal(err)
 	}
-	check := exec.Command(path, "-N1", "-f", conf)
-	check.Env = append(os.Environ(), opts.Env...)
-	if out, err := check.CombinedOutput(); err != nil {
-		tb.Fatalf("rsyslogd -N1: %v\n%s\nconfiguration:\n%s", err, out, text)
-	}
-	cmd := exec.Command(path, "-n", "-f", conf, "-i", filepath.Join(opts.Dir, "rsyslogd.pid"))
-	return startDaemon(tb, "rsyslogd", cmd, opts)
+	return startDaemon(tb, "rsyslogd", exec.Command(argv[0], argv[1:]...), opts)
 }
 
 // StartSyslogNG runs `syslog-ng -F` with opts.Config, to which it prepends the @version line of
@@ -132,7 +124,7 @@ func findSyslogNG(tb testing.TB) syslogNG {
 		dir = DefaultInteropDir
 	}
 	root := filepath.Join(dir, "syslog-ng")
-	if binary := filepath.Join(root, "usr", "sbin", "syslog-ng"); isExecutable(binary) {
+	if binary, err := exec.LookPath(filepath.Join(root, "usr", "sbin", "syslog-ng")); err == nil {
 		libs := filepath.Join(root, "usr", "lib", "syslog-ng")
 		modules, _ := filepath.Glob(filepath.Join(libs, "[0-9]*.[0-9]*"))
 		if len(modules) != 1 {
@@ -173,16 +165,15 @@ func startDaemon(tb testing.TB, name string, cmd *exec.Cmd, opts DaemonOptions) 
 			tb.Logf("%s output:\n%s", name, d.Log())
 		}
 	})
-	deadline := time.Now().Add(daemonReadyTimeout)
-	for opts.Ready != nil && !opts.Ready() {
-		select {
-		case <-d.exited:
-			tb.Fatalf("%s exited at start: %v\n%s", name, d.waitErr, d.Log())
-		case <-time.After(pollInterval):
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s not ready within %v:\n%s", name, daemonReadyTimeout, d.Log())
-		}
+	if opts.Ready != nil {
+		testenv.EventuallyWithin(tb, daemonReadyTimeout, name+" ready", func() bool {
+			select {
+			case <-d.exited:
+				tb.Fatalf("%s exited at start: %v\n%s", name, d.waitErr, d.Log())
+			default:
+			}
+			return opts.Ready()
+		})
 	}
 	return d
 }

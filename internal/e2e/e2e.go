@@ -13,8 +13,6 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,13 +22,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
 	"github.com/kinesyslog/kinesyslog/internal/record"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // startTimeout bounds how long the relay may take to start listening.
@@ -77,62 +75,6 @@ func Binary(tb testing.TB) string {
 	return binary
 }
 
-// Test ports are drawn from below the kernel's ephemeral range (32768 to 60999 on Linux), from
-// which every outgoing connection takes its local port: a port found free in that range can be
-// taken by some test's client socket before the relay binds it.
-const (
-	minTestPort = 20000
-	maxTestPort = 32767
-)
-
-var (
-	portsOnce sync.Once
-	nextPort  atomic.Int32 // the next candidate, less minTestPort; from a random start per process
-)
-
-// FreePort returns a port that was free a moment ago for both TCP and UDP on every address;
-// network ("tcp" or "udp") says which the caller means to use.
-func FreePort(tb testing.TB, network string) int {
-	tb.Helper()
-	return FreePorts(tb, network, 1)[0]
-}
-
-// FreePorts returns n distinct ports that were free a moment ago, as FreePort does. No port is
-// returned twice in one test process; test processes of other packages start elsewhere in the
-// range, and a port they hold is found in use.
-func FreePorts(tb testing.TB, network string, n int) []int {
-	tb.Helper()
-	portsOnce.Do(func() { nextPort.Store(rand.Int32N(maxTestPort - minTestPort + 1)) })
-	ports := make([]int, 0, n)
-	for tries := 0; len(ports) < n; tries++ {
-		if tries > maxTestPort-minTestPort {
-			tb.Fatalf("no free %s port in %d to %d", network, minTestPort, maxTestPort)
-		}
-		port := minTestPort + int(nextPort.Add(1)-1)%(maxTestPort-minTestPort+1)
-		if portFree(port) {
-			ports = append(ports, port)
-		}
-	}
-	return ports
-}
-
-// portFree reports whether port can be bound for TCP and for UDP on all addresses, which
-// conflicts with any binding of it on one address.
-func portFree(port int) bool {
-	address := net.JoinHostPort("", strconv.Itoa(port))
-	ln, err := net.Listen("tcp", address)
-	if err != nil {
-		return false
-	}
-	defer ln.Close()
-	pc, err := net.ListenPacket("udp", address)
-	if err != nil {
-		return false
-	}
-	pc.Close()
-	return true
-}
-
 // Relay is a running kinesyslog process.
 type Relay struct {
 	Cmd      *exec.Cmd
@@ -170,7 +112,7 @@ func Start(tb testing.TB, opts Options) *Relay {
 		args = append(args, "--spool-dir", r.SpoolDir)
 	}
 	if opts.Metrics {
-		r.MetricsAddress = "127.0.0.1:" + Port(FreePort(tb, "tcp"))
+		r.MetricsAddress = "127.0.0.1:" + Port(testenv.FreePort(tb))
 		args = append(args, "--metrics-address", r.MetricsAddress)
 	}
 	r.Cmd = exec.Command(Binary(tb), args...)
@@ -236,19 +178,15 @@ func (r *Relay) Log() string {
 }
 
 // WaitLog polls the relay's log until re matches it, and returns the match with its groups;
-// it fails the test after 30 s.
+// it fails the test after testenv.PollTimeout.
 func (r *Relay) WaitLog(tb testing.TB, re *regexp.Regexp) []string {
 	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if m := re.FindStringSubmatch(r.Log()); m != nil {
-			return m
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("no log line matches %s after 30s", re)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var m []string
+	testenv.Eventually(tb, "a log line matching "+re.String(), func() bool {
+		m = re.FindStringSubmatch(r.Log())
+		return m != nil
+	})
+	return m
 }
 
 // Signal sends sig to the relay.
@@ -372,25 +310,15 @@ const RequireInteropEnv = "KINESYSLOG_REQUIRE_INTEROP"
 // (fails it when RequireInteropEnv is 1).
 func Program(tb testing.TB, name string) string {
 	tb.Helper()
-	path, err := exec.LookPath(name)
+	path, err := testenv.LookPath(name)
 	if err == nil {
 		return path
 	}
-	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
-		if p := filepath.Join(dir, name); isExecutable(p) {
-			return p
-		}
-	}
 	if os.Getenv(RequireInteropEnv) == "1" {
-		tb.Fatalf("%s is not installed and %s=1", name, RequireInteropEnv)
+		tb.Fatalf("%v and %s=1", err, RequireInteropEnv)
 	}
-	tb.Skipf("%s is not installed", name)
+	tb.Skip(err)
 	return ""
-}
-
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
 // Scrape returns every series the relay's /metrics shows, keyed by name and labels as the text
@@ -451,24 +379,25 @@ func (r *Relay) Metric(tb testing.TB, series string) float64 {
 	return v
 }
 
-// WaitMetric polls series until cond holds, failing the test after 30 s.
+// WaitMetric polls series until cond holds, failing the test after testenv.PollTimeout.
 func (r *Relay) WaitMetric(tb testing.TB, series string, cond func(float64) bool) float64 {
 	tb.Helper()
-	return r.WaitMetricFor(tb, series, 30*time.Second, cond)
+	return r.WaitMetricFor(tb, series, testenv.PollTimeout, cond)
 }
 
-// WaitMetricFor polls series until cond holds, failing the test after timeout.
+// WaitMetricFor polls series until cond holds, failing the test after timeout with the last
+// value it read.
 func (r *Relay) WaitMetricFor(tb testing.TB, series string, timeout time.Duration, cond func(float64) bool) float64 {
 	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		v := r.Metric(tb, series)
-		if cond(v) {
-			return v
+	var v float64
+	defer func() {
+		if tb.Failed() {
+			tb.Logf("%s = %v at the end", series, v)
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s = %v after %v", series, v, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	}()
+	testenv.EventuallyWithin(tb, timeout, series+" to meet the condition", func() bool {
+		v = r.Metric(tb, series)
+		return cond(v)
+	})
+	return v
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
 	"github.com/kinesyslog/kinesyslog/internal/record"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // faultDeadline bounds every wait of the fault tests for the relay to reach a state.
@@ -48,7 +49,7 @@ func startFaultRelay(t *testing.T, srv *firehosetest.Server, o faultOptions) *fa
 	if o.spoolDir == "" {
 		o.spoolDir = filepath.Join(t.TempDir(), "spool")
 	}
-	ports := FreePorts(t, "tcp", 1+o.extraTCP)
+	ports := testenv.FreePorts(t, 1+o.extraTCP)
 	r := &faultRelay{tcpPort: ports[0], extraTCP: ports[1:], spoolDir: o.spoolDir}
 	args, env := FirehoseArgs(srv)
 	args = append(args, "--address", "127.0.0.1", "--spool-dir", o.spoolDir)
@@ -56,7 +57,7 @@ func startFaultRelay(t *testing.T, srv *firehosetest.Server, o faultOptions) *fa
 		args = append(args, "--tcp-port", Port(p))
 	}
 	if o.udp {
-		r.udpPort = FreePort(t, "udp")
+		r.udpPort = testenv.FreePort(t)
 		args = append(args, "--udp-port", Port(r.udpPort))
 	}
 	r.Relay = Start(t, Options{Args: append(args, o.args...), Env: env, Metrics: true})
@@ -68,7 +69,7 @@ func startFaultRelay(t *testing.T, srv *firehosetest.Server, o faultOptions) *fa
 func (r *faultRelay) waitMetric(t *testing.T, name, what string, cond func(float64) bool) float64 {
 	t.Helper()
 	var v float64
-	waitUntil(t, name+" "+what, func() bool {
+	testenv.EventuallyWithin(t, faultDeadline, name+" "+what, func() bool {
 		v = r.Totals(t)[name]
 		return cond(v)
 	})
@@ -89,18 +90,6 @@ func (r *faultRelay) waitReceived(t *testing.T, n int) {
 		}
 		return v >= float64(n) && steady >= 5
 	})
-}
-
-// waitUntil polls cond until it holds, failing the test after faultDeadline.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(faultDeadline)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, faultDeadline)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // senderStamp is the RFC5424 timestamp of every message the senders write, so that each event's

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // The fault tests run the real binary against the Firehose test server while it misbehaves, and
@@ -79,7 +80,7 @@ func TestFaultFirehoseOutage(t *testing.T) {
 	}
 
 	srv.SetFault(firehosetest.Fault{})
-	waitUntil(t, "records delivered after the outage, while the relay runs", func() bool { return srv.Stats().RecordsAccepted > 0 })
+	testenv.EventuallyWithin(t, faultDeadline, "records delivered after the outage, while the relay runs", func() bool { return srv.Stats().RecordsAccepted > 0 })
 	r.waitReceived(t, n)
 	stopClean(t, r)
 	tl := checkAll(t, srv, tokens("out", n))
@@ -176,7 +177,7 @@ func TestFaultPartialFailuresAndThrottling(t *testing.T) {
 		}
 		sent = append(sent, tokens(s.id, n)...)
 	}
-	waitUntil(t, "a full batch sent while the relay runs", func() bool { return srv.Stats().Calls["PutRecordBatch"] > 0 })
+	testenv.EventuallyWithin(t, faultDeadline, "a full batch sent while the relay runs", func() bool { return srv.Stats().Calls["PutRecordBatch"] > 0 })
 
 	r.waitReceived(t, len(sent))
 	r.Signal(syscall.SIGTERM)
@@ -184,7 +185,7 @@ func TestFaultPartialFailuresAndThrottling(t *testing.T) {
 	// between: once the last upload has met enough faults, healing keeps the test short, the
 	// retries that follow still watched.
 	const minRefused, minThrottled = 10, 6
-	waitUntil(t, "records refused and calls throttled during the last upload", func() bool {
+	testenv.EventuallyWithin(t, faultDeadline, "records refused and calls throttled during the last upload", func() bool {
 		st := srv.Stats()
 		return r.Exited() || st.RecordsFailed >= minRefused && st.Faults >= minThrottled
 	})
@@ -257,9 +258,9 @@ func TestFaultStartWhileFirehoseDown(t *testing.T) {
 				}
 			}
 			if tt.ownerKnown {
-				waitUntil(t, "records delivered after the outage, while the relay runs", func() bool { return srv.Stats().RecordsAccepted > 0 })
+				testenv.EventuallyWithin(t, faultDeadline, "records delivered after the outage, while the relay runs", func() bool { return srv.Stats().RecordsAccepted > 0 })
 			} else {
-				waitUntil(t, "record owner learned from AWS", func() bool {
+				testenv.EventuallyWithin(t, faultDeadline, "record owner learned from AWS", func() bool {
 					return strings.Contains(r.Log(), "learned the record owner from")
 				})
 			}
@@ -288,7 +289,7 @@ func TestFaultKill9(t *testing.T) {
 	var held, flush float64
 	stable := 0
 	var last [2]float64
-	waitUntil(t, "relay idle with only a partial batch in memory", func() bool {
+	testenv.EventuallyWithin(t, faultDeadline, "relay idle with only a partial batch in memory", func() bool {
 		m := r.Totals(t)
 		now := [2]float64{m["kinesyslog_buffer_bytes"], m["kinesyslog_spool_records"]}
 		if now == last && m["kinesyslog_buffer_bytes"] < m["kinesyslog_buffer_flush_bytes"] {
@@ -346,7 +347,7 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 		senders = append(senders, startSender(t, r.tcpPort, fmt.Sprintf("term%d", i),
 			senderOptions{payload: 200, pace: 5 * time.Millisecond}))
 	}
-	waitUntil(t, "senders under way", func() bool {
+	testenv.EventuallyWithin(t, faultDeadline, "senders under way", func() bool {
 		for _, s := range senders {
 			if s.written.Load() < 3000 {
 				return false
@@ -490,7 +491,7 @@ func waitStall(t *testing.T, senders []*sender) int {
 		return n
 	}
 	last, since := total(), time.Now()
-	waitUntil(t, "TCP senders blocked", func() bool {
+	testenv.EventuallyWithin(t, faultDeadline, "TCP senders blocked", func() bool {
 		if n := total(); n != last {
 			last, since = n, time.Now()
 		}
@@ -594,7 +595,7 @@ func TestFaultDiskFull(t *testing.T) {
 	r := startFaultRelay(t, srv, faultOptions{spoolDir: filepath.Join(mnt, "spool"), args: []string{"--shutdown-timeout", "40s"}})
 	srv.SetFault(firehosetest.Fault{Outage: firehosetest.OutageRefuse})
 	s := startSender(t, r.tcpPort, "disk", senderOptions{count: 9000, payload: payload})
-	waitUntil(t, "spool disk full", func() bool { return strings.Contains(r.Log(), "spool disk full") })
+	testenv.EventuallyWithin(t, faultDeadline, "spool disk full", func() bool { return strings.Contains(r.Log(), "spool disk full") })
 	r.waitMetric(t, "kinesyslog_spool_blocked_writes", "above 0", func(v float64) bool { return v > 0 })
 	if r.Exited() {
 		t.Fatal("relay exited when the disk filled")

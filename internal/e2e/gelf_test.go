@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	gogelf "github.com/Graylog2/go-gelf/gelf"
+
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // TestGELF sends GELF with Graylog's own Go client over UDP (gzip, zlib, uncompressed, and
@@ -17,7 +19,7 @@ import (
 // run with --gelf, and finds each message once with its GELF timestamp.
 func TestGELF(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
-	udpPort, tcpPort := FreePort(t, "udp"), FreePort(t, "tcp")
+	udpPort, tcpPort := testenv.FreePort(t), testenv.FreePort(t)
 	relay := Start(t, Options{
 		Args:    []string{"--gelf", "--output", out, "--udp-port", Port(udpPort), "--tcp-port", Port(tcpPort)},
 		Metrics: true,

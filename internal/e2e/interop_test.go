@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // The interop tests run the real binary with real senders on loopback: util-linux logger,
@@ -91,7 +93,7 @@ func TestInteropLogger(t *testing.T) {
 			if err != nil {
 				t.Fatalf("load zone: %v", err)
 			}
-			tcpPort, udpPort := FreePort(t, "tcp"), FreePort(t, "udp")
+			tcpPort, udpPort := testenv.FreePort(t), testenv.FreePort(t)
 			since := time.Now()
 			relay := startInteropRelay(t, []int{tcpPort}, []int{udpPort}, "--timezone", zone.name)
 			want := expectations{}
@@ -157,7 +159,7 @@ func newDaemonRun(t *testing.T, dests []daemonDest) *daemonRun {
 			nTCP++
 		}
 	}
-	tcpPorts, udpPorts := FreePorts(t, "tcp", nTCP+1), FreePorts(t, "udp", nUDP)
+	tcpPorts, udpPorts := testenv.FreePorts(t, nTCP+1), testenv.FreePorts(t, nUDP)
 	r.input, tcpPorts = tcpPorts[nTCP], tcpPorts[:nTCP]
 	tcp, udp := tcpPorts, udpPorts
 	for _, d := range dests {
@@ -316,7 +318,7 @@ source s_net { network(ip("127.0.0.1") port(%d) transport("tcp") flags(syslog-pr
 // one stream; firewalls' RFC3164 payloads come octet-counted; bytes that are not UTF-8 arrive
 // as \xNN; a message without a header is rewritten with the receive time.
 func TestInteropFraming(t *testing.T) {
-	tcpPort, udpPort := FreePort(t, "tcp"), FreePort(t, "udp")
+	tcpPort, udpPort := testenv.FreePort(t), testenv.FreePort(t)
 	since := time.Now()
 	relay := startInteropRelay(t, []int{tcpPort}, []int{udpPort}, "--max-message-size", strconv.Itoa(interopMaxMessage))
 
@@ -439,7 +441,7 @@ func TestInteropFraming(t *testing.T) {
 // the same whatever the transport: the relay drops such trailers from datagrams, so it must drop
 // them from counted frames too, as rsyslog and syslog-ng themselves do on reception.
 func TestInteropCountedTrailer(t *testing.T) {
-	tcpPort, udpPort := FreePort(t, "tcp"), FreePort(t, "udp")
+	tcpPort, udpPort := testenv.FreePort(t), testenv.FreePort(t)
 	since := time.Now()
 	relay := startInteropRelay(t, []int{tcpPort}, []int{udpPort})
 	at := since.Add(-time.Hour).Truncate(time.Millisecond)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/buffer"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 const (
@@ -35,7 +36,7 @@ const (
 // what it used before, plus that half of the cap, plus 48 KiB per connection.
 func TestPartialMessagesMemory(t *testing.T) {
 	ensureOpenFiles(t, partialConnections+256)
-	port := FreePort(t, "tcp")
+	port := testenv.FreePort(t)
 	relay := startMetricsRelay(t, "--address", "127.0.0.1", "--tcp-port", Port(port),
 		"--max-message-size", fmt.Sprint(partialMaxBytes), "--max-connections", fmt.Sprint(partialConnections+10))
 	base := relay.Scrape(t)["process_resident_memory_bytes"]
@@ -63,7 +64,7 @@ func TestPartialMessagesMemory(t *testing.T) {
 	// Let the relay read what the kernel holds for it, until it reads no more.
 	var m map[string]float64
 	last, steady := -1.0, 0
-	waitUntil(t, "the relay's reservations steady", func() bool {
+	testenv.EventuallyWithin(t, faultDeadline, "the relay's reservations steady", func() bool {
 		m = relay.Scrape(t)
 		if v := m["kinesyslog_buffer_connection_bytes"]; v != last {
 			last, steady = v, 0
@@ -95,7 +96,7 @@ func TestPartialMessagesMemory(t *testing.T) {
 // pauses with the connection open: the complete one is counted received within a second and
 // spooled within the flush age, not held until the next frame is finished.
 func TestCompleteMessageBeforeAPause(t *testing.T) {
-	port := FreePort(t, "tcp")
+	port := testenv.FreePort(t)
 	relay := startMetricsRelay(t, "--address", "127.0.0.1", "--tcp-port", Port(port))
 	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
@@ -125,7 +126,7 @@ func TestCompleteMessageBeforeAPause(t *testing.T) {
 // TestStraddlingSender writes every 300 ms, each write ending inside a frame, to a relay whose
 // idle timeout is 2 s: the sender never goes quiet, so it stays connected and loses nothing.
 func TestStraddlingSender(t *testing.T) {
-	port := FreePort(t, "tcp")
+	port := testenv.FreePort(t)
 	relay := startMetricsRelay(t, "--address", "127.0.0.1", "--tcp-port", Port(port), "--idle-timeout", "2s")
 	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {

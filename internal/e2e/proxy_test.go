@@ -10,13 +10,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // TestProxyHeaderOnPlainPort sends the same PROXY v1 line to a port configured for the PROXY
 // protocol and to one that is not: the first takes the address from it, the second delivers it
 // as a message and keeps the socket's address, so a client cannot claim another's address.
 func TestProxyHeaderOnPlainPort(t *testing.T) {
-	plain, proxied := FreePort(t, "tcp"), FreePort(t, "tcp")
+	plain, proxied := testenv.FreePort(t), testenv.FreePort(t)
 	relay := startMetricsRelay(t, "--tcp-port", Port(plain), "--tcp-port", Port(proxied), "--proxy-protocol", Port(proxied))
 	const line = "PROXY TCP4 203.0.113.9 127.0.0.1 40000 514\r\n"
 	for i, port := range []int{plain, proxied} {
@@ -102,7 +104,7 @@ func TestHAProxy(t *testing.T) {
 	haproxy := Program(t, "haproxy")
 	pki := NewPKI(t, "server CA")
 	server := pki.Issue(t, CertOptions{CommonName: "localhost", Hosts: []string{"localhost"}})
-	tcpPort, tlsPort := FreePort(t, "tcp"), FreePort(t, "tcp")
+	tcpPort, tlsPort := testenv.FreePort(t), testenv.FreePort(t)
 	relay := startMetricsRelay(t, "--debug", "--tcp-port", Port(tcpPort), "--tls-port", Port(tlsPort),
 		"--proxy-protocol", Port(tcpPort), "--proxy-protocol", Port(tlsPort), "--cert", server.CertFile, "--key", server.KeyFile)
 
@@ -113,7 +115,7 @@ func TestHAProxy(t *testing.T) {
 		{name: "tls_v2", option: "send-proxy-v2", tls: true},
 	}
 	for i := range backends {
-		backends[i].frontend = FreePort(t, "tcp")
+		backends[i].frontend = testenv.FreePort(t)
 	}
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "haproxy.cfg")

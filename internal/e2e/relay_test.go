@@ -14,6 +14,7 @@ import (
 
 	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
 	"github.com/kinesyslog/kinesyslog/internal/record"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // uuidV7 matches a version 7 UUID; its first 12 hex digits are the Unix time in milliseconds.
@@ -160,7 +161,7 @@ func TestRelayEndToEnd(t *testing.T) {
 	for _, dest := range destinations {
 		t.Run(dest.name, func(t *testing.T) {
 			args, env, owner, delivered := dest.setup(t)
-			tcpPort, udpPort := FreePort(t, "tcp"), FreePort(t, "udp")
+			tcpPort, udpPort := testenv.FreePort(t), testenv.FreePort(t)
 			since := time.Now()
 			relay := Start(t, Options{
 				Args:    append(args, "--tcp-port", Port(tcpPort), "--udp-port", Port(udpPort)),

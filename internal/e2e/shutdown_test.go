@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // shutdownMargin is what shutdown may take beyond --shutdown-timeout: the spool group being
@@ -47,7 +48,7 @@ func TestShutdownManySources(t *testing.T) {
 			}
 		}
 		want := float64(first + step)
-		waitUntil(t, fmt.Sprintf("%d datagrams read or dropped", first+step), func() bool {
+		testenv.EventuallyWithin(t, faultDeadline, fmt.Sprintf("%d datagrams read or dropped", first+step), func() bool {
 			m := r.Totals(t)
 			return m["kinesyslog_messages_received_total"]+m["kinesyslog_udp_kernel_drops_total"] >= want
 		})

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // TestSlowLink spools a backlog of about 20 full records while Firehose is down, then brings it
@@ -33,7 +34,7 @@ func TestSlowLink(t *testing.T) {
 
 	srv.SetFault(firehosetest.Fault{})
 	// The first call after the outage waits for its backoff, up to 30 s; the drain starts there.
-	waitUntil(t, "a call after the outage", func() bool { return srv.Stats().Calls["PutRecordBatch"] > 0 })
+	testenv.EventuallyWithin(t, faultDeadline, "a call after the outage", func() bool { return srv.Stats().Calls["PutRecordBatch"] > 0 })
 	start := time.Now()
 	// What is left is less than a full call, which waits for the interval or, here, the last
 	// upload at shutdown.

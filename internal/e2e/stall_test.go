@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 const (
@@ -49,7 +51,7 @@ func TestStalledConnections(t *testing.T) {
 	ensureOpenFiles(t, 4*stalledPerKind+256)
 	pki := NewPKI(t, "server CA")
 	server := pki.Issue(t, CertOptions{CommonName: "localhost", Hosts: []string{"localhost"}})
-	tcpPort, tlsPort := FreePort(t, "tcp"), FreePort(t, "tcp")
+	tcpPort, tlsPort := testenv.FreePort(t), testenv.FreePort(t)
 	relay := startMetricsRelay(t, "--tcp-port", Port(tcpPort), "--tls-port", Port(tlsPort),
 		"--cert", server.CertFile, "--key", server.KeyFile, "--idle-timeout", "2s")
 	tcpAddr, tlsAddr := fmt.Sprintf("127.0.0.1:%d", tcpPort), fmt.Sprintf("127.0.0.1:%d", tlsPort)

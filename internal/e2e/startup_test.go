@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // TestStartupErrors checks that a relay that cannot work says why in one line and exits non-zero.
@@ -49,13 +50,13 @@ func TestStartupErrors(t *testing.T) {
 		{name: "no destination", args: []string{"--tcp-port", "5514"}, wantCode: 2, want: "--stream"},
 		{name: "two destinations", args: []string{"--tcp-port", "5514", "--output", out(), "--stream", "s"}, wantCode: 2, want: "--stream"},
 		{name: "port in use", args: []string{"--output", out(), "--tcp-port", busyPort}, wantCode: 1, want: "port " + busyPort},
-		{name: "spool not writable", args: []string{"--output", out(), "--tcp-port", "0", "--udp-port", Port(FreePort(t, "udp")), "--spool-dir", readOnly},
+		{name: "spool not writable", args: []string{"--output", out(), "--tcp-port", "0", "--udp-port", Port(testenv.FreePort(t)), "--spool-dir", readOnly},
 			wantCode: 1, want: "not writable"},
-		{name: "stream missing", args: append(withStream("nosuchstream"), "--tcp-port", Port(FreePort(t, "tcp"))), env: fhEnv,
+		{name: "stream missing", args: append(withStream("nosuchstream"), "--tcp-port", Port(testenv.FreePort(t))), env: fhEnv,
 			wantCode: 1, want: "does not exist"},
-		{name: "stream not active", args: append(withStream("creating"), "--tcp-port", Port(FreePort(t, "tcp"))), env: fhEnv,
+		{name: "stream not active", args: append(withStream("creating"), "--tcp-port", Port(testenv.FreePort(t))), env: fhEnv,
 			wantCode: 1, want: "not ACTIVE"},
-		{name: "no credentials", args: append(withStream("creating"), "--tcp-port", Port(FreePort(t, "tcp"))),
+		{name: "no credentials", args: append(withStream("creating"), "--tcp-port", Port(testenv.FreePort(t))),
 			env: append(append([]string(nil), fhEnv...), noCredentials...), wantCode: 1, want: "credentials"},
 	}
 	if os.Geteuid() == 0 {

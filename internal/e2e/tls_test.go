@@ -15,6 +15,7 @@ import (
 
 	"github.com/kinesyslog/kinesyslog/internal/certs"
 	"github.com/kinesyslog/kinesyslog/internal/record"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // placement is where a message was delivered: its record's logGroup and logStream.
@@ -110,7 +111,7 @@ func TestTLSEndToEnd(t *testing.T) {
 	server := pki.Issue(t, CertOptions{CommonName: "localhost", Hosts: []string{"localhost", "127.0.0.1"}})
 
 	t.Run("certificate files", func(t *testing.T) {
-		port := FreePort(t, "tcp")
+		port := testenv.FreePort(t)
 		relay := startMetricsRelay(t, "--tls-port", Port(port), "--cert", server.CertFile, "--key", server.KeyFile)
 		want := map[string]placement{}
 		sendTLS(t, fmt.Sprintf("127.0.0.1:%d", port), pki.ClientConfig(nil),
@@ -120,7 +121,7 @@ func TestTLSEndToEnd(t *testing.T) {
 	})
 
 	t.Run("self-signed", func(t *testing.T) {
-		port := FreePort(t, "tcp")
+		port := testenv.FreePort(t)
 		relay := startMetricsRelay(t, "--tls-port", Port(port))
 		var served *x509.Certificate
 		conf := &tls.Config{
@@ -162,7 +163,7 @@ func TestTLSCertificateReloadOnSIGHUP(t *testing.T) {
 		}
 	}
 	install(first)
-	port := FreePort(t, "tcp")
+	port := testenv.FreePort(t)
 	relay := startMetricsRelay(t, "--tls-port", Port(port), "--cert", certFile, "--key", keyFile)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	servedCN := func() string {
@@ -206,7 +207,7 @@ func TestTLSOpenSSLClientCertificates(t *testing.T) {
 	notAllowed := pki.Issue(t, CertOptions{CommonName: "db-1", Hosts: []string{"db-1.example.com"}, Client: true})
 	untrusted := NewPKI(t, "other CA").Issue(t, CertOptions{CommonName: "web-2", Client: true})
 
-	port := FreePort(t, "tcp")
+	port := testenv.FreePort(t)
 	relay := startMetricsRelay(t, "--tls-port", Port(port), "--cert", server.CertFile, "--key", server.KeyFile,
 		"--client-ca", pki.CAFile, "--client-allow", "web-*", "--client-allow", "spiffe://example.org/*")
 	tests := []struct {
@@ -289,7 +290,7 @@ func TestTLSRsyslog(t *testing.T) {
 				name = driver + " with client certificate"
 			}
 			t.Run(name, func(t *testing.T) {
-				port := FreePort(t, "tcp")
+				port := testenv.FreePort(t)
 				args := []string{"--tls-port", Port(port), "--cert", server.CertFile, "--key", server.KeyFile}
 				var cert *Cert
 				if withCert {

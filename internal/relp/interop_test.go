@@ -20,6 +20,7 @@ import (
 
 	"github.com/kinesyslog/kinesyslog/internal/e2e"
 	"github.com/kinesyslog/kinesyslog/internal/relp"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // interopTimeout bounds each wait for rsyslog.
@@ -206,7 +207,7 @@ func TestInteropOmrelp(t *testing.T) {
 			const n = 10_000
 			sink := &seqSink{seen: map[int]int{}}
 			relpPort := serveRelp(t, tt.tls, sink)
-			inPort := e2e.FreePort(t, "tcp")
+			inPort := testenv.FreePort(t)
 			rsyslog := e2e.StartRsyslog(t, e2e.DaemonOptions{Dir: t.TempDir(),
 				Config: omrelpConfig(inPort, relpPort, tt.extra),
 				Ready:  e2e.Accepting("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(inPort)))})
@@ -234,7 +235,7 @@ func TestInteropOmrelpResend(t *testing.T) {
 	const n = 10_000
 	sink := &seqSink{seen: map[int]int{}, failAt: n / 3}
 	relpPort := serveRelp(t, nil, sink)
-	inPort := e2e.FreePort(t, "tcp")
+	inPort := testenv.FreePort(t)
 	rsyslog := e2e.StartRsyslog(t, e2e.DaemonOptions{Dir: t.TempDir(),
 		Config: omrelpConfig(inPort, relpPort, ""),
 		Ready:  e2e.Accepting("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(inPort)))})
@@ -257,7 +258,7 @@ func TestInteropImrelp(t *testing.T) {
 	const n = 2000
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.log")
-	port := e2e.FreePort(t, "tcp")
+	port := testenv.FreePort(t)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	rsyslog := e2e.StartRsyslog(t, e2e.DaemonOptions{Dir: dir, Config: fmt.Sprintf(`module(load="imrelp")
 template(name="raw" type="string" string="%%rawmsg%%\n")

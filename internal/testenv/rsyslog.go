@@ -25,7 +25,7 @@ func LookPath(name string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%s: %w (Debian: apt-get install %s, or bash .ci/install-interop)", name, ErrNotInstalled, name)
+	return "", fmt.Errorf("%s: %w (bash .ci/install-interop installs what the tests run)", name, ErrNotInstalled)
 }
 
 func isExecutable(path string) bool {
