@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,7 +54,7 @@ type Daemon struct {
 	name    string
 	cmd     *exec.Cmd
 	tb      testing.TB
-	out     lockedBuffer
+	out     testenv.Buffer
 	exited  chan struct{}
 	waitErr error
 }
@@ -209,22 +207,4 @@ func Accepting(network, address string) func() bool {
 		c.Close()
 		return true
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that a process's output goroutines and the test may share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

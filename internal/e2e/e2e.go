@@ -82,8 +82,7 @@ type Relay struct {
 	// MetricsAddress serves /metrics when Options.Metrics was set.
 	MetricsAddress string
 	tb             testing.TB
-	mu             sync.Mutex
-	log            bytes.Buffer
+	log            testenv.Buffer
 	exited         chan struct{}
 	waitErr        error
 }
@@ -131,10 +130,7 @@ func Start(tb testing.TB, opts Options) *Relay {
 		sc.Buffer(nil, 1<<20)
 		once := sync.Once{}
 		for sc.Scan() {
-			r.mu.Lock()
-			r.log.Write(sc.Bytes())
-			r.log.WriteByte('\n')
-			r.mu.Unlock()
+			r.log.Write([]byte(sc.Text() + "\n"))
 			if strings.Contains(sc.Text(), `msg="relay started"`) {
 				once.Do(func() { close(started) })
 			}
@@ -172,8 +168,6 @@ func hasFlag(args []string, flag string) bool {
 
 // Log returns what the relay has written to stderr so far.
 func (r *Relay) Log() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	return r.log.String()
 }
 

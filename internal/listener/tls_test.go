@@ -184,7 +184,7 @@ func TestTLSStalledHandshake(t *testing.T) {
 // TestTLSSelfSigned checks that without certificate files the listener serves a self-signed
 // certificate for the loopback names and logs its fingerprint.
 func TestTLSSelfSigned(t *testing.T) {
-	var logs logBuffer
+	var logs testenv.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	s := start(t, Options{TLSPorts: []int{testenv.FreePort(t)}, Logger: logger})
 	var leaf *x509.Certificate
