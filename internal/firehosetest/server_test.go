@@ -20,6 +20,8 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // clients returns SDK clients for s signed with creds. The SDK retries nothing, so that every
@@ -386,13 +388,7 @@ func TestOutageUnavailable(t *testing.T) {
 // waitRequests polls until the server has seen n requests.
 func waitRequests(t *testing.T, s *Server, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Stats().Requests < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("server saw %d requests, want %d", s.Stats().Requests, n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testenv.Eventually(t, fmt.Sprintf("%d requests", n), func() bool { return s.Stats().Requests >= n })
 }
 
 func TestOutageHang(t *testing.T) {
