@@ -170,20 +170,14 @@ ruleset(name="fwd") {
 `, inPort, relpPort, extra)
 }
 
-// waitAll polls sink until it has every one of n messages.
-func waitAll(t *testing.T, sink *seqSink, n int, rsyslog *e2e.Daemon) {
+// waitAll polls sink until it has every one of n messages; rsyslog's output is in the log of a
+// failed test.
+func waitAll(t *testing.T, sink *seqSink, n int) {
 	t.Helper()
-	deadline := time.Now().Add(interopTimeout)
-	for {
+	testenv.EventuallyWithin(t, interopTimeout, fmt.Sprintf("all %d messages", n), func() bool {
 		missing, _ := sink.missing(n)
-		if missing == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d messages not received within %v; rsyslog:\n%s", missing, n, interopTimeout, rsyslog.Log())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return missing == 0
+	})
 }
 
 // TestInteropOmrelp forwards 10,000 messages through rsyslog's omrelp to the Server, in plain
@@ -213,7 +207,7 @@ func TestInteropOmrelp(t *testing.T) {
 				Ready:  e2e.Accepting("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(inPort)))})
 			start := time.Now()
 			sendTCP(t, inPort, n)
-			waitAll(t, sink, n, rsyslog)
+			waitAll(t, sink, n)
 			t.Logf("%d messages received in %v", n, time.Since(start))
 			if err := rsyslog.Stop(); err != nil {
 				t.Errorf("rsyslog exit: %v", err)
@@ -236,11 +230,11 @@ func TestInteropOmrelpResend(t *testing.T) {
 	sink := &seqSink{seen: map[int]int{}, failAt: n / 3}
 	relpPort := serveRelp(t, nil, sink)
 	inPort := testenv.FreePort(t)
-	rsyslog := e2e.StartRsyslog(t, e2e.DaemonOptions{Dir: t.TempDir(),
+	e2e.StartRsyslog(t, e2e.DaemonOptions{Dir: t.TempDir(),
 		Config: omrelpConfig(inPort, relpPort, ""),
 		Ready:  e2e.Accepting("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(inPort)))})
 	sendTCP(t, inPort, n)
-	waitAll(t, sink, n, rsyslog)
+	waitAll(t, sink, n)
 	sink.mu.Lock()
 	failed, sessions := sink.failed, sink.sessions
 	sink.mu.Unlock()
@@ -291,15 +285,8 @@ ruleset(name="out") { action(type="omfile" file=%q template="raw") }
 	if acked != n {
 		t.Errorf("%d acknowledged, want %d", acked, n)
 	}
-	deadline := time.Now().Add(interopTimeout)
-	for {
+	testenv.EventuallyWithin(t, interopTimeout, fmt.Sprintf("%s to hold the %d messages sent (%d bytes)", out, n, want.Len()), func() bool {
 		got, _ := os.ReadFile(out)
-		if string(got) == want.String() {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s has %d bytes, want the %d messages sent (%d bytes)", out, len(got), n, want.Len())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return string(got) == want.String()
+	})
 }
