@@ -22,6 +22,7 @@ import (
 
 	"github.com/kinesyslog/kinesyslog/internal/firehose"
 	"github.com/kinesyslog/kinesyslog/internal/s3dir"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 	"github.com/kinesyslog/kinesyslog/internal/upload"
 )
 
@@ -319,14 +320,11 @@ func TestRunPublishesIdleObject(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	poll := time.NewTicker(5 * time.Millisecond)
-	defer poll.Stop()
 	objs := objects(t, dir)
-	for len(objs) == 0 && time.Now().Before(deadline) {
-		<-poll.C
+	testenv.Eventually(t, "an object published by Run", func() bool {
 		objs = objects(t, dir)
-	}
+		return len(objs) > 0
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v, want nil", err)
