@@ -1,15 +1,10 @@
 package spool
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/kinesyslog/kinesyslog/internal/bench"
-	recordpkg "github.com/kinesyslog/kinesyslog/internal/record"
 )
 
 // BenchmarkWriteSmall spools small records, as many quiet or spoofed sources make them: one Write per
@@ -60,45 +55,4 @@ func BenchmarkWriteSmall(b *testing.B) {
 			b.ReportMetric(float64(per*writers)/b.Elapsed().Seconds(), "records/s")
 		})
 	}
-}
-
-// BenchmarkRead reads back a full record of 200-byte messages as the uploader does before each
-// send, the integrity check included. An op is one record; ns/event is per event of it.
-func BenchmarkRead(b *testing.B) {
-	g := bench.Generator{Run: 1, Format: bench.RFC5424, MinBytes: 200, MaxBytes: 200, Base: time.Now().Truncate(time.Second)}
-	var ev recordpkg.Events
-	var msg []byte
-	for i := range 20_000 {
-		msg = g.Append(msg[:0], 0, i)
-		ev.Data = recordpkg.AppendEvent(ev.Data, recordpkg.UUID{byte(i), byte(i >> 8)}, int64(i), msg)
-		ev.Ends = append(ev.Ends, len(ev.Data))
-	}
-	var rec []byte
-	_, _, err := recordpkg.NewEncoder().Encode(recordpkg.Header{}, ev, true, func(r []byte) error {
-		if rec == nil {
-			rec = append(rec, r...)
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	decoded, err := recordpkg.NewReader(bytes.NewReader(rec)).Next()
-	if err != nil {
-		b.Fatal(err)
-	}
-	events := len(decoded.LogEvents)
-	s := open(b, b.TempDir(), Options{})
-	if err := s.Write(context.Background(), rec); err != nil {
-		b.Fatal(err)
-	}
-	e := s.Pending(0, 1)[0]
-	b.SetBytes(int64(len(rec)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := s.Read(e); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*events), "ns/event")
 }
