@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/kinesyslog/kinesyslog/internal/dirlock"
 	"github.com/kinesyslog/kinesyslog/internal/ratelog"
 )
 
@@ -45,7 +46,10 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err := os.MkdirAll(dir, dirPerm); err != nil {
 		return nil, fmt.Errorf("intake: create %s: %w", dir, err)
 	}
-	lock, err := lockDir(filepath.Join(dir, lockName))
+	lock, err := dirlock.Lock(filepath.Join(dir, lockName), filePerm)
+	if errors.Is(err, dirlock.ErrLocked) {
+		err = ErrInUse
+	}
 	if err != nil {
 		return nil, fmt.Errorf("intake: lock %s: %w", dir, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kinesyslog/kinesyslog/internal/dirlock"
 	"github.com/kinesyslog/kinesyslog/internal/firehose"
 	"github.com/kinesyslog/kinesyslog/internal/upload"
 )
@@ -131,9 +132,12 @@ func Open(opts Options) (*Destination, error) {
 	if err := mkdirSynced(s.dir, inprogressDir); err != nil {
 		return nil, fmt.Errorf("s3dir: open: %w", err)
 	}
-	lock, err := lockDir(s.inprogress)
+	lock, err := dirlock.Lock(filepath.Join(s.inprogress, lockName), filePerm)
+	if errors.Is(err, dirlock.ErrLocked) {
+		err = ErrLocked
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("s3dir: lock %s: %w", s.inprogress, err)
 	}
 	s.dirLock = lock
 	if err := s.recover(); err != nil {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinesyslog/kinesyslog/internal/dirlock"
 )
 
 // Errors callers act on.
@@ -172,7 +174,10 @@ func Open(dir string, opts Options) (*Spool, error) {
 	probe.Close()
 	os.Remove(probe.Name())
 
-	lock, err := lockDir(filepath.Join(dir, lockName))
+	lock, err := dirlock.Lock(filepath.Join(dir, lockName), 0o600)
+	if errors.Is(err, dirlock.ErrLocked) {
+		err = ErrInUse
+	}
 	if err != nil {
 		return nil, fmt.Errorf("spool: lock %s: %w", dir, err)
 	}
