@@ -55,25 +55,12 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// gz returns s compressed as one gzip member, as the relay's records are.
-func gz(t testing.TB, s string) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	if _, err := io.WriteString(zw, s); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
 
-// gzBatch returns the records gz(s) of each s.
+// gzBatch returns the records testenv.Gzip(s) of each s.
 func gzBatch(t testing.TB, ss ...string) [][]byte {
 	var records [][]byte
 	for _, s := range ss {
-		records = append(records, gz(t, s))
+		records = append(records, testenv.Gzip(t, s))
 	}
 	return records
 }

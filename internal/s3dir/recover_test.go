@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 const (
@@ -106,18 +108,6 @@ func crash(t *testing.T, s *Destination) {
 	}
 }
 
-func gzipped(t *testing.T, s string) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	if _, err := io.WriteString(zw, s); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
 
 func gunzip(t *testing.T, s string) string {
 	t.Helper()
@@ -228,7 +218,7 @@ func TestCrashKeepsAcknowledgedRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, batch := range [][][]byte{{gzipped(t, "a"), gzipped(t, "b")}, {gzipped(t, "c")}} {
+	for _, batch := range [][][]byte{{testenv.Gzip(t, "a"), testenv.Gzip(t, "b")}, {testenv.Gzip(t, "c")}} {
 		if _, err := s.Put(t.Context(), batch); err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +226,7 @@ func TestCrashKeepsAcknowledgedRecords(t *testing.T) {
 	path := s.cur.path
 	crash(t, s)
 	// The crash came halfway through writing record d.
-	d := gzipped(t, "d")
+	d := testenv.Gzip(t, "d")
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -316,11 +306,11 @@ func TestFailedAppend(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Put(t.Context(), [][]byte{gzipped(t, "a")}); err != nil {
+			if _, err := s.Put(t.Context(), [][]byte{testenv.Gzip(t, "a")}); err != nil {
 				t.Fatal(err)
 			}
 			tt.breakObject(t, s.cur)
-			if results, err := s.Put(t.Context(), [][]byte{gzipped(t, "b")}); err == nil {
+			if results, err := s.Put(t.Context(), [][]byte{testenv.Gzip(t, "b")}); err == nil {
 				t.Fatalf("Put on a broken object = %v, nil; want an error", results)
 			}
 			if s.cur != nil {
@@ -333,7 +323,7 @@ func TestFailedAppend(t *testing.T) {
 				t.Errorf("error logged = %v, want %v; logs:\n%s", got, tt.leftInProgress, logs.String())
 			}
 			now = now.Add(time.Second)
-			if _, err := s.Put(t.Context(), [][]byte{gzipped(t, "c")}); err != nil {
+			if _, err := s.Put(t.Context(), [][]byte{testenv.Gzip(t, "c")}); err != nil {
 				t.Fatalf("Put after a failure: %v", err)
 			}
 			if err := s.Close(t.Context()); err != nil {
@@ -367,7 +357,7 @@ func TestFailedFirstAppendPublishesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.cur.data = readOnly(t, s.cur.data)
-	if results, err := s.Put(t.Context(), [][]byte{gzipped(t, "a")}); err == nil {
+	if results, err := s.Put(t.Context(), [][]byte{testenv.Gzip(t, "a")}); err == nil {
 		t.Fatalf("Put on a broken object = %v, nil; want an error", results)
 	}
 	if err := s.Close(t.Context()); err != nil {

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -25,23 +24,10 @@ import (
 // record returns a valid gzip member holding a record whose one event's message is payload.
 func record(t testing.TB, payload string) []byte {
 	t.Helper()
-	return gzipped(t, fmt.Sprintf(`{"owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":["g"],`+
+	return testenv.Gzip(t, fmt.Sprintf(`{"owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":["g"],`+
 		`"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":1,"message":%q}]}`, payload))
 }
 
-// gzipped returns a valid gzip member holding content.
-func gzipped(t testing.TB, content string) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	if _, err := zw.Write([]byte(content)); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
 
 func open(t testing.TB, dir string, opts Options) *Spool {
 	t.Helper()
@@ -323,9 +309,9 @@ func TestCorruptRecordsQuarantined(t *testing.T) {
 		}()},
 		{"not gzip", []byte("plain text")},
 		{"trailing garbage", append(bytes.Clone(good), "junk"...)},
-		{"gzip of text", gzipped(t, "plain text")},
-		{"gzip of other JSON", gzipped(t, `{"version":"1.1","host":"h","short_message":"m"}`)},
-		{"a record, then gzip of text", append(bytes.Clone(good), gzipped(t, "plain text")...)},
+		{"gzip of text", testenv.Gzip(t, "plain text")},
+		{"gzip of other JSON", testenv.Gzip(t, `{"version":"1.1","host":"h","short_message":"m"}`)},
+		{"a record, then gzip of text", append(bytes.Clone(good), testenv.Gzip(t, "plain text")...)},
 		{"empty", nil},
 	}
 	for _, tt := range tests {
