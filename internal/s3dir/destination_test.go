@@ -55,7 +55,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-
 // gzBatch returns the records testenv.Gzip(s) of each s.
 func gzBatch(t testing.TB, ss ...string) [][]byte {
 	var records [][]byte

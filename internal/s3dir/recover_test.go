@@ -108,7 +108,6 @@ func crash(t *testing.T, s *Destination) {
 	}
 }
 
-
 func gunzip(t *testing.T, s string) string {
 	t.Helper()
 	zr, err := gzip.NewReader(strings.NewReader(s))

@@ -28,7 +28,6 @@ func record(t testing.TB, payload string) []byte {
 		`"messageType":"DATA_MESSAGE","logEvents":[{"id":"1","timestamp":1,"message":%q}]}`, payload))
 }
 
-
 func open(t testing.TB, dir string, opts Options) *Spool {
 	t.Helper()
 	s, err := Open(dir, opts)
