@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kinesyslog/kinesyslog/internal/intake"
 	"github.com/kinesyslog/kinesyslog/internal/ratelog"
 	"github.com/kinesyslog/kinesyslog/internal/record"
 )
@@ -74,11 +75,55 @@ type Batch struct {
 	// does not fill a whole record; a batch handed on smaller (for its age, at Close, or early to
 	// free memory) must be encoded whole.
 	Full bool
+	// Chunks are the intake log's runs of the events, one per commit, in order; empty without
+	// the log.
+	Chunks []Chunk
+}
+
+// Chunk is the intake log's run of the events of one commit in a batch: those from the End of
+// the chunk before (0 for the first) up to End, an event index.
+type Chunk struct {
+	intake.Run
+	End int
+}
+
+// Runs appends to dst the intake log's runs of the batch's events from index from up to to and
+// returns it.
+func (b *Batch) Runs(dst []intake.Run, from, to int) []intake.Run {
+	start := 0
+	for _, c := range b.Chunks {
+		if c.End > from && start < to {
+			r := c.Run
+			r.First += uint64(max(from-start, 0))
+			r.Last -= uint64(max(c.End-to, 0))
+			dst = append(dst, r)
+		}
+		start = c.End
+	}
+	return dst
+}
+
+// appendChunks appends to dst the chunks of src for the events from index from on, their ends
+// moved so that event from is at index base, and returns it.
+func appendChunks(dst, src []Chunk, from, base int) []Chunk {
+	start := 0
+	for _, c := range src {
+		if c.End > from {
+			c.First += uint64(max(from-start, 0))
+			start = c.End
+			c.End += base - from
+			dst = append(dst, c)
+			continue
+		}
+		start = c.End
+	}
+	return dst
 }
 
 func (b *Batch) reset() {
 	b.Data = b.Data[:0]
 	b.Ends = b.Ends[:0]
+	b.Chunks = b.Chunks[:0]
 	b.Oldest = time.Time{}
 	b.Full = false
 }
@@ -356,6 +401,9 @@ func (b *Buffers) commit(key Key, staged *Staging, wait bool) error {
 	if len(batch.Ends) == 0 {
 		batch.Oldest = staged.Oldest
 	}
+	if staged.Logged {
+		batch.Chunks = append(batch.Chunks, Chunk{Run: staged.Run, End: batch.Len() + staged.Len()})
+	}
 	b.appendEvents(batch, staged.Events)
 	p.lastUsed = staged.Oldest
 	if len(batch.Data) < b.FlushBytes() {
@@ -501,8 +549,10 @@ func (b *Buffers) requeue(batch *Batch, next int) bool {
 	defer b.busy.Done()
 	merged := b.newBatch(batch.Key)
 	merged.Oldest = batch.Oldest
+	merged.Chunks = appendChunks(merged.Chunks, batch.Chunks, next, 0)
 	b.appendEvents(merged, batch.Tail(next))
 	newer := p.batch
+	merged.Chunks = appendChunks(merged.Chunks, newer.Chunks, 0, merged.Len())
 	b.appendEvents(merged, newer.Events)
 	b.mem.grow(len(merged.Data))
 	p.batch = merged
@@ -560,17 +610,46 @@ func (b *Buffers) flushAged(now time.Time) {
 		p.mu.Unlock()
 	}
 	b.mu.Unlock()
-	for _, p := range ps {
+	b.handOnDue(ps, func(batch *Batch) bool { return b.due(batch, now) })
+}
+
+// FlushReceived hands on every batch holding an event received at or before t, whatever its size
+// and age. The relay calls it with what the intake log's FlushRequests delivers: such events pin
+// the log's oldest segment until they are spooled and released.
+func (b *Buffers) FlushReceived(t time.Time) {
+	received := func(batch *Batch) bool { return len(batch.Ends) > 0 && !batch.Oldest.After(t) }
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.busy.Add(1)
+	defer b.busy.Done()
+	var ps []*pending
+	for _, p := range b.keys {
 		p.mu.Lock()
-		var due *Batch
-		if !p.removed && b.due(p.batch, now) {
-			due = p.batch
-			due.Full = len(due.Data) >= b.FlushBytes()
-			p.batch = b.newBatch(due.Key)
+		if received(p.batch) {
+			ps = append(ps, p)
 		}
 		p.mu.Unlock()
-		if due != nil {
-			b.handOn(due)
+	}
+	b.mu.Unlock()
+	b.handOnDue(ps, received)
+}
+
+// handOnDue hands on the batch of each of ps that is still due; the caller holds b.busy.
+func (b *Buffers) handOnDue(ps []*pending, due func(*Batch) bool) {
+	for _, p := range ps {
+		p.mu.Lock()
+		var batch *Batch
+		if !p.removed && due(p.batch) {
+			batch = p.batch
+			batch.Full = len(batch.Data) >= b.FlushBytes()
+			p.batch = b.newBatch(batch.Key)
+		}
+		p.mu.Unlock()
+		if batch != nil {
+			b.handOn(batch)
 		}
 	}
 }

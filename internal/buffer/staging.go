@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/kinesyslog/kinesyslog/internal/intake"
 	"github.com/kinesyslog/kinesyslog/internal/record"
 )
 
@@ -35,7 +36,16 @@ type Staging struct {
 	// Scratch is room for the caller to build a message in (a Stamper's rewrite), kept with the
 	// Staging so that it is reused and an idle stream holds none.
 	Scratch []byte
-	slot    bool // holds one of Buffers.stagingSlots
+	// Entries are the intake log's entries of the events, and Raw the bytes of their messages,
+	// for the caller to append to the log before it commits; kept with the Staging so that they
+	// are reused.
+	Entries []intake.Entry
+	Raw     []byte
+	// Run, when Logged, is the intake log's run of the events: the batch keeps it with them, so
+	// that the record stage releases it once they are spooled.
+	Run    intake.Run
+	Logged bool
+	slot   bool // holds one of Buffers.stagingSlots
 }
 
 // Stage borrows a Staging. With wait, the caller may block (a TCP or TLS connection): Stage
@@ -71,10 +81,12 @@ func (b *Buffers) Discard(st *Staging) {
 	if st.slot {
 		<-b.stagingSlots
 	}
-	if cap(st.Data) > maxKeptStagingBytes || cap(st.Scratch) > maxKeptStagingBytes {
+	if cap(st.Data) > maxKeptStagingBytes || cap(st.Scratch) > maxKeptStagingBytes || cap(st.Raw) > maxKeptStagingBytes {
 		return
 	}
 	st.Data, st.Ends, st.Scratch, st.Oldest = st.Data[:0], st.Ends[:0], st.Scratch[:0], time.Time{}
+	clear(st.Entries) // drops the references to Raw
+	st.Entries, st.Raw, st.Run, st.Logged = st.Entries[:0], st.Raw[:0], intake.Run{}, false
 	select {
 	case b.stagings <- st:
 	default:
@@ -103,13 +115,25 @@ func (b *Buffers) TryCommit(key Key, st *Staging) bool {
 	}
 	err := b.commit(key, st, false)
 	if err != nil {
-		n := len(st.Ends)
-		b.metrics.dropped.Add(float64(n))
-		b.drops.Warn("messages dropped: the relay cannot keep up, or is shutting down",
-			slog.Int("messages", n), slog.String("source", key.Source.Unmap().String()), slog.Int("port", int(key.Port)),
-			slog.String("reason", err.Error()))
+		b.drop(key, st, err)
 	}
 	return err == nil
+}
+
+// Drop gives back st without committing its events, and counts, and logs at a limited rate, them
+// as dropped (kinesyslog_buffer_dropped_messages_total) for reason: what a caller that cannot wait
+// does with events it could not keep.
+func (b *Buffers) Drop(key Key, st *Staging, reason error) {
+	defer b.Discard(st)
+	b.drop(key, st, reason)
+}
+
+func (b *Buffers) drop(key Key, st *Staging, reason error) {
+	n := len(st.Ends)
+	b.metrics.dropped.Add(float64(n))
+	b.drops.Warn("messages dropped: the relay cannot keep up, or is shutting down",
+		slog.Int("messages", n), slog.String("source", key.Source.Unmap().String()), slog.Int("port", int(key.Port)),
+		slog.String("reason", reason.Error()))
 }
 
 // Reserve counts n bytes against the memory cap for what a connection holds outside the batches:

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kinesyslog/kinesyslog/internal/intake"
 )
 
 // Defaults of the options of `kinesyslog listen`, as Default returns them.
@@ -60,6 +62,9 @@ const (
 	// MinSpoolBytes lets the spool hold two full PutRecordBatch calls (4,000,000 bytes each), so
 	// that records keep arriving while one batch is in flight.
 	MinSpoolBytes int64 = 8 << 20
+	// MinIntakeBytes is the least share of SpoolMaxBytes the intake log gets: room for several
+	// commits of buffer.MaxStagedBytes, each at most a quarter of the log.
+	MinIntakeBytes int64 = 4 << 20
 )
 
 // Config is the configuration of one relay: where it listens, what it accepts, where it spools
@@ -152,6 +157,16 @@ type Config struct {
 	// TCP and TLS listeners stop reading and UDP datagrams are dropped. Validate requires at
 	// least MinSpoolBytes.
 	SpoolMaxBytes int64
+	// IntakeLog turns on the intake log (--intake-log on|off): every accepted message is written
+	// ahead to disk before it is buffered, so that a crash loses at most the last
+	// IntakeSyncInterval, and RELP can acknowledge. Default on.
+	IntakeLog bool
+	// IntakeDir is the intake log's directory (--intake-dir). Empty means SpoolDir/intake; Load
+	// resolves it.
+	IntakeDir string
+	// IntakeSyncInterval is the longest time between accepting a message and the fdatasync of the
+	// intake log that covers it (--intake-sync-interval): what a crash can cost.
+	IntakeSyncInterval time.Duration
 	// ShutdownTimeout bounds shutdown after a signal (--shutdown-timeout): spooling what the
 	// buffers hold, waiting for room in a full spool, and the last upload attempt. Zero means no
 	// upload and no waiting: what the spool cannot take at once is lost, the rest waits for the
@@ -181,8 +196,23 @@ func Default() Config {
 		SpoolMaxBytes:   DefaultSpoolMaxBytes,
 		ShutdownTimeout: DefaultShutdownTimeout,
 		UploadTimeout:   DefaultUploadTimeout,
+
+		IntakeSyncInterval: intake.DefaultSyncInterval,
 	}
 }
+
+// IntakeMaxBytes returns the share of SpoolMaxBytes that the intake log may hold when it is on:
+// an eighth, at least MinIntakeBytes and at most intake.DefaultMaxBytes. 0 when it is off.
+func (c Config) IntakeMaxBytes() int64 {
+	if !c.IntakeLog {
+		return 0
+	}
+	return min(max(c.SpoolMaxBytes/8, MinIntakeBytes), intake.DefaultMaxBytes)
+}
+
+// SpoolRecordBytes returns what the spool's records may hold: SpoolMaxBytes less
+// IntakeMaxBytes.
+func (c Config) SpoolRecordBytes() int64 { return c.SpoolMaxBytes - c.IntakeMaxBytes() }
 
 // DefaultSpoolDir returns SystemSpoolDir when this process can write it, or create it; else the
 // per-user state directory, $XDG_STATE_HOME/kinesyslog or ~/.local/state/kinesyslog, so that a

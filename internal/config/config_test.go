@@ -23,6 +23,8 @@ func TestDefault(t *testing.T) {
 		SpoolMaxBytes:   10 << 30,
 		ShutdownTimeout: 20 * time.Second,
 		UploadTimeout:   30 * time.Second,
+
+		IntakeSyncInterval: 10 * time.Millisecond,
 	}
 	if diff := cmp.Diff(want, Default(), cmpConfig); diff != "" {
 		t.Errorf("Default() mismatch (-want +got):\n%s", diff)
@@ -51,7 +53,7 @@ func TestValidate(t *testing.T) {
 				c.EndpointURL = "https://firehose.eu-west-1.amazonaws.com"
 				c.AccountID = "123456789012"
 				c.UDPPorts, c.TCPPorts, c.TLSPorts = []int{514, 0}, []int{514, 601}, []int{6514}
-				c.RELPPorts, c.RELPTLSPorts = []int{2514, 0}, []int{2515}
+				c.RELPPorts, c.RELPTLSPorts, c.IntakeLog = []int{2514, 0}, []int{2515}, true
 				c.ProxyProtocolPorts = []int{601, 6514, 2514, 2515, 0}
 				c.CertFile, c.KeyFile = "/c.pem", "/k.pem"
 				c.ClientCAFile, c.ClientAuth = "/ca.pem", tls.VerifyClientCertIfGiven
@@ -107,6 +109,7 @@ func TestValidate(t *testing.T) {
 				c.RELPPorts = []int{2514, 601, 2514, 0, 70000}
 				c.RELPTLSPorts = []int{6514, 2514, 2515}
 				c.ProxyProtocolPorts = []int{2515}
+				c.IntakeLog = true
 			}),
 			want: []string{
 				"--relp-port 2514 given more than once",
@@ -118,17 +121,29 @@ func TestValidate(t *testing.T) {
 		},
 		{
 			name: "RELP ports only",
-			c:    valid(func(c *Config) { c.TLSPorts, c.RELPPorts = nil, []int{2514} }),
+			c:    valid(func(c *Config) { c.TLSPorts, c.RELPPorts, c.IntakeLog = nil, []int{2514}, true }),
 		},
 		{
 			name: "RELP with GELF",
-			c:    valid(func(c *Config) { c.GELF, c.RELPTLSPorts = true, []int{2515} }),
+			c:    valid(func(c *Config) { c.GELF, c.RELPTLSPorts, c.IntakeLog = true, []int{2515}, true }),
 			want: []string{"--relp-port and --relp-tls-port carry syslog messages: not with --gelf"},
+		},
+		{
+			name: "RELP without the intake log",
+			c: valid(func(c *Config) {
+				c.RELPPorts, c.IntakeLog = []int{2514}, false
+			}),
+			want: []string{"--relp-port and --relp-tls-port acknowledge what is on disk: they need --intake-log on"},
+		},
+		{
+			name: "intake sync interval",
+			c:    valid(func(c *Config) { c.IntakeLog, c.IntakeSyncInterval = true, 0 }),
+			want: []string{"--intake-sync-interval 0s: want more than 0"},
 		},
 		{
 			name: "TLS options with a RELP TLS port only",
 			c: valid(func(c *Config) {
-				c.TLSPorts, c.RELPTLSPorts = nil, []int{2515}
+				c.TLSPorts, c.RELPTLSPorts, c.IntakeLog = nil, []int{2515}, true
 				c.CertFile, c.KeyFile, c.ClientCAFile = "/c.pem", "/k.pem", "/ca.pem"
 				c.ClientAuth = tls.RequireAndVerifyClientCert
 			}),
@@ -282,5 +297,32 @@ func TestDefaultSpoolDirUnwritable(t *testing.T) {
 	got := defaultSpoolDir(dir, func(string) string { return "/state" }, os.UserHomeDir)
 	if want := "/state/kinesyslog"; got != want {
 		t.Errorf("defaultSpoolDir(read-only) = %q, want %q", got, want)
+	}
+}
+
+func TestIntakeMaxBytes(t *testing.T) {
+	tests := []struct {
+		name      string
+		spool     int64
+		off       bool
+		wantLog   int64
+		wantSpool int64
+	}{
+		{name: "10 GiB", spool: DefaultSpoolMaxBytes, wantLog: 1 << 30, wantSpool: 9 << 30},
+		{name: "an eighth", spool: 800 << 20, wantLog: 100 << 20, wantSpool: 700 << 20},
+		{name: "least", spool: MinSpoolBytes, wantLog: MinIntakeBytes, wantSpool: MinSpoolBytes - MinIntakeBytes},
+		{name: "off", spool: MinSpoolBytes, off: true, wantLog: 0, wantSpool: MinSpoolBytes},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			c.SpoolMaxBytes, c.IntakeLog = tt.spool, !tt.off
+			if got := c.IntakeMaxBytes(); got != tt.wantLog {
+				t.Errorf("IntakeMaxBytes() = %d, want %d", got, tt.wantLog)
+			}
+			if got := c.SpoolRecordBytes(); got != tt.wantSpool {
+				t.Errorf("SpoolRecordBytes() = %d, want %d", got, tt.wantSpool)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,6 +95,12 @@ func (c *Config) defineFlags(fs *pflag.FlagSet) {
 		"spool `DIR` of records not yet delivered (default "+SystemSpoolDir+" if it exists or can be created, else $XDG_STATE_HOME/kinesyslog or ~/.local/state/kinesyslog)")
 	fs.Var(sizeValue[int64]{&c.SpoolMaxBytes}, "spool-max-bytes",
 		"most bytes in the spool; when full, TCP and TLS senders wait and UDP datagrams are dropped")
+	fs.Var(onOffValue{&c.IntakeLog}, "intake-log",
+		"write every accepted message to the intake log on disk before buffering it: a crash then loses at most --intake-sync-interval, and RELP can acknowledge; its bytes are an eighth of --spool-max-bytes (4MiB to 1GiB)")
+	fs.StringVar(&c.IntakeDir, "intake-dir", c.IntakeDir,
+		"intake log `DIR` (default SPOOL-DIR/intake)")
+	fs.DurationVar(&c.IntakeSyncInterval, "intake-sync-interval", c.IntakeSyncInterval,
+		"longest time between accepting a message and the intake log's fdatasync that covers it")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout,
 		"how long shutdown may take after SIGTERM or SIGINT to spool what is buffered and upload it; 0 uploads nothing")
 
@@ -144,6 +151,9 @@ func (c *Config) Load(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) 
 	c.ProxyProtocolPorts = withoutZeros(c.ProxyProtocolPorts)
 	if c.SpoolDir == "" {
 		c.SpoolDir = DefaultSpoolDir()
+	}
+	if c.IntakeDir == "" {
+		c.IntakeDir = filepath.Join(c.SpoolDir, "intake")
 	}
 	if c.ClientCAFile != "" && c.ClientAuth == tls.NoClientCert {
 		c.ClientAuth = tls.RequireAndVerifyClientCert
@@ -206,6 +216,30 @@ func withoutZeros(ports []int) []int {
 }
 
 // clientAuthValue is the pflag.Value of --client-auth.
+// onOffValue is a bool flag spelled on or off.
+type onOffValue struct{ p *bool }
+
+func (v onOffValue) Type() string { return "on|off" }
+
+func (v onOffValue) String() string {
+	if v.p != nil && *v.p {
+		return "on"
+	}
+	return "off"
+}
+
+func (v onOffValue) Set(s string) error {
+	switch s {
+	case "on":
+		*v.p = true
+	case "off":
+		*v.p = false
+	default:
+		return fmt.Errorf("%q: want on or off", s)
+	}
+	return nil
+}
+
 type clientAuthValue struct{ p *tls.ClientAuthType }
 
 func (v clientAuthValue) Type() string { return "mode" }

@@ -39,6 +39,7 @@ func TestLoad(t *testing.T) {
 	want := func(f func(*Config)) Config {
 		c := Default()
 		c.SpoolDir = "/spool"
+		c.IntakeDir = "/spool/intake"
 		if f != nil {
 			f(&c)
 		}
@@ -107,7 +108,7 @@ func TestLoad(t *testing.T) {
 				c.TCPPorts = []int{1, 2}
 				c.Stream = "flag"
 				c.OutputDir = "/out"
-				c.SpoolDir = "/flag"
+				c.SpoolDir, c.IntakeDir = "/flag", "/flag/intake"
 			}),
 		},
 		{
@@ -206,6 +207,14 @@ func TestLoad(t *testing.T) {
 			want: want(func(c *Config) {
 				c.ClientCAFile = "/ca.pem"
 				c.ClientAuth = tls.RequireAndVerifyClientCert
+			}),
+		},
+		{
+			name: "intake log on",
+			args: []string{"--intake-log", "on", "--intake-dir", "/log", "--intake-sync-interval", "50ms"},
+			env:  spool,
+			want: want(func(c *Config) {
+				c.IntakeLog, c.IntakeDir, c.IntakeSyncInterval = true, "/log", 50*time.Millisecond
 			}),
 		},
 		{

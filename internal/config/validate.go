@@ -80,6 +80,12 @@ func (c *Config) Validate() error {
 			bad("--proxy-protocol %d: not a --tcp-port, --tls-port, --relp-port or --relp-tls-port", p)
 		}
 	}
+	if !c.IntakeLog && len(relp)+len(relpTLS) > 0 {
+		bad("--relp-port and --relp-tls-port acknowledge what is on disk: they need --intake-log on")
+	}
+	if c.IntakeLog && c.IntakeSyncInterval <= 0 {
+		bad("--intake-sync-interval %v: want more than 0", c.IntakeSyncInterval)
+	}
 	if c.GELF && len(relp)+len(relpTLS) > 0 {
 		bad("--relp-port and --relp-tls-port carry syslog messages: not with --gelf")
 	}

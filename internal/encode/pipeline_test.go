@@ -71,7 +71,7 @@ func startPipeline(tb testing.TB, sp encode.Spool) *pipeline {
 	}
 	p := &pipeline{
 		buffers: buffers,
-		stream:  event.NewStreams(buffers, syslog.Stamper{}).Stream(netip.MustParseAddr("127.0.0.1"), 514).(*event.Stream),
+		stream:  event.NewStreams(buffers, syslog.Stamper{}, nil, 0).Stream(netip.MustParseAddr("127.0.0.1"), 514).(*event.Stream),
 		done:    make(chan error, 1),
 	}
 	go func() { p.done <- stage.Run(context.Background()) }()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kinesyslog/kinesyslog/internal/backoff"
 	"github.com/kinesyslog/kinesyslog/internal/buffer"
+	"github.com/kinesyslog/kinesyslog/internal/intake"
 	"github.com/kinesyslog/kinesyslog/internal/ratelog"
 	"github.com/kinesyslog/kinesyslog/internal/record"
 )
@@ -43,6 +44,12 @@ type Owner interface {
 	Owner(ctx context.Context) (string, error)
 }
 
+// A Releaser is told which entries of the intake log are inside spooled records, as *intake.Log
+// is (Release).
+type Releaser interface {
+	Release(runs []intake.Run) error
+}
+
 // Options configures a Stage. The zero value of each field selects its default.
 type Options struct {
 	// LogGroupPrefix names the records' log group: LogGroupPrefix/<port>, as
@@ -53,6 +60,9 @@ type Options struct {
 	MaxRecordBytes int
 	// Workers is how many batches are encoded at once; default GOMAXPROCS.
 	Workers int
+	// Log, when set, is told the intake log's runs of the events in each group of records once
+	// the spool has them (WriteGroup returned nil); nil: no intake log.
+	Log Releaser
 	// Logger receives the logs of failed writes and of lost messages; nil discards them.
 	Logger *slog.Logger
 	// Registerer registers the metrics; nil means counted, not registered.
@@ -80,6 +90,8 @@ type queued struct {
 	// events is how many events are lost if this record is: a batch's count rides on its last
 	// record, so a batch whose records fall into two groups is counted with the second.
 	events int
+	// runs are the intake log's runs of those events, on the same record.
+	runs []intake.Run
 }
 
 // New returns a Stage that encodes the batches of buffers into records of owner and writes them
@@ -129,7 +141,10 @@ func (s *Stage) Run(ctx context.Context) error {
 	workers.Wait()
 	close(s.queue)
 	<-spooled
-	if n := s.lost.Load(); n > 0 {
+	if n := s.lost.Load(); n > 0 && s.opts.Log != nil {
+		// Not released: the intake log keeps them, and the next start replays them.
+		s.log.Warn("messages not spooled: left in the intake log for the next start", "messages", n)
+	} else if n > 0 {
 		s.log.Error("messages lost: not spooled", "messages", n)
 		return fmt.Errorf("encode: %d messages could not be spooled and are lost", n)
 	}
@@ -177,22 +192,30 @@ func (s *Stage) encode(ctx context.Context, enc *record.Encoder, batch *buffer.B
 	}
 	next, st, err := enc.Encode(h, batch.Events, batch.Full, emit)
 	events := st.Events
+	var runs []intake.Run
 	if err != nil {
 		s.lose(ctx, batch.Len()-st.Events, err)
 		next, st = batch.Len(), record.Stats{}
+	} else {
+		// Encode returned after emitting every record of the events before next.
+		runs = batch.Runs(nil, 0, next)
 	}
 	if rest := s.buffers.Done(batch, next, st); rest.Len() > 0 {
-		// The buffers closed meanwhile: this worker encodes the rest itself.
+		// The buffers closed meanwhile: this worker encodes the rest itself. Done released the
+		// batch without reusing it, so its chunks are still there.
 		_, st, err := enc.Encode(h, rest, false, emit)
 		events += st.Events
 		if err != nil {
 			s.lose(ctx, rest.Len()-st.Events, err)
+		} else {
+			runs = batch.Runs(runs, next, batch.Len())
 		}
 	}
 	if len(out) == 0 {
 		out = append(out, queued{})
 	}
 	out[len(out)-1].events += events
+	out[len(out)-1].runs = runs
 	s.send(out)
 	return out[:0]
 }
@@ -240,10 +263,28 @@ func (s *Stage) spoolQueued(ctx context.Context) {
 			} else {
 				s.lose(ctx, events, err)
 			}
+		} else if s.opts.Log != nil {
+			s.release(group)
 		}
 		s.queued.release(size)
 		clear(group)
 		clear(records)
+	}
+}
+
+// release tells the intake log that the events of group are spooled.
+func (s *Stage) release(group []queued) {
+	var runs []intake.Run
+	for _, q := range group {
+		runs = append(runs, q.runs...)
+	}
+	if len(runs) == 0 {
+		return
+	}
+	if err := s.opts.Log.Release(runs); err != nil {
+		// Only a closed or failed log refuses: the next start replays those events again.
+		s.warn.Warn("cannot release spooled messages from the intake log: they will be delivered again after a restart",
+			"error", err)
 	}
 }
 

@@ -80,7 +80,7 @@ func spooled(t *testing.T, sp *spool.Spool) []*record.Record {
 // send commits n messages of each source to port 514 of buffers.
 func send(t *testing.T, buffers *buffer.Buffers, sources []string, n int) (sent []string) {
 	t.Helper()
-	streams := event.NewStreams(buffers, syslog.Stamper{})
+	streams := event.NewStreams(buffers, syslog.Stamper{}, nil, 0)
 	for _, src := range sources {
 		s := streams.Stream(netip.MustParseAddr(src), 514)
 		for i := range n {

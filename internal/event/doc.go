@@ -11,8 +11,14 @@
 // is reached: that is how TCP and TLS senders feel backpressure. TryAdd and TryCommit never
 // block: what the buffers cannot take is dropped there and counted.
 //
-// Commit returns a listener.Receipt, which tells when the committed messages are durable. The
-// events of this stage are only in memory until the record stage spools them, so every Receipt's
-// Durable returns ErrNotDurable at once; an intake log written before the buffers will make it
-// wait for its fsync instead.
+// With the intake log (internal/intake), each Stream has a stream number of the log, numbers its
+// messages (Seq) and stages, beside each JSON event, the entry the log keeps: source, port,
+// format, arrival time, id and the message as received. Commit appends a commit's entries with
+// one Append before it commits to the buffers, and the buffers' batches carry the runs of the log
+// that their events are, for the record stage to release once spooled. Streams.Replay hands what
+// an earlier run did not release to the buffers again, with the stored ids.
+//
+// Commit returns a listener.Receipt, which tells when the committed messages are durable: with
+// the log, once it has synced them (intake.Log.WaitSynced); without, never (ErrNotDurable at
+// once): the events are only in memory until the record stage spools them.
 package event

@@ -3,10 +3,12 @@ package event
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/buffer"
+	"github.com/kinesyslog/kinesyslog/internal/intake"
 	"github.com/kinesyslog/kinesyslog/internal/listener"
 	"github.com/kinesyslog/kinesyslog/internal/record"
 )
@@ -14,6 +16,12 @@ import (
 // ErrNotDurable is what the Durable of this stage's receipts returns: the committed messages are
 // kept in memory only until the record stage spools them.
 var ErrNotDurable = errors.New("event: kept in memory only")
+
+// Formats of the intake log's entries (intake.Entry.Format): how Replay reads a message again.
+const (
+	FormatSyslog uint8 = 1
+	FormatGELF   uint8 = 2
+)
 
 // A Stamper reads the time of an event from its message and says how the message is recorded.
 // Implementations must be safe for concurrent use.
@@ -29,24 +37,81 @@ type Stamper interface {
 type Streams struct {
 	buffers *buffer.Buffers
 	stamper Stamper
+	log     *intake.Log // nil: memory only
+	format  uint8
 }
 
 var _ listener.Streams = (*Streams)(nil)
 
-// NewStreams returns the Streams of messages stamped by stamper into buffers.
-func NewStreams(buffers *buffer.Buffers, stamper Stamper) *Streams {
-	return &Streams{buffers: buffers, stamper: stamper}
+// NewStreams returns the Streams of messages stamped by stamper into buffers, kept in memory
+// only. With log set, each Commit first appends the messages to log as entries of format (a
+// Format constant), and its Receipt is durable once the log has synced them.
+func NewStreams(buffers *buffer.Buffers, stamper Stamper, log *intake.Log, format uint8) *Streams {
+	return &Streams{buffers: buffers, stamper: stamper, log: log, format: format}
 }
 
-// Stream returns a *Stream for the messages that source sends to port.
+// Stream returns a *Stream for the messages that source sends to port, numbered in the intake
+// log as a stream of its own.
 func (s *Streams) Stream(source netip.Addr, port uint16) listener.Stream {
+	st := s.open(source, port)
+	if s.log != nil {
+		st.number = s.log.NewStream()
+	}
+	return st
+}
+
+func (s *Streams) open(source netip.Addr, port uint16) *Stream {
 	return &Stream{
 		buffers: s.buffers,
 		key:     buffer.Key{Source: source, Port: port},
 		source:  source.Unmap().String(),
 		stamper: s.stamper,
 		ids:     record.NewIDs(),
+		log:     s.log,
+		format:  s.format,
 	}
+}
+
+// Replay hands the entries of the intake log that an earlier run did not release to the buffers,
+// through the same stamping as new messages, with their stored id and their stream and Seq, so
+// that the record stage releases them once they are spooled. It is meant for the start, before
+// the listeners run, and blocks as Commit does; it returns the number of entries replayed. The
+// entries are already in the log: they are not appended again. An entry of another format than
+// s's is read as s's format.
+func (s *Streams) Replay() (int, error) {
+	var (
+		cur *Stream
+		n   int
+	)
+	err := s.log.Replay(func(e intake.Entry) error {
+		if cur != nil && (cur.number != e.Stream || cur.key.Source != e.Source || cur.key.Port != e.Port) {
+			if _, err := cur.Commit(); err != nil {
+				return err
+			}
+			cur = nil
+		} else if cur != nil && cur.seq != e.Seq {
+			// A commit is a run of consecutive Seq: a gap (released or damaged entries) starts
+			// another.
+			if _, err := cur.Commit(); err != nil {
+				return err
+			}
+		}
+		if cur == nil {
+			cur = s.open(e.Source, e.Port)
+			cur.number, cur.replay = e.Stream, true
+		}
+		cur.seq = e.Seq
+		cur.add(e.Message, e.Received, record.UUID(e.ID), true)
+		n++
+		return cur.err
+	})
+	if err == nil && cur != nil {
+		_, err = cur.Commit()
+	}
+	if err != nil {
+		return n, fmt.Errorf("event: replay the intake log: %w", err)
+	}
+	return n, nil
 }
 
 // A Stream makes the events of one sender to one listener port and commits them to the buffers.
@@ -61,23 +126,47 @@ type Stream struct {
 	staged   *buffer.Staging // nil between commits
 	reserved int             // bytes reserved by Reserve
 	err      error           // of a commit made by Add, for the next Commit
+	log      *intake.Log     // nil: memory only
+	format   uint8
+	number   uint64 // the stream's number in the log
+	seq      uint64 // the Seq of the next message
+	replay   bool   // the entries are in the log already
 }
 
 var _ listener.Stream = (*Stream)(nil)
+
+// tryAppendWait bounds how long TryCommit waits for room in the intake log.
+const tryAppendWait = 100 * time.Millisecond
 
 // memoryOnly is the Receipt of events held in memory: never durable.
 type memoryOnly struct{}
 
 func (memoryOnly) Durable(context.Context) error { return ErrNotDurable }
 
+// logged is the Receipt of events appended to the intake log up to pos.
+type logged struct {
+	log *intake.Log
+	pos intake.Position
+}
+
+func (r logged) Durable(ctx context.Context) error { return r.log.WaitSynced(ctx, r.pos) }
+
+// synced is the Receipt of replayed events: the log has had them since an earlier run.
+type synced struct{}
+
+func (synced) Durable(context.Context) error { return nil }
+
 // Add stages one message, received at received. The message is copied; Add does not allocate
 // once the buffers' stagings have grown. It waits while many other Streams stage (buffer.Stage).
 // When more than buffer.MaxStagedBytes are staged already, Add first commits them as Commit does,
 // blocking as it may; an error is returned by the next Commit.
-func (s *Stream) Add(msg []byte, received time.Time) {
+func (s *Stream) Add(msg []byte, received time.Time) { s.add(msg, received, record.UUID{}, false) }
+
+// add is Add with the event's id given when fixed is set (a replayed entry).
+func (s *Stream) add(msg []byte, received time.Time, id record.UUID, fixed bool) {
 	if s.staged != nil && len(s.staged.Data) >= buffer.MaxStagedBytes {
 		if _, s.err = s.Commit(); s.err != nil {
-			return // the buffers are closed: the message is lost with those the error reports
+			return
 		}
 	}
 	if s.staged == nil {
@@ -85,7 +174,7 @@ func (s *Stream) Add(msg []byte, received time.Time) {
 			return
 		}
 	}
-	s.stage(msg, received)
+	s.stage(msg, received, id, fixed)
 }
 
 // TryAdd is Add for messages that cannot wait, such as UDP datagrams: it never blocks. When more
@@ -98,17 +187,37 @@ func (s *Stream) TryAdd(msg []byte, received time.Time) {
 	if s.staged == nil {
 		s.staged, _ = s.buffers.Stage(false) // never fails without wait
 	}
-	s.stage(msg, received)
+	s.stage(msg, received, record.UUID{}, false)
 }
 
-func (s *Stream) stage(msg []byte, received time.Time) {
+// stage stages msg, with the id given when fixed is set, else the stream's next one.
+func (s *Stream) stage(msg []byte, received time.Time, id record.UUID, fixed bool) {
 	st := s.staged
+	if s.log != nil && !s.replay {
+		// The entry keeps the message as received: a replay stamps it again.
+		start := len(st.Raw)
+		st.Raw = append(st.Raw, msg...)
+		st.Entries = append(st.Entries, intake.Entry{Stream: s.number, Seq: s.seq, Source: s.key.Source,
+			Port: s.key.Port, Format: s.format, Received: received, Message: st.Raw[start:len(st.Raw):len(st.Raw)]})
+	}
+	if s.log != nil {
+		if !st.Logged {
+			st.Logged, st.Run = true, intake.Run{Stream: s.number, First: s.seq}
+		}
+		st.Run.Last = s.seq
+		s.seq++
+	}
 	ts, out := s.stamper.Stamp(st.Scratch[:0], msg, received, s.source)
 	if out != nil {
 		st.Scratch = out
 		msg = out
 	}
-	id := s.ids.Next(received.UnixMilli())
+	if !fixed {
+		id = s.ids.Next(received.UnixMilli())
+	}
+	if n := len(st.Entries); n > 0 && !s.replay {
+		st.Entries[n-1].ID = id
+	}
 	if len(st.Ends) == 0 {
 		st.Oldest = received
 	}
@@ -116,6 +225,9 @@ func (s *Stream) stage(msg []byte, received time.Time) {
 	st.Data = record.AppendEvent(st.Data, id, ts.Round(time.Millisecond).UnixMilli(), msg)
 	st.Ends = append(st.Ends, len(st.Data))
 }
+
+// Number returns the Stream's number in the intake log (intake.Log.NewStream); 0 without it.
+func (s *Stream) Number() uint64 { return s.number }
 
 // Staged returns the number of bytes staged and not yet committed.
 func (s *Stream) Staged() int {
@@ -128,12 +240,28 @@ func (s *Stream) Staged() int {
 // Commit hands the staged messages to the buffers (buffer.Buffers.Commit). It blocks while the
 // stages behind are busy or the memory cap is reached, which is how TCP senders feel
 // backpressure; it fails only after the buffers are closed, and the staged messages are then
-// lost. The Receipt, nil with an error, reports ErrNotDurable: the messages are in memory only.
+// lost. The Receipt is nil with an error.
+//
+// With the intake log, Commit first appends the messages to it with one Append (blocking while
+// the log is at its cap, which is backpressure too), and the Receipt's Durable waits until the
+// log has synced them; a failed Append fails the Commit and the messages are not committed. A
+// Commit that fails after the Append leaves them in the log, for the next start to replay.
+// Without the log, the Receipt reports ErrNotDurable: the messages are in memory only.
 func (s *Stream) Commit() (listener.Receipt, error) {
 	err := s.err
 	s.err = nil
+	var receipt listener.Receipt = memoryOnly{}
+	if s.log != nil {
+		receipt = synced{}
+	}
 	if st := s.staged; st != nil {
 		s.staged = nil
+		if err == nil && len(st.Entries) > 0 {
+			var pos intake.Position
+			if pos, err = s.log.Append(context.Background(), st.Entries); err == nil {
+				receipt = logged{log: s.log, pos: pos}
+			}
+		}
 		if err == nil {
 			err = s.buffers.Commit(s.key, st)
 		} else {
@@ -143,19 +271,37 @@ func (s *Stream) Commit() (listener.Receipt, error) {
 	if err != nil {
 		return nil, err
 	}
-	return memoryOnly{}, nil
+	return receipt, nil
 }
 
 // TryCommit is Commit for messages that cannot wait, such as UDP datagrams
-// (buffer.Buffers.TryCommit). It never blocks: what the buffers cannot take is dropped, counted
-// and logged, and TryCommit reports false.
+// (buffer.Buffers.TryCommit). It never blocks on the buffers: what they cannot take is dropped,
+// counted and logged, and TryCommit reports false. With the intake log it first appends the
+// messages to it, waiting at most tryAppendWait for room in the log (the log at its cap, or a
+// disk slower than the senders); past that they are dropped as well. What the buffers drop after
+// the Append is released at once, so that it pins no segment.
 func (s *Stream) TryCommit() bool {
 	st := s.staged
 	if st == nil {
 		return true
 	}
 	s.staged = nil
-	return s.buffers.TryCommit(s.key, st)
+	if len(st.Entries) == 0 {
+		return s.buffers.TryCommit(s.key, st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), tryAppendWait)
+	_, err := s.log.Append(ctx, st.Entries)
+	cancel()
+	if err != nil {
+		s.buffers.Drop(s.key, st, err)
+		return false
+	}
+	run := st.Run
+	if s.buffers.TryCommit(s.key, st) {
+		return true
+	}
+	s.log.Release([]intake.Run{run}) // fails only once the log is closed: nothing to release then
+	return false
 }
 
 // Reserve counts n bytes of a message still being read against the buffers' memory cap

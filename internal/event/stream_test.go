@@ -49,7 +49,7 @@ var (
 
 // open returns a *event.Stream of source to port 514 into b.
 func open(b *buffer.Buffers) *event.Stream {
-	return event.NewStreams(b, stamper).Stream(source, 514).(*event.Stream)
+	return event.NewStreams(b, stamper, nil, 0).Stream(source, 514).(*event.Stream)
 }
 
 // events decodes the events of a batch.
@@ -188,7 +188,7 @@ func TestAddCommitsLargeStaging(t *testing.T) {
 func TestTryAddNeverBlocks(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	b := buffer.New(buffer.Options{MaxBytes: 64 << 10, FlushBytes: 1 << 30, Registerer: reg})
-	filler := event.NewStreams(b, stamper).Stream(netip.MustParseAddr("10.0.0.9"), 514)
+	filler := event.NewStreams(b, stamper, nil, 0).Stream(netip.MustParseAddr("10.0.0.9"), 514)
 	for i := range 60 {
 		filler.Add(fmt.Appendf(nil, "f%d-%0*d", i, 1000, 0), t0)
 	}
@@ -273,7 +273,7 @@ func TestUDPReaderAtTheCap(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { l.Run(ctx, event.NewStreams(buffers, syslog.Stamper{})) })
+	wg.Go(func() { l.Run(ctx, event.NewStreams(buffers, syslog.Stamper{}, nil, 0)) })
 	// Cleanups: a record stage that releases the batches, so that a reader waiting for memory
 	// (the failure this test is for) can end; then the listener and the buffers stop.
 	defer func() {

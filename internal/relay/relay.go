@@ -2,12 +2,19 @@
 // flow of a message, from socket to destination.
 //
 //	listener ──Stream.Add/Commit──▶ event ──▶ buffer ──Batch──▶ encode ──WriteGroup──▶ spool
-//	                                                                                   │
+//	                                  │                           │                    │
+//	                   intake log ◀───┘ Append        Release ◀───┘                    │
 //	                               destination (Firehose or s3dir) ◀──Put── upload ◀───┘
+//
+// With the intake log (--intake-log on), every commit is appended to it before the buffers take
+// it, and the record stage releases what it has spooled; at start, what an earlier run left
+// unreleased is replayed into the buffers before the listeners run.
 //
 // Shutdown runs in the same order: listeners stop and drain, buffers are encoded and spooled,
 // the uploader makes one last attempt bounded by the shutdown timeout, and what it could not
-// deliver stays in the spool for the next start.
+// deliver stays in the spool for the next start. With the intake log, what was not spooled
+// within the shutdown timeout stays in the log instead of being lost, and the log is synced and
+// closed last.
 package relay
 
 import (
@@ -32,6 +39,7 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/encode"
 	"github.com/kinesyslog/kinesyslog/internal/event"
 	"github.com/kinesyslog/kinesyslog/internal/gelf"
+	"github.com/kinesyslog/kinesyslog/internal/intake"
 	"github.com/kinesyslog/kinesyslog/internal/listener"
 	"github.com/kinesyslog/kinesyslog/internal/spool"
 	"github.com/kinesyslog/kinesyslog/internal/syslog"
@@ -45,11 +53,21 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	sp, err := spool.Open(cfg.SpoolDir, spool.Options{MaxBytes: cfg.SpoolMaxBytes, Logger: logger, Registerer: reg})
+	sp, err := spool.Open(cfg.SpoolDir, spool.Options{MaxBytes: cfg.SpoolRecordBytes(), Logger: logger, Registerer: reg})
 	if err != nil {
 		return err
 	}
 	defer sp.Close(context.WithoutCancel(ctx))
+
+	var log *intake.Log // nil: --intake-log off
+	if cfg.IntakeLog {
+		log, err = intake.Open(cfg.IntakeDir, intake.Options{SyncInterval: cfg.IntakeSyncInterval,
+			MaxBytes: cfg.IntakeMaxBytes(), Logger: logger, Registerer: reg})
+		if err != nil {
+			return err
+		}
+		defer log.Close(context.WithoutCancel(ctx))
+	}
 
 	dest, err := openDestination(ctx, cfg, logger)
 	if err != nil {
@@ -101,8 +119,12 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	defer metricsServer.Close()
 
 	buffers := buffer.New(buffer.Options{Logger: logger, Registerer: reg})
+	var released encode.Releaser
+	if log != nil {
+		released = log
+	}
 	records, err := encode.New(buffers, sp, dest, encode.Options{LogGroupPrefix: cfg.GroupPrefix + "/" + format.name,
-		MaxRecordBytes: dest.Limits().MaxRecordBytes, Logger: logger, Registerer: reg})
+		MaxRecordBytes: dest.Limits().MaxRecordBytes, Log: released, Logger: logger, Registerer: reg})
 	if err != nil {
 		return err
 	}
@@ -123,6 +145,22 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if format.run != nil {
 		stageGroup.Go(func() { format.run(stages) })
 	}
+	var logDone chan error
+	if log != nil {
+		logDone = make(chan error, 1)
+		go func() { logDone <- log.Run(stages) }()
+		// The log asks for the batches that pin its oldest segment.
+		stageGroup.Go(func() {
+			for {
+				select {
+				case <-stages.Done():
+					return
+				case t := <-log.FlushRequests():
+					buffers.FlushReceived(t)
+				}
+			}
+		})
+	}
 
 	// Spooling at shutdown and the last upload share one window, --shutdown-timeout from the
 	// signal.
@@ -131,8 +169,19 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	spooled := make(chan error, 1)
 	go func() { spooled <- records.Run(window) }()
 
+	streams := event.NewStreams(buffers, format.stamper, log, format.code)
+	if log != nil {
+		// What an earlier run accepted and did not spool goes first, before any new message.
+		n, err := streams.Replay()
+		if err != nil {
+			buffers.Close()
+			<-spooled
+			return err
+		}
+		logger.Info("intake log replayed", "dir", cfg.IntakeDir, "messages", n)
+	}
 	logger.Info("relay started", "destination", fmt.Sprint(dest), "spool", sp.Dir())
-	ln.Run(ctx, event.NewStreams(buffers, format.stamper)) // returns when ctx is done and every connection has drained
+	ln.Run(ctx, streams) // returns when ctx is done and every connection has drained
 
 	logger.Info("shutting down: spooling buffered messages")
 	buffers.Close()
@@ -144,6 +193,14 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	stopStages()
 	stageGroup.Wait()
+	if log != nil {
+		if err := <-logDone; err != nil {
+			shutdownErr = errors.Join(shutdownErr, err)
+		}
+		if err := log.Close(context.WithoutCancel(ctx)); err != nil {
+			shutdownErr = errors.Join(shutdownErr, err)
+		}
+	}
 	logger.Info("relay stopped", "spooled_records", sp.Len())
 	return shutdownErr
 }
@@ -151,6 +208,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 // format is what differs between syslog and GELF listeners.
 type format struct {
 	name       string // in the logGroup: <prefix>/<name>/<port>
+	code       uint8  // the intake log's format of entries (event.FormatSyslog, ...)
 	stamper    event.Stamper
 	nulFraming bool                  // TCP and TLS messages end at NUL only
 	datagrams  listener.Assembler    // nil: a datagram is a message
@@ -158,7 +216,7 @@ type format struct {
 }
 
 func formatSyslog(cfg config.Config) format {
-	return format{name: "syslog", stamper: syslog.Stamper{Parser: syslog.Parser{Location: cfg.Timezone}}}
+	return format{name: "syslog", code: event.FormatSyslog, stamper: syslog.Stamper{Parser: syslog.Parser{Location: cfg.Timezone}}}
 }
 
 // formatGELF reads GELF 1.1: NUL-delimited JSON over TCP and TLS; chunked, gzip or zlib
@@ -167,6 +225,7 @@ func formatGELF(cfg config.Config, logger *slog.Logger, reg prometheus.Registere
 	assembler := gelf.NewAssembler(gelf.Options{MaxMessageBytes: cfg.MaxMessageBytes, Logger: logger, Registerer: reg})
 	return format{
 		name:       "gelf",
+		code:       event.FormatGELF,
 		stamper:    gelf.NewStamper(gelf.StamperOptions{Registerer: reg}),
 		nulFraming: true,
 		datagrams:  assembler,

@@ -1,0 +1,104 @@
+package buffer
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kinesyslog/kinesyslog/internal/intake"
+	"github.com/kinesyslog/kinesyslog/internal/record"
+)
+
+// commitLogged commits msgs to key as the event stage does with the intake log: as one chunk of
+// stream's Seq from first on.
+func commitLogged(t *testing.T, b *Buffers, key Key, stream, first uint64, msgs ...string) {
+	t.Helper()
+	st, err := b.Stage(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Oldest, st.Logged = t0, true
+	st.Run = intake.Run{Stream: stream, First: first, Last: first + uint64(len(msgs)) - 1}
+	for _, m := range msgs {
+		st.Data = record.AppendEvent(st.Data, record.UUID{}, t0.UnixMilli(), []byte(m))
+		st.Ends = append(st.Ends, len(st.Data))
+	}
+	if err := b.Commit(key, st); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunsFollowEvents checks that a batch's runs of the intake log cover exactly the events
+// asked for, and that the tail Done puts back keeps the runs of its own events only, in front
+// of the newer events' runs.
+func TestRunsFollowEvents(t *testing.T) {
+	b := New(Options{FlushBytes: 200, Queue: 10})
+	commitLogged(t, b, keyA, 7, 0, "a", "b", "c") // about 80 bytes of event each: full
+	old := <-b.Batches()
+	commitLogged(t, b, keyA, 9, 5, "d")
+	if got, want := old.Runs(nil, 0, 1), []intake.Run{{Stream: 7, First: 0, Last: 0}}; !cmp.Equal(got, want) {
+		t.Errorf("Runs(0, 1) of [a b c] = %v, want %v", got, want)
+	}
+	b.Done(old, 1, record.Stats{}) // [b c] go back in front of [d]
+	done := drain(b)
+	b.Close()
+	all := <-done
+	if len(all) != 1 || all[0].Len() != 3 {
+		t.Fatalf("after Done(batch, 1): %d batches, want one of 3 events", len(all))
+	}
+	batch := all[0]
+	tests := []struct {
+		name     string
+		from, to int
+		want     []intake.Run
+	}{
+		{name: "all", from: 0, to: 3, want: []intake.Run{{Stream: 7, First: 1, Last: 2}, {Stream: 9, First: 5, Last: 5}}},
+		{name: "tail only", from: 0, to: 2, want: []intake.Run{{Stream: 7, First: 1, Last: 2}}},
+		{name: "first event", from: 0, to: 1, want: []intake.Run{{Stream: 7, First: 1, Last: 1}}},
+		{name: "across commits", from: 1, to: 3, want: []intake.Run{{Stream: 7, First: 2, Last: 2}, {Stream: 9, First: 5, Last: 5}}},
+		{name: "newer only", from: 2, to: 3, want: []intake.Run{{Stream: 9, First: 5, Last: 5}}},
+		{name: "none", from: 3, to: 3, want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := batch.Runs(nil, tt.from, tt.to); !cmp.Equal(got, tt.want) {
+				t.Errorf("Runs(%d, %d) = %v, want %v", tt.from, tt.to, got, tt.want)
+			}
+		})
+	}
+	b.Done(batch, batch.Len(), record.Stats{})
+}
+
+// TestFlushReceived checks that FlushReceived hands on exactly the batches holding an event
+// received at or before its time, whatever their size and age.
+func TestFlushReceived(t *testing.T) {
+	b := New(Options{Queue: 10})
+	a, c := newAppender(b, keyA), newAppender(b, keyB)
+	a.Add([]byte("old"), t0)
+	c.Add([]byte("new"), t0.Add(time.Second))
+	if err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	b.FlushReceived(t0)
+	select {
+	case batch := <-b.Batches():
+		if batch.Key != keyA {
+			t.Errorf("FlushReceived(t0) handed on the batch of %v, want %v's", batch.Key, keyA)
+		}
+		release(b, batch)
+	default:
+		t.Fatal("FlushReceived(t0) handed on no batch")
+	}
+	select {
+	case batch := <-b.Batches():
+		t.Errorf("FlushReceived(t0) also handed on the batch of %v, received after t0", batch.Key)
+	default:
+	}
+	done := drain(b)
+	b.Close()
+	<-done
+}

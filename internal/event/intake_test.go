@@ -1,0 +1,148 @@
+package event_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kinesyslog/kinesyslog/internal/buffer"
+	"github.com/kinesyslog/kinesyslog/internal/event"
+	"github.com/kinesyslog/kinesyslog/internal/intake"
+)
+
+// openLog opens the intake log in dir and runs it until the test ends or it is closed.
+func openLog(t *testing.T, dir string) *intake.Log {
+	t.Helper()
+	l, err := intake.Open(dir, intake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		l.Close(context.Background())
+	})
+	return l
+}
+
+// closeLog syncs and closes l, as a relay's shutdown does.
+func closeLog(t *testing.T, l *intake.Log) {
+	t.Helper()
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// batchOf closes b and returns its one batch.
+func batchOf(t *testing.T, b *buffer.Buffers) *buffer.Batch {
+	t.Helper()
+	done := make(chan []*buffer.Batch, 1)
+	go func() {
+		var all []*buffer.Batch
+		for batch := range b.Batches() {
+			all = append(all, batch)
+		}
+		done <- all
+	}()
+	b.Close()
+	all := <-done
+	if len(all) != 1 {
+		t.Fatalf("%d batches, want 1", len(all))
+	}
+	return all[0]
+}
+
+// TestStreamIntakeLog commits messages through a Stream with a real intake log: the Receipt is
+// durable once the log synced them, the batch carries their run, and after the log is reopened
+// Replay gives the same events again (the stored ids, the stamps of the same stamper) with the
+// same run, until that run is released.
+func TestStreamIntakeLog(t *testing.T) {
+	dir := t.TempDir()
+	log := openLog(t, dir)
+	b := buffer.New(buffer.Options{Queue: 10})
+	s := event.NewStreams(b, stamper, log, event.FormatSyslog).Stream(source, 514)
+	for _, m := range []string{"<13>1 2026-11-25T02:34:55Z host app - - - one", "!rewritten", "three"} {
+		s.Add([]byte(m), t0)
+	}
+	receipt, err := s.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := receipt.Durable(ctx); err != nil {
+		t.Fatalf("Durable = %v, want nil", err)
+	}
+	first := batchOf(t, b)
+	runs := first.Runs(nil, 0, first.Len())
+	if len(runs) != 1 || runs[0].First != 0 || runs[0].Last != 2 {
+		t.Fatalf("batch runs %v, want one run of Seq 0 to 2", runs)
+	}
+	closeLog(t, log)
+
+	replay := func(t *testing.T) *buffer.Batch {
+		t.Helper()
+		log := openLog(t, dir)
+		b := buffer.New(buffer.Options{Queue: 10})
+		n, err := event.NewStreams(b, stamper, log, event.FormatSyslog).Replay()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			b.Close()
+			closeLog(t, log)
+			return nil
+		}
+		batch := batchOf(t, b)
+		if err := log.Release(batch.Runs(nil, 0, batch.Len())); err != nil {
+			t.Fatal(err)
+		}
+		closeLog(t, log)
+		return batch
+	}
+	again := replay(t)
+	if again == nil {
+		t.Fatal("Replay gave nothing, want the 3 committed messages")
+	}
+	if diff := cmp.Diff(events(t, first), events(t, again)); diff != "" {
+		t.Errorf("replayed events differ (-committed +replayed):\n%s", diff)
+	}
+	if got := again.Runs(nil, 0, again.Len()); !cmp.Equal(got, runs) {
+		t.Errorf("replayed runs %v, want %v", got, runs)
+	}
+	if batch := replay(t); batch != nil {
+		t.Errorf("Replay after the release gave %d events, want none", batch.Len())
+	}
+}
+
+// TestStreamIntakeLogAllocs checks that with the intake log, adding messages allocates nothing
+// and a commit (one Append for all its messages) at most its Receipt.
+func TestStreamIntakeLogAllocs(t *testing.T) {
+	log := openLog(t, t.TempDir())
+	b := buffer.New(buffer.Options{Queue: 1000})
+	s := event.NewStreams(b, stamper, log, event.FormatSyslog).Stream(source, 514)
+	msg := []byte("<13>1 2026-11-25T02:34:55Z host app - - - hello")
+	const perCommit = 50
+	run := func() {
+		for range perCommit {
+			s.Add(msg, t0)
+		}
+		if _, err := s.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 20 {
+		run()
+	}
+	if allocs := testing.AllocsPerRun(200, run); allocs > 1 {
+		t.Errorf("%d Adds and a Commit allocate %v times, want at most 1 (the Receipt)", perCommit, allocs)
+	}
+}
