@@ -34,19 +34,28 @@ const (
 	// DefaultMaxMessageBytes is the longest message a record keeps whole whatever its bytes; the
 	// relay passes its --max-message-size, which stays within it.
 	DefaultMaxMessageBytes = record.MaxWholeMessageBytes
-	// DefaultMaxPendingBytes holds 8 sets of 128 full-size (64 KiB) chunks, or some 45,000 sets
+	// DefaultMaxPendingBytes holds 8 sets of 128 full-size (64 KiB) chunks, or some 10,000 sets
 	// of a typical two 1,420-byte chunks in flight.
 	DefaultMaxPendingBytes = 64 << 20
 )
 
-// setOverheadBytes is what a chunk set costs besides its data: the set itself (mostly its parts
+// setOverheadBytes is what a chunk set costs besides its pages: the set itself (mostly its parts
 // table), its map entry and its pool slot, rounded up. Counting it keeps a flood of tiny chunks
 // with distinct ids inside MaxPendingBytes too.
 const setOverheadBytes = 2048
 
-// maxPooledSetBytes is the largest set buffer kept for reuse; larger ones (rare, huge messages)
-// go back to the garbage collector instead of pinning memory in the pool.
-const maxPooledSetBytes = 256 << 10
+// pageBytes is the unit of memory in which sets hold their chunks, end to end: a set wastes less
+// than a page, never copies what it holds as it grows, and the pages a set gives up are taken by
+// the next chunks instead of becoming garbage. Beyond its pages, a set's list of them costs 8
+// bytes a page (0.2%), not counted.
+const pageBytes = 4096
+
+// page is a piece of the chunk data of a set.
+type page [pageBytes]byte
+
+// maxPooledSetPages is the longest list of pages a set keeps for reuse; longer ones (rare, huge
+// messages) go back to the garbage collector instead of pinning memory in the pool.
+const maxPooledSetPages = 64
 
 // Errors of Add, for datagrams the caller should count and drop (ErrTooLarge may come with a
 // truncated message). They are wrapped with details; test with errors.Is.
@@ -71,7 +80,8 @@ var (
 type Options struct {
 	// MaxMessageBytes bounds a message once decompressed; default DefaultMaxMessageBytes.
 	MaxMessageBytes int
-	// MaxPendingBytes bounds the memory of incomplete chunk sets; default
+	// MaxPendingBytes bounds the memory of incomplete chunk sets, of complete ones being
+	// decompressed, and of the pages the Assembler keeps for their next chunks; default
 	// DefaultMaxPendingBytes. Taking a chunk beyond it drops the oldest sets.
 	MaxPendingBytes int
 	// Expiry is how long after its first chunk an incomplete set is dropped; default
@@ -87,7 +97,8 @@ type Options struct {
 // Assembler turns UDP datagrams into complete GELF messages: it reassembles chunks and
 // decompresses payloads, within the bounds of its Options. Its methods are safe for concurrent
 // use, so the readers of several sockets may share one. It starts no goroutine: incomplete sets
-// expire when Add or Sweep sees them past their deadline.
+// expire when Add or Sweep sees them past their deadline, and pages no set has taken between two
+// Sweeps are let go.
 type Assembler struct {
 	maxMessageBytes int
 	maxPendingBytes int
@@ -95,14 +106,64 @@ type Assembler struct {
 	log             *ratelog.Logger
 	metrics         *metrics
 	decoders        sync.Pool // *decoder
-	sets            sync.Pool // *set, with their buffers
 
-	mu           sync.Mutex // guards pending, pendingBytes and the list
-	pending      map[setKey]*set
-	pendingBytes int
+	mu      sync.Mutex // guards the fields below
+	pending map[setKey]*set
 	// oldest and newest are the ends of a list of the pending sets in the order they were
 	// started, so that the sets to expire or evict first are at its front.
 	oldest, newest *set
+	// sets and pages are what MaxPendingBytes bounds: every set and page made, in use (pending,
+	// or complete and being decompressed) or free for the next chunks. Their own free lists,
+	// rather than a sync.Pool that the garbage collector empties, keep the memory of sets
+	// dropped at the bound for the sets that replace them, so that a flood at the bound makes
+	// no garbage, which the heap would otherwise let grow to twice the bound.
+	sets  freeList[set]
+	pages freeList[page]
+}
+
+// freeList holds the things of one kind that an Assembler made and no set uses now, and counts
+// all it made. Its zero value is empty.
+type freeList[T any] struct {
+	items []*T // the last freed at the end
+	made  int
+	// low is the fewest items free since the last trim: that many were taken by no chunk all
+	// along, and trim lets them go.
+	low int
+}
+
+// pop takes the last freed item off the list; it returns nil when the list is empty.
+func (f *freeList[T]) pop() *T {
+	n := len(f.items) - 1
+	if n < 0 {
+		return nil
+	}
+	x := f.items[n]
+	f.items[n] = nil
+	f.items = f.items[:n]
+	f.low = min(f.low, n)
+	return x
+}
+
+func (f *freeList[T]) push(x *T) { f.items = append(f.items, x) }
+
+// drop lets one free item go, to make room for something else; it reports false when none is
+// free.
+func (f *freeList[T]) drop() bool {
+	if f.pop() == nil {
+		return false
+	}
+	f.made--
+	return true
+}
+
+// trim lets go the items free since the last trim.
+func (f *freeList[T]) trim() {
+	idle := f.low
+	kept := copy(f.items, f.items[idle:]) // the oldest free are at the front
+	clear(f.items[kept:])
+	f.items = f.items[:kept]
+	f.made -= idle
+	f.low = kept
 }
 
 // setKey identifies a chunk set: the sender and its message id.
@@ -111,8 +172,8 @@ type setKey struct {
 	id     [8]byte
 }
 
-// set is the chunks of one message received so far. Chunk payloads are appended to data in the
-// order they arrive; parts says where each sequence number's piece is.
+// set is the chunks of one message received so far. Chunk payloads lie end to end in its pages
+// in the order they arrived, size bytes in all; parts says where each sequence number's piece is.
 type set struct {
 	key          setKey
 	deadline     time.Time
@@ -120,11 +181,13 @@ type set struct {
 	received     int
 	have         [MaxChunks / 64]uint64
 	parts        [MaxChunks]part
-	data         []byte
+	pages        []*page
+	size         int
 	older, newer *set
 }
 
-// part is where one chunk's payload lies in its set's data.
+// part is where one chunk's payload lies in its set's pages: from byte off of their
+// concatenation, n bytes.
 type part struct{ off, n uint32 }
 
 // NewAssembler returns an Assembler configured by opts.
@@ -148,7 +211,6 @@ func NewAssembler(opts Options) *Assembler {
 		a.log = ratelog.New(opts.Logger, 0)
 	}
 	a.decoders.New = func() any { return new(decoder) }
-	a.sets.New = func() any { return new(set) }
 	a.metrics = newMetrics(opts.Registerer, a)
 	return a
 }
@@ -190,8 +252,10 @@ func (a *Assembler) Add(source netip.AddrPort, datagram []byte, now time.Time, d
 	if err != nil || complete == nil {
 		return nil, err
 	}
-	msg, err := a.decode(complete.data, complete.parts[:complete.count], dst)
-	a.release(complete)
+	msg, err := a.decode(nil, complete, dst)
+	a.mu.Lock()
+	a.releaseLocked(complete)
+	a.mu.Unlock()
 	return msg, err
 }
 
@@ -211,15 +275,16 @@ func (a *Assembler) addChunk(key setKey, seq, count int, payload []byte, now tim
 		// The list is ordered by start, not deadline; a set started by a reader whose clock
 		// reading lagged can still be here past its deadline.
 		a.removeLocked(s)
-		a.release(s)
+		a.releaseLocked(s)
 		d.expired++
 		s = nil
 	}
 	if s == nil {
-		s = a.sets.Get().(*set)
+		if s = a.newSetLocked(&d); s == nil {
+			return nil, d, fmt.Errorf("%w: a chunk set does not fit in %d pending bytes", ErrTooLarge, a.maxPendingBytes)
+		}
 		s.key, s.count, s.deadline = key, count, now.Add(a.expiry)
 		a.pending[key] = s
-		a.pendingBytes += setOverheadBytes + cap(s.data)
 		a.pushLocked(s)
 	} else if s.count != count {
 		return nil, d, fmt.Errorf("%w: sequence count %d, earlier chunks said %d", ErrBadChunk, count, s.count)
@@ -230,29 +295,23 @@ func (a *Assembler) addChunk(key setKey, seq, count int, payload []byte, now tim
 		return nil, d, nil
 	}
 
-	need := len(s.data) + len(payload)
-	grow := 0
-	if need > cap(s.data) {
-		grow = max(need, 2*cap(s.data)) - cap(s.data)
-	}
-	if a.pendingBytes+grow > a.maxPendingBytes {
-		d.evicted += a.evictLocked(s, grow)
-		if a.pendingBytes+grow > a.maxPendingBytes {
+	for need := s.size + len(payload); len(s.pages)*pageBytes < need; {
+		p := a.pageLocked(s, &d)
+		if p == nil {
 			a.removeLocked(s)
-			a.release(s)
+			a.releaseLocked(s)
 			d.evicted++
 			return nil, d, fmt.Errorf("%w: chunk set of %d bytes does not fit in %d pending bytes",
 				ErrTooLarge, need+setOverheadBytes, a.maxPendingBytes)
 		}
+		s.pages = append(s.pages, p)
 	}
-	if grow > 0 {
-		data := make([]byte, len(s.data), cap(s.data)+grow)
-		copy(data, s.data)
-		s.data = data
-		a.pendingBytes += grow
+	s.parts[seq] = part{off: uint32(s.size), n: uint32(len(payload))}
+	for len(payload) > 0 {
+		n := copy(s.pages[s.size/pageBytes][s.size%pageBytes:], payload)
+		s.size += n
+		payload = payload[n:]
 	}
-	s.parts[seq] = part{off: uint32(len(s.data)), n: uint32(len(payload))}
-	s.data = append(s.data, payload...)
 	s.have[word] |= bit
 	s.received++
 	if s.received < s.count {
@@ -262,12 +321,75 @@ func (a *Assembler) addChunk(key setKey, seq, count int, payload []byte, now tim
 	return s, d, nil
 }
 
+// heldBytesLocked returns the memory counted against MaxPendingBytes.
+func (a *Assembler) heldBytesLocked() int {
+	return a.sets.made*setOverheadBytes + a.pages.made*pageBytes
+}
+
+// newSetLocked returns an empty set: a free one, else a new one within MaxPendingBytes, made in
+// the room of free pages if need be, else in that of the oldest set, which it evicts. It returns
+// nil when no room can be made.
+func (a *Assembler) newSetLocked(d *drops) *set {
+	for {
+		if s := a.sets.pop(); s != nil {
+			return s
+		}
+		if a.heldBytesLocked()+setOverheadBytes <= a.maxPendingBytes {
+			a.sets.made++
+			return new(set)
+		}
+		if !a.evictOldestLocked(nil, d) && !a.pages.drop() {
+			return nil
+		}
+	}
+}
+
+// pageLocked returns a page for more chunks of s: a free one, else a new one within
+// MaxPendingBytes, made in the room of free sets if need be, else in that of the oldest set
+// other than s, which it evicts. It returns nil when s is the only pending set and no room is
+// left.
+func (a *Assembler) pageLocked(s *set, d *drops) *page {
+	for {
+		if p := a.pages.pop(); p != nil {
+			return p
+		}
+		if a.heldBytesLocked()+pageBytes <= a.maxPendingBytes {
+			a.pages.made++
+			return new(page)
+		}
+		if !a.evictOldestLocked(s, d) && !a.sets.drop() {
+			return nil
+		}
+	}
+}
+
+// evictOldestLocked drops the oldest pending set other than keep, and reports false when there
+// is none.
+func (a *Assembler) evictOldestLocked(keep *set, d *drops) bool {
+	s := a.oldest
+	if s == keep && s != nil {
+		s = s.newer
+	}
+	if s == nil {
+		return false
+	}
+	a.removeLocked(s)
+	a.releaseLocked(s)
+	d.evicted++
+	return true
+}
+
 // Sweep drops the chunk sets that are still incomplete past their deadline at now, and returns
 // how many it dropped. Add does the same as it goes; a listener calls Sweep periodically (every
 // second or so) so that sets expire even when no further chunk arrives.
+//
+// Sweep also lets go the free sets and pages that no chunk has taken since the previous Sweep,
+// so that the memory of a past flood of chunks goes back to the garbage collector.
 func (a *Assembler) Sweep(now time.Time) int {
 	a.mu.Lock()
 	n := a.expireLocked(now)
+	a.sets.trim()
+	a.pages.trim()
 	a.mu.Unlock()
 	a.reportDrops(drops{expired: n})
 	return n
@@ -278,24 +400,8 @@ func (a *Assembler) expireLocked(now time.Time) int {
 	n := 0
 	for s := a.oldest; s != nil && !now.Before(s.deadline); s = a.oldest {
 		a.removeLocked(s)
-		a.release(s)
+		a.releaseLocked(s)
 		n++
-	}
-	return n
-}
-
-// evictLocked drops the oldest sets other than keep until grow more bytes fit in
-// MaxPendingBytes, or keep is the only set left.
-func (a *Assembler) evictLocked(keep *set, grow int) int {
-	n := 0
-	for s := a.oldest; s != nil && a.pendingBytes+grow > a.maxPendingBytes; {
-		next := s.newer
-		if s != keep {
-			a.removeLocked(s)
-			a.release(s)
-			n++
-		}
-		s = next
 	}
 	return n
 }
@@ -311,7 +417,7 @@ func (a *Assembler) pushLocked(s *set) {
 	a.newest = s
 }
 
-// removeLocked takes s out of the pending sets and the list, and out of the pending bytes.
+// removeLocked takes s out of the pending sets and the list; it still holds its pages.
 func (a *Assembler) removeLocked(s *set) {
 	if s.older != nil {
 		s.older.newer = s.newer
@@ -325,17 +431,20 @@ func (a *Assembler) removeLocked(s *set) {
 	}
 	s.older, s.newer = nil, nil
 	delete(a.pending, s.key)
-	a.pendingBytes -= setOverheadBytes + cap(s.data)
 }
 
-// release returns a set that is out of the pending sets to the pool.
-func (a *Assembler) release(s *set) {
-	data := s.data[:0]
-	if cap(data) > maxPooledSetBytes {
-		data = nil
+// releaseLocked puts a set that is out of the pending sets, and its pages, on the free lists.
+func (a *Assembler) releaseLocked(s *set) {
+	for _, p := range s.pages {
+		a.pages.push(p)
 	}
-	*s = set{data: data}
-	a.sets.Put(s)
+	pages := s.pages[:0]
+	clear(s.pages)
+	if cap(pages) > maxPooledSetPages {
+		pages = nil
+	}
+	*s = set{pages: pages}
+	a.sets.push(s)
 }
 
 // reportDrops counts and logs the sets one call dropped; it runs outside the lock.
@@ -348,9 +457,9 @@ func (a *Assembler) reportDrops(d drops) {
 		slog.Int("expired", d.expired), slog.Int("evicted_for_memory", d.evicted))
 }
 
-// stats returns the number of pending sets and the bytes they account for.
+// stats returns the number of pending sets and the bytes counted against MaxPendingBytes.
 func (a *Assembler) stats() (sets, bytes int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return len(a.pending), a.pendingBytes
+	return len(a.pending), a.heldBytesLocked()
 }

@@ -3,6 +3,7 @@ package gelf
 import (
 	"bytes"
 	"compress/flate"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -217,8 +218,11 @@ func TestExpiry(t *testing.T) {
 	if n := a.Sweep(t0.Add(time.Hour)); n != 1 {
 		t.Errorf("Sweep dropped %d sets, want 1", n)
 	}
+	// The memory of the sets dropped is kept for the next chunks until a Sweep finds it unused
+	// since the one before.
+	a.Sweep(t0.Add(time.Hour + time.Second))
 	if sets, bytes := a.stats(); sets != 0 || bytes != 0 {
-		t.Errorf("pending after the last sweep = %d sets, %d bytes, want none", sets, bytes)
+		t.Errorf("pending after the last sweeps = %d sets, %d bytes, want none", sets, bytes)
 	}
 	if n, err := testutil.GatherAndCount(reg, "kinesyslog_gelf_chunk_sets_expired_total", "kinesyslog_gelf_pending_chunk_sets"); err != nil || n != 2 {
 		t.Errorf("registered metrics: %d, %v", n, err)
@@ -229,7 +233,8 @@ func TestPendingBound(t *testing.T) {
 	const chunkBytes = 10_000
 	payload := bytes.Repeat([]byte("a"), chunkBytes)
 	// Room for three sets holding one chunk each, not four.
-	maxPending := 3*(setOverheadBytes+chunkBytes) + chunkBytes/2
+	setBytes := setOverheadBytes + 3*pageBytes
+	maxPending := 3*setBytes + setBytes/2
 	a := NewAssembler(Options{MaxPendingBytes: maxPending})
 	for id := range uint64(3) {
 		if _, err := a.Add(sourceA, chunk(id, 0, 2, payload), t0, nil); err != nil {
@@ -256,15 +261,15 @@ func TestPendingBound(t *testing.T) {
 	}
 
 	// A set that cannot fit even alone is dropped with ErrTooLarge.
-	small := NewAssembler(Options{MaxPendingBytes: setOverheadBytes + chunkBytes})
+	small := NewAssembler(Options{MaxPendingBytes: setBytes})
 	if _, err := small.Add(sourceA, chunk(1, 0, 3, payload), t0, nil); err != nil {
 		t.Fatalf("first chunk: %v", err)
 	}
 	if _, err := small.Add(sourceA, chunk(1, 1, 3, payload), t0, nil); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("second chunk over the bound: error = %v, want ErrTooLarge", err)
 	}
-	if sets, bytes := small.stats(); sets != 0 || bytes != 0 {
-		t.Errorf("pending after the drop = %d sets, %d bytes, want none", sets, bytes)
+	if sets, bytes := small.stats(); sets != 0 || bytes > setBytes {
+		t.Errorf("pending after the drop = %d sets, %d bytes, want none within %d bytes", sets, bytes, setBytes)
 	}
 }
 
@@ -392,8 +397,10 @@ func TestConcurrentSenders(t *testing.T) {
 			}
 		}
 	}
+	a.Sweep(t0)
+	a.Sweep(t0)
 	if sets, bytes := a.stats(); sets != 0 || bytes != 0 {
-		t.Errorf("pending after every message completed = %d sets, %d bytes", sets, bytes)
+		t.Errorf("after every message completed and two sweeps, %d sets pending, %d bytes held", sets, bytes)
 	}
 }
 
@@ -434,8 +441,83 @@ func TestAddAllocations(t *testing.T) {
 	}
 }
 
+// TestSweepLetsIdleMemoryGo checks that the sets and pages of dropped sets are kept for the next
+// chunks, and let go by a Sweep when none has taken them since the Sweep before.
+func TestSweepLetsIdleMemoryGo(t *testing.T) {
+	payload := bytes.Repeat([]byte("a"), 10_000) // 3 pages
+	setBytes := setOverheadBytes + 3*pageBytes
+	a := NewAssembler(Options{})
+	for id := range uint64(10) {
+		if _, err := a.Add(sourceA, chunk(id, 0, 2, payload), t0, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		name        string
+		do          func()
+		sets, bytes int
+	}{
+		{name: "10 sets pending", do: func() {}, sets: 10, bytes: 10 * setBytes},
+		{name: "expired, kept for reuse", do: func() { a.Sweep(t0.Add(DefaultExpiry)) }, bytes: 10 * setBytes},
+		{name: "one set reuses some", do: func() { a.Add(sourceA, chunk(20, 0, 2, payload), t0.Add(DefaultExpiry), nil) },
+			sets: 1, bytes: 10 * setBytes},
+		{name: "what none took goes", do: func() { a.Sweep(t0.Add(DefaultExpiry)) }, sets: 1, bytes: setBytes},
+		{name: "the last set expires", do: func() { a.Sweep(t0.Add(2 * DefaultExpiry)) }, bytes: setBytes},
+		{name: "then goes", do: func() { a.Sweep(t0.Add(2 * DefaultExpiry)) }},
+	}
+	for _, s := range steps {
+		s.do()
+		if sets, bytes := a.stats(); sets != s.sets || bytes != s.bytes {
+			t.Errorf("%s: %d sets pending, %d bytes held, want %d sets, %d bytes", s.name, sets, bytes, s.sets, s.bytes)
+		}
+	}
+}
+
 func TestSetOverhead(t *testing.T) {
 	if size := int(unsafe.Sizeof(set{})); size >= setOverheadBytes-256 {
 		t.Errorf("a set is %d bytes, setOverheadBytes %d leaves too little for its map entry", size, setOverheadBytes)
+	}
+}
+
+// TestPendingFloodMemory floods an Assembler with 2,000 chunk sets that never complete, each
+// growing a chunk at a time alongside the others, to five times its pending cap. What it counts
+// must stay within the cap throughout, and what it allocates over the whole flood within the cap
+// and a small margin: so the heap cannot outgrow the cap, whatever the collector's timing.
+func TestPendingFloodMemory(t *testing.T) {
+	const (
+		capBytes   = 16 << 20
+		sets       = 2000
+		chunks     = 32
+		chunkBytes = 1400
+		// marginBytes is the pending sets' map and what the race detector's sync.Pool drops.
+		marginBytes = capBytes / 4
+	)
+	a := NewAssembler(Options{MaxPendingBytes: capBytes})
+	datagram := chunk(0, 0, MaxChunks, bytes.Repeat([]byte("x"), chunkBytes))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for seq := range chunks {
+		for id := range sets {
+			binary.BigEndian.PutUint64(datagram[2:10], uint64(id))
+			datagram[10] = byte(seq)
+			if msg, err := a.Add(sourceA, datagram, t0, nil); msg != nil || err != nil {
+				t.Fatalf("Add(set %d chunk %d) = %d bytes, %v, want nil, nil", id, seq, len(msg), err)
+			}
+		}
+		if _, held := a.stats(); held > capBytes {
+			t.Fatalf("after round %d, pending bytes %d, want at most %d", seq, held, capBytes)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	evicted := testutil.ToFloat64(a.metrics.evicted)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d MB of chunks against a %d MiB cap: %.0f sets evicted, %.1f MiB allocated",
+		sets*chunks*chunkBytes/1_000_000, capBytes>>20, evicted, float64(alloc)/(1<<20))
+	if evicted == 0 {
+		t.Errorf("no set evicted: the flood did not reach the cap")
+	}
+	if alloc > capBytes+marginBytes {
+		t.Errorf("the flood allocated %d bytes, want at most the cap %d and %d more", alloc, capBytes, marginBytes)
 	}
 }

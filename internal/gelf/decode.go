@@ -23,14 +23,16 @@ type decoder struct {
 	probe [1]byte
 }
 
-// decode appends the payload held in data to dst, decompressed when it is gzip or zlib. With
-// parts nil, data is the payload; otherwise the payload is parts' pieces of data in order.
+// decode appends a payload to dst, decompressed when it is gzip or zlib, and returns the
+// extended slice. With s nil, the payload is all of data; otherwise it is the chunks of s in
+// sequence order, read from its pages where they lie: nothing but dst holds the message, which
+// grows no longer than MaxMessageBytes however far the payload would inflate.
 //
 // A message of nothing but NUL, CR and LF bytes is ErrEmpty: the listener trims those from the
 // end of every message, so it would vanish there without a count (a bomb of NULs, say).
-func (a *Assembler) decode(data []byte, parts []part, dst []byte) ([]byte, error) {
+func (a *Assembler) decode(data []byte, s *set, dst []byte) ([]byte, error) {
 	start := len(dst)
-	msg, err := a.inflate(data, parts, dst)
+	msg, err := a.inflate(data, s, dst)
 	if msg != nil && onlyLineEnds(msg[start:]) {
 		return nil, fmt.Errorf("%w: %d bytes of nothing but NUL, CR and LF", ErrEmpty, len(msg)-start)
 	}
@@ -49,10 +51,10 @@ func onlyLineEnds(msg []byte) bool {
 }
 
 // inflate is decode without the check of what the message holds.
-func (a *Assembler) inflate(data []byte, parts []part, dst []byte) ([]byte, error) {
+func (a *Assembler) inflate(data []byte, s *set, dst []byte) ([]byte, error) {
 	d := a.decoders.Get().(*decoder)
 	defer a.decoders.Put(d)
-	d.in.reset(data, parts)
+	d.in.reset(data, s)
 	defer d.in.reset(nil, nil) // hold no reference to the datagram or set in the pool
 
 	total := d.in.remaining()
@@ -139,32 +141,54 @@ func isZlibHeader(b0, b1 byte) bool {
 	return b0 == 0x78 && (uint16(b0)<<8|uint16(b1))%31 == 0
 }
 
-// partsReader reads a payload held as pieces of one buffer, in order, without copying them
-// together. It implements io.ByteReader so that the decompressors read it directly rather than
-// through a bufio.Reader of their own.
+// partsReader reads a payload held in pieces, in order, without copying them together: all of one
+// datagram, or the chunks of a set, each lying across one or more of its pages. It implements
+// io.ByteReader so that the decompressors read it directly rather than through a bufio.Reader of
+// their own.
 type partsReader struct {
-	data  []byte
-	parts []part
+	data  []byte  // the payload of a datagram; nil for a set
+	pages []*page // the pages of a set
+	parts []part  // the pieces not yet begun
 	one   [1]part // parts of a payload that is all of data
-	cur   []byte  // the unread rest of the current piece
+	at    part    // the unread rest of the current piece past cur
+	cur   []byte  // the unread rest of the current piece within one page
 }
 
-func (r *partsReader) reset(data []byte, parts []part) {
-	if parts == nil && data != nil {
+// reset points r at the chunks of s, or at data when s is nil.
+func (r *partsReader) reset(data []byte, s *set) {
+	r.data, r.pages, r.parts, r.at, r.cur = data, nil, nil, part{}, nil
+	switch {
+	case s != nil:
+		r.pages, r.parts = s.pages, s.parts[:s.count]
+	case data != nil:
 		r.one[0] = part{n: uint32(len(data))}
-		parts = r.one[:]
+		r.parts = r.one[:]
 	}
-	r.data, r.parts, r.cur = data, parts, nil
 }
 
-// next makes cur the next non-empty piece; it reports false at the end of the payload.
+// span returns the bytes p starts with that lie together: all of p in a datagram, up to the end
+// of its first page in a set.
+func (r *partsReader) span(p part) []byte {
+	if r.pages == nil {
+		return r.data[p.off : p.off+p.n]
+	}
+	off := int(p.off % pageBytes)
+	return r.pages[p.off/pageBytes][off : off+min(int(p.n), pageBytes-off)]
+}
+
+// next makes cur the next non-empty span; it reports false at the end of the payload.
 func (r *partsReader) next() bool {
 	for len(r.cur) == 0 {
-		if len(r.parts) == 0 {
-			return false
+		if r.at.n == 0 {
+			if len(r.parts) == 0 {
+				return false
+			}
+			r.at, r.parts = r.parts[0], r.parts[1:]
+			continue
 		}
-		p := r.parts[0]
-		r.cur, r.parts = r.data[p.off:p.off+p.n], r.parts[1:]
+		r.cur = r.span(r.at)
+		r.at.off += uint32(len(r.cur))
+		r.at.n -= uint32(len(r.cur))
 	}
 	return true
 }
@@ -189,7 +213,7 @@ func (r *partsReader) ReadByte() (byte, error) {
 
 // remaining returns the number of unread bytes.
 func (r *partsReader) remaining() int {
-	n := len(r.cur)
+	n := len(r.cur) + int(r.at.n)
 	for _, p := range r.parts {
 		n += int(p.n)
 	}
@@ -201,11 +225,19 @@ func (r *partsReader) remaining() int {
 func (r *partsReader) peek2() (b0, b1 byte) {
 	var got [2]byte
 	n := copy(got[:], r.cur)
-	for _, p := range r.parts {
-		if n == len(got) {
-			break
+	at, parts := r.at, r.parts
+	for n < len(got) {
+		if at.n == 0 {
+			if len(parts) == 0 {
+				break
+			}
+			at, parts = parts[0], parts[1:]
+			continue
 		}
-		n += copy(got[n:], r.data[p.off:p.off+p.n])
+		c := copy(got[n:], r.span(at))
+		n += c
+		at.off += uint32(c)
+		at.n -= uint32(c)
 	}
 	return got[0], got[1]
 }

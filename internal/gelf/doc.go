@@ -34,8 +34,14 @@
 //
 // # Bounded memory
 //
-// Incomplete sets hold at most [Options.MaxPendingBytes] (their buffers and bookkeeping); to take
-// a chunk beyond that, the oldest sets are dropped. A message is at most
+// Incomplete sets hold at most [Options.MaxPendingBytes], counted as what they take: 4 KiB
+// pages that their chunks fill end to end, as they arrive, and 2 KiB of bookkeeping a set. To
+// take a chunk beyond that, the oldest sets are dropped (counted in
+// kinesyslog_gelf_chunk_sets_evicted_total and logged at a limited rate). The sets and pages of
+// dropped and completed sets are kept, within the bound, for the chunks that follow, so that a
+// flood of chunk sets that never complete holds the bound and makes no garbage; what no chunk
+// takes between two [Assembler.Sweep] calls is let go. A complete set is decompressed from its
+// pages straight into the caller's buffer. A message is at most
 // [Options.MaxMessageBytes] once decompressed: decompression stops there whatever the
 // compressed size (a "zip bomb" of a few kilobytes costs at most that much memory), and
 // [Assembler.Add] returns the first MaxMessageBytes bytes with [ErrTooLarge], so that the caller
