@@ -216,3 +216,55 @@ func TestIntakeRELP(t *testing.T) {
 	stopClean(t, again)
 	checkLogDelivered(t, srv, "RELP, kill -9 and restart", acked)
 }
+
+// TestIntakeOmrelp forwards 10,000 messages through a real rsyslogd's omrelp to a RELP port of
+// the relay: every one is acknowledged only once the intake log has it, and delivered once.
+func TestIntakeOmrelp(t *testing.T) {
+	Program(t, "rsyslogd")
+	if m, _ := filepath.Glob("/usr/lib*/*/rsyslog/omrelp.so"); len(m) == 0 {
+		if m, _ = filepath.Glob("/usr/lib*/rsyslog/omrelp.so"); len(m) == 0 {
+			if os.Getenv(RequireInteropEnv) == "1" {
+				t.Fatalf("rsyslog's RELP modules (rsyslog-relp) are not installed and %s=1", RequireInteropEnv)
+			}
+			t.Skip("rsyslog's RELP modules (rsyslog-relp) are not installed")
+		}
+	}
+	srv := firehosetest.Start(t, firehosetest.Config{})
+	ports := testenv.FreePorts(t, 2)
+	relpPort, inPort := ports[0], ports[1]
+	r := startLogRelay(t, srv, faultOptions{args: []string{"--relp-port", Port(relpPort)}})
+	// omrelp's window is the relay's 1,024 (librelp's 128 waits about 100 ms per window).
+	StartRsyslog(t, DaemonOptions{Dir: t.TempDir(), Config: fmt.Sprintf(`module(load="imtcp")
+module(load="omrelp")
+input(type="imtcp" port="%d" address="127.0.0.1" ruleset="fwd")
+ruleset(name="fwd") {
+  action(type="omrelp" target="127.0.0.1" port="%d" windowSize="1024"
+         action.resumeRetryCount="-1" action.resumeInterval="1")
+}
+`, inPort, relpPort), Ready: Accepting("tcp", net.JoinHostPort("127.0.0.1", Port(inPort)))})
+	const n = 10_000
+	conn, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", Port(inPort)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&out, "<13>Dec  3 00:00:00 host app: %s via omrelp\n", token("omrelp", i))
+	}
+	if _, err := conn.Write(out.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	r.waitMetric(t, "kinesyslog_relp_acknowledged_messages_total", fmt.Sprintf("= %d", n), func(v float64) bool { return v >= n })
+	stopClean(t, r)
+	delivered := countTokens(t, FirehoseRecords(t, srv))
+	bad := 0
+	for _, tok := range tokens("omrelp", n) {
+		if delivered[tok] != 1 {
+			if bad++; bad <= 10 {
+				t.Errorf("%s delivered %d times, want once", tok, delivered[tok])
+			}
+		}
+	}
+	t.Logf("omrelp: %d messages acknowledged and delivered, %d not exactly once", n, bad)
+}
