@@ -100,7 +100,13 @@ func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
 		l.log.Error("UDP socket cannot be read", "port", port, "error", err)
 		return
 	}
-	var message []byte // what Datagrams assembled, reused
+	// What Datagrams assembled, reused. It starts at the longest message so that assembling never
+	// grows it: a datagram refused after decompression (a bomb of NULs) would take the grown
+	// buffer with it, and the next would grow another.
+	var message []byte
+	if l.opts.Datagrams != nil {
+		message = make([]byte, 0, l.opts.MaxMessageBytes)
+	}
 	recent := newRecentStreams()
 	var added []Stream // the streams of the batch being read, to commit
 	for {
