@@ -97,8 +97,8 @@ type Options struct {
 // Assembler turns UDP datagrams into complete GELF messages: it reassembles chunks and
 // decompresses payloads, within the bounds of its Options. Its methods are safe for concurrent
 // use, so the readers of several sockets may share one. It starts no goroutine: incomplete sets
-// expire when Add or Sweep sees them past their deadline, and pages no set has taken between two
-// Sweeps are let go.
+// expire when Add or Sweep sees them past their deadline, and the memory of dropped sets that no
+// chunk has taken between two Sweeps is let go.
 type Assembler struct {
 	maxMessageBytes int
 	maxPendingBytes int
