@@ -130,6 +130,8 @@ type Log struct {
 	fileSeg *segment
 	flushed time.Time // when FlushRequests last got a value
 	flushT  int64     // the value it got, Unix nanoseconds
+	// fileWrite writes to a segment file: (*os.File).Write, or a test's fault.
+	fileWrite func(f *os.File, b []byte) (int, error)
 
 	mu           sync.Mutex
 	buf          []byte // appended, not yet written
@@ -161,6 +163,10 @@ type segment struct {
 	// maxReceived is the latest Received of its entries, Unix nanoseconds: flushing every batch
 	// holding an entry received at or before it releases the whole segment.
 	maxReceived int64
+	// onDisk is the bytes of the file that rounds wrote and synced; roundStart and roundBytes
+	// are where the round being written starts in it and how much it adds. The writer's slot
+	// guards them.
+	onDisk, roundStart, roundBytes int64
 }
 
 // stream is the unreleased entries of one stream, as sorted, disjoint spans of Seq.

@@ -20,6 +20,8 @@ type metrics struct {
 	corrupt    *prometheus.CounterVec
 	sync       prometheus.Histogram
 	blocked    prometheus.Gauge
+	// writeErrors counts the rounds whose write or sync failed and were tried again.
+	writeErrors prometheus.Counter
 }
 
 // newMetrics makes the log's metrics, registered later by register so that an Open that fails
@@ -43,11 +45,13 @@ func newMetrics(l *Log) *metrics {
 		}),
 		blocked: prometheus.NewGauge(prometheus.GaugeOpts(opts("blocked_appends",
 			"Appends waiting for room: the intake log is at its cap, or 4 MiB wait to be written."))),
+		writeErrors: prometheus.NewCounter(prometheus.CounterOpts(opts("write_errors_total",
+			"Writes or fdatasyncs of the intake log that failed (a full disk, an I/O error) and were tried again, the round rewritten."))),
 	}
 	for _, kind := range []string{damageEntry, damageTail, damageHeader} {
 		m.corrupt.WithLabelValues(kind)
 	}
-	m.collectors = []prometheus.Collector{m.appended, m.replayed, m.corrupt, m.sync, m.blocked,
+	m.collectors = []prometheus.Collector{m.appended, m.replayed, m.corrupt, m.sync, m.blocked, m.writeErrors,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("bytes", "Bytes of the live intake log.")),
 			func() float64 { return float64(l.Bytes()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("segments", "Live segment files of the intake log.")),

@@ -36,6 +36,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		freedCh:      make(chan struct{}),
 		streams:      make(map[uint64]*stream),
 		scratch:      make(map[uint64]uint64),
+		fileWrite:    (*os.File).Write,
 	}
 	if l.logger == nil {
 		l.logger = slog.New(slog.DiscardHandler)

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"time"
+
+	"github.com/kinesyslog/kinesyslog/internal/backoff"
 )
 
 // flushRepeat is how often FlushRequests repeats the same time while the oldest segment stays
@@ -34,9 +36,9 @@ func (l *Log) Run(ctx context.Context) error {
 			return nil
 		}
 		if pending && wait <= 0 {
-			if err := l.writeRound(ctx); err != nil {
+			if err := l.writeRound(ctx, false); err != nil {
 				if ctx.Err() != nil {
-					return l.writeRound(context.Background())
+					return l.writeRound(ctx, true)
 				}
 				return err
 			}
@@ -49,7 +51,7 @@ func (l *Log) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return l.writeRound(context.Background())
+			return l.writeRound(ctx, true)
 		case <-l.kick:
 		case <-tick:
 		}
@@ -57,18 +59,23 @@ func (l *Log) Run(ctx context.Context) error {
 	}
 }
 
-// writeRound makes one round, once it holds the writer's slot or until ctx is done.
-func (l *Log) writeRound(ctx context.Context) error {
+// writeRound makes one round, once it holds the writer's slot or until ctx is done; the last
+// round, once ctx is done, waits for the slot and makes a single attempt.
+func (l *Log) writeRound(ctx context.Context, last bool) error {
+	slot := ctx
+	if last {
+		slot = context.Background()
+	}
 	select {
 	case l.writing <- struct{}{}:
-	case <-ctx.Done():
+	case <-slot.Done():
 		return ctx.Err()
 	}
 	defer func() { <-l.writing }()
 	if l.fileDone() {
 		return nil
 	}
-	return l.round()
+	return l.round(ctx)
 }
 
 // fileDone reports whether Close made its last round; the caller holds the writer's slot.
@@ -78,9 +85,17 @@ func (l *Log) fileDone() bool {
 	return l.done
 }
 
+// Delays between attempts of a round whose write or sync failed (a full disk, an I/O error).
+const (
+	retryBase = 10 * time.Millisecond
+	retryMax  = time.Second
+)
+
 // round writes and syncs what is pending, then removes released segments and asks for flushes;
-// the caller holds the writer's slot.
-func (l *Log) round() error {
+// the caller holds the writer's slot. A write or sync that fails is tried again, the whole
+// round rewritten, with backoff until it succeeds (appends wait meanwhile, past maxPendingBytes)
+// or ctx is done: then the log stops with the error.
+func (l *Log) round(ctx context.Context) error {
 	l.mu.Lock()
 	if l.err != nil {
 		defer l.mu.Unlock()
@@ -94,12 +109,10 @@ func (l *Log) round() error {
 	l.mu.Unlock()
 
 	if len(buf) > 0 {
-		began := time.Now()
-		if err := l.write(buf, cuts); err != nil {
+		if err := l.writeRetrying(ctx, buf, cuts); err != nil {
 			l.fail(err)
 			return err
 		}
-		l.metrics.sync.Observe(time.Since(began).Seconds())
 	}
 	l.mu.Lock()
 	l.spare, l.spareCuts = buf, cuts
@@ -118,14 +131,51 @@ func (l *Log) round() error {
 	return nil
 }
 
-// write writes each stretch of buf to its segment, creating segment files as they come, and
-// fdatasyncs them, with the directory when a file was created.
+// writeRetrying writes and syncs buf, trying again with backoff until it succeeds or ctx is done.
+// Each failure is counted and logged at a limited rate. Before another attempt, the file being
+// written is dropped, so that the attempt reopens each segment of the round and cuts it back to
+// what earlier rounds synced: a partial write leaves nothing behind.
+func (l *Log) writeRetrying(ctx context.Context, buf []byte, cuts []cut) error {
+	bo := backoff.Backoff{Base: retryBase, Max: retryMax}
+	failed := false
+	for {
+		began := time.Now()
+		err := l.write(buf, cuts)
+		if err == nil {
+			l.metrics.sync.Observe(time.Since(began).Seconds())
+			if failed {
+				l.logger.Info("intake log written again", slog.String(logKeyDir, l.dir))
+			}
+			for _, c := range cuts {
+				c.seg.onDisk = c.seg.roundStart + c.seg.roundBytes
+			}
+			return nil
+		}
+		failed = true
+		l.metrics.writeErrors.Inc()
+		l.rlog.Error("intake log: write failed; appends wait while it is tried again",
+			slog.String(logKeyDir, l.dir), slog.Any(logKeyError, err))
+		if l.file != nil {
+			l.file.Close() // its unsynced pages cannot be trusted: the next attempt rewrites them
+			l.file = nil
+		}
+		l.fileSeg = nil
+		if werr := bo.Wait(ctx); werr != nil {
+			return fmt.Errorf("intake: write: giving up: %w (last error: %w)", werr, err)
+		}
+	}
+}
+
+// write writes each stretch of buf to its segment, opening segment files as they come (cut back
+// to what earlier rounds synced), and fdatasyncs them, with the directory when a file was
+// created.
 func (l *Log) write(buf []byte, cuts []cut) error {
 	created := false
 	start := 0
 	for _, c := range cuts {
 		chunk := buf[start:c.end]
 		start = c.end
+		c.seg.roundStart, c.seg.roundBytes = c.seg.onDisk, int64(len(chunk))
 		if len(chunk) == 0 {
 			continue
 		}
@@ -134,13 +184,17 @@ func (l *Log) write(buf []byte, cuts []cut) error {
 				return err
 			}
 			name := l.path(c.seg.num)
-			f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, filePerm)
+			f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, filePerm)
 			if err != nil {
-				return fmt.Errorf("intake: create %s: %w", name, err)
+				return fmt.Errorf("intake: open %s: %w", name, err)
 			}
-			l.file, l.fileSeg, created = f, c.seg, true
+			l.file, l.fileSeg = f, c.seg
+			if err := f.Truncate(c.seg.onDisk); err != nil {
+				return fmt.Errorf("intake: truncate %s to %d bytes: %w", name, c.seg.onDisk, err)
+			}
+			created = created || c.seg.onDisk == 0
 		}
-		if _, err := l.file.Write(chunk); err != nil {
+		if _, err := l.fileWrite(l.file, chunk); err != nil {
 			return fmt.Errorf("intake: write %s: %w", l.file.Name(), err)
 		}
 	}
@@ -172,8 +226,8 @@ func (l *Log) closeFile() error {
 	return nil
 }
 
-// fail stops the log after a write or sync error: what was not synced cannot be trusted to be on
-// disk (the kernel may have dropped the dirty pages), so every caller gets the error from now on.
+// fail stops the log after a write or sync error that was given up on (its round's context was
+// done): what was not synced is not on disk, so every caller gets the error from now on.
 func (l *Log) fail(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -275,7 +329,7 @@ func (l *Log) Close(ctx context.Context) error {
 	if l.fileDone() {
 		return nil
 	}
-	err := l.round()
+	err := l.round(ctx)
 	if cerr := l.closeFile(); err == nil {
 		err = cerr
 	}
