@@ -613,6 +613,19 @@ func (b *Buffers) flushAged(now time.Time) {
 	b.handOnDue(ps, func(batch *Batch) bool { return b.due(batch, now) })
 }
 
+// FlushOn calls FlushReceived with each time requests delivers, until ctx is done: the relay
+// hands it the intake log's FlushRequests.
+func (b *Buffers) FlushOn(ctx context.Context, requests <-chan time.Time) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case t := <-requests:
+			b.FlushReceived(t)
+		}
+	}
+}
+
 // FlushReceived hands on every batch holding an event received at or before t, whatever its size
 // and age. The relay calls it with what the intake log's FlushRequests delivers: such events pin
 // the log's oldest segment until they are spooled and released.

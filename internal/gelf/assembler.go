@@ -1,6 +1,7 @@
 package gelf
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -377,6 +378,25 @@ func (a *Assembler) evictOldestLocked(keep *set, d *drops) bool {
 	a.releaseLocked(s)
 	d.evicted++
 	return true
+}
+
+// SweepInterval is how often Run sweeps: often enough that a set expires within a second of its
+// deadline, rarely enough to cost nothing.
+const SweepInterval = time.Second
+
+// Run calls Sweep every SweepInterval until ctx is done, so that incomplete chunk sets expire even
+// when no further chunk arrives. It returns nil.
+func (a *Assembler) Run(ctx context.Context) error {
+	tick := time.NewTicker(SweepInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-tick.C:
+			a.Sweep(now)
+		}
+	}
 }
 
 // Sweep drops the chunk sets that are still incomplete past their deadline at now, and returns

@@ -22,17 +22,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/kinesyslog/kinesyslog/internal/buffer"
 	"github.com/kinesyslog/kinesyslog/internal/config"
@@ -41,6 +36,7 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/gelf"
 	"github.com/kinesyslog/kinesyslog/internal/intake"
 	"github.com/kinesyslog/kinesyslog/internal/listener"
+	"github.com/kinesyslog/kinesyslog/internal/metrics"
 	"github.com/kinesyslog/kinesyslog/internal/spool"
 	"github.com/kinesyslog/kinesyslog/internal/syslog"
 	"github.com/kinesyslog/kinesyslog/internal/upload"
@@ -50,8 +46,7 @@ import (
 // returns an error when the relay cannot start (no port, a port in use, an unusable spool or
 // destination) or when received data could not be spooled at shutdown.
 func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := metrics.NewRegistry()
 
 	sp, err := spool.Open(cfg.SpoolDir, spool.Options{MaxBytes: cfg.SpoolRecordBytes(), Logger: logger, Registerer: reg})
 	if err != nil {
@@ -112,7 +107,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 
-	metricsServer, err := serveMetrics(cfg.MetricsAddress, reg, logger)
+	metricsServer, err := metrics.Serve(cfg.MetricsAddress, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -150,16 +145,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		logDone = make(chan error, 1)
 		go func() { logDone <- log.Run(stages) }()
 		// The log asks for the batches that pin its oldest segment.
-		stageGroup.Go(func() {
-			for {
-				select {
-				case <-stages.Done():
-					return
-				case t := <-log.FlushRequests():
-					buffers.FlushReceived(t)
-				}
-			}
-		})
+		stageGroup.Go(func() { buffers.FlushOn(stages, log.FlushRequests()) })
 	}
 
 	// Spooling at shutdown and the last upload share one window, --shutdown-timeout from the
@@ -210,9 +196,9 @@ type format struct {
 	name       string // in the logGroup: <prefix>/<name>/<port>
 	code       uint8  // the intake log's format of entries (event.FormatSyslog, ...)
 	stamper    event.Stamper
-	nulFraming bool                  // TCP and TLS messages end at NUL only
-	datagrams  listener.Assembler    // nil: a datagram is a message
-	run        func(context.Context) // background work, until the context is done
+	nulFraming bool                        // TCP and TLS messages end at NUL only
+	datagrams  listener.Assembler          // nil: a datagram is a message
+	run        func(context.Context) error // background work, until the context is done
 }
 
 func formatSyslog(cfg config.Config) format {
@@ -229,42 +215,6 @@ func formatGELF(cfg config.Config, logger *slog.Logger, reg prometheus.Registere
 		stamper:    gelf.NewStamper(gelf.StamperOptions{Registerer: reg}),
 		nulFraming: true,
 		datagrams:  assembler,
-		run: func(ctx context.Context) {
-			tick := time.NewTicker(time.Second)
-			defer tick.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case now := <-tick.C:
-					assembler.Sweep(now)
-				}
-			}
-		},
+		run:        assembler.Run,
 	}
-}
-
-// serveMetrics serves reg at /metrics on address; an empty address serves nothing.
-func serveMetrics(address string, reg *prometheus.Registry, logger *slog.Logger) (*http.Server, error) {
-	srv := &http.Server{
-		Handler:           promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	if address == "" {
-		return srv, nil
-	}
-	ln, err := net.Listen("tcp", address)
-	if err != nil {
-		return nil, fmt.Errorf("metrics: listen on %s: %w", address, err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", srv.Handler)
-	srv.Handler = mux
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("metrics server stopped", "error", err)
-		}
-	}()
-	logger.Info("serving metrics", "address", ln.Addr().String())
-	return srv, nil
 }
