@@ -86,11 +86,11 @@ type loadFlags struct {
 
 func (f *loadFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.network, "network", bench.TCP, "send over tcp, udp or tls")
+	fl.StringVar(&f.network, "network", bench.TCP, "send over tcp, udp, tls or relp")
 	fl.StringVar(&f.framing, "framing", string(bench.OctetCounting), "framing of tcp and tls: octet (RFC6587 octet counting) or lf")
 	fl.StringVar(&f.format, "format", string(bench.RFC5424), "message format: rfc5424 or rfc3164")
 	fl.StringVar(&f.size, "size", "200", "message size in bytes, N or MIN-MAX (log-uniform)")
-	fl.IntVar(&f.streams, "streams", 8, "connections (tcp, tls) or sockets (udp) sending in parallel")
+	fl.IntVar(&f.streams, "streams", 8, "connections (tcp, tls), sessions (relp) or sockets (udp) sending in parallel")
 	fl.IntVar(&f.count, "count", 0, "messages to send over all streams (default: send for --duration)")
 	fl.DurationVar(&f.duration, "duration", 10*time.Second, "how long to send when --count is 0")
 	fl.IntVar(&f.rate, "rate", 0, "messages per second over all streams; 0 is as fast as possible")
@@ -145,6 +145,7 @@ func runCommand() *cobra.Command {
 	var (
 		lf                         loadFlags
 		receiver, relay, rsyslogd  string
+		intakeLog                  string
 		scenario, results, workDir string
 		keep                       bool
 	)
@@ -174,14 +175,15 @@ sent.`,
 			var rcv *bench.Receiver
 			switch receiver {
 			case bench.Kinesyslog:
-				rcv, err = bench.NewKinesyslog(bench.KinesyslogOptions{Binary: relay, WorkDir: dir, TLS: load.Network == bench.TLS})
+				rcv, err = bench.NewKinesyslog(bench.KinesyslogOptions{Binary: relay, WorkDir: dir,
+					TLS: load.Network == bench.TLS, RELP: load.Network == bench.RELP, IntakeLog: intakeLog})
 			case bench.Rsyslog:
 				if load.Network == bench.TLS {
-					return errors.New("run: rsyslog is measured over tcp and udp only")
+					return errors.New("run: rsyslog is measured over tcp, udp and relp only")
 				}
 				var path string
 				if path, err = testenv.LookPath(rsyslogd); err == nil {
-					rcv, err = bench.NewRsyslog(bench.RsyslogOptions{Binary: path, WorkDir: dir})
+					rcv, err = bench.NewRsyslog(bench.RsyslogOptions{Binary: path, WorkDir: dir, RELP: load.Network == bench.RELP})
 				}
 			default:
 				return fmt.Errorf("--receiver %q: want %s or %s", receiver, bench.Kinesyslog, bench.Rsyslog)
@@ -212,6 +214,7 @@ sent.`,
 	fl.StringVar(&receiver, "receiver", bench.Kinesyslog, "receiver to measure: kinesyslog or rsyslog")
 	fl.StringVar(&relay, "relay", "kinesyslog", "kinesyslog binary")
 	fl.StringVar(&rsyslogd, "rsyslogd", "rsyslogd", "rsyslogd binary")
+	fl.StringVar(&intakeLog, "intake-log", "", "the relay's --intake-log, on or off (default: the relay's default)")
 	fl.StringVar(&scenario, "scenario", "", "scenario name in the table (default: the load in words)")
 	fl.StringVar(&results, "results", "", "append the result to this JSON-lines FILE")
 	fl.StringVar(&workDir, "work-dir", "", "directory for the receiver's files (default: the system temporary directory)")

@@ -154,13 +154,14 @@ func (l *Load) String() string {
 	if l.Generator.MaxBytes != l.Generator.MinBytes {
 		size = fmt.Sprintf("%d-%d B", l.Generator.MinBytes, l.Generator.MaxBytes)
 	}
-	how := l.Network
-	if l.Network != UDP {
-		how += " " + string(l.Framing)
-	}
-	kind := "connections"
-	if l.Network == UDP {
+	how, kind := l.Network, "connections"
+	switch l.Network {
+	case UDP:
 		kind = "sockets"
+	case RELP:
+		kind = "sessions"
+	default:
+		how += " " + string(l.Framing)
 	}
 	amount := fmt.Sprintf("%d messages", l.Count)
 	if l.Count == 0 {

@@ -37,11 +37,14 @@ func TestMeasure(t *testing.T) {
 		receiver func(t *testing.T) *Receiver
 		network  string
 	}{
-		{name: "kinesyslog tcp", receiver: relayReceiver(false), network: TCP},
-		{name: "kinesyslog udp", receiver: relayReceiver(false), network: UDP},
-		{name: "kinesyslog tls", receiver: relayReceiver(true), network: TLS},
-		{name: "rsyslog tcp", receiver: rsyslogReceiver, network: TCP},
-		{name: "rsyslog udp", receiver: rsyslogReceiver, network: UDP},
+		{name: "kinesyslog tcp", receiver: relayReceiver(KinesyslogOptions{}), network: TCP},
+		{name: "kinesyslog tcp, intake log off", receiver: relayReceiver(KinesyslogOptions{IntakeLog: "off"}), network: TCP},
+		{name: "kinesyslog udp", receiver: relayReceiver(KinesyslogOptions{}), network: UDP},
+		{name: "kinesyslog tls", receiver: relayReceiver(KinesyslogOptions{TLS: true}), network: TLS},
+		{name: "kinesyslog relp", receiver: relayReceiver(KinesyslogOptions{RELP: true}), network: RELP},
+		{name: "rsyslog tcp", receiver: rsyslogReceiver(RsyslogOptions{}), network: TCP},
+		{name: "rsyslog udp", receiver: rsyslogReceiver(RsyslogOptions{}), network: UDP},
+		{name: "rsyslog relp", receiver: rsyslogReceiver(RsyslogOptions{RELP: true}), network: RELP},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,9 +71,11 @@ func TestMeasure(t *testing.T) {
 	}
 }
 
-func relayReceiver(withTLS bool) func(t *testing.T) *Receiver {
+// relayReceiver returns the relay with opts, Binary and WorkDir filled in.
+func relayReceiver(opts KinesyslogOptions) func(t *testing.T) *Receiver {
 	return func(t *testing.T) *Receiver {
-		rcv, err := NewKinesyslog(KinesyslogOptions{Binary: e2e.Binary(t), WorkDir: t.TempDir(), TLS: withTLS})
+		opts.Binary, opts.WorkDir = e2e.Binary(t), t.TempDir()
+		rcv, err := NewKinesyslog(opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,12 +83,16 @@ func relayReceiver(withTLS bool) func(t *testing.T) *Receiver {
 	}
 }
 
-func rsyslogReceiver(t *testing.T) *Receiver {
-	rcv, err := NewRsyslog(RsyslogOptions{Binary: e2e.Program(t, "rsyslogd"), WorkDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
+// rsyslogReceiver returns rsyslogd with opts, Binary and WorkDir filled in.
+func rsyslogReceiver(opts RsyslogOptions) func(t *testing.T) *Receiver {
+	return func(t *testing.T) *Receiver {
+		opts.Binary, opts.WorkDir = e2e.Program(t, "rsyslogd"), t.TempDir()
+		rcv, err := NewRsyslog(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rcv
 	}
-	return rcv
 }
 
 func TestMeasureReceiverFails(t *testing.T) {

@@ -24,8 +24,9 @@ type Receiver struct {
 	Name string
 	Argv []string // the program and its arguments
 	Env  []string // added to the environment
-	// TCP, UDP and TLS are the host:port of its listeners; TCP also tells when it has started.
-	TCP, UDP, TLS string
+	// TCP, UDP, TLS and RELP are the host:port of its listeners; TCP also tells when it has
+	// started.
+	TCP, UDP, TLS, RELP string
 	// Collect checks what the receiver delivered into v, once it has exited.
 	Collect func(v *Verifier) (RecordStats, error)
 }
@@ -37,6 +38,8 @@ func (r *Receiver) Address(network string) string {
 		return r.UDP
 	case TLS:
 		return r.TLS
+	case RELP:
+		return r.RELP
 	}
 	return r.TCP
 }
@@ -47,6 +50,11 @@ type KinesyslogOptions struct {
 	WorkDir string // the spool and the output go in here
 	// TLS adds a TLS listener; the relay makes its own certificate.
 	TLS bool
+	// RELP adds a RELP listener, which needs the intake log.
+	RELP bool
+	// IntakeLog is the relay's --intake-log, "on" or "off"; empty keeps the relay's default,
+	// or "on" with RELP.
+	IntakeLog string
 	// Destination is the options choosing where records go; nil means --output under WorkDir,
 	// read back by Collect. Other destinations must set Collect themselves.
 	Destination []string
@@ -55,7 +63,7 @@ type KinesyslogOptions struct {
 
 // NewKinesyslog returns the relay as a Receiver on free loopback ports.
 func NewKinesyslog(opts KinesyslogOptions) (*Receiver, error) {
-	ports, err := testenv.FindFreePorts(3)
+	ports, err := testenv.FindFreePorts(4)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +88,16 @@ func NewKinesyslog(opts KinesyslogOptions) (*Receiver, error) {
 		// they count as delivered.
 		"--shutdown-timeout", "5m",
 	}
+	if opts.RELP {
+		r.RELP = loopback(ports[3])
+		r.Argv = append(r.Argv, "--relp-port", strconv.Itoa(ports[3]))
+		if opts.IntakeLog == "" {
+			opts.IntakeLog = "on"
+		}
+	}
+	if opts.IntakeLog != "" {
+		r.Argv = append(r.Argv, "--intake-log", opts.IntakeLog)
+	}
 	if opts.Destination != nil {
 		r.Argv = append(r.Argv, opts.Destination...)
 		return r, nil
@@ -94,9 +112,12 @@ func NewKinesyslog(opts KinesyslogOptions) (*Receiver, error) {
 type RsyslogOptions struct {
 	Binary  string // path of rsyslogd
 	WorkDir string // its configuration, pid file, work directory and output go in here
+	// RELP adds a RELP listener (imrelp, from Debian's rsyslog-relp).
+	RELP bool
 }
 
-// rsyslogConf runs rsyslog as the relay's peer: TCP (imptcp) and UDP (imudp) inputs on loopback,
+// rsyslogConf runs rsyslog as the relay's peer: TCP (imptcp), UDP (imudp) and RELP (imrelp)
+// inputs on loopback,
 // each message written as a JSON event like the relay's, {"timestamp", "message"}, to one
 // gzip-compressed file at level 1, rsyslog's fastest. Nothing is tuned down:
 //   - the events carry no "id": rsyslog's uuid property reads the kernel's random source per
@@ -107,12 +128,15 @@ type RsyslogOptions struct {
 //     with it, rsyslog 8.2302 at times exits on SIGTERM without finishing the gzip stream,
 //     which loses the end of the file;
 //   - the main queue may take as long as it needs at shutdown, so that what rsyslog accepted is
-//     written rather than dropped after its default 1.5 s, as the relay also drains at shutdown.
+//     written rather than dropped after its default 1.5 s, as the relay also drains at shutdown;
+//   - imrelp acknowledges a message once it is in the main queue, in memory: less than the
+//     relay, which acknowledges only once the message is synced to its intake log.
 var rsyslogConf = template.Must(template.New("rsyslog.conf").Parse(`
 global(maxMessageSize="64k")
 main_queue(queue.timeoutShutdown="300000")
 module(load="imptcp")
 module(load="imudp" threads="2")
+{{if .RELPPort}}module(load="imrelp"){{end}}
 template(name="event" type="list") {
   constant(value="{\"timestamp\":")
   property(name="timereported" dateFormat="unixtimestamp")
@@ -128,19 +152,24 @@ ruleset(name="bench") {
 }
 input(type="imptcp" address="127.0.0.1" port="{{.TCPPort}}" ruleset="bench")
 input(type="imudp" address="127.0.0.1" port="{{.UDPPort}}" ruleset="bench" rcvbufSize="4m")
+{{if .RELPPort}}input(type="imrelp" address="127.0.0.1" port="{{.RELPPort}}" ruleset="bench" maxDataSize="64k"){{end}}
 `))
 
 // NewRsyslog returns rsyslogd as a Receiver on free loopback ports, run privately as the tests
 // run it (testenv.RsyslogCommand): its own configuration, pid file and work directory, in the
 // foreground.
 func NewRsyslog(opts RsyslogOptions) (*Receiver, error) {
-	ports, err := testenv.FindFreePorts(2)
+	ports, err := testenv.FindFreePorts(3)
 	if err != nil {
 		return nil, err
 	}
 	output := filepath.Join(opts.WorkDir, "output.json.gz")
+	relpPort, relpAddress := 0, ""
+	if opts.RELP {
+		relpPort, relpAddress = ports[2], loopback(ports[2])
+	}
 	var conf strings.Builder
-	err = rsyslogConf.Execute(&conf, map[string]any{"Output": output, "TCPPort": ports[0], "UDPPort": ports[1]})
+	err = rsyslogConf.Execute(&conf, map[string]any{"Output": output, "TCPPort": ports[0], "UDPPort": ports[1], "RELPPort": relpPort})
 	if err != nil {
 		return nil, fmt.Errorf("bench: rsyslog configuration: %w", err)
 	}
@@ -153,6 +182,7 @@ func NewRsyslog(opts RsyslogOptions) (*Receiver, error) {
 		Argv: argv,
 		TCP:  loopback(ports[0]),
 		UDP:  loopback(ports[1]),
+		RELP: relpAddress,
 		Collect: func(v *Verifier) (RecordStats, error) {
 			f, err := os.Open(output)
 			if err != nil {

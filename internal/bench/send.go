@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/mmsg"
+	"github.com/kinesyslog/kinesyslog/internal/relp"
 )
 
 // Framing is how messages are delimited on a TCP or TLS stream.
@@ -27,6 +28,9 @@ const (
 	TCP = "tcp"
 	UDP = "udp"
 	TLS = "tls"
+	// RELP sends each message as a RELP syslog frame over TCP, with librelp's window of
+	// unacknowledged messages per session; a message counts as sent once it is acknowledged.
+	RELP = "relp"
 )
 
 const (
@@ -41,7 +45,7 @@ const (
 
 // A Load is the traffic of one run: which messages, over what, how fast and how many.
 type Load struct {
-	Network string  // TCP, UDP or TLS
+	Network string  // TCP, UDP, TLS or RELP
 	Address string  // host:port of the receiver
 	Framing Framing // of TCP and TLS streams
 	// Streams is the number of connections (TCP, TLS) or sockets (UDP) sending in parallel.
@@ -64,9 +68,9 @@ func (l *Load) Validate() error {
 		if l.Framing != OctetCounting && l.Framing != LF {
 			errs = append(errs, fmt.Errorf("bench: unknown framing %q (want %s or %s)", l.Framing, OctetCounting, LF))
 		}
-	case UDP:
+	case UDP, RELP:
 	default:
-		errs = append(errs, fmt.Errorf("bench: unknown network %q (want tcp, udp or tls)", l.Network))
+		errs = append(errs, fmt.Errorf("bench: unknown network %q (want tcp, udp, tls or relp)", l.Network))
 	}
 	if l.Streams < 1 {
 		errs = append(errs, fmt.Errorf("bench: %d streams: want at least 1", l.Streams))
@@ -101,7 +105,7 @@ func (s Sent) Total() int {
 
 // Send sends the load and returns what was sent, as far as it got when it fails. The streams all
 // connect before the first message is sent; a TCP or TLS connection is closed once its share is
-// written.
+// written, a RELP session once its share is acknowledged.
 func Send(ctx context.Context, l Load) (Sent, error) {
 	if err := l.Validate(); err != nil {
 		return Sent{}, err
@@ -166,6 +170,8 @@ func dial(ctx context.Context, network, address string) (net.Conn, error) {
 		err error
 	)
 	switch network {
+	case RELP:
+		c, err = d.DialContext(ctx, "tcp", address)
 	case TLS:
 		td := tls.Dialer{NetDialer: &d, Config: &tls.Config{
 			// The receiver under test makes its own self-signed certificate: there is nothing to
@@ -194,8 +200,11 @@ type stream struct {
 
 // run sends the stream's messages and returns how many it sent and their bytes.
 func (s *stream) run(ctx context.Context) (int, int64, error) {
-	if s.load.Network == UDP {
+	switch s.load.Network {
+	case UDP:
 		return s.runDatagrams(ctx)
+	case RELP:
+		return s.runRELP(ctx)
 	}
 	return s.runStream(ctx)
 }
@@ -255,6 +264,47 @@ func (s *stream) runStream(ctx context.Context) (int, int64, error) {
 		}
 		total += chunk
 	}
+}
+
+// runRELP sends the stream's messages over one RELP session, as rsyslog's omrelp does: each
+// message a syslog frame, at most relp.DefaultClientWindow of them unacknowledged. A message
+// counts once the receiver acknowledged it.
+func (s *stream) runRELP(ctx context.Context) (int, int64, error) {
+	var (
+		acked int
+		total int64
+	)
+	c, err := relp.NewClient(ctx, s.conn, relp.ClientOptions{OnResponse: func(msg []byte, err error) {
+		if err == nil {
+			acked++
+			total += int64(len(msg))
+		}
+	}})
+	if err != nil {
+		return 0, 0, fmt.Errorf("bench: session %d: %w", s.id, err)
+	}
+	var msg []byte
+	n := 0
+	for {
+		d := s.next(ctx, n)
+		if d == 0 {
+			break
+		}
+		for range d {
+			msg = s.load.Generator.Append(msg[:0], s.id, n)
+			if err := c.Send(ctx, msg); err != nil {
+				return acked, total, fmt.Errorf("bench: session %d: %w", s.id, err)
+			}
+			n++
+		}
+	}
+	if err := c.Close(ctx); err != nil {
+		return acked, total, fmt.Errorf("bench: session %d: %w", s.id, err)
+	}
+	if acked != n {
+		return acked, total, fmt.Errorf("bench: session %d: %d of %d messages acknowledged", s.id, acked, n)
+	}
+	return acked, total, ctx.Err()
 }
 
 // datagramBatch is the most datagrams a UDP stream sends per system call.
