@@ -8,12 +8,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
-	"github.com/aws/aws-sdk-go-v2/config"
 	awsfirehose "github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/kinesyslog/kinesyslog/internal/awsconf"
 	"github.com/kinesyslog/kinesyslog/internal/upload"
 )
 
@@ -106,28 +105,11 @@ func newDestination(ctx context.Context, o Options) (*Destination, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	loads := []func(*config.LoadOptions) error{config.WithLogger(sdkLogger{o.Logger})}
-	if o.Region != "" {
-		loads = append(loads, config.WithRegion(o.Region))
-	}
-	if o.Profile != "" {
-		loads = append(loads, config.WithSharedConfigProfile(o.Profile))
-	}
-	if o.HTTPClient != nil {
-		loads = append(loads, config.WithHTTPClient(o.HTTPClient))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, loads...)
+	cfg, err := awsconf.Load(ctx, awsconf.Options{Region: o.Region, Profile: o.Profile, HTTPClient: o.HTTPClient, Logger: o.Logger})
 	if err != nil {
-		return nil, fmt.Errorf("firehose: load AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		return nil, errors.New("firehose: no AWS region: give one, or set AWS_REGION or the profile's region")
-	}
-	if cfg.Credentials != nil {
-		cfg.Credentials = markedCredentials{cfg.Credentials}
+		return nil, fmt.Errorf("firehose: %w", err)
 	}
 
-	stsEndpoint := o.STSEndpointURL
 	d := &Destination{
 		stream:  o.Stream,
 		timeout: o.Timeout,
@@ -143,29 +125,12 @@ func newDestination(ctx context.Context, o Options) (*Destination, error) {
 				fo.BaseEndpoint = aws.String(o.EndpointURL)
 			}
 		}),
-		sts: sts.NewFromConfig(cfg, func(so *sts.Options) {
-			so.Retryer = aws.NopRetryer{}
-			if stsEndpoint != "" {
-				so.BaseEndpoint = aws.String(stsEndpoint)
-			}
-		}),
+		sts: awsconf.NewSTS(cfg, o.STSEndpointURL),
 	}
 	if d.timeout <= 0 {
 		d.timeout = DefaultTimeout
 	}
 	return d, nil
-}
-
-// markedCredentials marks a failure to get credentials, which happens before any request is
-// sent and which the SDK reports as a plain error.
-type markedCredentials struct{ aws.CredentialsProvider }
-
-func (p markedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
-	creds, err := p.CredentialsProvider.Retrieve(ctx)
-	if err != nil {
-		return creds, &credentialsError{err}
-	}
-	return creds, nil
 }
 
 // String names the destination in logs.
@@ -202,29 +167,6 @@ func (d *Destination) check(ctx context.Context) (streamARN string, err error) {
 		return "", &callError{fmt.Sprintf("firehose: delivery stream %q is %s, not ACTIVE", d.stream, status), ErrStreamNotActive, nil}
 	}
 	return aws.ToString(out.DeliveryStreamDescription.DeliveryStreamARN), nil
-}
-
-// arnAccount returns the account ID in a delivery stream's ARN,
-// arn:aws:firehose:REGION:ACCOUNT:deliverystream/NAME, and whether there is one.
-func arnAccount(streamARN string) (string, bool) {
-	a, err := arn.Parse(streamARN)
-	if err != nil || a.Service != "firehose" || !isAccountID(a.AccountID) {
-		return "", false
-	}
-	return a.AccountID, true
-}
-
-// isAccountID reports whether s has the form of an AWS account ID: twelve digits.
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // callerAccount returns the AWS account ID of the credentials (STS GetCallerIdentity).

@@ -17,6 +17,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kinesyslog/kinesyslog/internal/awsconf"
 	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
 	"github.com/kinesyslog/kinesyslog/internal/upload"
 )
@@ -449,8 +450,8 @@ func TestKind(t *testing.T) {
 	}{
 		{"plain", errors.New("boom"), nil},
 		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), nil},
-		{"credential lookup cut short", &credentialsError{context.DeadlineExceeded}, nil},
-		{"credential lookup failed", &credentialsError{errors.New("no EC2 IMDS role found")}, ErrCredentials},
+		{"credential lookup cut short", &awsconf.CredentialsError{Err: context.DeadlineExceeded}, nil},
+		{"credential lookup failed", &awsconf.CredentialsError{Err: errors.New("no EC2 IMDS role found")}, ErrCredentials},
 		{"not found", &smithy.GenericAPIError{Code: "ResourceNotFoundException"}, ErrStreamNotFound},
 		{"access denied", &smithy.GenericAPIError{Code: "AccessDeniedException"}, ErrAccessDenied},
 		{"STS access denied", &smithy.GenericAPIError{Code: "AccessDenied"}, ErrAccessDenied},

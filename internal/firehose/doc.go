@@ -22,9 +22,9 @@
 //
 // # Configuration
 //
-// [Open] loads the AWS SDK for Go v2 configuration the default way: credentials from the
-// environment, the shared files (optionally a named profile), SSO, web identity, the container
-// or the EC2 instance role; the region from [Options], the environment or the profile. Endpoints
+// [Open] loads the AWS SDK for Go v2 configuration with [awsconf.Load]: credentials the SDK's
+// default way (environment, shared files with an optional profile, SSO, web identity, container
+// or instance role), the region from [Options], the environment or the profile. Endpoints
 // come from [Options] or from the SDK's own AWS_ENDPOINT_URL_FIREHOSE and AWS_ENDPOINT_URL_STS
 // variables. Open's calls are bounded by 15 s and only a definite answer makes it fail, so the
 // relay can start while AWS cannot be reached.

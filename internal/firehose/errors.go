@@ -10,6 +10,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/kinesyslog/kinesyslog/internal/awsconf"
 	"github.com/kinesyslog/kinesyslog/internal/upload"
 )
 
@@ -54,19 +55,13 @@ var credentialCodes = map[string]bool{
 	"ExpiredToken":                        true,
 }
 
-// credentialsError marks a failure to get credentials at all, before any request is sent.
-type credentialsError struct{ err error }
-
-func (e *credentialsError) Error() string { return "no AWS credentials: " + e.err.Error() }
-func (e *credentialsError) Unwrap() error { return e.err }
-
 // kind returns the sentinel naming err's definite condition, or nil when err is transient.
 func kind(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		// Even a credential lookup cut short says nothing definite.
 		return nil
 	}
-	if _, ok := errors.AsType[*credentialsError](err); ok {
+	if _, ok := errors.AsType[*awsconf.CredentialsError](err); ok {
 		return ErrCredentials
 	}
 	if respErr, ok := errors.AsType[*smithyhttp.ResponseError](err); ok && respErr.HTTPStatusCode() == http.StatusRequestEntityTooLarge {
@@ -133,7 +128,7 @@ func (e *callError) Unwrap() []error {
 // sent or answered, else the HTTP status, request id, AWS error code and message, without the
 // SDK's "operation error Firehose: PutRecordBatch" prefix.
 func reason(err error) string {
-	if credErr, ok := errors.AsType[*credentialsError](err); ok {
+	if credErr, ok := errors.AsType[*awsconf.CredentialsError](err); ok {
 		return credErr.Error()
 	}
 	if sendErr, ok := errors.AsType[*smithyhttp.RequestSendError](err); ok {

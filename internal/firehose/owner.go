@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/kinesyslog/kinesyslog/internal/awsconf"
 	"github.com/kinesyslog/kinesyslog/internal/backoff"
 )
 
@@ -88,7 +89,7 @@ func (o *owner) load() (string, bool) {
 	}
 	b, err := os.ReadFile(filepath.Join(o.stateDir, ownerFile))
 	account := strings.TrimSpace(string(b))
-	return account, err == nil && isAccountID(account)
+	return account, err == nil && awsconf.IsAccountID(account)
 }
 
 // save keeps account in the state directory, written whole under a temporary name and renamed.
@@ -153,7 +154,7 @@ func (d *Destination) start(ctx context.Context, accountID string) error {
 // account returns the account ID in streamARN, or else the account of the credentials (STS),
 // and where it comes from.
 func (d *Destination) account(ctx context.Context, streamARN string) (account, from string, err error) {
-	if account, ok := arnAccount(streamARN); ok {
+	if account, ok := awsconf.ARNAccount(streamARN, "firehose"); ok {
 		return account, "the delivery stream's ARN", nil
 	}
 	account, err = d.callerAccount(ctx)

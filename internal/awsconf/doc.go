@@ -1,0 +1,17 @@
+// Package awsconf loads the AWS SDK for Go v2 configuration that every AWS client of the relay
+// shares (the Firehose destination, and any other AWS destination or reader): the region, the
+// shared configuration profile, the credentials and the STS client used to learn accounts.
+//
+// [Load] reads the configuration the SDK's default way: credentials from the environment, the
+// shared files (optionally a named profile), SSO, web identity (AWS_WEB_IDENTITY_TOKEN_FILE with
+// AWS_ROLE_ARN, as EKS IRSA sets them), the container or the EC2 instance role; the region from
+// [Options], the environment or the profile. The SDK's own log lines go to the relay's
+// *slog.Logger, and its endpoint variables (AWS_ENDPOINT_URL_<SERVICE>) keep working.
+//
+// A failure to get credentials happens before any request is sent and the SDK reports it as a
+// plain error; the credentials Load returns mark it as a [*CredentialsError], so that callers
+// can tell "no credentials" from a network failure.
+//
+// [NewSTS] returns an STS client without the SDK's retries (callers own every retry, with one
+// backoff policy); [ARNAccount] and [IsAccountID] read account IDs.
+package awsconf
