@@ -35,9 +35,9 @@ const (
 	// DefaultSpoolMaxBytes caps the spool at 10 GiB: 34 minutes at the largest Direct PUT quota
 	// (5 MiB/s of compressed records), and days at the rates most relays see.
 	DefaultSpoolMaxBytes int64 = 10 << 30
-	// DefaultShutdownTimeout bounds the last upload attempt at shutdown. It leaves most of
-	// systemd's default stop timeout (90 s) for closing listeners and flushing buffers before
-	// systemd would kill the process.
+	// DefaultShutdownTimeout bounds spooling and the last upload attempt at shutdown. It
+	// leaves most of the stop timeout of the unit `install` writes (TimeoutStopSec=60s) for
+	// closing listeners before systemd would kill the process.
 	DefaultShutdownTimeout = 20 * time.Second
 	// DefaultUploadTimeout bounds one PutRecordBatch call: a full call (about 5.4 MB in base64)
 	// fits it over a link of 1.5 Mbit/s, and the uploader sends less at once after timeouts over

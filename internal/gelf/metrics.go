@@ -23,7 +23,7 @@ func newMetrics(reg prometheus.Registerer, a *Assembler) *metrics {
 	f.NewGaugeFunc(prometheus.GaugeOpts(opts("pending_chunk_sets", "Chunked messages waiting for more chunks.")),
 		func() float64 { n, _ := a.stats(); return float64(n) })
 	f.NewGaugeFunc(prometheus.GaugeOpts(opts("pending_chunk_bytes",
-		"Memory held by chunked messages waiting for more chunks, as counted against the maximum.")),
+		"Memory the assembler holds for chunked messages, in use by pending ones or kept free for the next chunks, as counted against the maximum.")),
 		func() float64 { _, n := a.stats(); return float64(n) })
 	return &metrics{
 		expired: f.NewCounter(prometheus.CounterOpts(opts("chunk_sets_expired_total",
