@@ -37,13 +37,25 @@
 // "Records size exceeds 4 MB limit"; the strict reading of "4 MB"). Config can lower the limits to
 // imitate a service stricter than the client expects.
 //
+// # Quotas
+//
+// Config.Quota, and [Server.SetQuota] for one stream, give delivery streams a Direct PUT
+// throughput quota, as the service does (5 MiB/s, 2,000 requests/s and 500,000 records/s in the
+// largest regions; 1 MiB/s and 1,000 requests/s in most others): bytes, records and requests per
+// second, each a token bucket with a burst of a second ([Quota]). A call past the request rate
+// is refused with ServiceUnavailableException "Slow down." (HTTP 503); in a call that goes
+// ahead, each record past the byte or record rate is refused alone with the per-record
+// ServiceUnavailableException "Slow down." and counted in FailedPutCount, while those that fit
+// are stored. [Stats] counts the calls and records a quota refused.
+//
 // # Faults
 //
 // [Server.SetFault] changes, at any time and from any goroutine, how the server misbehaves:
 // per-record failures (a rate or a deterministic function), call-level throttling, internal
 // errors, access denied and expired tokens (a rate or a deterministic function of the call
 // number), lost responses, slow answers, and outages (connections refused, every request answered
-// 503 by a "load balancer", or requests that hang). [Server.SetStream] changes a stream's status.
+// 503 by a "load balancer", or requests that hang). [Server.SetStreamFault] does the same for the
+// calls to one delivery stream. [Server.SetStream] changes a stream's status.
 //
 // # Links
 //
@@ -57,7 +69,7 @@
 //
 // [Server.Records] returns every accepted record in order; [Server.Stats] counts requests,
 // authentication failures, calls per operation, injected faults, records accepted and failed,
-// and the duplicates among those accepted.
+// calls and records refused by a quota, and the duplicates among those accepted.
 //
 // All methods of [Server] are safe for concurrent use.
 package firehosetest

@@ -39,6 +39,12 @@ type Fault struct {
 	RecordFailureRate float64
 }
 
+// healthy reports whether f is the zero Fault (which a comparison cannot tell: it has funcs).
+func (f Fault) healthy() bool {
+	return f.Outage == OutageNone && f.Latency == 0 && f.Call == nil && f.ThrottleRate == 0 &&
+		f.InternalErrorRate == 0 && f.RecordFailure == nil && f.RecordFailureRate == 0
+}
+
 // An Outage takes the whole endpoint down.
 type Outage int
 

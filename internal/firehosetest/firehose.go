@@ -55,6 +55,13 @@ func (s *Server) serveFirehose(w http.ResponseWriter, r *http.Request, target st
 		return
 	}
 
+	if sf, changed, ok := s.streamFault(body); ok {
+		if sf.Latency > 0 && !s.hold(r.Context(), sf.Latency, changed) {
+			panic(http.ErrAbortHandler)
+		}
+		sf.Outage = f.Outage
+		f = sf
+	}
 	n, cf := s.admit(op, f)
 	if cf != NoFault && cf != LoseResponse {
 		writeFirehoseError(w, s.firehoseFault(op, cf, body))
@@ -266,20 +273,66 @@ func (s *Server) putRecordBatch(n int, f Fault, body []byte) (any, *apiError) {
 	if size > s.cfg.MaxBatchBytes {
 		return nil, &errBatchSize
 	}
+	if !s.admitCall(name) {
+		return nil, &errSlowDown
+	}
 
 	out := putRecordBatchResponse{RequestResponses: make([]putRecordBatchResponseEntry, len(data))}
-	ids := make([]string, len(data))
 	for i, d := range data {
 		if rf := s.recordFate(f, n, i, d); rf != (RecordFailure{}) {
-			out.FailedPutCount++
 			out.RequestResponses[i] = putRecordBatchResponseEntry{ErrorCode: rf.Code, ErrorMessage: rf.Message}
+		}
+	}
+	ids := s.admitRecords(name, data, out.RequestResponses)
+	for i, id := range ids {
+		if id == "" {
+			out.FailedPutCount++
 			continue
 		}
-		ids[i] = newRecordID()
-		out.RequestResponses[i].RecordID = ids[i]
+		out.RequestResponses[i].RecordID = id
 	}
 	s.store(name, data, ids)
 	return out, nil
+}
+
+// admitCall reports whether a PutRecordBatch call to stream fits its request quota, counting a
+// call refused.
+func (s *Server) admitCall(stream string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.meters[stream]
+	if !ok || m.call(time.Now()) {
+		return true
+	}
+	s.stats.Throttled++
+	return false
+}
+
+// admitRecords returns the RecordId of each record of a call to stream, in order: empty for a
+// record already refused (its entry has an ErrorCode) and for one past the stream's quota, whose
+// entry it fills with the per-record throttling answer.
+func (s *Server) admitRecords(stream string, data [][]byte, entries []putRecordBatchResponseEntry) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, metered := s.meters[stream]
+	now := time.Now()
+	ids := make([]string, len(data))
+	throttled := 0
+	for i, d := range data {
+		switch {
+		case entries[i].ErrorCode != "":
+		case metered && !m.record(now, len(d)):
+			entries[i] = recordSlowDown
+			throttled++
+		default:
+			ids[i] = newRecordID()
+		}
+	}
+	if throttled > 0 {
+		s.stats.Throttled++
+		s.stats.RecordsThrottled += throttled
+	}
+	return ids
 }
 
 // writeFirehose answers a Firehose call with v as JSON.

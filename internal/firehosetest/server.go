@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"log"
 	"maps"
@@ -61,6 +62,9 @@ type Config struct {
 	Account string
 	// Streams are the delivery streams that exist, all ACTIVE; nil means one, DefaultStream.
 	Streams []string
+	// Quota is every stream's throughput quota, those SetStream creates included, until
+	// SetQuota changes one; the zero Quota is unlimited.
+	Quota Quota
 	// MaxBatchRecords, MaxBatchBytes and MaxRecordBytes are the PutRecordBatch limits; zero means
 	// the service's own (the package constants). Lower them to imitate a service stricter than
 	// the client expects.
@@ -124,6 +128,10 @@ type Stats struct {
 	// Duplicates counts the records accepted whose data the server had accepted before (by
 	// SHA-256): the copies a client that resends delivered records makes the destination store.
 	Duplicates int
+	// Throttled counts the PutRecordBatch calls a stream's Quota refused, as a whole or some of
+	// their records; RecordsThrottled the records it refused (also counted in RecordsFailed).
+	Throttled        int
+	RecordsThrottled int
 }
 
 // A Server is a Firehose and STS endpoint on 127.0.0.1. Create it with Start; its methods are
@@ -153,6 +161,8 @@ type Server struct {
 	fault    Fault
 	changed  chan struct{} // closed and replaced by every SetFault
 	streams  map[string]string
+	meters   map[string]*meter // the quotas of streams that have one
+	faults   map[string]Fault  // SetStreamFault's
 	records  []Record
 	seen     map[[sha256.Size]byte]struct{} // the data of every accepted record
 	stats    Stats
@@ -183,12 +193,15 @@ func Start(tb testing.TB, cfg Config) *Server {
 		conns:   make(map[net.Conn]struct{}),
 		changed: make(chan struct{}),
 		streams: make(map[string]string),
+		meters:  make(map[string]*meter),
+		faults:  make(map[string]Fault),
 		seen:    make(map[[sha256.Size]byte]struct{}),
 		stats:   Stats{Calls: make(map[string]int)},
 		rand:    mathrand.New(mathrand.NewPCG(cfg.Seed, cfg.Seed)),
 	}
 	for _, name := range cfg.Streams {
 		s.streams[name] = "ACTIVE"
+		s.setQuota(name, cfg.Quota)
 	}
 	if cfg.UplinkBytesPerSecond > 0 {
 		s.link = &link{rate: float64(cfg.UplinkBytesPerSecond), done: s.done}
@@ -273,11 +286,68 @@ func (s *Server) SetFault(f Fault) {
 }
 
 // SetStream creates the delivery stream name, or changes its status: "ACTIVE", "CREATING",
-// "DELETING", "CREATING_FAILED" or "DELETING_FAILED". Only an ACTIVE stream accepts records.
+// "DELETING", "CREATING_FAILED" or "DELETING_FAILED". Only an ACTIVE stream accepts records. A
+// stream it creates gets Config.Quota.
 func (s *Server) SetStream(name, status string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.streams[name]; !ok {
+		s.setQuota(name, s.cfg.Quota)
+	}
 	s.streams[name] = status
+}
+
+// SetQuota gives the delivery stream name the throughput quota q from now on, its buckets full;
+// the zero Quota lifts it.
+func (s *Server) SetQuota(name string, q Quota) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setQuota(name, q)
+}
+
+// setQuota is SetQuota with s.mu held, or s not yet shared.
+func (s *Server) setQuota(name string, q Quota) {
+	if q == (Quota{}) {
+		delete(s.meters, name)
+		return
+	}
+	s.meters[name] = newMeter(q, s.cfg.MaxRecordBytes, time.Now())
+}
+
+// SetStreamFault makes calls naming the delivery stream name misbehave as f says from now on,
+// in place of the fault SetFault set: f's Latency, call-level fault and record failures apply to
+// them (its Outage does not: an outage takes the whole endpoint down). The zero Fault heals the
+// stream, and leaves it to SetFault's fault again.
+func (s *Server) SetStreamFault(name string, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f.healthy() {
+		delete(s.faults, name)
+	} else {
+		s.faults[name] = f
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// streamFault returns the fault SetStreamFault set for the stream a Firehose call names, and the
+// channel that announces the next change, if there is one.
+func (s *Server) streamFault(body []byte) (Fault, <-chan struct{}, bool) {
+	s.mu.Lock()
+	empty := len(s.faults) == 0
+	s.mu.Unlock()
+	if empty {
+		// Decoding a call of 5 MB is not free: only calls that could be affected pay for it.
+		return Fault{}, nil, false
+	}
+	var in struct{ DeliveryStreamName string }
+	if json.Unmarshal(body, &in) != nil {
+		return Fault{}, nil, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.faults[in.DeliveryStreamName]
+	return f, s.changed, ok
 }
 
 // Records returns every record the server accepted, in the order it accepted them. The slice is
