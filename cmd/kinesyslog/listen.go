@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -41,11 +42,7 @@ true, false, yes or no, and a flag on the command line wins over the environment
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			level := slog.LevelInfo
-			if cfg.Debug {
-				level = slog.LevelDebug
-			}
-			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			logger := newLogger(a.stderr, cfg)
 			for _, v := range config.UnknownEnv(cmd.Flags(), a.environ()) {
 				logger.Warn("environment variable ignored: no option reads it", "variable", v.Name, "did_you_mean", v.Closest)
 			}
@@ -73,6 +70,19 @@ true, false, yes or no, and a flag on the command line wins over the environment
 	cmd.Flags().SortFlags = false
 	cfg.RegisterFlags(cmd.Flags())
 	return cmd
+}
+
+// newLogger returns the relay's logger on w: in cfg.LogFormat (slog's text or JSON handler), at
+// Debug level with cfg.Debug, else at Info.
+func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if cfg.Debug {
+		opts.Level = slog.LevelDebug
+	}
+	if cfg.LogFormat == config.LogFormatJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // exitOnSecondSignal ends the process at once, with exitFailure, on the second SIGTERM or SIGINT:

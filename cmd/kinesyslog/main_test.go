@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"log/slog"
@@ -237,6 +238,33 @@ func TestListenWarnsOfUnknownVariables(t *testing.T) {
 	want := `level=WARN msg="environment variable ignored: no option reads it" variable=KINESYSLOG_STRAEM did_you_mean=KINESYSLOG_STREAM`
 	if r.code != exitOK || !strings.Contains(r.stderr, want) {
 		t.Errorf("kinesyslog %q = %d, stderr %q; want 0 and a line with %q", in.args, r.code, r.stderr, want)
+	}
+}
+
+func TestListenLogFormat(t *testing.T) {
+	in := invocation{
+		args: []string{"listen", "--tcp-port", "5514", "--spool-dir", "/spool", "--log-format", "json"},
+		env:  map[string]string{"KINESYSLOG_STRAEM": "logs", "KINESYSLOG_OUTPUT": "/out"},
+		relay: func(_ context.Context, _ config.Config, logger *slog.Logger) error {
+			logger.Info("relay started", "listeners", []string{"tcp 0.0.0.0:5514"})
+			return nil
+		},
+	}
+	r := in.run(t)
+	if r.code != exitOK {
+		t.Fatalf("kinesyslog %q = %d, stderr %q; want 0", in.args, r.code, r.stderr)
+	}
+	var msgs []string
+	for line := range strings.Lines(r.stderr) {
+		var entry struct{ Level, Msg string }
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		msgs = append(msgs, entry.Level+" "+entry.Msg)
+	}
+	want := []string{"WARN environment variable ignored: no option reads it", "INFO relay started"}
+	if diff := cmp.Diff(want, msgs); diff != "" {
+		t.Errorf("--log-format json: log mismatch (-want +got):\n%s", diff)
 	}
 }
 

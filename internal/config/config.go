@@ -173,12 +173,25 @@ type Config struct {
 	// next start.
 	ShutdownTimeout time.Duration
 
-	// MetricsAddress is the host:port serving Prometheus metrics at /metrics
-	// (--metrics-address). Empty means no metrics server.
+	// MetricsAddress is the host:port serving Prometheus metrics at /metrics, and /healthz and
+	// /readyz (--metrics-address). Empty means no metrics server.
 	MetricsAddress string
+	// PrometheusPort is the original 2.x option, a short form of MetricsAddress
+	// "0.0.0.0:PORT" (--prometheus-port): Load sets MetricsAddress from it, and Validate refuses
+	// both given. Zero means unset.
+	PrometheusPort int
+	// LogFormat is how the relay writes its log to stderr (--log-format): LogFormatText or
+	// LogFormatJSON. Empty means LogFormatText.
+	LogFormat string
 	// Debug turns on debug logging (--debug).
 	Debug bool
 }
+
+// The log formats of --log-format: log/slog's TextHandler and JSONHandler.
+const (
+	LogFormatText = "text"
+	LogFormatJSON = "json"
+)
 
 // Default returns the configuration of `kinesyslog listen` without options: a TLS listener on
 // DefaultTLSPort and no destination (so it does not pass Validate until Stream or OutputDir is
@@ -196,6 +209,7 @@ func Default() Config {
 		SpoolMaxBytes:   DefaultSpoolMaxBytes,
 		ShutdownTimeout: DefaultShutdownTimeout,
 		UploadTimeout:   DefaultUploadTimeout,
+		LogFormat:       LogFormatText,
 
 		IntakeSyncInterval: intake.DefaultSyncInterval,
 	}

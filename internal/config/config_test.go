@@ -23,6 +23,7 @@ func TestDefault(t *testing.T) {
 		SpoolMaxBytes:   10 << 30,
 		ShutdownTimeout: 20 * time.Second,
 		UploadTimeout:   30 * time.Second,
+		LogFormat:       "text",
 
 		IntakeSyncInterval: 10 * time.Millisecond,
 	}
@@ -64,6 +65,20 @@ func TestValidate(t *testing.T) {
 				c.SpoolMaxBytes = MinSpoolBytes
 				c.MetricsAddress = ":9100"
 			}),
+		},
+		{
+			name: "prometheus port and metrics address",
+			c:    valid(func(c *Config) { c.PrometheusPort, c.MetricsAddress = 9100, "127.0.0.1:9101" }),
+			want: []string{"--prometheus-port and --metrics-address both given: set only one"},
+		},
+		{
+			name: "prometheus port out of range",
+			c:    valid(func(c *Config) { c.PrometheusPort = 70000 }),
+			want: []string{"--prometheus-port 70000: want a port from 1 to 65535, or 0 to disable"},
+		},
+		{
+			name: "prometheus port as Load sets it",
+			c:    valid(func(c *Config) { c.PrometheusPort, c.MetricsAddress, c.LogFormat = 9100, "0.0.0.0:9100", "json" }),
 		},
 		{
 			name: "zero value",
@@ -190,6 +205,7 @@ func TestValidate(t *testing.T) {
 				c.AccountID = "12345"
 				c.GroupPrefix = "/logs/"
 				c.MetricsAddress = "localhost"
+				c.LogFormat = "logfmt"
 			}),
 			want: []string{
 				`--stream "no spaces": a delivery stream name is 1 to 64 letters, digits, '_', '.' or '-'`,
@@ -197,6 +213,7 @@ func TestValidate(t *testing.T) {
 				`--account-id "12345": an AWS account ID is 12 digits`,
 				`--group-prefix "/logs/": use letters, digits and . _ / # - only, not ending in /`,
 				`--metrics-address "localhost": want host:port`,
+				`--log-format "logfmt": want text or json`,
 			},
 		},
 		{

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -105,7 +106,11 @@ func (c *Config) defineFlags(fs *pflag.FlagSet) {
 		"how long shutdown may take after SIGTERM or SIGINT to spool what is buffered and upload it; 0 uploads nothing")
 
 	fs.StringVar(&c.MetricsAddress, "metrics-address", c.MetricsAddress,
-		"serve Prometheus metrics at http://`HOST:PORT`/metrics (default off)")
+		"serve Prometheus metrics at http://`HOST:PORT`/metrics, health at /healthz and readiness at /readyz (default off)")
+	fs.IntVar(&c.PrometheusPort, "prometheus-port", c.PrometheusPort,
+		"short for --metrics-address 0.0.0.0:`PORT`, as kinesyslog 2.x spelled it; 0 disables")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat,
+		"log `FORMAT` on stderr: text (key=value) or json (one JSON object a line)")
 	fs.BoolVar(&c.Debug, "debug", c.Debug, "log debug messages to stderr")
 }
 
@@ -119,7 +124,7 @@ func EnvName(flag string) string {
 // line. Every flag of c not given on the command line takes the value of its environment
 // variable, as lookupEnv (os.LookupEnv outside tests) reports it; see the package documentation
 // for the syntax. Load then removes zero port entries, resolves an empty SpoolDir to
-// DefaultSpoolDir(), and sets ClientAuth to tls.RequireAndVerifyClientCert when a ClientCAFile
+// DefaultSpoolDir(), sets MetricsAddress from PrometheusPort when only that is given, and sets ClientAuth to tls.RequireAndVerifyClientCert when a ClientCAFile
 // is given without it.
 //
 // Load returns every bad environment value at once, each naming its variable; c is then
@@ -155,11 +160,17 @@ func (c *Config) Load(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) 
 	if c.IntakeDir == "" {
 		c.IntakeDir = filepath.Join(c.SpoolDir, "intake")
 	}
+	if c.PrometheusPort != 0 && c.MetricsAddress == "" {
+		c.MetricsAddress = prometheusAddress(c.PrometheusPort)
+	}
 	if c.ClientCAFile != "" && c.ClientAuth == tls.NoClientCert {
 		c.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return nil
 }
+
+// prometheusAddress is the --metrics-address that --prometheus-port port stands for.
+func prometheusAddress(port int) string { return net.JoinHostPort(DefaultAddress, strconv.Itoa(port)) }
 
 // setFromEnv sets flag f from the value v of its environment variable.
 func setFromEnv(fs *pflag.FlagSet, f *pflag.Flag, v string) error {

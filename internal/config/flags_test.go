@@ -218,6 +218,19 @@ func TestLoad(t *testing.T) {
 			}),
 		},
 		{
+			name: "prometheus port and log format from the environment",
+			env:  with(map[string]string{"KINESYSLOG_PROMETHEUS_PORT": "9100", "KINESYSLOG_LOG_FORMAT": "json"}),
+			want: want(func(c *Config) {
+				c.PrometheusPort, c.MetricsAddress, c.LogFormat = 9100, "0.0.0.0:9100", "json"
+			}),
+		},
+		{
+			name: "prometheus port beside a metrics address",
+			args: []string{"--prometheus-port", "9100"},
+			env:  with(map[string]string{"KINESYSLOG_METRICS_ADDRESS": "127.0.0.1:9101"}),
+			want: want(func(c *Config) { c.PrometheusPort, c.MetricsAddress = 9100, "127.0.0.1:9101" }),
+		},
+		{
 			name: "sizes in bytes",
 			args: []string{"--max-message-size", "4096", "--spool-max-bytes=16MiB"},
 			env:  spool,

@@ -144,10 +144,18 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout < 0 {
 		bad("--shutdown-timeout %v: want 0 (no last upload) or more", c.ShutdownTimeout)
 	}
-	if c.MetricsAddress != "" {
+	switch {
+	case c.PrometheusPort < 0 || c.PrometheusPort > maxPort:
+		bad("--prometheus-port %d: want a port from 1 to %d, or 0 to disable", c.PrometheusPort, maxPort)
+	case c.PrometheusPort != 0 && c.MetricsAddress != prometheusAddress(c.PrometheusPort):
+		bad("--prometheus-port and --metrics-address both given: set only one")
+	case c.MetricsAddress != "":
 		if _, _, err := net.SplitHostPort(c.MetricsAddress); err != nil {
 			bad("--metrics-address %q: want host:port", c.MetricsAddress)
 		}
+	}
+	if c.LogFormat != "" && c.LogFormat != LogFormatText && c.LogFormat != LogFormatJSON {
+		bad("--log-format %q: want text or json", c.LogFormat)
 	}
 	return errors.Join(errs...)
 }

@@ -97,7 +97,8 @@ type Options struct {
 	Metrics bool
 }
 
-// Start runs `kinesyslog listen` and waits until it has started listening. The relay is stopped
+// Start runs `kinesyslog listen` and waits until it has started listening (its "relay started"
+// line, in either --log-format). The relay is stopped
 // with SIGTERM, and its log attached to the test's output on failure, when the test ends.
 func Start(tb testing.TB, opts Options) *Relay {
 	tb.Helper()
@@ -131,7 +132,7 @@ func Start(tb testing.TB, opts Options) *Relay {
 		once := sync.Once{}
 		for sc.Scan() {
 			r.log.Write([]byte(sc.Text() + "\n"))
-			if strings.Contains(sc.Text(), `msg="relay started"`) {
+			if line := sc.Text(); strings.Contains(line, `msg="relay started"`) || strings.Contains(line, `"msg":"relay started"`) {
 				once.Do(func() { close(started) })
 			}
 		}

@@ -277,6 +277,27 @@ func (l *Listener) Addrs() []net.Addr {
 	return addrs
 }
 
+// A Socket is one bound listening port, as Sockets reports it.
+type Socket struct {
+	Protocol string   // udp, tcp, tls, relp or relp-tls
+	Address  net.Addr // the bound address
+}
+
+// String returns the protocol and the address, as "tcp 0.0.0.0:5514".
+func (s Socket) String() string { return s.Protocol + " " + s.Address.String() }
+
+// Sockets returns the bound ports with their protocols, in the order of Addrs.
+func (l *Listener) Sockets() []Socket {
+	var socks []Socket
+	for _, s := range l.streams {
+		socks = append(socks, Socket{Protocol: s.protocol(), Address: s.ln.Addr()})
+	}
+	for _, u := range l.udp {
+		socks = append(socks, Socket{Protocol: "udp", Address: u.conns[0].LocalAddr()})
+	}
+	return socks
+}
+
 func (l *Listener) closeSockets() {
 	for _, s := range l.streams {
 		s.ln.Close()

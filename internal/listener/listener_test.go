@@ -167,6 +167,9 @@ func TestTCPAndUDP(t *testing.T) {
 	addrs := s.Addrs()
 	tcpAddr, udpAddr := addrs[0].String(), addrs[1].String()
 	tcpPort, udpPort := uint16(addrs[0].(*net.TCPAddr).Port), uint16(addrs[1].(*net.UDPAddr).Port)
+	if got, want := fmt.Sprint(s.Sockets()), fmt.Sprintf("[tcp %s udp %s]", tcpAddr, udpAddr); got != want {
+		t.Errorf("Sockets() = %s, want %s", got, want)
+	}
 
 	conn, err := net.Dial("tcp", tcpAddr)
 	if err != nil {

@@ -166,7 +166,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		}
 		logger.Info("intake log replayed", "dir", cfg.IntakeDir, "messages", n)
 	}
-	logger.Info("relay started", "destination", fmt.Sprint(dest), "spool", sp.Dir())
+	logger.Info("relay started", startupAttrs(cfg, ln.Sockets(), fmt.Sprint(dest), sp.Dir())...)
 	ln.Run(ctx, streams) // returns when ctx is done and every connection has drained
 
 	logger.Info("shutting down: spooling buffered messages")
