@@ -14,4 +14,10 @@
 //
 // [NewSTS] returns an STS client without the SDK's retries (callers own every retry, with one
 // backoff policy); [ARNAccount] and [IsAccountID] read account IDs.
+//
+// [Owner] is the records' owner of an AWS destination: --account-id when given, else what the
+// destination's [Lookup] learns from AWS (the account in the stream's ARN, else STS), kept in
+// the state directory (the spool's [OwnerFile]) so that a relay started while AWS cannot be
+// reached uses the owner an earlier run learned; [Owner.Run] asks AWS with backoff until it
+// answers.
 package awsconf

@@ -74,7 +74,7 @@ type Destination struct {
 	timeout  time.Duration
 	firehose *awsfirehose.Client
 	sts      *sts.Client
-	owner    *owner
+	owner    *awsconf.Owner
 	logger   *slog.Logger
 }
 
@@ -113,7 +113,7 @@ func newDestination(ctx context.Context, o Options) (*Destination, error) {
 	d := &Destination{
 		stream:  o.Stream,
 		timeout: o.Timeout,
-		owner:   newOwner(o.StateDir, o.Logger),
+		owner:   awsconf.NewOwner(o.StateDir, o.Logger),
 		logger:  o.Logger,
 		firehose: awsfirehose.NewFromConfig(cfg, func(fo *awsfirehose.Options) {
 			// The uploader retries every failed call and record with its own backoff, so the

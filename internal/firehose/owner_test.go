@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kinesyslog/kinesyslog/internal/awsconf"
 	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
 )
 
@@ -26,7 +27,7 @@ func failOp(op string, cf firehosetest.CallFault) firehosetest.Fault {
 
 func readOwnerFile(t *testing.T, dir string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+	b, err := os.ReadFile(filepath.Join(dir, awsconf.OwnerFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return ""
 	}
@@ -127,7 +128,7 @@ func TestOwnerLearnedInRun(t *testing.T) {
 			s := firehosetest.Start(t, firehosetest.Config{Account: account})
 			dir := t.TempDir()
 			if tt.kept != "" {
-				if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(tt.kept+"\n"), 0o600); err != nil {
+				if err := os.WriteFile(filepath.Join(dir, awsconf.OwnerFile), []byte(tt.kept+"\n"), 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -187,28 +188,3 @@ func TestOwnerLearnedInRun(t *testing.T) {
 	}
 }
 
-func TestOwnerGet(t *testing.T) {
-	done, cancel := context.WithCancel(context.Background())
-	cancel()
-	known := newOwner("", slog.New(slog.DiscardHandler))
-	known.set("123456789012")
-	for range 100 { // a select between two ready cases would pick either
-		if got, err := known.get(done); got != "123456789012" || err != nil {
-			t.Fatalf("get(done ctx) of a known owner = %q, %v; want the owner", got, err)
-		}
-	}
-	unknown := newOwner("", slog.New(slog.DiscardHandler))
-	if _, err := unknown.get(done); !errors.Is(err, context.Canceled) {
-		t.Errorf("get(done ctx) of an unknown owner = %v, want context.Canceled", err)
-	}
-	learned := make(chan string, 1)
-	go func() {
-		account, _ := unknown.get(context.Background())
-		learned <- account
-	}()
-	unknown.set("210987654321")
-	unknown.set("111111111111") // only the first value counts
-	if got := <-learned; got != "210987654321" {
-		t.Errorf("get after set = %q, want 210987654321", got)
-	}
-}
