@@ -187,4 +187,3 @@ func TestOwnerLearnedInRun(t *testing.T) {
 		})
 	}
 }
-
