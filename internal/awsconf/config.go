@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
@@ -69,6 +70,21 @@ func NewSTS(cfg aws.Config, endpointURL string) *sts.Client {
 			so.BaseEndpoint = aws.String(endpointURL)
 		}
 	})
+}
+
+// CallerAccount returns the AWS account ID of client's credentials (STS GetCallerIdentity), the
+// call bounded by timeout. Its error is a *CallError whose Kind says whether it is definite.
+func CallerAccount(ctx context.Context, client *sts.Client, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	out, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", &CallError{Msg: "get caller identity: " + Reason(err), Kind: Kind(err), Err: err}
+	}
+	if aws.ToString(out.Account) == "" {
+		return "", errors.New("get caller identity: no account in the answer")
+	}
+	return *out.Account, nil
 }
 
 // A CredentialsError is a failure to get credentials at all, before any request is sent.

@@ -154,33 +154,28 @@ func (d *Destination) check(ctx context.Context) (streamARN string, err error) {
 		DeliveryStreamName: aws.String(d.stream),
 	})
 	if err != nil {
-		k := kind(err)
+		k := awsconf.Kind(err)
 		if k == ErrStreamNotFound {
-			return "", &callError{fmt.Sprintf("firehose: delivery stream %q does not exist", d.stream), k, err}
+			return "", &awsconf.CallError{Msg: fmt.Sprintf("firehose: delivery stream %q does not exist", d.stream), Kind: k, Err: err}
 		}
-		return "", &callError{fmt.Sprintf("firehose: describe delivery stream %q: %s", d.stream, reason(err)), k, err}
+		return "", &awsconf.CallError{Msg: fmt.Sprintf("firehose: describe delivery stream %q: %s", d.stream, awsconf.Reason(err)), Kind: k, Err: err}
 	}
 	if out.DeliveryStreamDescription == nil {
 		return "", fmt.Errorf("firehose: describe delivery stream %q: no description in the answer", d.stream)
 	}
 	if status := out.DeliveryStreamDescription.DeliveryStreamStatus; status != types.DeliveryStreamStatusActive {
-		return "", &callError{fmt.Sprintf("firehose: delivery stream %q is %s, not ACTIVE", d.stream, status), ErrStreamNotActive, nil}
+		return "", &awsconf.CallError{Msg: fmt.Sprintf("firehose: delivery stream %q is %s, not ACTIVE", d.stream, status), Kind: ErrStreamNotActive}
 	}
 	return aws.ToString(out.DeliveryStreamDescription.DeliveryStreamARN), nil
 }
 
 // callerAccount returns the AWS account ID of the credentials (STS GetCallerIdentity).
 func (d *Destination) callerAccount(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
-	defer cancel()
-	out, err := d.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	account, err := awsconf.CallerAccount(ctx, d.sts, d.timeout)
 	if err != nil {
-		return "", &callError{"firehose: get caller identity: " + reason(err), kind(err), err}
+		return "", fmt.Errorf("firehose: %w", err)
 	}
-	if aws.ToString(out.Account) == "" {
-		return "", errors.New("firehose: get caller identity: no account in the answer")
-	}
-	return *out.Account, nil
+	return account, nil
 }
 
 // Put sends records in one PutRecordBatch call and returns one Result per record, in order. A
@@ -207,7 +202,7 @@ func (d *Destination) Put(ctx context.Context, records [][]byte) ([]upload.Resul
 	}
 	out, err := d.firehose.PutRecordBatch(ctx, in)
 	if err != nil {
-		return nil, &callError{fmt.Sprintf("firehose: put %d records to %q: %s", len(records), d.stream, reason(err)), kind(err), err}
+		return nil, &awsconf.CallError{Msg: fmt.Sprintf("firehose: put %d records to %q: %s", len(records), d.stream, awsconf.Reason(err)), Kind: awsconf.Kind(err), Err: err}
 	}
 	if len(out.RequestResponses) != len(records) {
 		// Results could not be matched to records, so none can be trusted.

@@ -1,141 +1,21 @@
 package firehose
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"net/http"
-	"strings"
+import "github.com/kinesyslog/kinesyslog/internal/awsconf"
 
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
-
-	"github.com/kinesyslog/kinesyslog/internal/awsconf"
-	"github.com/kinesyslog/kinesyslog/internal/upload"
-)
-
-// Definite answers from AWS: retrying the same call later gets the same answer.
+// Definite answers from AWS (package awsconf): retrying the same call later gets the same
+// answer.
 var (
-	ErrStreamNotFound  = errors.New("firehose: delivery stream does not exist")
-	ErrStreamNotActive = errors.New("firehose: delivery stream is not ACTIVE")
-	ErrAccessDenied    = errors.New("firehose: access denied")
-	ErrCredentials     = errors.New("firehose: AWS credentials missing or refused")
+	ErrStreamNotFound  = awsconf.ErrNotFound
+	ErrStreamNotActive = awsconf.ErrNotActive
+	ErrAccessDenied    = awsconf.ErrAccessDenied
+	ErrCredentials     = awsconf.ErrCredentials
 	// ErrRecordTooLarge wraps upload.ErrBatchTooLarge: the answer does not say which record it
 	// is, so the uploader splits the batch until it is alone, then quarantines it.
-	ErrRecordTooLarge = fmt.Errorf("firehose: record too large: %w", upload.ErrBatchTooLarge)
+	ErrRecordTooLarge = awsconf.ErrRecordTooLarge
 )
 
 // IsDefinite reports whether err is an answer that waiting and retrying will not change: a
 // missing or not ACTIVE stream, access denied, missing or refused credentials, or a batch or
-// record too large. Anything else (a timeout, a refused connection, throttling, a 5xx answer, an
-// answer that cannot be read) is transient. Only a definite answer should stop the relay at
-// start; records are never dropped for any error.
-func IsDefinite(err error) bool {
-	for _, definite := range []error{ErrStreamNotFound, ErrStreamNotActive, ErrAccessDenied,
-		ErrCredentials, ErrRecordTooLarge, upload.ErrBatchTooLarge} {
-		if errors.Is(err, definite) {
-			return true
-		}
-	}
-	return false
-}
-
-// Error codes the services answer for refused credentials: Firehose's front end and STS word the
-// same conditions differently.
-var credentialCodes = map[string]bool{
-	"UnrecognizedClientException":         true,
-	"InvalidClientTokenId":                true,
-	"InvalidSignatureException":           true,
-	"SignatureDoesNotMatch":               true,
-	"MissingAuthenticationTokenException": true,
-	"MissingAuthenticationToken":          true,
-	"IncompleteSignatureException":        true,
-	"IncompleteSignature":                 true,
-	"ExpiredTokenException":               true,
-	"ExpiredToken":                        true,
-}
-
-// kind returns the sentinel naming err's definite condition, or nil when err is transient.
-func kind(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		// Even a credential lookup cut short says nothing definite.
-		return nil
-	}
-	if _, ok := errors.AsType[*awsconf.CredentialsError](err); ok {
-		return ErrCredentials
-	}
-	if respErr, ok := errors.AsType[*smithyhttp.ResponseError](err); ok && respErr.HTTPStatusCode() == http.StatusRequestEntityTooLarge {
-		// A proxy or load balancer in front of the endpoint refused the body, in words of its own.
-		return upload.ErrBatchTooLarge
-	}
-	apiErr, ok := errors.AsType[smithy.APIError](err)
-	if !ok {
-		return nil
-	}
-	code, message := apiErr.ErrorCode(), apiErr.ErrorMessage()
-	switch {
-	case code == "ResourceNotFoundException":
-		return ErrStreamNotFound
-	case code == "AccessDeniedException" || code == "AccessDenied":
-		return ErrAccessDenied
-	case credentialCodes[code]:
-		return ErrCredentials
-	// The front end's validation names a member "records.N.member.data" when one record is too
-	// large, and the list "records" when the call has too many of them.
-	case code == "ValidationException" && strings.Contains(message, ".member.data' failed to satisfy constraint: Member must have length less than"):
-		return ErrRecordTooLarge
-	case code == "ValidationException" && strings.Contains(message, "at 'records' failed to satisfy constraint: Member must have length less than"),
-		code == "InvalidArgumentException" && speaksOfSize(message):
-		return upload.ErrBatchTooLarge
-	}
-	return nil
-}
-
-// speaksOfSize reports whether an InvalidArgumentException's message complains of a size:
-// "Records size exceeds 4 MB limit" today, but the wording is not documented, and sending the same
-// batch again would only get the same answer.
-func speaksOfSize(message string) bool {
-	message = strings.ToLower(message)
-	for _, word := range []string{"size", "length", "too large", "too big", "too long"} {
-		if strings.Contains(message, word) {
-			return true
-		}
-	}
-	return false
-}
-
-// callError is an error of one call: a one-line message, the definite condition when there is
-// one, and the SDK's error, when there is one, for errors.As.
-type callError struct {
-	msg  string
-	kind error
-	err  error
-}
-
-func (e *callError) Error() string { return e.msg }
-
-func (e *callError) Unwrap() []error {
-	var errs []error
-	for _, err := range []error{e.kind, e.err} {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
-}
-
-// reason is the short form of an SDK error: the transport's error when the request could not be
-// sent or answered, else the HTTP status, request id, AWS error code and message, without the
-// SDK's "operation error Firehose: PutRecordBatch" prefix.
-func reason(err error) string {
-	if credErr, ok := errors.AsType[*awsconf.CredentialsError](err); ok {
-		return credErr.Error()
-	}
-	if sendErr, ok := errors.AsType[*smithyhttp.RequestSendError](err); ok {
-		return sendErr.Err.Error()
-	}
-	if opErr, ok := errors.AsType[*smithy.OperationError](err); ok {
-		return opErr.Err.Error()
-	}
-	return err.Error()
-}
+// record too large (awsconf.IsDefinite). Only a definite answer should stop the relay at start;
+// records are never dropped for any error.
+func IsDefinite(err error) bool { return awsconf.IsDefinite(err) }
