@@ -16,12 +16,14 @@ func (a *app) installCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "install",
 		Short: "Write the systemd unit that runs the relay",
-		Long: `Write the systemd unit kinesyslog.service, which runs this executable's "listen", and create
-the spool directory it uses. Run it as root, with this executable's full path:
+		Long: `Write the systemd unit kinesyslog.service, which runs this executable's "listen", its drop-in
+kinesyslog.service.d/kinesyslog.conf, which lists every option's KINESYSLOG_* variable with its
+default, unless it exists (it is never replaced), and create the spool directory the unit uses.
+Run it as root, with this executable's full path:
 
   sudo "$(command -v kinesyslog)" install --user syslog
 
-Then set the relay's options with "systemctl edit kinesyslog" as KINESYSLOG_* variables.`,
+Then set the relay's options in the drop-in, or with "systemctl edit kinesyslog".`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			exe, err := a.executable()
@@ -29,7 +31,7 @@ Then set the relay's options with "systemctl edit kinesyslog" as KINESYSLOG_* va
 				return failure{fmt.Errorf("install: find this executable: %w", err)}
 			}
 			o.Executable = exe
-			path, err := install.Install(o)
+			in, err := install.Install(o)
 			switch {
 			case errors.Is(err, install.ErrUnknownUser):
 				return err
@@ -38,7 +40,11 @@ Then set the relay's options with "systemctl edit kinesyslog" as KINESYSLOG_* va
 			case err != nil:
 				return failure{err}
 			}
-			if _, err := fmt.Fprintf(a.stdout, "Wrote %s\n\n%s", path, install.NextSteps); err != nil {
+			dropIn := "Wrote " + in.DropIn
+			if in.DropInKept {
+				dropIn = "Kept " + in.DropIn + ", which exists"
+			}
+			if _, err := fmt.Fprintf(a.stdout, "Wrote %s\n%s\n\n%s", in.Unit, dropIn, install.NextSteps); err != nil {
 				return failure{err}
 			}
 			return nil

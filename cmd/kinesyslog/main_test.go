@@ -340,11 +340,15 @@ func TestInstall(t *testing.T) {
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "spool")
 	in := invocation{args: []string{"install", "--user", me.Username, "--system-dir", dir, "--spool-dir", spool}}
-	got := in.run(t)
 	path := filepath.Join(dir, install.UnitName)
-	want := result{stdout: "Wrote " + path + "\n\n" + install.NextSteps}
-	if diff := cmp.Diff(want, got, cmp.AllowUnexported(result{})); diff != "" {
-		t.Fatalf("kinesyslog %q mismatch (-want +got):\n%s", in.args, diff)
+	dropIn := filepath.Join(dir, install.UnitName+".d", install.DropInName)
+	// A second install keeps the drop-in, and says so.
+	for _, wantDropIn := range []string{"Wrote " + dropIn, "Kept " + dropIn + ", which exists"} {
+		got := in.run(t)
+		want := result{stdout: "Wrote " + path + "\n" + wantDropIn + "\n\n" + install.NextSteps}
+		if diff := cmp.Diff(want, got, cmp.AllowUnexported(result{})); diff != "" {
+			t.Fatalf("kinesyslog %q mismatch (-want +got):\n%s", in.args, diff)
+		}
 	}
 	unit, err := os.ReadFile(path)
 	if err != nil {

@@ -1,8 +1,10 @@
-// Package install writes the systemd service unit of `kinesyslog install`, and prepares the
-// spool directory the unit gives the relay.
+// Package install writes the systemd service unit of `kinesyslog install` and its drop-in, and
+// prepares the spool directory the unit gives the relay.
 //
 // The unit runs `<executable> listen` with Restart=on-failure, takes its options from
-// KINESYSLOG_* variables that the administrator sets with `systemctl edit kinesyslog`, and is
+// KINESYSLOG_* variables that the administrator sets in the drop-in (which lists every one,
+// commented out, with its default, generated from config.Variables, and is written only when it
+// does not exist) or with `systemctl edit kinesyslog`, and is
 // sandboxed (ProtectSystem=strict, PrivateTmp, no privileges but binding ports below 1024). Its
 // spool is not under /tmp, unlike the Python original's, whose PrivateTmp=true emptied the spool
 // on every restart: it is SpoolDir, the one directory the relay may write.
@@ -35,8 +37,8 @@ const (
 
 // NextSteps tells the administrator what to do once the unit is written.
 const NextSteps = `Next steps:
+  set KINESYSLOG_STREAM (or KINESYSLOG_OUTPUT) and other options in the drop-in
   systemctl daemon-reload
-  systemctl edit kinesyslog           # set KINESYSLOG_STREAM (or KINESYSLOG_OUTPUT) and other options
   systemctl enable --now kinesyslog
 `
 
@@ -116,28 +118,56 @@ func quoteExec(path string) string {
 	return path
 }
 
+// Installed says what Install wrote.
+type Installed struct {
+	// Unit is the path of the unit.
+	Unit string
+	// DropIn is the path of the drop-in that lists every option's variable.
+	DropIn string
+	// DropInKept is true when DropIn existed already and was left as it was.
+	DropInKept bool
+}
+
 // Install writes the unit described by o to o.SystemDir, replacing an earlier one atomically,
-// and returns its path. First it creates o.SpoolDir, mode 0700, and gives it and its contents to
-// the service's user (root without o.User), since the sandboxed service may not change them: a
-// spool left by an earlier install for another user is then still sent.
-func Install(o Options) (string, error) {
+// and, unless it exists, the drop-in DropInName beside it (in UnitName + ".d") that lists every
+// option's KINESYSLOG_* variable with its default: a drop-in that exists holds the
+// administrator's settings, and is never replaced. First it creates o.SpoolDir, mode 0700, and
+// gives it and its contents to the service's user (root without o.User), since the sandboxed
+// service may not change them: a spool left by an earlier install for another user is then
+// still sent.
+func Install(o Options) (Installed, error) {
 	o = o.withDefaults()
 	unit, err := Render(o)
 	if err != nil {
-		return "", err
+		return Installed{}, err
+	}
+	dropIn, err := RenderDropIn(config.Variables(), filepath.Clean(o.SpoolDir))
+	if err != nil {
+		return Installed{}, err
 	}
 	uid, gid, err := lookupUser(o.User)
 	if err != nil {
-		return "", err
+		return Installed{}, err
 	}
 	if err := prepareSpool(o.SpoolDir, uid, gid); err != nil {
-		return "", err
+		return Installed{}, err
 	}
-	path := filepath.Join(o.SystemDir, UnitName)
-	if err := writeFile(path, unit, 0o644); err != nil {
-		return "", err
+	in := Installed{
+		Unit:   filepath.Join(o.SystemDir, UnitName),
+		DropIn: filepath.Join(o.SystemDir, UnitName+".d", DropInName),
 	}
-	return path, nil
+	if err := writeFile(in.Unit, unit, 0o644, true); err != nil {
+		return Installed{}, err
+	}
+	if err := os.MkdirAll(filepath.Dir(in.DropIn), 0o755); err != nil {
+		return Installed{}, fmt.Errorf("install: create drop-in dir: %w", err)
+	}
+	if err := writeFile(in.DropIn, dropIn, 0o644, false); errors.Is(err, fs.ErrExist) {
+		in.DropInKept = true
+	} else if err != nil {
+		return Installed{}, err
+	}
+	return in, nil
 }
 
 // lookupUser returns the IDs of the service's user; root when name is empty.
@@ -181,9 +211,10 @@ func prepareSpool(dir string, uid, gid int) error {
 	return nil
 }
 
-// writeFile replaces path with data atomically: a reader, systemd included, sees the old file or
-// the new one, never a part.
-func writeFile(path string, data []byte, perm fs.FileMode) (err error) {
+// writeFile writes data to path atomically: a reader, systemd included, sees the old file or the
+// new one, never a part. An existing file is replaced when replace is true; otherwise it is left
+// as it is and the error wraps fs.ErrExist.
+func writeFile(path string, data []byte, perm fs.FileMode, replace bool) (err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("install: write %s: %w", path, err)
@@ -207,7 +238,13 @@ func writeFile(path string, data []byte, perm fs.FileMode) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
-	if err = os.Rename(f.Name(), path); err != nil {
+	if replace {
+		err = os.Rename(f.Name(), path)
+	} else if err = os.Link(f.Name(), path); err == nil {
+		// The link, unlike a rename, fails if path exists; the temporary name goes.
+		err = os.Remove(f.Name())
+	}
+	if err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(path))

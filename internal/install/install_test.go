@@ -14,6 +14,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kinesyslog/kinesyslog/internal/config"
+	"github.com/kinesyslog/kinesyslog/internal/e2e"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -33,20 +36,26 @@ func TestRender(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Render(%+v): %v", tt.o, err)
 			}
-			golden := filepath.Join("testdata", tt.name+".service")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("Render(%+v) mismatch with %s (-want +got):\n%s", tt.o, golden, diff)
-			}
+			checkGolden(t, tt.name+".service", got)
 		})
+	}
+}
+
+// checkGolden compares got with testdata/name, which go test -update rewrites.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("mismatch with %s (-want +got):\n%s", golden, diff)
 	}
 }
 
@@ -76,13 +85,11 @@ func TestRenderLines(t *testing.T) {
 	}
 }
 
-// TestRenderVerify has systemd check the rendered units, with an executable whose path needs
-// quoting and escaping.
-func TestRenderVerify(t *testing.T) {
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze not installed")
-	}
+// TestVerify has systemd check what Install writes: the unit, with an executable whose path
+// needs quoting and escaping, and beside it the drop-in with every variable set to its default.
+// systemd-analyze reads drop-ins from the unit's directory and prints what it ignores.
+func TestVerify(t *testing.T) {
+	analyze := e2e.Program(t, "systemd-analyze")
 	exe := filepath.Join(t.TempDir(), "my apps", "100%", "$HOME", "kinesyslog")
 	if err := os.MkdirAll(filepath.Dir(exe), 0o755); err != nil {
 		t.Fatal(err)
@@ -90,19 +97,63 @@ func TestRenderVerify(t *testing.T) {
 	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	probe := filepath.Join(t.TempDir(), "probe.service")
+	if err := os.WriteFile(probe, []byte("[Service]\nExecStart="+exe+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(analyze, "verify", probe).CombinedOutput(); err != nil || len(out) > 0 {
+		t.Skipf("systemd-analyze cannot verify even a minimal unit on this machine: %v\n%s", err, out)
+	}
+
+	var uncommented string
+	for _, vars := range [][]config.Variable{config.Variables(), oddVariables} {
+		dropIn, err := RenderDropIn(vars, config.SystemSpoolDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uncommented += strings.ReplaceAll(string(dropIn), "\n#Environment=", "\nEnvironment=")
+	}
 	for _, u := range []string{"", "root"} {
 		unit, err := Render(Options{Executable: exe, User: u})
 		if err != nil {
 			t.Fatal(err)
 		}
-		path := filepath.Join(t.TempDir(), UnitName)
-		if err := os.WriteFile(path, unit, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		dir := t.TempDir()
+		path := filepath.Join(dir, UnitName)
+		writeTestFile(t, path, unit)
+		writeTestFile(t, filepath.Join(dir, UnitName+".d", DropInName), []byte(uncommented))
 		out, err := exec.Command(analyze, "verify", path).CombinedOutput()
 		if err != nil || len(out) > 0 {
-			t.Errorf("systemd-analyze verify (User %q): %v\n%s\n%s", u, err, out, unit)
+			t.Errorf("systemd-analyze verify (User %q): %v\n%s\n%s\n%s", u, err, out, unit, uncommented)
 		}
+	}
+}
+
+// oddVariables need quoting, escaping or wrapping in a drop-in.
+var oddVariables = []config.Variable{
+	{Name: "KINESYSLOG_STREAM", Usage: "Amazon Data Firehose delivery stream NAME to deliver to; give --stream or --output"},
+	{Name: "KINESYSLOG_TCP_PORT", Default: "514 601", Usage: "TCP listener PORT; repeatable; 0 disables"},
+	{Name: "KINESYSLOG_GROUP_PREFIX", Default: `/100%/"q"/back\slash`, Usage: "PREFIX of every logGroup"},
+	{Name: "KINESYSLOG_SPOOL_DIR", Usage: "replaced: the unit sets it"},
+	{Name: "KINESYSLOG_UPLOAD_TIMEOUT", Default: "30s", Usage: strings.Repeat("a long usage wraps at spaces ", 8)},
+}
+
+// TestRenderDropIn compares the drop-in of a few variables that need quoting and escaping with
+// its golden file.
+func TestRenderDropIn(t *testing.T) {
+	got, err := RenderDropIn(oddVariables, "/srv/spool")
+	if err != nil {
+		t.Fatalf("RenderDropIn: %v", err)
+	}
+	checkGolden(t, DropInName, got)
+	for _, line := range strings.Split(string(got), "\n") {
+		if len(line) > usageWidth+2 {
+			t.Errorf("RenderDropIn: line of %d columns, want at most %d: %q", len(line), usageWidth+2, line)
+		}
+	}
+
+	if _, err := RenderDropIn([]config.Variable{{Name: "KINESYSLOG_X", Default: "a\nExecStartPre=/bin/evil"}}, "/s"); err == nil {
+		t.Errorf("RenderDropIn(a default with a line break) succeeded, want an error")
 	}
 }
 
@@ -149,13 +200,15 @@ func TestInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	path, err := Install(o)
+	in, err := Install(o)
 	if err != nil {
 		t.Fatalf("Install(%+v): %v", o, err)
 	}
-	if want := filepath.Join(tmp, UnitName); path != want {
-		t.Errorf("Install() = %q, want %q", path, want)
+	wantIn := Installed{Unit: filepath.Join(tmp, UnitName), DropIn: filepath.Join(tmp, UnitName+".d", DropInName)}
+	if in != wantIn {
+		t.Errorf("Install() = %+v, want %+v", in, wantIn)
 	}
+	path := in.Unit
 	got, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -188,8 +241,74 @@ func TestInstall(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if diff := cmp.Diff([]string{UnitName, "spool"}, names); diff != "" {
+	if diff := cmp.Diff([]string{UnitName, UnitName + ".d", "spool"}, names); diff != "" {
 		t.Errorf("files left in the system dir (-want +got):\n%s", diff)
+	}
+
+	dropIn, err := os.ReadFile(in.DropIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every option is listed, the spool dir with the unit's.
+	for _, v := range config.Variables() {
+		value := v.Default
+		if v.Name == "KINESYSLOG_SPOOL_DIR" {
+			value = o.SpoolDir
+		}
+		if want := "\n#Environment=" + assignment(v.Name, value) + "\n"; !strings.Contains(string(dropIn), want) {
+			t.Errorf("drop-in lacks %q:\n%s", want, dropIn)
+		}
+	}
+	if fi, err := os.Stat(in.DropIn); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("drop-in mode = %v, %v; want 0644", fi.Mode(), err)
+	}
+}
+
+// TestInstallKeepsDropIn installs twice: the second install replaces the unit but keeps the
+// drop-in the administrator edited, and leaves no temporary file.
+func TestInstallKeepsDropIn(t *testing.T) {
+	me, err := user.Current()
+	if err != nil {
+		t.Skipf("no current user: %v", err)
+	}
+	tmp := t.TempDir()
+	o := Options{Executable: "/usr/bin/kinesyslog", User: me.Username, SystemDir: tmp, SpoolDir: filepath.Join(tmp, "spool")}
+	first, err := Install(o)
+	if err != nil {
+		t.Fatalf("Install(%+v): %v", o, err)
+	}
+	edited := []byte("[Service]\nEnvironment=KINESYSLOG_STREAM=mine\n")
+	writeTestFile(t, first.DropIn, edited)
+	writeTestFile(t, first.Unit, []byte("old"))
+
+	o.Executable = "/usr/local/bin/kinesyslog"
+	second, err := Install(o)
+	if err != nil {
+		t.Fatalf("second Install(%+v): %v", o, err)
+	}
+	if want := (Installed{Unit: first.Unit, DropIn: first.DropIn, DropInKept: true}); second != want {
+		t.Errorf("second Install() = %+v, want %+v", second, want)
+	}
+	if got, err := os.ReadFile(second.DropIn); err != nil || string(got) != string(edited) {
+		t.Errorf("drop-in after a second install = %q, %v; want the edited %q", got, err, edited)
+	}
+	unit, err := os.ReadFile(second.Unit)
+	if err != nil || !strings.Contains(string(unit), "\nExecStart=/usr/local/bin/kinesyslog listen\n") {
+		t.Errorf("unit after a second install = %q, %v; want the new one", unit, err)
+	}
+	entries, err := os.ReadDir(filepath.Dir(second.DropIn))
+	if err != nil || len(entries) != 1 {
+		t.Errorf("drop-in dir holds %v, %v; want only %s", entries, err, DropInName)
+	}
+}
+
+func writeTestFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
