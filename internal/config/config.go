@@ -211,6 +211,7 @@ func Default() Config {
 		UploadTimeout:   DefaultUploadTimeout,
 		LogFormat:       LogFormatText,
 
+		IntakeLog:          true,
 		IntakeSyncInterval: intake.DefaultSyncInterval,
 	}
 }

@@ -25,6 +25,7 @@ func TestDefault(t *testing.T) {
 		UploadTimeout:   30 * time.Second,
 		LogFormat:       "text",
 
+		IntakeLog:          true,
 		IntakeSyncInterval: 10 * time.Millisecond,
 	}
 	if diff := cmp.Diff(want, Default(), cmpConfig); diff != "" {
@@ -54,7 +55,7 @@ func TestValidate(t *testing.T) {
 				c.EndpointURL = "https://firehose.eu-west-1.amazonaws.com"
 				c.AccountID = "123456789012"
 				c.UDPPorts, c.TCPPorts, c.TLSPorts = []int{514, 0}, []int{514, 601}, []int{6514}
-				c.RELPPorts, c.RELPTLSPorts, c.IntakeLog = []int{2514, 0}, []int{2515}, true
+				c.RELPPorts, c.RELPTLSPorts = []int{2514, 0}, []int{2515}
 				c.ProxyProtocolPorts = []int{601, 6514, 2514, 2515, 0}
 				c.CertFile, c.KeyFile = "/c.pem", "/k.pem"
 				c.ClientCAFile, c.ClientAuth = "/ca.pem", tls.VerifyClientCertIfGiven
@@ -124,7 +125,6 @@ func TestValidate(t *testing.T) {
 				c.RELPPorts = []int{2514, 601, 2514, 0, 70000}
 				c.RELPTLSPorts = []int{6514, 2514, 2515}
 				c.ProxyProtocolPorts = []int{2515}
-				c.IntakeLog = true
 			}),
 			want: []string{
 				"--relp-port 2514 given more than once",
@@ -136,11 +136,11 @@ func TestValidate(t *testing.T) {
 		},
 		{
 			name: "RELP ports only",
-			c:    valid(func(c *Config) { c.TLSPorts, c.RELPPorts, c.IntakeLog = nil, []int{2514}, true }),
+			c:    valid(func(c *Config) { c.TLSPorts, c.RELPPorts = nil, []int{2514} }),
 		},
 		{
 			name: "RELP with GELF",
-			c:    valid(func(c *Config) { c.GELF, c.RELPTLSPorts, c.IntakeLog = true, []int{2515}, true }),
+			c:    valid(func(c *Config) { c.GELF, c.RELPTLSPorts = true, []int{2515} }),
 			want: []string{"--relp-port and --relp-tls-port carry syslog messages: not with --gelf"},
 		},
 		{
@@ -152,13 +152,13 @@ func TestValidate(t *testing.T) {
 		},
 		{
 			name: "intake sync interval",
-			c:    valid(func(c *Config) { c.IntakeLog, c.IntakeSyncInterval = true, 0 }),
+			c:    valid(func(c *Config) { c.IntakeSyncInterval = 0 }),
 			want: []string{"--intake-sync-interval 0s: want more than 0"},
 		},
 		{
 			name: "TLS options with a RELP TLS port only",
 			c: valid(func(c *Config) {
-				c.TLSPorts, c.RELPTLSPorts, c.IntakeLog = nil, []int{2515}, true
+				c.TLSPorts, c.RELPTLSPorts = nil, []int{2515}
 				c.CertFile, c.KeyFile, c.ClientCAFile = "/c.pem", "/k.pem", "/ca.pem"
 				c.ClientAuth = tls.RequireAndVerifyClientCert
 			}),

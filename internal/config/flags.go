@@ -97,7 +97,7 @@ func (c *Config) defineFlags(fs *pflag.FlagSet) {
 	fs.Var(sizeValue[int64]{&c.SpoolMaxBytes}, "spool-max-bytes",
 		"most bytes in the spool; when full, TCP and TLS senders wait and UDP datagrams are dropped")
 	fs.Var(onOffValue{&c.IntakeLog}, "intake-log",
-		"write every accepted message to the intake log on disk before buffering it: a crash then loses at most --intake-sync-interval, and RELP can acknowledge; its bytes are an eighth of --spool-max-bytes (4MiB to 1GiB)")
+		"write every accepted message to the intake log on disk before buffering it: a crash then loses at most --intake-sync-interval, shutdown need not spool the buffers, and RELP can acknowledge; its bytes are an eighth of --spool-max-bytes (4MiB to 1GiB); off keeps messages in memory only until their record is spooled")
 	fs.StringVar(&c.IntakeDir, "intake-dir", c.IntakeDir,
 		"intake log `DIR` (default SPOOL-DIR/intake)")
 	fs.DurationVar(&c.IntakeSyncInterval, "intake-sync-interval", c.IntakeSyncInterval,

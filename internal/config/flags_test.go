@@ -210,12 +210,21 @@ func TestLoad(t *testing.T) {
 			}),
 		},
 		{
-			name: "intake log on",
-			args: []string{"--intake-log", "on", "--intake-dir", "/log", "--intake-sync-interval", "50ms"},
+			name: "intake log options",
+			args: []string{"--intake-dir", "/log", "--intake-sync-interval", "50ms"},
 			env:  spool,
-			want: want(func(c *Config) {
-				c.IntakeLog, c.IntakeDir, c.IntakeSyncInterval = true, "/log", 50*time.Millisecond
-			}),
+			want: want(func(c *Config) { c.IntakeDir, c.IntakeSyncInterval = "/log", 50*time.Millisecond }),
+		},
+		{
+			name: "intake log off",
+			args: []string{"--intake-log", "off"},
+			env:  spool,
+			want: want(func(c *Config) { c.IntakeLog = false }),
+		},
+		{
+			name: "intake log off from the environment",
+			env:  with(map[string]string{"KINESYSLOG_INTAKE_LOG": "off"}),
+			want: want(func(c *Config) { c.IntakeLog = false }),
 		},
 		{
 			name: "prometheus port and log format from the environment",

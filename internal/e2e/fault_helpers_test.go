@@ -44,6 +44,14 @@ type faultOptions struct {
 	args     []string // more options of `kinesyslog listen`
 }
 
+// startMemoryRelay is startFaultRelay with the intake log off: what the buffers hold is in
+// memory only.
+func startMemoryRelay(t *testing.T, srv *firehosetest.Server, o faultOptions) *faultRelay {
+	t.Helper()
+	o.args = append([]string{"--intake-log", "off"}, o.args...)
+	return startFaultRelay(t, srv, o)
+}
+
 func startFaultRelay(t *testing.T, srv *firehosetest.Server, o faultOptions) *faultRelay {
 	t.Helper()
 	if o.spoolDir == "" {

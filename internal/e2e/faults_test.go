@@ -274,10 +274,11 @@ func TestFaultStartWhileFirehoseDown(t *testing.T) {
 // TestFaultKill9 kills the relay with SIGKILL while Firehose is down and records are spooled,
 // then starts it again on the same spool: every spooled message is delivered exactly once, and
 // what is lost is exactly what the relay held in memory (kinesyslog_buffer_bytes): less than one
-// batch of this one source.
+// batch of this one source. It runs with --intake-log off (TestIntakeKill9 is the same kill with
+// the log on, which loses nothing synced).
 func TestFaultKill9(t *testing.T) {
 	srv := firehosetest.Start(t, firehosetest.Config{})
-	r := startFaultRelay(t, srv, faultOptions{})
+	r := startMemoryRelay(t, srv, faultOptions{})
 	srv.SetFault(firehosetest.Fault{Outage: firehosetest.OutageRefuse})
 	s := startSender(t, r.tcpPort, "kill", senderOptions{count: 7000, payload: payload})
 	n := s.wait(t)
@@ -399,11 +400,12 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 
 // TestFaultSpoolFull fills the spool to its cap during an outage: TCP senders stall and memory
 // stays bounded, datagrams wait in memory, and once Firehose is back everything accepted is
-// delivered.
+// delivered. It runs with --intake-log off: the log's share of the cap would fill before the
+// spool, and datagrams would not wait in memory.
 func TestFaultSpoolFull(t *testing.T) {
 	srv := firehosetest.Start(t, firehosetest.Config{})
 	const spoolCap = 8 << 20
-	r := startFaultRelay(t, srv, faultOptions{udp: true,
+	r := startMemoryRelay(t, srv, faultOptions{udp: true,
 		args: []string{"--spool-max-bytes", fmt.Sprint(spoolCap), "--shutdown-timeout", "40s"}})
 	srv.SetFault(firehosetest.Fault{Outage: firehosetest.OutageRefuse})
 	var senders []*sender
@@ -502,14 +504,15 @@ func waitStall(t *testing.T, senders []*sender) int {
 
 // TestFaultShutdownBounded stops the relay while it cannot spool, because the spool is full or the
 // record owner is not known: it exits within --shutdown-timeout (plus the listeners' one-second
-// drain), reports what it lost, and keeps every record it had spooled for the next start.
+// drain), reports what it lost, and keeps every record it had spooled for the next start. It runs
+// with --intake-log off: the memory-only shutdown bound.
 func TestFaultShutdownBounded(t *testing.T) {
 	const timeout = 3 * time.Second
 	// bound is generous: it only has to tell a bounded shutdown from a hang.
 	const bound = timeout + 12*time.Second
 	t.Run("spool full", func(t *testing.T) {
 		srv := firehosetest.Start(t, firehosetest.Config{})
-		r := startFaultRelay(t, srv, faultOptions{args: []string{"--spool-max-bytes", "8MiB", "--shutdown-timeout", timeout.String()}})
+		r := startMemoryRelay(t, srv, faultOptions{args: []string{"--spool-max-bytes", "8MiB", "--shutdown-timeout", timeout.String()}})
 		srv.SetFault(firehosetest.Fault{Outage: firehosetest.OutageRefuse})
 		s := startSender(t, r.tcpPort, "stuck", senderOptions{payload: payload})
 		r.waitMetric(t, "kinesyslog_buffer_waiting_commits", "above 0", func(v float64) bool { return v > 0 })
@@ -537,7 +540,7 @@ func TestFaultShutdownBounded(t *testing.T) {
 	t.Run("owner unknown", func(t *testing.T) {
 		srv := firehosetest.Start(t, firehosetest.Config{})
 		srv.SetFault(firehosetest.Fault{Outage: firehosetest.OutageRefuse})
-		r := startFaultRelay(t, srv, faultOptions{args: []string{"--shutdown-timeout", timeout.String()}})
+		r := startMemoryRelay(t, srv, faultOptions{args: []string{"--shutdown-timeout", timeout.String()}})
 		s := startSender(t, r.tcpPort, "noowner", senderOptions{count: 3000, payload: payload})
 		n := s.wait(t)
 		r.waitMetric(t, "kinesyslog_messages_received_total", fmt.Sprintf("= %d", n), func(v float64) bool { return v == float64(n) })
@@ -576,7 +579,8 @@ func exitCode(err error) int {
 
 // TestFaultDiskFull puts the spool on a 3 MiB tmpfs, which fills before the spool's cap: the relay
 // neither crashes nor leaves a partial record, TCP senders wait, and everything is delivered once
-// Firehose is back and the spool drains.
+// Firehose is back and the spool drains. The intake log is on another disk (a log that meets a
+// full disk is intake's TestDiskFullRecovers).
 func TestFaultDiskFull(t *testing.T) {
 	mnt := filepath.Join(t.TempDir(), "small")
 	if err := os.Mkdir(mnt, 0o700); err != nil {
@@ -592,7 +596,8 @@ func TestFaultDiskFull(t *testing.T) {
 		}
 	})
 	srv := firehosetest.Start(t, firehosetest.Config{})
-	r := startFaultRelay(t, srv, faultOptions{spoolDir: filepath.Join(mnt, "spool"), args: []string{"--shutdown-timeout", "40s"}})
+	r := startFaultRelay(t, srv, faultOptions{spoolDir: filepath.Join(mnt, "spool"),
+		args: []string{"--intake-dir", filepath.Join(t.TempDir(), "intake"), "--shutdown-timeout", "40s"}})
 	srv.SetFault(firehosetest.Fault{Outage: firehosetest.OutageRefuse})
 	s := startSender(t, r.tcpPort, "disk", senderOptions{count: 9000, payload: payload})
 	testenv.EventuallyWithin(t, faultDeadline, "spool disk full", func() bool { return strings.Contains(r.Log(), "spool disk full") })

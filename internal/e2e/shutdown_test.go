@@ -29,7 +29,7 @@ func TestShutdownManySources(t *testing.T) {
 	const sources = 30_000
 	const timeout = 3 * time.Second
 	srv := firehosetest.Start(t, firehosetest.Config{})
-	r := startFaultRelay(t, srv, faultOptions{udp: true, args: []string{"--shutdown-timeout", timeout.String()}})
+	r := startMemoryRelay(t, srv, faultOptions{udp: true, args: []string{"--shutdown-timeout", timeout.String()}})
 	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: r.udpPort}
 
 	// Sent in steps that the readers take before the next, so that the kernel drops none.

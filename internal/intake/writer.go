@@ -21,7 +21,8 @@ const flushRepeat = time.Second
 // within Options.SyncInterval of the first pending append; then it removes the fully released
 // oldest segments. It never holds the append lock while writing or syncing: appends go on into a
 // second buffer meanwhile. Run returns nil, after a last write and sync, when ctx is done or the
-// log is closed, and the error (also returned to every later caller) when a write or sync fails.
+// log is closed, and the error (also returned to every later caller) when a write or sync still
+// fails once ctx is done (until then a failed round is tried again).
 func (l *Log) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
