@@ -306,6 +306,21 @@ const RequireInteropEnv = "KINESYSLOG_REQUIRE_INTEROP"
 func Program(tb testing.TB, name string) string {
 	tb.Helper()
 	path, err := testenv.LookPath(name)
+	return installed(tb, path, err)
+}
+
+// RsyslogModule returns the path of rsyslog's loadable module name (such as "omrelp"), or skips
+// the test when it is not installed (fails it when RequireInteropEnv is 1).
+func RsyslogModule(tb testing.TB, name string) string {
+	tb.Helper()
+	path, err := testenv.RsyslogModule(name)
+	return installed(tb, path, err)
+}
+
+// installed returns path when the look-up that gave it found it (err is nil), and otherwise
+// skips the test, or fails it when RequireInteropEnv is 1.
+func installed(tb testing.TB, path string, err error) string {
+	tb.Helper()
 	if err == nil {
 		return path
 	}

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,15 +16,7 @@ import (
 func requireOmrelp(t *testing.T) {
 	t.Helper()
 	Program(t, "rsyslogd")
-	for _, pattern := range []string{"/usr/lib/*/rsyslog/omrelp.so", "/usr/lib/rsyslog/omrelp.so", "/usr/lib64/rsyslog/omrelp.so"} {
-		if m, _ := filepath.Glob(pattern); len(m) > 0 {
-			return
-		}
-	}
-	if os.Getenv(RequireInteropEnv) == "1" {
-		t.Fatalf("rsyslog's RELP modules (rsyslog-relp) are not installed and %s=1", RequireInteropEnv)
-	}
-	t.Skip("rsyslog's RELP modules (rsyslog-relp) are not installed")
+	RsyslogModule(t, "omrelp")
 }
 
 // omrelpForwarder is the configuration of an rsyslogd that forwards what its imtcp input on

@@ -31,15 +31,7 @@ const interopTimeout = 60 * time.Second
 func requireRelpModules(t *testing.T) {
 	t.Helper()
 	e2e.Program(t, "rsyslogd")
-	for _, pattern := range []string{"/usr/lib/*/rsyslog/omrelp.so", "/usr/lib/rsyslog/omrelp.so", "/usr/lib64/rsyslog/omrelp.so"} {
-		if m, _ := filepath.Glob(pattern); len(m) > 0 {
-			return
-		}
-	}
-	if os.Getenv(e2e.RequireInteropEnv) == "1" {
-		t.Fatalf("rsyslog's RELP modules (rsyslog-relp) are not installed and %s=1", e2e.RequireInteropEnv)
-	}
-	t.Skip("rsyslog's RELP modules (rsyslog-relp) are not installed")
+	e2e.RsyslogModule(t, "omrelp")
 }
 
 // seqSink records the messages of every session by their "seq=N". Durability is immediate. With

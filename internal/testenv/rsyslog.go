@@ -28,6 +28,21 @@ func LookPath(name string) (string, error) {
 	return "", fmt.Errorf("%s: %w (bash .ci/install-interop installs what the tests run)", name, ErrNotInstalled)
 }
 
+// rsyslogModuleDirs are where distributions install rsyslog's loadable modules: Debian's
+// multiarch directories, then the plain and 64-bit library directories.
+var rsyslogModuleDirs = []string{"/usr/lib/*/rsyslog", "/usr/lib/rsyslog", "/usr/lib64/rsyslog"}
+
+// RsyslogModule returns the path of rsyslog's loadable module name (such as "omrelp", of Debian's
+// rsyslog-relp), or an error wrapping ErrNotInstalled.
+func RsyslogModule(name string) (string, error) {
+	for _, dir := range rsyslogModuleDirs {
+		if m, _ := filepath.Glob(filepath.Join(dir, name+".so")); len(m) > 0 {
+			return m[0], nil
+		}
+	}
+	return "", fmt.Errorf("rsyslog module %s: %w (bash .ci/install-interop installs what the tests run)", name, ErrNotInstalled)
+}
+
 func isExecutable(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
