@@ -39,6 +39,7 @@ type faultRelay struct {
 // faultOptions says how to run a faultRelay; zero fields take fresh ports and directories.
 type faultOptions struct {
 	spoolDir string
+	tcpPort  int      // the TCP port, for a relay restarted where its clients connect
 	udp      bool     // listen on a UDP port too
 	extraTCP int      // more TCP ports to listen on
 	args     []string // more options of `kinesyslog listen`
@@ -58,6 +59,9 @@ func startFaultRelay(t *testing.T, srv *firehosetest.Server, o faultOptions) *fa
 		o.spoolDir = filepath.Join(t.TempDir(), "spool")
 	}
 	ports := testenv.FreePorts(t, 1+o.extraTCP)
+	if o.tcpPort != 0 {
+		ports[0] = o.tcpPort
+	}
 	r := &faultRelay{tcpPort: ports[0], extraTCP: ports[1:], spoolDir: o.spoolDir}
 	args, env := FirehoseArgs(srv)
 	args = append(args, "--address", "127.0.0.1", "--spool-dir", o.spoolDir)
