@@ -210,6 +210,7 @@ func TestListenRunsRelay(t *testing.T) {
 	want.TCPPorts = []int{5514}
 	want.UDPPorts = []int{514, 515}
 	want.SpoolDir, want.IntakeDir = "/spool", "/spool/intake"
+	want.FlushAge = time.Minute
 	want.Debug = true
 	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b *time.Location) bool { return a.String() == b.String() })); diff != "" {
 		t.Errorf("relay config mismatch (-want +got):\n%s", diff)

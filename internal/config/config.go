@@ -43,6 +43,16 @@ const (
 	// fits it over a link of 1.5 Mbit/s, and the uploader sends less at once after timeouts over
 	// a slower one.
 	DefaultUploadTimeout = 30 * time.Second
+	// DefaultFlushAge is the longest a message waits in memory, and a record in the spool, before
+	// it goes on towards Firehose: the spec's 60 s.
+	DefaultFlushAge = 60 * time.Second
+	// DefaultOutputFlushAge is DefaultFlushAge for --output, a directory a newcomer looks into
+	// right after sending a message: it shows there within seconds.
+	DefaultOutputFlushAge = time.Second
+	// DefaultStallTimeout is how long records may wait with nothing delivered before /readyz
+	// reports the destination stalled: twice the upload interval of DefaultFlushAge, so that a
+	// record waiting for the next upload is not mistaken for an outage.
+	DefaultStallTimeout = 2 * time.Minute
 )
 
 // SystemSpoolDir is the spool directory of a relay run as a service: under /var/spool, as the
@@ -90,6 +100,15 @@ type Config struct {
 	// Profile is the profile of the AWS shared configuration files (--profile). Empty leaves it
 	// to the SDK (AWS_PROFILE, else "default").
 	Profile string
+	// FlushAge is the longest a message waits in memory before it is encoded and spooled, a
+	// spooled record before it is sent in a batch that is not full, and, with OutputDir, an open
+	// object before it is published (--flush-age). Zero means DefaultFlushAge, or
+	// DefaultOutputFlushAge with OutputDir; Load resolves it.
+	FlushAge time.Duration
+	// StallTimeout is how long the oldest spooled record may wait, with nothing delivered for as
+	// long, before /readyz reports the destination stalled (--stall-timeout). Validate requires
+	// more than zero.
+	StallTimeout time.Duration
 	// UploadTimeout bounds each PutRecordBatch call (--upload-timeout); after a timeout the
 	// uploader sends less at once. Validate requires more than zero.
 	UploadTimeout time.Duration
@@ -209,6 +228,7 @@ func Default() Config {
 		SpoolMaxBytes:   DefaultSpoolMaxBytes,
 		ShutdownTimeout: DefaultShutdownTimeout,
 		UploadTimeout:   DefaultUploadTimeout,
+		StallTimeout:    DefaultStallTimeout,
 		LogFormat:       LogFormatText,
 
 		IntakeLog:          true,

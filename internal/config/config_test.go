@@ -23,6 +23,7 @@ func TestDefault(t *testing.T) {
 		SpoolMaxBytes:   10 << 30,
 		ShutdownTimeout: 20 * time.Second,
 		UploadTimeout:   30 * time.Second,
+		StallTimeout:    2 * time.Minute,
 		LogFormat:       "text",
 
 		IntakeLog:          true,
@@ -87,6 +88,7 @@ func TestValidate(t *testing.T) {
 			want: []string{
 				"no destination: set --stream NAME (Firehose) or --output DIR (local directory)",
 				"no listener enabled: set --udp-port, --tcp-port or --tls-port",
+				"--stall-timeout 0s: want more than 0",
 				"--upload-timeout 0s: want more than 0",
 				"--max-message-size 0: want 2048 to 163840 bytes",
 				"--spool-max-bytes 0: want at least 8388608",
@@ -206,11 +208,14 @@ func TestValidate(t *testing.T) {
 				c.GroupPrefix = "/logs/"
 				c.MetricsAddress = "localhost"
 				c.LogFormat = "logfmt"
+				c.FlushAge, c.StallTimeout = -time.Second, 0
 			}),
 			want: []string{
 				`--stream "no spaces": a delivery stream name is 1 to 64 letters, digits, '_', '.' or '-'`,
 				`--endpoint-url "firehose.local": want an http or https URL with a host`,
 				`--account-id "12345": an AWS account ID is 12 digits`,
+				"--flush-age -1s: want more than 0",
+				"--stall-timeout 0s: want more than 0",
 				`--group-prefix "/logs/": use letters, digits and . _ / # - only, not ending in /`,
 				`--metrics-address "localhost": want host:port`,
 				`--log-format "logfmt": want text or json`,

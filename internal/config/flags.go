@@ -53,6 +53,10 @@ func (c *Config) defineFlags(fs *pflag.FlagSet) {
 		"`PROFILE` of the AWS config and credentials files")
 	fs.DurationVar(&c.UploadTimeout, "upload-timeout", c.UploadTimeout,
 		"most time one PutRecordBatch call (up to 4 MB of records) may take; after a timeout fewer calls, then smaller ones, are sent at once, growing back after calls that answer within half of it")
+	fs.DurationVar(&c.FlushAge, "flush-age", c.FlushAge,
+		"longest a message waits in memory before it is spooled, and a spooled record before it is sent; with --output also an object before it is published (default 60s, with --output 1s)")
+	fs.DurationVar(&c.StallTimeout, "stall-timeout", c.StallTimeout,
+		"/readyz reports the destination stalled once the oldest spooled record has waited this long with nothing delivered for as long")
 
 	fs.StringVar(&c.Address, "address", c.Address, "bind `ADDRESS` of every listener")
 	fs.IntSliceVar(&c.UDPPorts, "udp-port", c.UDPPorts,
@@ -124,7 +128,7 @@ func EnvName(flag string) string {
 // line. Every flag of c not given on the command line takes the value of its environment
 // variable, as lookupEnv (os.LookupEnv outside tests) reports it; see the package documentation
 // for the syntax. Load then removes zero port entries, resolves an empty SpoolDir to
-// DefaultSpoolDir(), sets MetricsAddress from PrometheusPort when only that is given, and sets ClientAuth to tls.RequireAndVerifyClientCert when a ClientCAFile
+// DefaultSpoolDir(), resolves a zero FlushAge for the destination, sets MetricsAddress from PrometheusPort when only that is given, and sets ClientAuth to tls.RequireAndVerifyClientCert when a ClientCAFile
 // is given without it.
 //
 // Load returns every bad environment value at once, each naming its variable; c is then
@@ -159,6 +163,12 @@ func (c *Config) Load(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) 
 	}
 	if c.IntakeDir == "" {
 		c.IntakeDir = filepath.Join(c.SpoolDir, "intake")
+	}
+	if c.FlushAge == 0 {
+		c.FlushAge = DefaultFlushAge
+		if c.OutputDir != "" {
+			c.FlushAge = DefaultOutputFlushAge
+		}
 	}
 	if c.PrometheusPort != 0 && c.MetricsAddress == "" {
 		c.MetricsAddress = prometheusAddress(c.PrometheusPort)

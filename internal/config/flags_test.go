@@ -40,6 +40,7 @@ func TestLoad(t *testing.T) {
 		c := Default()
 		c.SpoolDir = "/spool"
 		c.IntakeDir = "/spool/intake"
+		c.FlushAge = time.Minute
 		if f != nil {
 			f(&c)
 		}
@@ -107,7 +108,7 @@ func TestLoad(t *testing.T) {
 			want: want(func(c *Config) {
 				c.TCPPorts = []int{1, 2}
 				c.Stream = "flag"
-				c.OutputDir = "/out"
+				c.OutputDir, c.FlushAge = "/out", time.Second
 				c.SpoolDir, c.IntakeDir = "/flag", "/flag/intake"
 			}),
 		},
@@ -180,6 +181,7 @@ func TestLoad(t *testing.T) {
 			}),
 			want: want(func(c *Config) {
 				c.OutputDir = "/out"
+				c.FlushAge = time.Second
 				c.EndpointURL = "http://127.0.0.1:4566"
 				c.AccountID = "123456789012"
 				c.Region = "eu-west-1"
@@ -238,6 +240,12 @@ func TestLoad(t *testing.T) {
 			args: []string{"--prometheus-port", "9100"},
 			env:  with(map[string]string{"KINESYSLOG_METRICS_ADDRESS": "127.0.0.1:9101"}),
 			want: want(func(c *Config) { c.PrometheusPort, c.MetricsAddress = 9100, "127.0.0.1:9101" }),
+		},
+		{
+			name: "flush age and stall timeout",
+			args: []string{"--output", "/out", "--flush-age", "5s"},
+			env:  with(map[string]string{"KINESYSLOG_STALL_TIMEOUT": "30s"}),
+			want: want(func(c *Config) { c.OutputDir, c.FlushAge, c.StallTimeout = "/out", 5*time.Second, 30*time.Second }),
 		},
 		{
 			name: "sizes in bytes",

@@ -120,6 +120,12 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if c.FlushAge < 0 {
+		bad("--flush-age %v: want more than 0", c.FlushAge)
+	}
+	if c.StallTimeout <= 0 {
+		bad("--stall-timeout %v: want more than 0", c.StallTimeout)
+	}
 	if c.UploadTimeout <= 0 {
 		bad("--upload-timeout %v: want more than 0", c.UploadTimeout)
 	}

@@ -95,6 +95,8 @@ type Options struct {
 	NoWait bool
 	// Metrics serves the relay's metrics on a free loopback port, for Relay.Metric.
 	Metrics bool
+	// Dir is the relay's working directory, for relative paths in Args; "" is the test's.
+	Dir string
 }
 
 // Start runs `kinesyslog listen` and waits until it has started listening (its "relay started"
@@ -117,6 +119,7 @@ func Start(tb testing.TB, opts Options) *Relay {
 	}
 	r.Cmd = exec.Command(Binary(tb), args...)
 	r.Cmd.Env = append(os.Environ(), opts.Env...)
+	r.Cmd.Dir = opts.Dir
 	stderr, err := r.Cmd.StderrPipe()
 	if err != nil {
 		tb.Fatal(err)

@@ -2,12 +2,20 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
 	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
@@ -72,5 +80,156 @@ func TestLogFormatJSON(t *testing.T) {
 	}
 	if got := s.Limits["max_message_bytes"]; got != float64(8192) {
 		t.Errorf("limits.max_message_bytes = %v, want 8192", got)
+	}
+}
+
+// TestMetricsAndReadiness scrapes /metrics during a run and checks the counters against what was
+// sent and what the Firehose test server stored (messages and bytes received, records and bytes
+// delivered), and checks that /readyz answers 503, naming the destination, while Firehose is
+// down and records wait, and 200 again once it is back, while /healthz stays 200.
+func TestMetricsAndReadiness(t *testing.T) {
+	srv := firehosetest.Start(t, firehosetest.Config{})
+	args, env := FirehoseArgs(srv)
+	tcp := testenv.FreePort(t)
+	relay := Start(t, Options{Args: append(args, "--address", "127.0.0.1", "--tcp-port", Port(tcp),
+		"--flush-age", "1s", "--stall-timeout", "2s"), Env: env, Metrics: true})
+	probe := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + relay.MetricsAddress + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	waitProbe := func(path string, code int, want string) {
+		t.Helper()
+		var got int
+		var body string
+		testenv.Eventually(t, fmt.Sprintf("GET %s to answer %d with %q", path, code, want), func() bool {
+			got, body = probe(path)
+			return got == code && strings.Contains(body, want)
+		})
+	}
+	waitProbe("/readyz", 200, "ok\n")
+
+	sent, sentBytes := 0, 0
+	send := func(n int) {
+		t.Helper()
+		conn, err := net.Dial("tcp", "127.0.0.1:"+Port(tcp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for range n {
+			msg := fmt.Sprintf("<13>1 2026-12-03T05:00:00Z host app - - - metrics message %d", sent)
+			b.WriteString(msg + "\n")
+			sent, sentBytes = sent+1, sentBytes+len(msg)
+		}
+		if _, err := io.WriteString(conn, b.String()); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+	}
+	events := func() int {
+		n := 0
+		for _, r := range FirehoseRecords(t, srv) {
+			n += len(r.LogEvents)
+		}
+		return n
+	}
+	checkCounters := func() {
+		t.Helper()
+		testenv.Eventually(t, fmt.Sprintf("%d events delivered", sent), func() bool { return events() == sent })
+		records, recordBytes := 0, 0
+		for _, r := range srv.Records() {
+			records, recordBytes = records+1, recordBytes+len(r.Data)
+		}
+		testenv.Eventually(t, "the spool to be empty", func() bool { return relay.Metric(t, "kinesyslog_spool_records") == 0 })
+		m := relay.Totals(t)
+		for name, want := range map[string]int{
+			"kinesyslog_messages_received_total":        sent,
+			"kinesyslog_message_bytes_received_total":   sentBytes,
+			"kinesyslog_upload_delivered_records_total": records,
+			"kinesyslog_upload_delivered_bytes_total":   recordBytes,
+		} {
+			if m[name] != float64(want) {
+				t.Errorf("%s = %v, want %d", name, m[name], want)
+			}
+		}
+	}
+
+	send(500)
+	checkCounters()
+	if code, body := probe("/readyz?format=json"); code != 200 || !strings.Contains(body, `"status":"ok"`) {
+		t.Errorf("GET /readyz?format=json = %d %s, want 200 and status ok", code, body)
+	}
+
+	srv.SetFault(firehosetest.Fault{Outage: firehosetest.OutageRefuse})
+	send(50)
+	waitProbe("/readyz", 503, "destination: no record delivered for")
+	if code, body := probe("/healthz"); code != 200 {
+		t.Errorf("GET /healthz while Firehose is down = %d %s, want 200", code, body)
+	}
+	if got := relay.Totals(t)["kinesyslog_upload_call_errors_total"]; got == 0 {
+		t.Errorf("kinesyslog_upload_call_errors_total = 0 while Firehose is down")
+	}
+
+	srv.SetFault(firehosetest.Fault{})
+	waitProbe("/readyz", 200, "destination: ok\n")
+	checkCounters()
+	if err := relay.Stop(); err != nil {
+		t.Errorf("relay exit: %v", err)
+	}
+}
+
+// TestQuickStart runs the README's first command word for word (the binary built from this
+// checkout in place of `go run ./cmd/kinesyslog`), in a directory of its own, sends it a
+// message with logger as the README says, and finds the message with `kinesyslog dump ./out`
+// within a few seconds, as a newcomer would.
+func TestQuickStart(t *testing.T) {
+	loggerPath := Program(t, "logger")
+	_, file, _, _ := runtime.Caller(0)
+	readme, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "```sh\n")
+	command, _, _ := strings.Cut(block, "\n")
+	const goRun = "go run ./cmd/kinesyslog "
+	if !ok || !strings.HasPrefix(command, goRun+"listen ") {
+		t.Fatalf("the README's first command is %q, want one starting with %q", command, goRun+"listen")
+	}
+	args := strings.Fields(strings.TrimPrefix(command, goRun+"listen "))
+	// The README's port: a program holding it is not the relay's fault.
+	ln, err := net.Listen("tcp", ":5514")
+	if err != nil {
+		t.Skipf("TCP port 5514, which the README's command takes, is in use: %v", err)
+	}
+	ln.Close()
+	pc, err := net.ListenPacket("udp", ":5514")
+	if err != nil {
+		t.Skipf("UDP port 5514, which the README's command takes, is in use: %v", err)
+	}
+	pc.Close()
+	dir := t.TempDir()
+	relay := Start(t, Options{Args: args, Dir: dir})
+
+	token := fmt.Sprintf("hello-%d", time.Now().UnixNano())
+	if b, err := exec.Command(loggerPath, "--tcp", "-n", "127.0.0.1", "-P", "5514", token).CombinedOutput(); err != nil {
+		t.Fatalf("logger: %v\n%s", err, b)
+	}
+	sent := time.Now()
+	var dumped []byte
+	testenv.EventuallyWithin(t, 10*time.Second, "kinesyslog dump ./out to print the message", func() bool {
+		cmd := exec.Command(Binary(t), "dump", "./out")
+		cmd.Dir = dir
+		dumped, _ = cmd.Output() // no object yet is an error too: try again
+		return strings.Contains(string(dumped), token)
+	})
+	t.Logf("the message showed in dump ./out %v after logger sent it", time.Since(sent).Round(100*time.Millisecond))
+	if err := relay.Stop(); err != nil {
+		t.Errorf("relay exit: %v", err)
 	}
 }

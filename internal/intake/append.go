@@ -96,10 +96,13 @@ const maxPendingBytes = 4 << 20
 // waitRoomLocked waits, unlocking meanwhile, until n more bytes fit under the cap and under
 // maxPendingBytes.
 func (l *Log) waitRoomLocked(ctx context.Context, n int64) error {
-	waiting := false
+	waiting, waitingFull := false, false
 	defer func() {
 		if waiting {
 			l.metrics.blocked.Dec()
+		}
+		if waitingFull {
+			l.fullWaiters--
 		}
 	}()
 	for {
@@ -118,6 +121,13 @@ func (l *Log) waitRoomLocked(ctx context.Context, n int64) error {
 			waiting = true
 			l.metrics.blocked.Inc()
 		}
+		switch {
+		case full && !waitingFull:
+			l.fullWaiters++
+		case !full && waitingFull:
+			l.fullWaiters--
+		}
+		waitingFull = full
 		ch := l.freedCh
 		if full {
 			l.rlog.Warn("intake log full: appends wait for releases", slog.String(logKeyDir, l.dir),

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"context"
+	"errors"
 	"os"
 	"slices"
 	"sync/atomic"
@@ -73,9 +74,15 @@ func TestDiskFullRecovers(t *testing.T) {
 				}
 				synced <- err
 			}()
+			if err := l.Check(); err != nil {
+				t.Errorf("Check() before the disk filled = %v, want nil", err)
+			}
 			testenv.Eventually(t, "write errors to be counted", func() bool {
 				return testutil.ToFloat64(l.metrics.writeErrors) >= 1
 			})
+			if err := l.Check(); err == nil || !errors.Is(err, syscall.ENOSPC) {
+				t.Errorf("Check() while writes fail = %v, want ENOSPC", err)
+			}
 			select {
 			case err := <-synced:
 				t.Fatalf("WaitSynced returned %v while the disk was full", err)
@@ -84,6 +91,9 @@ func TestDiskFullRecovers(t *testing.T) {
 			full.Store(false)
 			if err := <-synced; err != nil {
 				t.Fatalf("Append or WaitSynced after the disk had room = %v", err)
+			}
+			if err := l.Check(); err != nil {
+				t.Errorf("Check() once the disk had room = %v, want nil", err)
 			}
 			tl.close()
 

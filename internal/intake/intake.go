@@ -145,6 +145,8 @@ type Log struct {
 	syncedCh     chan struct{} // closed and replaced after each fdatasync
 	freedCh      chan struct{} // closed and replaced when segments are removed
 	err          error         // a write or sync failed: the log is unusable
+	fullWaiters  int           // appends waiting for room under the cap
+	writeErr     error         // the last write or sync failed, being tried again; nil once one succeeds
 	closed       bool
 	done         bool       // Close finished its last round
 	segs         []*segment // live segments, oldest first; appends go to the last
@@ -222,6 +224,25 @@ func (l *Log) Bytes() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.bytes
+}
+
+// Check reports whether the log takes appends: an error when it is closed or failed, when its
+// writes fail and are being tried again (a full disk), or when appends wait for room under
+// Options.MaxBytes. It is safe for concurrent use.
+func (l *Log) Check() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.closed:
+		return ErrClosed
+	case l.err != nil:
+		return l.err
+	case l.writeErr != nil:
+		return fmt.Errorf("writes fail, tried again: %w", l.writeErr)
+	case l.fullWaiters > 0:
+		return fmt.Errorf("full: %d of %d bytes; appends wait for records to be spooled", l.bytes, l.maxBytes)
+	}
+	return nil
 }
 
 // Segments returns the number of live segment files, including the one being written.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,6 +135,9 @@ func TestMaxBytesBlocks(t *testing.T) {
 		t.Fatalf("Append at the cap returned %v before any release", err)
 	default:
 	}
+	if err := l.Check(); err == nil || !strings.Contains(err.Error(), "full") {
+		t.Errorf("Check() while an append waits at the cap = %v, want full", err)
+	}
 	if err := l.Release([]Run{{s, 0, full - 1}}); err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +151,9 @@ func TestMaxBytesBlocks(t *testing.T) {
 	}
 	if got := l.Bytes(); got > maxBytes {
 		t.Errorf("Bytes = %d, above MaxBytes %d", got, maxBytes)
+	}
+	if err := l.Check(); err != nil {
+		t.Errorf("Check() after the release = %v, want nil", err)
 	}
 }
 

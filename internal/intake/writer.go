@@ -145,6 +145,7 @@ func (l *Log) writeRetrying(ctx context.Context, buf []byte, cuts []cut) error {
 		if err == nil {
 			l.metrics.sync.Observe(time.Since(began).Seconds())
 			if failed {
+				l.setWriteErr(nil)
 				l.logger.Info("intake log written again", slog.String(logKeyDir, l.dir))
 			}
 			for _, c := range cuts {
@@ -153,6 +154,7 @@ func (l *Log) writeRetrying(ctx context.Context, buf []byte, cuts []cut) error {
 			return nil
 		}
 		failed = true
+		l.setWriteErr(err)
 		l.metrics.writeErrors.Inc()
 		l.rlog.Error("intake log: write failed; appends wait while it is tried again",
 			slog.String(logKeyDir, l.dir), slog.Any(logKeyError, err))
@@ -165,6 +167,13 @@ func (l *Log) writeRetrying(ctx context.Context, buf []byte, cuts []cut) error {
 			return fmt.Errorf("intake: write: giving up: %w (last error: %w)", werr, err)
 		}
 	}
+}
+
+// setWriteErr records the error of the last write, for Check; nil once one succeeds.
+func (l *Log) setWriteErr(err error) {
+	l.mu.Lock()
+	l.writeErr = err
+	l.mu.Unlock()
 }
 
 // write writes each stretch of buf to its segment, opening segment files as they come (cut back

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -150,7 +151,15 @@ type Listener struct {
 	slots   chan struct{}
 	connMu  sync.Mutex
 	conns   map[net.Conn]struct{} // nil once shutdown has begun
+	state   atomic.Int32          // stateBound, stateServing, stateDraining
 }
+
+// States of a Listener, for Check.
+const (
+	stateBound    int32 = iota // sockets bound, Run not serving them yet
+	stateServing               // Run serves every socket
+	stateDraining              // Run's context is done: sockets closed, connections draining
+)
 
 // streamSocket is a listening TCP socket and what its connections start with.
 type streamSocket struct {
@@ -307,6 +316,19 @@ func (l *Listener) closeSockets() {
 	}
 }
 
+// Check reports whether the listeners take messages: nil while Run serves every bound socket, an
+// error before (bound, not serving yet) and once shutdown has begun. It is safe for concurrent
+// use.
+func (l *Listener) Check() error {
+	switch l.state.Load() {
+	case stateBound:
+		return errors.New("bound, not serving yet")
+	case stateDraining:
+		return errors.New("shutting down: not accepting")
+	}
+	return nil
+}
+
 // Run serves every socket, handing messages to streams, until ctx is done. Then it stops
 // accepting, lets open connections and UDP sockets read for the drain timeout, and returns once
 // every reader has committed what it read and exited. While it runs, it reloads the TLS
@@ -331,7 +353,9 @@ func (l *Listener) Run(ctx context.Context, streams Streams) error {
 			wg.Go(func() { l.readUDP(pc, u.port, streams) })
 		}
 	}
+	l.state.Store(stateServing)
 	<-ctx.Done()
+	l.state.Store(stateDraining)
 	for _, s := range l.streams {
 		s.ln.Close()
 	}

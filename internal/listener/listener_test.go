@@ -200,3 +200,26 @@ var cmpGot = cmp.Options{
 	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
 	cmpopts.SortSlices(func(a, b got) bool { return a.Msg < b.Msg }),
 }
+
+func TestCheck(t *testing.T) {
+	l, err := Listen(Options{Address: "127.0.0.1", TCPPorts: []int{testenv.FreePort(t)}, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	if err := l.Check(); err == nil {
+		t.Errorf("Check() before Run = nil, want an error")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.Run(ctx, &sink{})
+	}()
+	testenv.Eventually(t, "Check() = nil while Run serves", func() bool { return l.Check() == nil })
+	cancel()
+	testenv.Eventually(t, "Check() failing once shutdown began", func() bool { return l.Check() != nil })
+	<-done
+	if err := l.Check(); err == nil || !strings.Contains(err.Error(), "shutting down") {
+		t.Errorf("Check() after Run = %v, want shutting down", err)
+	}
+}

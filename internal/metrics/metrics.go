@@ -1,5 +1,7 @@
 // Package metrics serves the relay's Prometheus metrics over HTTP, at /metrics, from the one
-// registry every stage registers its metrics with (each stage's Options.Registerer).
+// registry every stage registers its metrics with (each stage's Options.Registerer), and its
+// health, at /healthz (alive: the process and its stages run) and /readyz (ready: it can take
+// messages and deliver them), from the checks the wiring registers with a Health.
 package metrics
 
 import (
@@ -27,13 +29,18 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// Serve listens on address and serves reg at /metrics in a goroutine of its own until the
-// returned server is closed. An empty address serves nothing: the server is returned unstarted,
-// so that closing it is always right. A failure to listen is returned; one while serving is
+// Serve listens on address and serves reg at /metrics, and health at /healthz and /readyz (nil:
+// no checks), in a goroutine of its own until the returned server is closed. An empty address
+// serves nothing: the server is returned unstarted, so that closing it is always right. A failure to listen is returned; one while serving is
 // logged.
-func Serve(address string, reg *prometheus.Registry, logger *slog.Logger) (*http.Server, error) {
+func Serve(address string, reg *prometheus.Registry, health *Health, logger *slog.Logger) (*http.Server, error) {
+	if health == nil {
+		health = new(Health)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("/healthz", health.handler(true))
+	mux.Handle("/readyz", health.handler(false))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
 	if address == "" {
 		return srv, nil

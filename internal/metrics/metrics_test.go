@@ -20,7 +20,7 @@ func TestServe(t *testing.T) {
 	reg.MustRegister(c)
 	c.Add(3)
 	address := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	srv, err := metrics.Serve(address, reg, slog.New(slog.DiscardHandler))
+	srv, err := metrics.Serve(address, reg, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("Serve(%q): %v", address, err)
 	}
@@ -36,13 +36,13 @@ func TestServe(t *testing.T) {
 			t.Errorf("GET /metrics lacks %q", want)
 		}
 	}
-	if _, err := metrics.Serve(address, reg, slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := metrics.Serve(address, reg, nil, slog.New(slog.DiscardHandler)); err == nil {
 		t.Errorf("Serve(%q) twice: no error", address)
 	}
 }
 
 func TestServeNoAddress(t *testing.T) {
-	srv, err := metrics.Serve("", metrics.NewRegistry(), slog.New(slog.DiscardHandler))
+	srv, err := metrics.Serve("", metrics.NewRegistry(), nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf(`Serve(""): %v`, err)
 	}

@@ -17,7 +17,8 @@ import (
 func openDestination(ctx context.Context, cfg config.Config, logger *slog.Logger) (upload.Destination, error) {
 	switch {
 	case cfg.OutputDir != "":
-		return opened(s3dir.Open(s3dir.Options{Dir: cfg.OutputDir, AccountID: cfg.AccountID, Logger: logger}))
+		return opened(s3dir.Open(s3dir.Options{Dir: cfg.OutputDir, AccountID: cfg.AccountID,
+			BufferInterval: cfg.FlushAge, Logger: logger}))
 	default:
 		return opened(firehose.Open(ctx, firehose.Options{Stream: cfg.Stream, Region: cfg.Region, Profile: cfg.Profile,
 			EndpointURL: cfg.EndpointURL, AccountID: cfg.AccountID, StateDir: cfg.SpoolDir, Logger: logger}))

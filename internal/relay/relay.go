@@ -107,13 +107,15 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		return err
 	}
 
-	metricsServer, err := metrics.Serve(cfg.MetricsAddress, reg, logger)
+	// /healthz and /readyz report the checks each stage gives.
+	health := new(metrics.Health)
+	metricsServer, err := metrics.Serve(cfg.MetricsAddress, reg, health, logger)
 	if err != nil {
 		return err
 	}
 	defer metricsServer.Close()
 
-	buffers := buffer.New(buffer.Options{Logger: logger, Registerer: reg})
+	buffers := buffer.New(buffer.Options{FlushAge: cfg.FlushAge, Logger: logger, Registerer: reg})
 	var released encode.Releaser
 	if log != nil {
 		released = log
@@ -123,27 +125,34 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	uploader := upload.New(sp, dest, upload.Options{CallTimeout: cfg.UploadTimeout, Logger: logger, Registerer: reg})
+	uploader := upload.New(sp, dest, upload.Options{Interval: cfg.FlushAge, CallTimeout: cfg.UploadTimeout,
+		StallTimeout: cfg.StallTimeout, Logger: logger, Registerer: reg})
+	health.Ready("listeners", ln.Check)
+	health.Ready("spool", sp.Check)
+	if log != nil {
+		health.Ready("intake_log", log.Check)
+	}
+	health.Ready("destination", uploader.Check)
 
 	// The stages behind the listeners run on contexts of their own, so that they outlive ctx
 	// until everything received has been handed on.
 	stages, stopStages := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopStages()
 	var stageGroup sync.WaitGroup
-	stageGroup.Go(func() { buffers.Run(stages) })
-	stageGroup.Go(func() { uploader.Run(stages) })
+	stageGroup.Go(func() { defer health.Stage("buffers")(); buffers.Run(stages) })
+	stageGroup.Go(func() { defer health.Stage("uploader")(); uploader.Run(stages) })
 	stageGroup.Go(func() {
 		if err := dest.Run(stages); err != nil {
 			logger.Error("destination stopped", "destination", fmt.Sprint(dest), "error", err)
 		}
 	})
 	if format.run != nil {
-		stageGroup.Go(func() { format.run(stages) })
+		stageGroup.Go(func() { defer health.Stage("gelf")(); format.run(stages) })
 	}
 	var logDone chan error
 	if log != nil {
 		logDone = make(chan error, 1)
-		go func() { logDone <- log.Run(stages) }()
+		go func() { defer health.Stage("intake_log")(); logDone <- log.Run(stages) }()
 		// The log asks for the batches that pin its oldest segment.
 		stageGroup.Go(func() { buffers.FlushOn(stages, log.FlushRequests()) })
 	}
@@ -153,7 +162,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	window, closeWindow := encode.ShutdownWindow(ctx, stages, cfg.ShutdownTimeout)
 	defer closeWindow()
 	spooled := make(chan error, 1)
-	go func() { spooled <- records.Run(window) }()
+	go func() { defer health.Stage("records")(); spooled <- records.Run(window) }()
 
 	streams := event.NewStreams(buffers, format.stamper, log, format.code)
 	if log != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
 
 	"github.com/kinesyslog/kinesyslog/internal/dirlock"
 )
@@ -293,6 +294,28 @@ func (s *Spool) Bytes() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.bytes
+}
+
+// Check reports whether the spool takes records: an error when it is closed, when writers wait
+// for room (its disk full, or its records at Options.MaxBytes) or it has no room left, or when
+// this process may no longer write its directory (a read-only remount, changed permissions). It
+// is safe for concurrent use.
+func (s *Spool) Check() error {
+	s.mu.Lock()
+	closed, waiting, diskFull, bytes := s.closed, s.waiting > 0, s.diskFull, s.bytes
+	s.mu.Unlock()
+	switch {
+	case closed:
+		return ErrClosed
+	case waiting && diskFull:
+		return errors.New("disk full: writes wait for space")
+	case waiting || s.maxBytes > 0 && bytes >= s.maxBytes:
+		return fmt.Errorf("full: %d of %d bytes; writes wait for deliveries", bytes, s.maxBytes)
+	}
+	if err := unix.Access(s.dir, unix.W_OK|unix.X_OK); err != nil {
+		return fmt.Errorf("directory %s not writable: %w", s.dir, err)
+	}
+	return nil
 }
 
 // Pending returns up to max pending records whose Seq is greater than after, oldest first.

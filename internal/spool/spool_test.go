@@ -399,6 +399,9 @@ func TestCap(t *testing.T) {
 		if s.Waiting() {
 			t.Error("Waiting() = true at the cap before a write waits")
 		}
+		if err := s.Check(); err == nil || !strings.Contains(err.Error(), "full") {
+			t.Errorf("Check() at the cap = %v, want full", err)
+		}
 		<-s.Ready() // the writes above
 		done := make(chan error, 1)
 		go func() { done <- s.Write(context.Background(), r) }()
@@ -423,6 +426,15 @@ func TestCap(t *testing.T) {
 		}
 		if err := <-done; err != nil {
 			t.Fatalf("Write() after Remove = %v", err)
+		}
+		if err := s.Remove(s.Pending(0, 1)...); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Check(); err != nil {
+			t.Errorf("Check() below the cap = %v, want nil", err)
+		}
+		if err := s.Write(context.Background(), r); err != nil {
+			t.Fatal(err)
 		}
 		if s.Waiting() {
 			t.Error("Waiting() = true once the write went through")
@@ -605,6 +617,9 @@ func TestDiskFull(t *testing.T) {
 		})
 		if !s.Waiting() {
 			t.Error("Waiting() = false while a write waits for disk space")
+		}
+		if err := s.Check(); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Errorf("Check() while a write waits for disk space = %v, want disk full", err)
 		}
 		cancel()
 		err := <-done

@@ -196,6 +196,9 @@ func (u *Uploader) call(ctx context.Context, items []item) (retry []item) {
 	} else {
 		u.metrics.calls.WithLabelValues(outcomePartial).Inc()
 	}
+	if len(delivered) > 0 {
+		u.delivered.Store(time.Now().UnixNano())
+	}
 	u.metrics.deliveredRecords.Add(float64(len(delivered)))
 	u.metrics.deliveredBytes.Add(float64(deliveredBytes))
 	if err := u.spool.Remove(delivered...); err != nil {

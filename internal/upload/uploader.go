@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,10 @@ const (
 	// leaving a dead connection to hang a delivery for long. Over a slower link the uploader
 	// sends less at once after the first timeouts (see Options.CallTimeout).
 	DefaultCallTimeout = 30 * time.Second
+	// DefaultStallTimeout is how long records may wait with no delivery before Check reports the
+	// destination stalled: twice DefaultInterval, so that a record spooled just after a batch
+	// went out, waiting for the next, is not mistaken for an outage.
+	DefaultStallTimeout = 2 * DefaultInterval
 )
 
 // Options configures an Uploader. The zero value uses the defaults, logs nothing and registers no
@@ -52,6 +57,9 @@ type Options struct {
 	// to deliver the same records; 0 means DefaultRetryBase and DefaultRetryMax.
 	RetryBase time.Duration
 	RetryMax  time.Duration
+	// StallTimeout is how long the oldest record may wait, with no record delivered for as long,
+	// before Check reports the destination stalled; 0 means DefaultStallTimeout.
+	StallTimeout time.Duration
 	// Logger receives the uploader's logs; nil discards them.
 	Logger *slog.Logger
 	// LogInterval is the least time between two log lines about the same kind of error; 0 means
@@ -71,6 +79,8 @@ type Uploader struct {
 	retryBase   time.Duration
 	retryMax    time.Duration
 	callTimeout time.Duration
+	stall       time.Duration
+	delivered   atomic.Int64 // when a call last delivered a record (New at first), Unix nanoseconds
 	window      *window
 	logger      *slog.Logger
 	limited     *ratelog.Logger
@@ -95,10 +105,12 @@ func New(s *spool.Spool, dest Destination, opts Options) *Uploader {
 		retryBase:   cmpOr(opts.RetryBase, DefaultRetryBase),
 		retryMax:    cmpOr(opts.RetryMax, DefaultRetryMax),
 		callTimeout: cmpOr(opts.CallTimeout, DefaultCallTimeout),
+		stall:       cmpOr(opts.StallTimeout, DefaultStallTimeout),
 		logger:      logger,
 		limited:     ratelog.New(logger, opts.LogInterval),
 		metrics:     newMetrics(opts.Registerer),
 	}
+	u.delivered.Store(time.Now().UnixNano())
 	u.window = newWindow(cmpOr(opts.Concurrency, DefaultConcurrency), u.callTimeout, u.limits, u.metrics)
 	return u
 }
@@ -125,6 +137,24 @@ func (u *Uploader) Run(ctx context.Context) error {
 	l.run(ctx)
 	u.logger.Info("uploader stopped", slog.Int(logKeyRecords, u.spool.Len()))
 	return nil
+}
+
+// Check reports whether the destination takes records: an error when the oldest record in the
+// spool has waited longer than Options.StallTimeout and no record was delivered for as long
+// either (since New when none was), so that a backlog that drains after an outage counts as
+// delivering. An empty spool has nothing to deliver: nil.
+func (u *Uploader) Check() error {
+	oldest, ok := u.spool.First()
+	if !ok {
+		return nil
+	}
+	now := time.Now()
+	waited, idle := now.Sub(oldest.Time), now.Sub(time.Unix(0, u.delivered.Load()))
+	if waited < u.stall || idle < u.stall {
+		return nil
+	}
+	return fmt.Errorf("no record delivered for %v while %d wait, the oldest for %v",
+		idle.Round(time.Second), u.spool.Len(), waited.Round(time.Second))
 }
 
 // Flush sends every record that was pending when it was called and returns nil once they are all

@@ -12,7 +12,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -799,5 +801,41 @@ func TestConcurrentCalls(t *testing.T) {
 	}
 	if maxCalls > concurrency {
 		t.Errorf("%d calls in flight at once, want at most %d", maxCalls, concurrency)
+	}
+}
+
+// TestCheckStalled checks that Check reports the destination stalled once records wait and
+// nothing is delivered for StallTimeout, and delivering again after it answers.
+func TestCheckStalled(t *testing.T) {
+	s := newSpool(t)
+	var down atomic.Bool
+	down.Store(true)
+	dest := fakeDest{put: func(_ context.Context, records [][]byte) ([]Result, error) {
+		if down.Load() {
+			return nil, errors.New("service unavailable")
+		}
+		ids := make([]string, len(records))
+		for i := range ids {
+			ids[i] = fmt.Sprint(i)
+		}
+		return delivered(ids...), nil
+	}}
+	opts := fast
+	opts.StallTimeout = 50 * time.Millisecond
+	opts.Interval = 10 * time.Millisecond
+	u := New(s, dest, opts)
+	if err := u.Check(); err != nil {
+		t.Errorf("Check() with an empty spool = %v, want nil", err)
+	}
+	run(t, u)
+	write(t, s, gz(t, "a"), gz(t, "b"))
+	testenv.Eventually(t, "Check to report the destination stalled", func() bool { return u.Check() != nil })
+	if err := u.Check(); !strings.Contains(err.Error(), "while 2 wait") {
+		t.Errorf("Check() = %v, want it to say 2 records wait", err)
+	}
+	down.Store(false)
+	testenv.Eventually(t, "Check to pass once records are delivered", func() bool { return u.Check() == nil })
+	if n := s.Len(); n != 0 {
+		t.Errorf("spool holds %d records once Check passed, want 0", n)
 	}
 }
