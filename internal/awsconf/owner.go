@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/kinesyslog/kinesyslog/internal/backoff"
 )
@@ -17,15 +20,43 @@ import (
 // while AWS cannot be reached.
 const OwnerFile = "owner"
 
+// startTimeout bounds the calls Start makes to find out whether the stream takes records and
+// whose records these are.
+const startTimeout = 15 * time.Second
+
 // Attribute keys of the Owner's logs.
 const (
 	logKeyOwner = "owner"
 	logKeyError = "error"
 )
 
-// A Lookup asks AWS whose records these are: it returns the account ID and where it comes from
-// (for the log: "the delivery stream's ARN", "STS").
-type Lookup func(ctx context.Context) (account, from string, err error)
+// A Stream is the stream of an AWS destination, from which its Owner learns whose records these
+// are.
+type Stream struct {
+	// Describe asks AWS about the stream and returns its ARN when it takes records, or an error
+	// that IsDefinite tells from a failure to get an answer.
+	Describe func(ctx context.Context) (streamARN string, err error)
+	// Service names the service in logs ("Firehose") and ARNService in the stream's ARN
+	// ("firehose"); Noun names the stream ("delivery stream").
+	Service, ARNService, Noun string
+	// STS tells the account of the credentials when the stream's ARN names none, each call
+	// bounded by Timeout.
+	STS     *sts.Client
+	Timeout time.Duration
+}
+
+// account returns the account ID in streamARN, or else the account of the credentials (STS),
+// and where it comes from.
+func (s Stream) account(ctx context.Context, streamARN string) (account, from string, err error) {
+	if account, ok := ARNAccount(streamARN, s.ARNService); ok {
+		return account, "the " + s.Noun + "'s ARN", nil
+	}
+	account, err = CallerAccount(ctx, s.STS, s.Timeout)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %w", s.ARNService, err)
+	}
+	return account, "STS", nil
+}
 
 // Owner is the records' owner, the AWS account ID an AWS destination writes into every record,
 // which may be learned after start, and the state directory where what AWS gave is kept. Create
@@ -71,20 +102,32 @@ func (o *Owner) Get(ctx context.Context) (string, error) {
 	}
 }
 
-// Start makes accountID the owner when it is given (--account-id); else it asks lookup, and
-// keeps what AWS answers in the state directory. It returns lookup's error when definite says
-// it is an answer that waiting will not change. Otherwise AWS could not be reached: the owner an
-// earlier run kept is used, if any, and Run asks again.
-func (o *Owner) Start(ctx context.Context, accountID string, lookup Lookup, definite func(error) bool) error {
+// Start describes the stream, within startTimeout, and returns its error when IsDefinite says
+// it is an answer that waiting will not change (the stream is missing, not ACTIVE, access is
+// denied); when AWS cannot be reached it logs a warning and goes on. It then makes accountID the
+// owner when it is given (--account-id); else it learns the account in the stream's ARN, or
+// else the account of the credentials (STS), and keeps it in the state directory; a definite
+// refusal is returned. When AWS cannot be reached, the owner an earlier run kept is used, if
+// any, and Run asks again.
+func (o *Owner) Start(ctx context.Context, accountID string, s Stream) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	streamARN, err := s.Describe(ctx)
+	if err != nil {
+		if IsDefinite(err) {
+			return err
+		}
+		o.logger.Warn("cannot reach "+s.Service+": starting anyway, records wait in the spool", slog.Any(logKeyError, err))
+	}
 	if accountID != "" {
 		o.set(accountID)
 		return nil
 	}
-	account, from, err := lookup(ctx)
+	account, from, err := s.account(ctx, streamARN)
 	switch {
 	case err == nil:
 		o.learned(account, from)
-	case definite(err):
+	case IsDefinite(err):
 		return err
 	default:
 		o.unsure = true
@@ -100,16 +143,18 @@ func (o *Owner) Start(ctx context.Context, accountID string, lookup Lookup, defi
 	return nil
 }
 
-// Run asks lookup, with backoff, until AWS answers whose records these are, when Start could
-// not learn it, and keeps the answer in the state directory; it returns at once when Start
-// learned it. It returns nil once the owner is learned or ctx is done.
-func (o *Owner) Run(ctx context.Context, lookup Lookup) error {
+// Run asks AWS, with backoff, whose records these are, when Start could not learn it, until AWS
+// answers, and keeps the answer in the state directory; it returns at once when Start learned
+// it. It returns nil once the owner is learned or ctx is done.
+func (o *Owner) Run(ctx context.Context, s Stream) error {
 	if !o.unsure {
 		return nil
 	}
 	var wait backoff.Backoff
 	for {
-		account, from, err := lookup(ctx)
+		// When the service does not describe the stream, STS may still answer.
+		streamARN, _ := s.Describe(ctx)
+		account, from, err := s.account(ctx, streamARN)
 		if err == nil {
 			o.learned(account, from)
 			return nil

@@ -15,14 +15,11 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
-// Where .ci/install-interop puts programs that cannot be installed as Debian packages.
+// Where .ci/install-interop puts programs that cannot be installed as Debian packages
+// (package testenv).
 const (
-	// InteropDirEnv names the directory that holds unpacked programs; DefaultInteropDir when
-	// unset.
-	InteropDirEnv = "KINESYSLOG_INTEROP_DIR"
-	// DefaultInteropDir is where .ci/install-interop unpacks syslog-ng (into its syslog-ng
-	// subdirectory), whose Debian package conflicts with rsyslog's.
-	DefaultInteropDir = "/opt/kinesyslog-interop"
+	InteropDirEnv     = testenv.InteropDirEnv
+	DefaultInteropDir = testenv.DefaultInteropDir
 )
 
 const (
@@ -117,11 +114,7 @@ type syslogNG struct {
 // usr/lib/syslog-ng/<major.minor>.
 func findSyslogNG(tb testing.TB) syslogNG {
 	tb.Helper()
-	dir := os.Getenv(InteropDirEnv)
-	if dir == "" {
-		dir = DefaultInteropDir
-	}
-	root := filepath.Join(dir, "syslog-ng")
+	root := filepath.Join(testenv.InteropDir(), "syslog-ng")
 	if binary, err := exec.LookPath(filepath.Join(root, "usr", "sbin", "syslog-ng")); err == nil {
 		libs := filepath.Join(root, "usr", "lib", "syslog-ng")
 		modules, _ := filepath.Glob(filepath.Join(libs, "[0-9]*.[0-9]*"))

@@ -301,8 +301,8 @@ func FirehoseArgs(srv *firehosetest.Server) (args, env []string) {
 func Port(p int) string { return strconv.Itoa(p) }
 
 // RequireInteropEnv is the environment variable that turns a missing real client from a skipped
-// test into a failed one; CI sets it to 1.
-const RequireInteropEnv = "KINESYSLOG_REQUIRE_INTEROP"
+// test into a failed one; CI sets it to 1 (testenv.RequireInteropEnv).
+const RequireInteropEnv = testenv.RequireInteropEnv
 
 // Program returns the path of the real program name, or skips the test when it is not installed
 // (fails it when RequireInteropEnv is 1).
@@ -324,14 +324,10 @@ func RsyslogModule(tb testing.TB, name string) string {
 // skips the test, or fails it when RequireInteropEnv is 1.
 func installed(tb testing.TB, path string, err error) string {
 	tb.Helper()
-	if err == nil {
-		return path
+	if err != nil {
+		testenv.Missing(tb, err)
 	}
-	if os.Getenv(RequireInteropEnv) == "1" {
-		tb.Fatalf("%v and %s=1", err, RequireInteropEnv)
-	}
-	tb.Skip(err)
-	return ""
+	return path
 }
 
 // Scrape returns every series the relay's /metrics shows, keyed by name and labels as the text

@@ -30,10 +30,6 @@ const (
 // uploader's default PutRecordBatch timeout too.
 const DefaultTimeout = 30 * time.Second
 
-// startTimeout bounds the calls Open makes to find out whether the stream works and whose
-// records these are.
-const startTimeout = 15 * time.Second
-
 // Options configures a Destination. Only Stream is required.
 type Options struct {
 	// Stream is the name of the delivery stream.
@@ -90,7 +86,7 @@ func Open(ctx context.Context, o Options) (*Destination, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.start(ctx, o.AccountID); err != nil {
+	if err := d.owner.Start(ctx, o.AccountID, d.awsStream()); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -167,15 +163,6 @@ func (d *Destination) check(ctx context.Context) (streamARN string, err error) {
 		return "", &awsconf.CallError{Msg: fmt.Sprintf("firehose: delivery stream %q is %s, not ACTIVE", d.stream, status), Kind: ErrStreamNotActive}
 	}
 	return aws.ToString(out.DeliveryStreamDescription.DeliveryStreamARN), nil
-}
-
-// callerAccount returns the AWS account ID of the credentials (STS GetCallerIdentity).
-func (d *Destination) callerAccount(ctx context.Context) (string, error) {
-	account, err := awsconf.CallerAccount(ctx, d.sts, d.timeout)
-	if err != nil {
-		return "", fmt.Errorf("firehose: %w", err)
-	}
-	return account, nil
 }
 
 // Put sends records in one PutRecordBatch call and returns one Result per record, in order. A

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,26 +13,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kinesyslog/kinesyslog/internal/awsconf"
 	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 	"github.com/kinesyslog/kinesyslog/internal/upload"
 )
-
-// isolate makes the SDK see only what the test gives it: no shared files of the machine, no
-// instance metadata service, no ambient credentials, region or endpoints.
-func isolate(t *testing.T) {
-	t.Helper()
-	dir := t.TempDir()
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-		"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
-		"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_FIREHOSE", "AWS_ENDPOINT_URL_STS",
-		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"} {
-		t.Setenv(k, "")
-	}
-}
 
 // credentialsEnv gives the SDK the server's credentials through the environment.
 func credentialsEnv(t *testing.T, s *firehosetest.Server) {
@@ -47,7 +31,7 @@ func credentialsEnv(t *testing.T, s *firehosetest.Server) {
 // environment, after mod changes them or the environment (which Open reads).
 func options(t *testing.T, s *firehosetest.Server, mod func(*Options)) Options {
 	t.Helper()
-	isolate(t)
+	testenv.IsolateAWS(t)
 	credentialsEnv(t, s)
 	o := Options{Stream: firehosetest.DefaultStream, Region: s.Config().Region, EndpointURL: s.URL, STSEndpointURL: s.URL}
 	if mod != nil {
@@ -320,7 +304,7 @@ func TestCheck(t *testing.T) {
 
 func TestCheckNoCredentialsSendsNothing(t *testing.T) {
 	s := firehosetest.Start(t, firehosetest.Config{})
-	isolate(t)
+	testenv.IsolateAWS(t)
 	c, err := newDestination(t.Context(), Options{Stream: firehosetest.DefaultStream, Region: "us-east-1", EndpointURL: s.URL})
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +312,7 @@ func TestCheckNoCredentialsSendsNothing(t *testing.T) {
 	if _, err := c.check(t.Context()); !errors.Is(err, ErrCredentials) {
 		t.Errorf("check() = %v, want %v", err, ErrCredentials)
 	}
-	if _, err := c.callerAccount(t.Context()); !errors.Is(err, ErrCredentials) {
+	if _, err := awsconf.CallerAccount(t.Context(), c.sts, c.timeout); !errors.Is(err, ErrCredentials) {
 		t.Errorf("callerAccount() = %v, want %v", err, ErrCredentials)
 	}
 	if n := s.Stats().Requests; n != 0 {
@@ -339,18 +323,18 @@ func TestCheckNoCredentialsSendsNothing(t *testing.T) {
 func TestCallerAccount(t *testing.T) {
 	s := firehosetest.Start(t, firehosetest.Config{Account: "210987654321"})
 	c := open(t, s, nil)
-	got, err := c.callerAccount(t.Context())
+	got, err := awsconf.CallerAccount(t.Context(), c.sts, c.timeout)
 	if err != nil || got != "210987654321" {
 		t.Errorf("callerAccount() = %q, %v; want 210987654321", got, err)
 	}
 
 	s.SetFault(firehosetest.Fault{Outage: firehosetest.OutageUnavailable})
-	if _, err := c.callerAccount(t.Context()); err == nil || IsDefinite(err) || !strings.HasPrefix(err.Error(), "firehose: get caller identity: ") {
+	if _, err := awsconf.CallerAccount(t.Context(), c.sts, c.timeout); err == nil || IsDefinite(err) || !strings.HasPrefix(err.Error(), "get caller identity: ") {
 		t.Errorf("callerAccount() during an outage = %v, want a transient error", err)
 	}
 	s.SetFault(firehosetest.Fault{})
 	c = open(t, s, func(*Options) { t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong") })
-	if _, err := c.callerAccount(t.Context()); !errors.Is(err, ErrCredentials) || !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
+	if _, err := awsconf.CallerAccount(t.Context(), c.sts, c.timeout); !errors.Is(err, ErrCredentials) || !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
 		t.Errorf("callerAccount() with a wrong secret = %v, want %v from SignatureDoesNotMatch", err, ErrCredentials)
 	}
 }
@@ -372,7 +356,7 @@ func TestEndpoints(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			isolate(t)
+			testenv.IsolateAWS(t)
 			credentialsEnv(t, fh)
 			for k, v := range tt.env {
 				t.Setenv(k, v)
@@ -390,7 +374,7 @@ func TestEndpoints(t *testing.T) {
 			if fh.Stats().Calls["DescribeDeliveryStream"] != before+1 {
 				t.Error("check() did not reach the Firehose endpoint")
 			}
-			if got, err := c.callerAccount(t.Context()); got != tt.wantOwner {
+			if got, err := awsconf.CallerAccount(t.Context(), c.sts, c.timeout); got != tt.wantOwner {
 				t.Errorf("callerAccount() = %q, %v; want %s", got, err, tt.wantOwner)
 			}
 		})
@@ -399,7 +383,7 @@ func TestEndpoints(t *testing.T) {
 
 func TestProfile(t *testing.T) {
 	s := firehosetest.Start(t, firehosetest.Config{Region: "eu-west-1"})
-	isolate(t)
+	testenv.IsolateAWS(t)
 	c := s.Credentials()
 	creds := fmt.Sprintf("[relay]\naws_access_key_id = %s\naws_secret_access_key = %s\n", c.AccessKeyID, c.SecretAccessKey)
 	if err := os.WriteFile(os.Getenv("AWS_SHARED_CREDENTIALS_FILE"), []byte(creds), 0o600); err != nil {
@@ -429,7 +413,7 @@ func TestOpenErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			isolate(t)
+			testenv.IsolateAWS(t)
 			c, err := Open(t.Context(), tt.opts)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || c != nil {
 				t.Errorf("Open(%+v) = %v, %v; want an error containing %q", tt.opts, c, err, tt.want)

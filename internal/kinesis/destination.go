@@ -1,0 +1,233 @@
+package kinesis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/kinesyslog/kinesyslog/internal/awsconf"
+	"github.com/kinesyslog/kinesyslog/internal/upload"
+)
+
+// The Kinesis Data Streams PutRecords limits (API Reference, PutRecords: "Each PutRecords request
+// can support up to 500 records. Each record in the request can be as large as 1 MiB, up to a
+// limit of 5 MiB for the entire request, including partition keys." and "The record size limit
+// applies to the total size of the partition key and data blob."; PutRecordsRequestEntry: a
+// PartitionKey is 1 to 256 characters). A stream's maximum record size can be raised
+// (UpdateMaxRecordSize); these are the defaults every stream has.
+const (
+	MaxBatchRecords = 500
+	// MaxPartitionKeyBytes is the longest partition key the Destination sends: 256 bytes, which
+	// are at most the service's 256 characters.
+	MaxPartitionKeyBytes = 256
+	// MaxRecordBytes is 1 MiB less the longest partition key.
+	MaxRecordBytes = 1<<20 - MaxPartitionKeyBytes
+	// MaxBatchBytes is 5 MiB less the partition keys of a full call.
+	MaxBatchBytes = 5<<20 - MaxBatchRecords*MaxPartitionKeyBytes
+)
+
+// DefaultTimeout bounds one call, connection included, when Options.Timeout is zero: 30 s, the
+// uploader's default call timeout too.
+const DefaultTimeout = 30 * time.Second
+
+// Options configures a Destination. Only Stream is required; the embedded awsconf.Options say
+// where the AWS configuration comes from (region, profile, HTTP client, logger).
+type Options struct {
+	awsconf.Options
+	// Stream is the name of the data stream.
+	Stream string
+	// EndpointURL replaces the Kinesis Data Streams endpoint (a VPC endpoint, FIPS, a test
+	// server); zero means the SDK's default, which honours AWS_ENDPOINT_URL_KINESIS. It is not
+	// used for STS.
+	EndpointURL string
+	// STSEndpointURL replaces the STS endpoint; zero means the SDK's default, which honours
+	// AWS_ENDPOINT_URL_STS.
+	STSEndpointURL string
+	// Timeout bounds each call; zero means DefaultTimeout. A PutRecords call whose context has a
+	// deadline gets that deadline only: the uploader sets its own (--upload-timeout).
+	Timeout time.Duration
+	// AccountID is the records' owner (--account-id); zero means the account in the stream's
+	// ARN, else the account of the credentials (STS GetCallerIdentity).
+	AccountID string
+	// StateDir is where the owner learned from AWS is kept (the spool directory), for a start
+	// while AWS cannot be reached; zero keeps it nowhere.
+	StateDir string
+}
+
+// A Destination sends records to one data stream: the upload.Destination of Kinesis Data
+// Streams. Create it with Open. It is safe for concurrent use.
+type Destination struct {
+	stream  string
+	timeout time.Duration
+	kinesis *awskinesis.Client
+	sts     *sts.Client
+	owner   *awsconf.Owner
+	logger  *slog.Logger
+}
+
+var _ upload.Destination = (*Destination)(nil)
+
+// Open loads the AWS configuration (awsconf.Load), makes sure that the data stream o.Stream
+// exists and takes records (ACTIVE, or UPDATING while it is resharded), and learns the records'
+// owner, with calls bounded by 15 s in all. Only a definite answer (awsconf.IsDefinite) makes it fail:
+// when AWS cannot be reached it logs a warning and returns a Destination whose records wait in
+// the spool, and whose Run learns the owner once AWS answers.
+func Open(ctx context.Context, o Options) (*Destination, error) {
+	d, err := newDestination(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.owner.Start(ctx, o.AccountID, d.awsStream()); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// newDestination loads the AWS configuration and returns a Destination whose owner is not known
+// yet. It sends nothing.
+func newDestination(ctx context.Context, o Options) (*Destination, error) {
+	if o.Stream == "" {
+		return nil, errors.New("kinesis: no data stream name")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	cfg, err := awsconf.Load(ctx, o.Options)
+	if err != nil {
+		return nil, fmt.Errorf("kinesis: %w", err)
+	}
+	d := &Destination{
+		stream:  o.Stream,
+		timeout: o.Timeout,
+		owner:   awsconf.NewOwner(o.StateDir, o.Logger),
+		logger:  o.Logger,
+		kinesis: awskinesis.NewFromConfig(cfg, func(ko *awskinesis.Options) {
+			// The uploader retries every failed call and record with its own backoff, so the
+			// SDK must not: two layers would multiply attempts and hide throttling from the
+			// uploader's counters.
+			ko.Retryer = aws.NopRetryer{}
+			if o.EndpointURL != "" {
+				ko.BaseEndpoint = aws.String(o.EndpointURL)
+			}
+		}),
+		sts: awsconf.NewSTS(cfg, o.STSEndpointURL),
+	}
+	if d.timeout <= 0 {
+		d.timeout = DefaultTimeout
+	}
+	return d, nil
+}
+
+// String names the destination in logs.
+func (d *Destination) String() string { return "Kinesis data stream " + d.stream }
+
+// Limits returns the PutRecords limits: MaxBatchRecords, MaxBatchBytes and MaxRecordBytes, which
+// leave room for the partition keys.
+func (d *Destination) Limits() upload.Limits {
+	return upload.Limits{MaxRecords: MaxBatchRecords, MaxBatchBytes: MaxBatchBytes, MaxRecordBytes: MaxRecordBytes}
+}
+
+// Close does nothing: a Destination holds no more than idle HTTP connections.
+func (d *Destination) Close(context.Context) error { return nil }
+
+// check asks Kinesis to describe the stream (DescribeStreamSummary) and returns the stream's ARN
+// when it takes records. Otherwise the error is one line, such as `kinesis: data stream "logs"
+// is CREATING, not ACTIVE`; awsconf.IsDefinite tells an answer from a failure to get one.
+func (d *Destination) check(ctx context.Context) (streamARN string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	out, err := d.kinesis.DescribeStreamSummary(ctx, &awskinesis.DescribeStreamSummaryInput{StreamName: aws.String(d.stream)})
+	if err != nil {
+		k := awsconf.Kind(err)
+		if k == awsconf.ErrNotFound {
+			return "", &awsconf.CallError{Msg: fmt.Sprintf("kinesis: data stream %q does not exist", d.stream), Kind: k, Err: err}
+		}
+		return "", &awsconf.CallError{Msg: fmt.Sprintf("kinesis: describe data stream %q: %s", d.stream, awsconf.Reason(err)), Kind: k, Err: err}
+	}
+	if out.StreamDescriptionSummary == nil {
+		return "", fmt.Errorf("kinesis: describe data stream %q: no description in the answer", d.stream)
+	}
+	// A stream being resharded (UPDATING) takes records as an ACTIVE one does.
+	switch status := out.StreamDescriptionSummary.StreamStatus; status {
+	case types.StreamStatusActive, types.StreamStatusUpdating:
+	default:
+		return "", &awsconf.CallError{Msg: fmt.Sprintf("kinesis: data stream %q is %s, not ACTIVE", d.stream, status), Kind: awsconf.ErrNotActive}
+	}
+	return aws.ToString(out.StreamDescriptionSummary.StreamARN), nil
+}
+
+// Put sends records in one PutRecords call, each with the partition key of its source
+// (PartitionKey), and returns one Result per record, in order: a record is delivered only when
+// its entry carries a SequenceNumber, which is its RecordID. A call refused as a whole returns
+// an error and no Result; when it is refused for its size, the error wraps
+// upload.ErrBatchTooLarge. An empty batch sends nothing. The call is bounded by ctx's deadline,
+// or by Options.Timeout when ctx has none.
+func (d *Destination) Put(ctx context.Context, records [][]byte) ([]upload.Result, error) {
+	if len(records) == 0 {
+		// The service refuses an empty batch; there is nothing to ask it.
+		return nil, nil
+	}
+	in := &awskinesis.PutRecordsInput{
+		StreamName: aws.String(d.stream),
+		Records:    make([]types.PutRecordsRequestEntry, len(records)),
+	}
+	for i, r := range records {
+		in.Records[i] = types.PutRecordsRequestEntry{Data: r, PartitionKey: aws.String(PartitionKey(r))}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.timeout)
+		defer cancel()
+	}
+	out, err := d.kinesis.PutRecords(ctx, in)
+	if err != nil {
+		return nil, &awsconf.CallError{Msg: fmt.Sprintf("kinesis: put %d records to %q: %s", len(records), d.stream, awsconf.Reason(err)),
+			Kind: awsconf.Kind(err), Err: err}
+	}
+	if len(out.Records) != len(records) {
+		// Results could not be matched to records, so none can be trusted.
+		return nil, fmt.Errorf("kinesis: put %d records to %q: %d entries in the answer", len(records), d.stream, len(out.Records))
+	}
+	results := make([]upload.Result, len(records))
+	for i, e := range out.Records {
+		code := aws.ToString(e.ErrorCode)
+		if code == "" && aws.ToString(e.SequenceNumber) == "" {
+			// Neither stored nor refused: sending it again may store it twice, taking it as
+			// delivered may lose it.
+			code = "NoSequenceNumber"
+		}
+		if code != "" {
+			results[i] = upload.Result{ErrorCode: code, ErrorMessage: aws.ToString(e.ErrorMessage)}
+			continue
+		}
+		results[i] = upload.Result{RecordID: aws.ToString(e.SequenceNumber)}
+	}
+	return results, nil
+}
+
+// Owner returns the records' owner: Options.AccountID, else the account in the stream's ARN,
+// else the account of the credentials (STS). It waits until the owner is known or ctx is done; a
+// known owner is returned even when ctx is done.
+func (d *Destination) Owner(ctx context.Context) (string, error) {
+	return d.owner.Get(ctx)
+}
+
+// awsStream is the data stream as the owner learns from it.
+func (d *Destination) awsStream() awsconf.Stream {
+	return awsconf.Stream{Describe: d.check, Service: "Kinesis", ARNService: "kinesis", Noun: "data stream",
+		STS: d.sts, Timeout: d.timeout}
+}
+
+// Run learns the records' owner when Open could not, asking AWS with backoff until it answers,
+// and keeps it in the state directory; it returns at once when Open learned it. It returns nil
+// once the owner is learned or ctx is done.
+func (d *Destination) Run(ctx context.Context) error {
+	return d.owner.Run(ctx, d.awsStream())
+}
