@@ -95,6 +95,9 @@ type Options struct {
 	NoWait bool
 	// Metrics serves the relay's metrics on a free loopback port, for Relay.Metric.
 	Metrics bool
+	// MetricsAddress is where Metrics serves them instead of a free port, for a relay restarted
+	// where a load balancer's health check looks.
+	MetricsAddress string
 	// Dir is the relay's working directory, for relative paths in Args; "" is the test's.
 	Dir string
 }
@@ -114,7 +117,10 @@ func Start(tb testing.TB, opts Options) *Relay {
 		args = append(args, "--spool-dir", r.SpoolDir)
 	}
 	if opts.Metrics {
-		r.MetricsAddress = "127.0.0.1:" + Port(testenv.FreePort(tb))
+		r.MetricsAddress = opts.MetricsAddress
+		if r.MetricsAddress == "" {
+			r.MetricsAddress = "127.0.0.1:" + Port(testenv.FreePort(tb))
+		}
 		args = append(args, "--metrics-address", r.MetricsAddress)
 	}
 	r.Cmd = exec.Command(Binary(tb), args...)

@@ -40,6 +40,7 @@ type faultRelay struct {
 type faultOptions struct {
 	spoolDir string
 	tcpPort  int      // the TCP port, for a relay restarted where its clients connect
+	metrics  string   // the metrics address, for a relay restarted where health checks look
 	udp      bool     // listen on a UDP port too
 	extraTCP int      // more TCP ports to listen on
 	args     []string // more options of `kinesyslog listen`
@@ -72,7 +73,7 @@ func startFaultRelay(t *testing.T, srv *firehosetest.Server, o faultOptions) *fa
 		r.udpPort = testenv.FreePort(t)
 		args = append(args, "--udp-port", Port(r.udpPort))
 	}
-	r.Relay = Start(t, Options{Args: append(args, o.args...), Env: env, Metrics: true})
+	r.Relay = Start(t, Options{Args: append(args, o.args...), Env: env, Metrics: true, MetricsAddress: o.metrics})
 	return r
 }
 

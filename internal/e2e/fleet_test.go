@@ -44,9 +44,9 @@ const (
 )
 
 // fleetHAProxyConfig balances the frontend port round robin over the relays' ports in TCP mode
-// with send-proxy-v2 and health checks, and sends a connection refused by a relay to another
-// (retries with redispatch), as an NLB target group does.
-func fleetHAProxyConfig(frontend int, relays []int) string {
+// with send-proxy-v2, checks each relay's /readyz on its metrics port, and sends a connection
+// refused by a relay to another (retries with redispatch), as an NLB target group does.
+func fleetHAProxyConfig(frontend int, relays, metrics []int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
     nbthread 1
@@ -61,9 +61,11 @@ defaults
 listen syslog
     bind 127.0.0.1:%d
     balance roundrobin
+    option httpchk GET /readyz
 `, haproxyBufSize, frontend)
 	for i, port := range relays {
-		fmt.Fprintf(&b, "    server relay%d 127.0.0.1:%d send-proxy-v2 check inter 100ms fall 2 rise 2\n", i, port)
+		// A check on another port carries no PROXY header.
+		fmt.Fprintf(&b, "    server relay%d 127.0.0.1:%d send-proxy-v2 check port %d inter 100ms fall 2 rise 2\n", i, port, metrics[i])
 	}
 	return b.String()
 }
@@ -240,7 +242,7 @@ func maxSyncSeconds(series map[string]float64) float64 {
 }
 
 // TestFleet runs two relays, each with its own spool and intake log, behind HAProxy
-// (send-proxy-v2, round robin, health checks) and four senders from 127.0.0.2 to 127.0.0.5
+// (send-proxy-v2, round robin, health checks on /readyz) and four senders from 127.0.0.2 to 127.0.0.5
 // sharing the load through it. One relay is killed with SIGKILL mid-load and started again on the
 // same spool, log and port; the senders reconnect and go on. Every message is delivered but, on
 // connections open at the kill, a tail no longer than what the kernel's socket buffers, HAProxy's
@@ -249,16 +251,17 @@ func maxSyncSeconds(series map[string]float64) float64 {
 func TestFleet(t *testing.T) {
 	haproxy := Program(t, "haproxy")
 	srv := firehosetest.Start(t, firehosetest.Config{})
-	ports := testenv.FreePorts(t, 3)
-	relayPorts, frontend := ports[:2], net.JoinHostPort("127.0.0.1", Port(ports[2]))
+	ports := testenv.FreePorts(t, 5)
+	relayPorts, metricsPorts, frontend := ports[:2], ports[2:4], net.JoinHostPort("127.0.0.1", Port(ports[4]))
 	start := func(i int, spoolDir string) *faultRelay {
 		return startLogRelay(t, srv, faultOptions{tcpPort: relayPorts[i], spoolDir: spoolDir,
-			args: []string{"--proxy-protocol", Port(relayPorts[i]), "--intake-sync-interval", fleetSyncInterval.String()}})
+			metrics: net.JoinHostPort("127.0.0.1", Port(metricsPorts[i])),
+			args:    []string{"--proxy-protocol", Port(relayPorts[i]), "--intake-sync-interval", fleetSyncInterval.String()}})
 	}
 	relays := []*faultRelay{start(0, ""), start(1, "")}
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(conf, []byte(fleetHAProxyConfig(ports[2], relayPorts)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(fleetHAProxyConfig(ports[4], relayPorts, metricsPorts)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	startDaemon(t, "haproxy", exec.Command(haproxy, "-db", "-f", conf), DaemonOptions{Dir: dir, Ready: Accepting("tcp", frontend)})
@@ -286,7 +289,7 @@ func TestFleet(t *testing.T) {
 	byteRate := (last["kinesyslog_message_bytes_received_total"] - before["kinesyslog_message_bytes_received_total"]) /
 		lastAt.Sub(beforeAt).Seconds()
 	maxSync := maxSyncSeconds(last)
-	queued, victimConns := tcpQueues(t, []int{ports[2], relayPorts[0]}, relayPorts[0])
+	queued, victimConns := tcpQueues(t, []int{ports[4], relayPorts[0]}, relayPorts[0])
 	snapAt := time.Now()
 	victim.kill9(t)
 	killAt := time.Now()
