@@ -206,7 +206,7 @@ func TestListenRunsRelay(t *testing.T) {
 		t.Fatalf("kinesyslog %q = %d, stderr %q; want 0", in.args, r.code, r.stderr)
 	}
 	want := config.Default()
-	want.Stream = "logs"
+	want.Streams = []string{"logs"}
 	want.TCPPorts = []int{5514}
 	want.UDPPorts = []int{514, 515}
 	want.SpoolDir, want.IntakeDir = "/spool", "/spool/intake"

@@ -83,11 +83,11 @@ const (
 //
 // Field comments name the flag that sets each field and what the zero value means.
 type Config struct {
-	// Stream is the Amazon Data Firehose delivery stream records are sent to (--stream).
-	// Exactly one of Stream and OutputDir is set.
-	Stream string
+	// Streams are the Amazon Data Firehose delivery streams records are spread over (--stream,
+	// repeatable). Exactly one of Streams and OutputDir is set.
+	Streams []string
 	// OutputDir is a local directory records are written to, laid out as Firehose lays out
-	// objects in S3 (--output). Exactly one of Stream and OutputDir is set.
+	// objects in S3 (--output). Exactly one of Streams and OutputDir is set.
 	OutputDir string
 	// EndpointURL overrides the Firehose endpoint (--endpoint-url). Empty leaves it to the SDK,
 	// which honours AWS_ENDPOINT_URL_FIREHOSE and AWS_ENDPOINT_URL_STS.

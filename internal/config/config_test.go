@@ -38,7 +38,7 @@ func TestValidate(t *testing.T) {
 	// valid returns a Config that passes, with f applied.
 	valid := func(f func(*Config)) Config {
 		c := Default()
-		c.Stream = "logs"
+		c.Streams = []string{"logs"}
 		c.SpoolDir = "/spool"
 		f(&c)
 		return c
@@ -52,7 +52,7 @@ func TestValidate(t *testing.T) {
 		{
 			name: "output and every option",
 			c: valid(func(c *Config) {
-				c.Stream, c.OutputDir = "", "/out"
+				c.Streams, c.OutputDir = nil, "/out"
 				c.EndpointURL = "https://firehose.eu-west-1.amazonaws.com"
 				c.AccountID = "123456789012"
 				c.UDPPorts, c.TCPPorts, c.TLSPorts = []int{514, 0}, []int{514, 601}, []int{6514}
@@ -200,9 +200,14 @@ func TestValidate(t *testing.T) {
 			want: []string{"--client-auth: want request or require"},
 		},
 		{
+			name: "a stream given twice",
+			c:    valid(func(c *Config) { c.Streams = []string{"a", "b", "a"} }),
+			want: []string{`--stream "a" given twice: give each stream once`},
+		},
+		{
 			name: "names and addresses",
 			c: valid(func(c *Config) {
-				c.Stream = "no spaces"
+				c.Streams = []string{"no spaces"}
 				c.EndpointURL = "firehose.local"
 				c.AccountID = "12345"
 				c.GroupPrefix = "/logs/"

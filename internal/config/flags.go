@@ -39,8 +39,8 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 }
 
 func (c *Config) defineFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&c.Stream, "stream", c.Stream,
-		"Amazon Data Firehose delivery stream `NAME` to deliver to; give --stream or --output")
+	fs.StringSliceVar(&c.Streams, "stream", c.Streams,
+		"Amazon Data Firehose delivery stream `NAME` to deliver to; repeatable (or comma-separated): records are spread over the streams, each paced at a rate learned from its throttling; give --stream or --output")
 	fs.StringVar(&c.OutputDir, "output", c.OutputDir,
 		"deliver to local `DIR` instead, laid out as Firehose writes S3 (no AWS account needed)")
 	fs.StringVar(&c.EndpointURL, "endpoint-url", c.EndpointURL,

@@ -80,7 +80,7 @@ func TestLoad(t *testing.T) {
 				c.TLSPorts = nil
 				c.UDPPorts = []int{12201}
 				c.TCPPorts = []int{12201, 12202}
-				c.Stream = "kinesyslog-gelf-stream"
+				c.Streams = []string{"kinesyslog-gelf-stream"}
 			}),
 		},
 		{
@@ -107,7 +107,7 @@ func TestLoad(t *testing.T) {
 			}),
 			want: want(func(c *Config) {
 				c.TCPPorts = []int{1, 2}
-				c.Stream = "flag"
+				c.Streams = []string{"flag"}
 				c.OutputDir, c.FlushAge = "/out", time.Second
 				c.SpoolDir, c.IntakeDir = "/flag", "/flag/intake"
 			}),
@@ -120,6 +120,18 @@ func TestLoad(t *testing.T) {
 				c.UDPPorts = []int{514, 515, 516}
 				c.ClientAllow = []string{"a,b", "c"}
 			}),
+		},
+		{
+			// A repeated --stream once kept only the last name.
+			name: "streams by repetition and commas",
+			args: []string{"--stream", "a", "--stream", "b,c"},
+			env:  spool,
+			want: want(func(c *Config) { c.Streams = []string{"a", "b", "c"} }),
+		},
+		{
+			name: "streams from the environment, by commas and spaces",
+			env:  with(map[string]string{"KINESYSLOG_STREAM": "a,b c"}),
+			want: want(func(c *Config) { c.Streams = []string{"a", "b", "c"} }),
 		},
 		{
 			name: "RELP ports from flags and environment",

@@ -35,13 +35,18 @@ func (c *Config) Validate() error {
 	}
 
 	switch {
-	case c.Stream == "" && c.OutputDir == "":
+	case len(c.Streams) == 0 && c.OutputDir == "":
 		bad("no destination: set --stream NAME (Firehose) or --output DIR (local directory)")
-	case c.Stream != "" && c.OutputDir != "":
+	case len(c.Streams) > 0 && c.OutputDir != "":
 		bad("--stream and --output both given: set only one destination")
 	}
-	if c.Stream != "" && !streamName.MatchString(c.Stream) {
-		bad("--stream %q: a delivery stream name is 1 to 64 letters, digits, '_', '.' or '-'", c.Stream)
+	for i, name := range c.Streams {
+		switch {
+		case !streamName.MatchString(name):
+			bad("--stream %q: a delivery stream name is 1 to 64 letters, digits, '_', '.' or '-'", name)
+		case slices.Contains(c.Streams[:i], name):
+			bad("--stream %q given twice: give each stream once", name)
+		}
 	}
 	if c.EndpointURL != "" {
 		if u, err := url.Parse(c.EndpointURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

@@ -5,14 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsfirehose "github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kinesyslog/kinesyslog/internal/awsconf"
+	"github.com/kinesyslog/kinesyslog/internal/spread"
 	"github.com/kinesyslog/kinesyslog/internal/upload"
 )
 
@@ -30,10 +34,12 @@ const (
 // uploader's default PutRecordBatch timeout too.
 const DefaultTimeout = 30 * time.Second
 
-// Options configures a Destination. Only Stream is required.
+// Options configures a Destination. Only Streams is required.
 type Options struct {
-	// Stream is the name of the delivery stream.
-	Stream string
+	// Streams are the names of the delivery streams, one at least, all of one account. With
+	// several, each call's records are spread over them, each paced at a rate learned from its
+	// throttling answers (package spread); with one, every call goes to it.
+	Streams []string
 	// Region is the AWS region; zero means the SDK's default (AWS_REGION, then the profile).
 	Region string
 	// Profile is the shared configuration profile; zero means the SDK's default (AWS_PROFILE,
@@ -61,12 +67,16 @@ type Options struct {
 	// Logger receives the AWS SDK's own log lines and the Destination's warnings; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// Registerer registers the per-stream metrics of several streams (package spread); nil
+	// means none.
+	Registerer prometheus.Registerer
 }
 
-// A Destination sends records to one delivery stream: the upload.Destination of Amazon Data
+// A Destination sends records to delivery streams: the upload.Destination of Amazon Data
 // Firehose. Create it with Open. It is safe for concurrent use.
 type Destination struct {
-	stream   string
+	streams  []string
+	spreader *spread.Spreader // nil with one stream
 	timeout  time.Duration
 	firehose *awsfirehose.Client
 	sts      *sts.Client
@@ -76,9 +86,9 @@ type Destination struct {
 
 var _ upload.Destination = (*Destination)(nil)
 
-// Open loads the AWS configuration (see the package documentation), makes sure that the delivery
-// stream o.Stream exists and is ACTIVE, and learns the records' owner, with calls bounded by 15 s
-// in all. Only a definite answer (IsDefinite) makes it fail: when AWS cannot be reached it logs a
+// Open loads the AWS configuration (see the package documentation), makes sure that each of the
+// delivery streams o.Streams exists and is ACTIVE and that all are of one account, and learns the
+// records' owner, with calls bounded by 15 s in all. Only a definite answer (IsDefinite) makes it fail: when AWS cannot be reached it logs a
 // warning and returns a Destination whose records wait in the spool, and whose Run learns the
 // owner once AWS answers.
 func Open(ctx context.Context, o Options) (*Destination, error) {
@@ -95,7 +105,7 @@ func Open(ctx context.Context, o Options) (*Destination, error) {
 // newDestination loads the AWS configuration and returns a Destination whose owner is not known
 // yet. It sends nothing.
 func newDestination(ctx context.Context, o Options) (*Destination, error) {
-	if o.Stream == "" {
+	if len(o.Streams) == 0 || slices.Contains(o.Streams, "") {
 		return nil, errors.New("firehose: no delivery stream name")
 	}
 	if o.Logger == nil {
@@ -107,7 +117,7 @@ func newDestination(ctx context.Context, o Options) (*Destination, error) {
 	}
 
 	d := &Destination{
-		stream:  o.Stream,
+		streams: slices.Clone(o.Streams),
 		timeout: o.Timeout,
 		owner:   awsconf.NewOwner(o.StateDir, o.Logger),
 		logger:  o.Logger,
@@ -126,11 +136,38 @@ func newDestination(ctx context.Context, o Options) (*Destination, error) {
 	if d.timeout <= 0 {
 		d.timeout = DefaultTimeout
 	}
+	if len(d.streams) > 1 {
+		streams := make([]spread.Stream, len(d.streams))
+		for i, name := range d.streams {
+			streams[i] = stream{d, name}
+		}
+		d.spreader, err = spread.New(streams, spread.Options{Limits: d.Limits(), Logger: o.Logger, Registerer: o.Registerer})
+		if err != nil {
+			return nil, fmt.Errorf("firehose: %w", err)
+		}
+	}
 	return d, nil
 }
 
+// stream is one delivery stream of a Destination, as the Spreader sees it.
+type stream struct {
+	d    *Destination
+	name string
+}
+
+func (s stream) Name() string { return s.name }
+
+func (s stream) Put(ctx context.Context, records [][]byte) ([]upload.Result, error) {
+	return s.d.put(ctx, s.name, records)
+}
+
 // String names the destination in logs.
-func (d *Destination) String() string { return "Firehose delivery stream " + d.stream }
+func (d *Destination) String() string {
+	if len(d.streams) == 1 {
+		return "Firehose delivery stream " + d.streams[0]
+	}
+	return "Firehose delivery streams " + strings.Join(d.streams, ", ")
+}
 
 // Limits returns the PutRecordBatch quotas: MaxBatchRecords, MaxBatchBytes and MaxRecordBytes.
 func (d *Destination) Limits() upload.Limits {
@@ -140,43 +177,53 @@ func (d *Destination) Limits() upload.Limits {
 // Close does nothing: a Destination holds no more than idle HTTP connections.
 func (d *Destination) Close(context.Context) error { return nil }
 
-// check asks Firehose to describe the stream and returns the stream's ARN when it is ACTIVE.
-// Otherwise the error is one line, such as `firehose: delivery stream "logs" is CREATING, not
-// ACTIVE`; IsDefinite tells an answer from a failure to get one.
-func (d *Destination) check(ctx context.Context) (streamARN string, err error) {
+// check asks Firehose to describe the delivery stream name and returns its ARN when it is
+// ACTIVE. Otherwise the error is one line, such as `firehose: delivery stream "logs" is CREATING,
+// not ACTIVE`; IsDefinite tells an answer from a failure to get one.
+func (d *Destination) check(ctx context.Context, name string) (streamARN string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	out, err := d.firehose.DescribeDeliveryStream(ctx, &awsfirehose.DescribeDeliveryStreamInput{
-		DeliveryStreamName: aws.String(d.stream),
+		DeliveryStreamName: aws.String(name),
 	})
 	if err != nil {
 		k := awsconf.Kind(err)
 		if k == ErrStreamNotFound {
-			return "", &awsconf.CallError{Msg: fmt.Sprintf("firehose: delivery stream %q does not exist", d.stream), Kind: k, Err: err}
+			return "", &awsconf.CallError{Msg: fmt.Sprintf("firehose: delivery stream %q does not exist", name), Kind: k, Err: err}
 		}
-		return "", &awsconf.CallError{Msg: fmt.Sprintf("firehose: describe delivery stream %q: %s", d.stream, awsconf.Reason(err)), Kind: k, Err: err}
+		return "", &awsconf.CallError{Msg: fmt.Sprintf("firehose: describe delivery stream %q: %s", name, awsconf.Reason(err)), Kind: k, Err: err}
 	}
 	if out.DeliveryStreamDescription == nil {
-		return "", fmt.Errorf("firehose: describe delivery stream %q: no description in the answer", d.stream)
+		return "", fmt.Errorf("firehose: describe delivery stream %q: no description in the answer", name)
 	}
 	if status := out.DeliveryStreamDescription.DeliveryStreamStatus; status != types.DeliveryStreamStatusActive {
-		return "", &awsconf.CallError{Msg: fmt.Sprintf("firehose: delivery stream %q is %s, not ACTIVE", d.stream, status), Kind: ErrStreamNotActive}
+		return "", &awsconf.CallError{Msg: fmt.Sprintf("firehose: delivery stream %q is %s, not ACTIVE", name, status), Kind: ErrStreamNotActive}
 	}
 	return aws.ToString(out.DeliveryStreamDescription.DeliveryStreamARN), nil
 }
 
-// Put sends records in one PutRecordBatch call and returns one Result per record, in order. A
-// call refused as a whole returns an error and no Result; when the service, or a proxy in front
-// of it (HTTP 413), refuses it for its size, the error wraps upload.ErrBatchTooLarge. An empty
-// batch sends nothing. The call is bounded by ctx's deadline, or by Options.Timeout when ctx has
-// none.
+// Put sends records in one PutRecordBatch call, or with several streams in one call per chunk
+// the Spreader gives a stream, and returns one Result per record, in order. A call refused as a
+// whole returns an error and no Result; when the service, or a proxy in front of it (HTTP 413),
+// refuses it for its size, the error wraps upload.ErrBatchTooLarge, and when it throttles it
+// (ServiceUnavailableException), upload.ErrThrottled; a record refused with
+// ServiceUnavailableException is Throttled. An empty batch sends nothing. Each call is bounded
+// by ctx's deadline, or by Options.Timeout when ctx has none.
 func (d *Destination) Put(ctx context.Context, records [][]byte) ([]upload.Result, error) {
+	if d.spreader != nil {
+		return d.spreader.Put(ctx, records)
+	}
+	return d.put(ctx, d.streams[0], records)
+}
+
+// put sends records to the delivery stream name in one PutRecordBatch call.
+func (d *Destination) put(ctx context.Context, name string, records [][]byte) ([]upload.Result, error) {
 	if len(records) == 0 {
 		// The service refuses an empty batch; there is nothing to ask it.
 		return nil, nil
 	}
 	in := &awsfirehose.PutRecordBatchInput{
-		DeliveryStreamName: aws.String(d.stream),
+		DeliveryStreamName: aws.String(name),
 		Records:            make([]types.Record, len(records)),
 	}
 	for i, r := range records {
@@ -189,12 +236,12 @@ func (d *Destination) Put(ctx context.Context, records [][]byte) ([]upload.Resul
 	}
 	out, err := d.firehose.PutRecordBatch(ctx, in)
 	if err != nil {
-		return nil, &awsconf.CallError{Msg: fmt.Sprintf("firehose: put %d records to %q: %s", len(records), d.stream, awsconf.Reason(err)), Kind: awsconf.Kind(err), Err: err}
+		return nil, &awsconf.CallError{Msg: fmt.Sprintf("firehose: put %d records to %q: %s", len(records), name, awsconf.Reason(err)), Kind: kind(err), Err: err}
 	}
 	if len(out.RequestResponses) != len(records) {
 		// Results could not be matched to records, so none can be trusted.
 		return nil, fmt.Errorf("firehose: put %d records to %q: %d responses in the answer",
-			len(records), d.stream, len(out.RequestResponses))
+			len(records), name, len(out.RequestResponses))
 	}
 	results := make([]upload.Result, len(records))
 	for i, e := range out.RequestResponses {
@@ -202,6 +249,7 @@ func (d *Destination) Put(ctx context.Context, records [][]byte) ([]upload.Resul
 			RecordID:     aws.ToString(e.RecordId),
 			ErrorCode:    aws.ToString(e.ErrorCode),
 			ErrorMessage: aws.ToString(e.ErrorMessage),
+			Throttled:    aws.ToString(e.ErrorCode) == codeThrottled,
 		}
 	}
 	return results, nil

@@ -33,7 +33,7 @@ func options(t *testing.T, s *firehosetest.Server, mod func(*Options)) Options {
 	t.Helper()
 	testenv.IsolateAWS(t)
 	credentialsEnv(t, s)
-	o := Options{Stream: firehosetest.DefaultStream, Region: s.Config().Region, EndpointURL: s.URL, STSEndpointURL: s.URL}
+	o := Options{Streams: []string{firehosetest.DefaultStream}, Region: s.Config().Region, EndpointURL: s.URL, STSEndpointURL: s.URL}
 	if mod != nil {
 		mod(&o)
 	}
@@ -84,7 +84,7 @@ func TestPutRecordBatch(t *testing.T) {
 	}
 	want := []upload.Result{
 		{RecordID: stored[0].ID},
-		{ErrorCode: "ServiceUnavailableException", ErrorMessage: "Slow down."},
+		{ErrorCode: "ServiceUnavailableException", ErrorMessage: "Slow down.", Throttled: true},
 		{RecordID: stored[1].ID},
 		{ErrorCode: "InternalFailure", ErrorMessage: "Internal service failure."},
 		{RecordID: stored[2].ID},
@@ -180,7 +180,7 @@ func TestPutRecordBatchErrors(t *testing.T) {
 		wantIs   error  // another error the result must wrap
 		wantText string // a part of the message
 	}{
-		{name: "throttled", fault: failFirst(firehosetest.Throttle), wantText: "ServiceUnavailableException: Slow down."},
+		{name: "throttled", fault: failFirst(firehosetest.Throttle), wantIs: upload.ErrThrottled, wantText: "ServiceUnavailableException: Slow down."},
 		{name: "internal error", fault: failFirst(firehosetest.InternalError), wantText: "StatusCode: 500"},
 		{name: "connection refused", fault: firehosetest.Fault{Outage: firehosetest.OutageRefuse}, wantIs: syscall.ECONNREFUSED},
 		{name: "load balancer 503", fault: firehosetest.Fault{Outage: firehosetest.OutageUnavailable}, wantText: "StatusCode: 503"},
@@ -198,7 +198,7 @@ func TestPutRecordBatchErrors(t *testing.T) {
 			c := open(t, s, func(o *Options) {
 				o.Timeout = tt.timeout
 				if tt.stream != "" {
-					o.Stream = tt.stream
+					o.Streams = []string{tt.stream}
 				}
 			})
 			got, err := c.Put(t.Context(), batch(2))
@@ -272,13 +272,13 @@ func TestCheck(t *testing.T) {
 			s.SetFault(tt.fault)
 			c := open(t, s, func(o *Options) {
 				if tt.stream != "" {
-					o.Stream = tt.stream
+					o.Streams = []string{tt.stream}
 				}
 				if tt.creds != nil {
 					tt.creds(t, s)
 				}
 			})
-			_, err := c.check(t.Context())
+			_, err := c.check(t.Context(), c.streams[0])
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("check() = %v, want nil", err)
@@ -305,11 +305,11 @@ func TestCheck(t *testing.T) {
 func TestCheckNoCredentialsSendsNothing(t *testing.T) {
 	s := firehosetest.Start(t, firehosetest.Config{})
 	testenv.IsolateAWS(t)
-	c, err := newDestination(t.Context(), Options{Stream: firehosetest.DefaultStream, Region: "us-east-1", EndpointURL: s.URL})
+	c, err := newDestination(t.Context(), Options{Streams: []string{firehosetest.DefaultStream}, Region: "us-east-1", EndpointURL: s.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.check(t.Context()); !errors.Is(err, ErrCredentials) {
+	if _, err := c.check(t.Context(), firehosetest.DefaultStream); !errors.Is(err, ErrCredentials) {
 		t.Errorf("check() = %v, want %v", err, ErrCredentials)
 	}
 	if _, err := awsconf.CallerAccount(t.Context(), c.sts, c.timeout); !errors.Is(err, ErrCredentials) {
@@ -362,13 +362,13 @@ func TestEndpoints(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			o := tt.opts
-			o.Stream, o.Region = firehosetest.DefaultStream, firehosetest.DefaultRegion
+			o.Streams, o.Region = []string{firehosetest.DefaultStream}, firehosetest.DefaultRegion
 			c, err := newDestination(t.Context(), o)
 			if err != nil {
 				t.Fatal(err)
 			}
 			before := fh.Stats().Calls["DescribeDeliveryStream"]
-			if _, err := c.check(t.Context()); err != nil {
+			if _, err := c.check(t.Context(), firehosetest.DefaultStream); err != nil {
 				t.Errorf("check() = %v", err)
 			}
 			if fh.Stats().Calls["DescribeDeliveryStream"] != before+1 {
@@ -392,11 +392,11 @@ func TestProfile(t *testing.T) {
 	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte("[profile relay]\nregion = eu-west-1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	client, err := newDestination(t.Context(), Options{Stream: firehosetest.DefaultStream, Profile: "relay", EndpointURL: s.URL})
+	client, err := newDestination(t.Context(), Options{Streams: []string{firehosetest.DefaultStream}, Profile: "relay", EndpointURL: s.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.check(t.Context()); err != nil {
+	if _, err := client.check(t.Context(), firehosetest.DefaultStream); err != nil {
 		t.Errorf("check() with profile relay = %v", err)
 	}
 }
@@ -408,8 +408,8 @@ func TestOpenErrors(t *testing.T) {
 		want string
 	}{
 		{name: "no stream", opts: Options{Region: "us-east-1"}, want: "firehose: no delivery stream name"},
-		{name: "no region", opts: Options{Stream: "s"}, want: "firehose: no AWS region"},
-		{name: "unknown profile", opts: Options{Stream: "s", Region: "us-east-1", Profile: "nonesuch"}, want: "nonesuch"},
+		{name: "no region", opts: Options{Streams: []string{"s"}}, want: "firehose: no AWS region"},
+		{name: "unknown profile", opts: Options{Streams: []string{"s"}, Region: "us-east-1", Profile: "nonesuch"}, want: "nonesuch"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -77,7 +77,7 @@ func TestOpenOwner(t *testing.T) {
 			o := options(t, s, func(o *Options) {
 				o.AccountID, o.StateDir = tt.accountID, dir
 				if tt.stream != "" {
-					o.Stream = tt.stream
+					o.Streams = []string{tt.stream}
 				}
 			})
 			d, err := Open(t.Context(), o)

@@ -64,7 +64,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		defer log.Close(context.WithoutCancel(ctx))
 	}
 
-	dest, err := openDestination(ctx, cfg, logger)
+	dest, err := openDestination(ctx, cfg, logger, reg)
 	if err != nil {
 		return err
 	}

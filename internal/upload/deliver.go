@@ -166,7 +166,7 @@ func (u *Uploader) call(ctx context.Context, items []item) (retry []item) {
 			// Stopping, not failing: the records wait in the spool for the next start.
 			return items
 		}
-		code := errorCode(err)
+		code := ErrorCode(err)
 		u.metrics.calls.WithLabelValues(outcomeError).Inc()
 		u.metrics.callErrors.WithLabelValues(code).Inc()
 		u.limited.Warn("PutRecordBatch failed; the batch will be sent again: "+code,
@@ -215,9 +215,10 @@ type codedError interface {
 	ErrorCode() string
 }
 
-// errorCode names the kind of a failed call for logs and metrics: the AWS error code when the
-// destination answered one, else what went wrong on the way.
-func errorCode(err error) string {
+// ErrorCode names the kind of a failed call for logs and metrics: the AWS error code when the
+// destination answered one, else what went wrong on the way ("Timeout", "NetworkError",
+// "Unknown").
+func ErrorCode(err error) string {
 	if coded, ok := errors.AsType[codedError](err); ok && coded.ErrorCode() != "" {
 		return coded.ErrorCode()
 	}

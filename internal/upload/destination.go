@@ -5,9 +5,16 @@ import (
 	"errors"
 )
 
-// ErrBatchTooLarge is returned (wrapped) by a Destination that refused a whole batch for its
-// size. The Uploader answers it by splitting the batch in two and sending each half.
-var ErrBatchTooLarge = errors.New("upload: batch too large")
+var (
+	// ErrBatchTooLarge is returned (wrapped) by a Destination that refused a whole batch for its
+	// size. The Uploader answers it by splitting the batch in two and sending each half.
+	ErrBatchTooLarge = errors.New("upload: batch too large")
+	// ErrThrottled is returned (wrapped) by a Destination whose service refused a whole call for
+	// a throughput quota (Firehose's ServiceUnavailableException), so that a sender pacing
+	// itself (package spread) sends slower; the Uploader sends the batch again after a backoff,
+	// as after any failed call.
+	ErrThrottled = errors.New("upload: throttled")
+)
 
 // Limits are what a destination accepts in one Put call. They are the destination's data, not
 // the uploader's: Amazon Data Firehose takes 500 records and 4,000,000 bytes per call and
@@ -57,6 +64,9 @@ type Result struct {
 	RecordID     string
 	ErrorCode    string
 	ErrorMessage string
+	// Throttled says that the record was refused for a throughput quota (Firehose's
+	// per-record ServiceUnavailableException), rather than for a failure of the service.
+	Throttled bool
 }
 
 // Delivered reports whether the destination accepted the record.

@@ -159,6 +159,13 @@ func TestFirehoseFaults(t *testing.T) {
 // nothing of the machine's AWS configuration.
 func openDestination(t *testing.T, srv *firehosetest.Server) *firehose.Destination {
 	t.Helper()
+	return openStreams(t, srv, firehose.Options{Streams: []string{firehosetest.DefaultStream}})
+}
+
+// openStreams returns a Firehose destination opened with o, pointed at the server, that sees
+// nothing of the machine's AWS configuration.
+func openStreams(t *testing.T, srv *firehosetest.Server, o firehose.Options) *firehose.Destination {
+	t.Helper()
 	dir := t.TempDir()
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
@@ -171,7 +178,8 @@ func openDestination(t *testing.T, srv *firehosetest.Server) *firehose.Destinati
 		k, v, _ := bytes.Cut([]byte(kv), []byte("="))
 		t.Setenv(string(k), string(v))
 	}
-	c, err := firehose.Open(t.Context(), firehose.Options{Stream: firehosetest.DefaultStream, EndpointURL: srv.URL})
+	o.EndpointURL = srv.URL
+	c, err := firehose.Open(t.Context(), o)
 	if err != nil {
 		t.Fatalf("firehose.Open() = %v", err)
 	}
@@ -277,7 +285,7 @@ func fullRecords(t *testing.T, n, size int) [][]byte {
 	for i := range out {
 		payload := make([]byte, size-200)
 		var key [32]byte
-		key[0] = byte(i)
+		key[0], key[1] = byte(i), byte(i>>8)
 		rand.NewChaCha8(key).Read(payload)
 		var b bytes.Buffer
 		zw, err := gzip.NewWriterLevel(&b, gzip.NoCompression)

@@ -427,8 +427,8 @@ func TestErrorCode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := errorCode(tt.err); got != tt.want {
-				t.Errorf("errorCode(%v) = %q, want %q", tt.err, got, tt.want)
+			if got := ErrorCode(tt.err); got != tt.want {
+				t.Errorf("ErrorCode(%v) = %q, want %q", tt.err, got, tt.want)
 			}
 		})
 	}

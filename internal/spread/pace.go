@@ -1,0 +1,236 @@
+package spread
+
+import (
+	"errors"
+	"time"
+
+	"github.com/kinesyslog/kinesyslog/internal/backoff"
+	"github.com/kinesyslog/kinesyslog/internal/upload"
+)
+
+// How a stream's rate is learned (see the package documentation).
+const (
+	// burst is how much of its rate a stream's bucket saves up: a second, as the service's
+	// quota does.
+	burst = time.Second
+	// slowStartGrowth multiplies the rate after each clean chunk that waited, until the first
+	// throttle.
+	slowStartGrowth = 1.25
+	// cutFactor multiplies the rate, or the rate delivered when lower, at a throttle.
+	cutFactor = 0.8
+	// growthDivisor divides the rate found at the last cut into the step added after each clean
+	// chunk that waited: a cut of a fifth is grown back in about forty chunks.
+	growthDivisor = 200
+	// measureWindow is how far back the rate a stream delivered is measured.
+	measureWindow = 2 * time.Second
+	// minRate and maxRate bound a stream's rate, in bytes per second.
+	minRate = 16 << 10
+	maxRate = 1 << 30
+)
+
+// A pace is one stream and what the Spreader learned of it. Its fields other than stream, name
+// and metrics are guarded by the Spreader's mutex.
+type pace struct {
+	stream         Stream
+	name           string
+	metrics        streamMetrics
+	maxRecordBytes int // the bucket holds one such record at least
+
+	rate      float64 // bytes per second
+	capacity  float64 // most bytes the bucket holds
+	tokens    float64 // bytes in the bucket at last; negative when chunks wait for bytes yet to come
+	last      time.Time
+	slowStart bool
+	step      float64 // bytes per second added after a clean chunk that waited, once not in slow start
+	epoch     uint64  // counts the cuts
+
+	delivered []sample // what the stream stored within measureWindow
+	since     time.Time
+
+	failures int
+	retryAt  time.Time // while failing, the stream takes no chunk before this
+	probing  bool      // a chunk is testing the failing stream
+	backoff  backoff.Backoff
+}
+
+// A sample is the bytes one call stored, and when.
+type sample struct {
+	at    time.Time
+	bytes int
+}
+
+func newPace(st Stream, o Options, m *metrics, now time.Time) *pace {
+	p := &pace{
+		stream:         st,
+		name:           st.Name(),
+		metrics:        m.stream(st.Name()),
+		slowStart:      true,
+		maxRecordBytes: o.Limits.MaxRecordBytes,
+		last:           now,
+		since:          now,
+		backoff:        backoff.Backoff{Base: o.RetryBase, Max: o.RetryMax},
+	}
+	p.setRate(float64(o.InitialRate))
+	p.tokens = p.capacity
+	return p
+}
+
+// setRate sets the rate and the bucket's capacity: a second of the rate, and one record of the
+// largest size at least.
+func (p *pace) setRate(rate float64) {
+	p.rate = min(maxRate, max(minRate, rate))
+	p.capacity = max(p.rate*burst.Seconds(), float64(p.maxRecordBytes))
+	p.tokens = min(p.tokens, p.capacity)
+	p.metrics.rate.Set(p.rate)
+}
+
+// refill brings the bucket up to now.
+func (p *pace) refill(now time.Time) {
+	if elapsed := now.Sub(p.last); elapsed > 0 {
+		p.tokens = min(p.capacity, p.tokens+elapsed.Seconds()*p.rate)
+		p.last = now
+	}
+}
+
+// offer returns the chunk the stream would take of records: as many as its bucket holds, within
+// limits, one at least, and when it could start.
+func (p *pace) offer(records [][]byte, limits upload.Limits, now time.Time) *chunk {
+	p.refill(now)
+	size := min(p.capacity, float64(limits.MaxBatchBytes))
+	n, bytes := 0, 0
+	for n < len(records) && n < limits.MaxRecords {
+		if n > 0 && float64(bytes+len(records[n])) > size {
+			break
+		}
+		bytes += len(records[n])
+		n++
+	}
+	c := &chunk{pace: p, records: records[:n], bytes: bytes, start: now, epoch: p.epoch}
+	if short := float64(bytes) - p.tokens; short > 0 {
+		c.start = now.Add(time.Duration(short / p.rate * float64(time.Second)))
+		c.waited = true
+	}
+	c.exclusive = p.failures > 0
+	return c
+}
+
+// take takes c's bytes from the bucket, which may go below zero: later chunks wait the longer.
+func (p *pace) take(c *chunk) {
+	p.tokens -= float64(c.bytes)
+	if c.exclusive {
+		p.probing = true
+	}
+}
+
+// settle learns from the answer to c: results, or err. cancelled says the caller gave up, which
+// says nothing of the stream. It returns the backoff when the stream failed.
+func (p *pace) settle(c *chunk, results []upload.Result, err error, cancelled bool, now time.Time) (failing time.Duration) {
+	if c.exclusive {
+		p.probing = false
+	}
+	switch {
+	case cancelled:
+		// Never sent, or cut short by the caller: its bytes were not used.
+		p.tokens = min(p.capacity, p.tokens+float64(c.bytes))
+		return 0
+	case errors.Is(err, upload.ErrThrottled):
+		p.healthy()
+		p.throttled(c, now)
+		return 0
+	case errors.Is(err, upload.ErrBatchTooLarge):
+		// The batch's fault, not the stream's.
+		return 0
+	case err != nil:
+		p.tokens = min(p.capacity, p.tokens+float64(c.bytes))
+		p.failures++
+		wait := p.backoff.Next()
+		p.retryAt = now.Add(wait)
+		p.metrics.failed.Inc()
+		p.metrics.backedOff.Set(1)
+		return wait
+	}
+	p.healthy()
+	throttled, records, bytes := false, 0, 0
+	for i, r := range results {
+		switch {
+		case r.Delivered():
+			records++
+			bytes += len(c.records[i])
+		case r.Throttled:
+			throttled = true
+		}
+	}
+	p.metrics.records.Add(float64(records))
+	p.metrics.bytes.Add(float64(bytes))
+	p.record(now, bytes)
+	switch {
+	case throttled:
+		p.throttled(c, now)
+	case c.waited && c.epoch == p.epoch:
+		p.grow()
+	}
+	return 0
+}
+
+// healthy ends a failing stream's backoff.
+func (p *pace) healthy() {
+	if p.failures > 0 {
+		p.failures = 0
+		p.retryAt = time.Time{}
+		p.backoff.Reset()
+		p.metrics.backedOff.Set(0)
+	}
+}
+
+// throttled cuts the rate after a throttling answer to c, once for the chunks given under the
+// same rate.
+func (p *pace) throttled(c *chunk, now time.Time) {
+	p.metrics.throttled.Inc()
+	if c.epoch != p.epoch {
+		return
+	}
+	p.epoch++
+	base := p.rate
+	if measured, ok := p.measured(now); ok && measured < base {
+		base = measured
+	}
+	p.slowStart = false
+	p.step = base / growthDivisor
+	p.setRate(base * cutFactor)
+	// The service's bucket is empty now: so is this one.
+	p.tokens = min(p.tokens, 0)
+}
+
+// grow raises the rate after a clean chunk that had to wait for the bucket.
+func (p *pace) grow() {
+	rate := p.rate + p.step
+	if p.slowStart {
+		rate = p.rate * slowStartGrowth
+	}
+	p.setRate(rate)
+}
+
+// record counts bytes stored at now, for measured.
+func (p *pace) record(now time.Time, bytes int) {
+	p.delivered = append(p.delivered, sample{now, bytes})
+	drop := 0
+	for drop < len(p.delivered) && now.Sub(p.delivered[drop].at) > measureWindow {
+		drop++
+	}
+	p.delivered = p.delivered[drop:]
+}
+
+// measured returns the rate the stream stored at over the last measureWindow, once it has been
+// in use that long.
+func (p *pace) measured(now time.Time) (float64, bool) {
+	if now.Sub(p.since) < measureWindow {
+		return 0, false
+	}
+	total := 0
+	for _, s := range p.delivered {
+		if now.Sub(s.at) <= measureWindow {
+			total += s.bytes
+		}
+	}
+	return float64(total) / measureWindow.Seconds(), true
+}

@@ -1,0 +1,141 @@
+package upload_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinesyslog/kinesyslog/internal/firehose"
+	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
+	"github.com/kinesyslog/kinesyslog/internal/spool"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
+	"github.com/kinesyslog/kinesyslog/internal/upload"
+)
+
+// streamQuota is each stream's quota in the tests of several streams: 1 MiB/s, the smallest
+// regional Direct PUT quota.
+const streamQuota = 1 << 20
+
+var threeStreams = []string{"logs-a", "logs-b", "logs-c"}
+
+// spoolBacklog opens a spool holding n distinct records of size bytes.
+func spoolBacklog(t *testing.T, n, size int) (*spool.Spool, [][]byte) {
+	t.Helper()
+	sp, err := spool.Open(t.TempDir(), spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sp.Close(context.Background()) })
+	records := fullRecords(t, n, size)
+	for i := 0; i < len(records); i += 64 {
+		if err := sp.WriteGroup(context.Background(), records[i:min(i+64, len(records))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sp, records
+}
+
+// checkOnce fails the test unless every record was stored exactly once, and returns the bytes
+// each stream stored.
+func checkOnce(t *testing.T, srv *firehosetest.Server, records [][]byte) map[string]int {
+	t.Helper()
+	count := make(map[string]int)
+	perStream := make(map[string]int)
+	for _, r := range srv.Records() {
+		count[string(r.Data)]++
+		perStream[r.Stream] += len(r.Data)
+	}
+	for i, r := range records {
+		if n := count[string(r)]; n != 1 {
+			t.Errorf("record %d stored %d times, want once", i, n)
+		}
+	}
+	return perStream
+}
+
+// TestFirehoseStreamsQuota drains a backlog through three streams of 1 MiB/s each: the
+// Destination must learn each stream's rate from its throttling answers, so that the backlog
+// drains at close to 3 MiB/s with few throttled calls, every record stored once.
+func TestFirehoseStreamsQuota(t *testing.T) {
+	const size = 64 << 10
+	const n = 20 * 3 * streamQuota / size // 20 s at the quotas' rate
+	srv := firehosetest.Start(t, firehosetest.Config{Streams: threeStreams,
+		Quota: firehosetest.Quota{BytesPerSecond: streamQuota}})
+	reg := prometheus.NewRegistry()
+	dest := openStreams(t, srv, firehose.Options{Streams: threeStreams, Registerer: reg})
+	sp, records := spoolBacklog(t, n, size)
+
+	u := upload.New(sp, dest, upload.Options{Interval: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := u.Flush(ctx); err != nil {
+		t.Fatalf("Flush() = %v after %v", err, time.Since(start).Round(time.Millisecond))
+	}
+	elapsed := time.Since(start)
+
+	perStream := checkOnce(t, srv, records)
+	st := srv.Stats()
+	calls := st.Calls["PutRecordBatch"]
+	total := 0
+	for _, r := range records {
+		total += len(r)
+	}
+	rate := float64(total) / elapsed.Seconds()
+	share := rate / (3 * streamQuota)
+	throttled := float64(st.Throttled) / float64(calls)
+	t.Logf("%d records of about %d bytes in %.1f s: %.2f MiB/s, %.0f%% of the three quotas; %d of %d calls throttled (%.1f%%); per stream %v",
+		n, size, elapsed.Seconds(), rate/(1<<20), 100*share, st.Throttled, calls, 100*throttled, perStream)
+	// The aim is 85% and under 10%; measured on 2 vCPUs without the race detector: 81 to 86%,
+	// 5 to 13% of calls throttled. The bounds below hold with room on a busy machine.
+	switch {
+	case raceEnabled:
+		t.Log("the race detector makes the figures those of a slower machine: not held to a bound")
+	case share < 0.75:
+		t.Errorf("delivered at %.0f%% of the three streams' quotas, want at least 75%%", 100*share)
+	case throttled >= 0.15:
+		t.Errorf("%.1f%% of calls throttled, want under 15%%", 100*throttled)
+	}
+	if got := testenv.Metric(t, reg, "kinesyslog_stream_throttled_calls_total"); int(got) != st.Throttled {
+		t.Errorf("kinesyslog_stream_throttled_calls_total = %v, want %d, what the server throttled", got, st.Throttled)
+	}
+	if got := testenv.Metric(t, reg, "kinesyslog_stream_delivered_bytes_total"); int(got) != total {
+		t.Errorf("kinesyslog_stream_delivered_bytes_total = %v, want %d", got, total)
+	}
+}
+
+// TestFirehoseStreamFailing fails one of three streams while a backlog drains: the other two
+// must carry the load, and once the stream recovers every record is stored once.
+func TestFirehoseStreamFailing(t *testing.T) {
+	const size = 64 << 10
+	const n = 10 * 3 * streamQuota / size
+	srv := firehosetest.Start(t, firehosetest.Config{Streams: threeStreams,
+		Quota: firehosetest.Quota{BytesPerSecond: streamQuota}})
+	failing := threeStreams[1]
+	srv.SetStreamFault(failing, firehosetest.Fault{Call: func(string, int) firehosetest.CallFault { return firehosetest.InternalError }})
+	dest := openStreams(t, srv, firehose.Options{Streams: threeStreams})
+	sp, records := spoolBacklog(t, n, size)
+
+	u := upload.New(sp, dest, upload.Options{Interval: time.Hour, RetryBase: 50 * time.Millisecond, RetryMax: time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	flushed := make(chan error, 1)
+	go func() { flushed <- u.Flush(ctx) }()
+	// The others carry the load: 4 MiB, two seconds of their quotas and more than their bursts.
+	testenv.Eventually(t, "the healthy streams to store 4 MiB", func() bool {
+		return len(srv.Records())*size >= 4<<20
+	})
+	for _, r := range srv.Records() {
+		if r.Stream == failing {
+			t.Fatalf("the failing stream stored a record")
+		}
+	}
+	srv.SetStreamFault(failing, firehosetest.Fault{})
+	if err := <-flushed; err != nil {
+		t.Fatalf("Flush() = %v after the stream recovered", err)
+	}
+	perStream := checkOnce(t, srv, records)
+	t.Logf("bytes stored per stream: %v", perStream)
+}
