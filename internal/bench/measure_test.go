@@ -87,6 +87,9 @@ func relayReceiver(opts KinesyslogOptions) func(t *testing.T) *Receiver {
 func rsyslogReceiver(opts RsyslogOptions) func(t *testing.T) *Receiver {
 	return func(t *testing.T) *Receiver {
 		opts.Binary, opts.WorkDir = e2e.Program(t, "rsyslogd"), t.TempDir()
+		if opts.RELP {
+			e2e.RsyslogModule(t, "imrelp")
+		}
 		rcv, err := NewRsyslog(opts)
 		if err != nil {
 			t.Fatal(err)
