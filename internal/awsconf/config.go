@@ -21,6 +21,12 @@ type Options struct {
 	// Profile is the shared configuration profile; zero means the SDK's default (AWS_PROFILE,
 	// then "default").
 	Profile string
+	// Role, when its ARN is set, is assumed with the credentials of the default chain, and every
+	// call is signed with the role's credentials instead (see Role).
+	Role Role
+	// STSEndpointURL replaces the STS endpoint that AssumeRole calls; zero means the SDK's
+	// default, which honours AWS_ENDPOINT_URL_STS.
+	STSEndpointURL string
 	// HTTPClient sends the requests, credential lookups included; nil means the SDK's default.
 	HTTPClient aws.HTTPClient
 	// Logger receives the AWS SDK's own log lines; nil means slog.Default().
@@ -56,6 +62,9 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	}
 	if cfg.Credentials != nil {
 		cfg.Credentials = markedCredentials{cfg.Credentials}
+	}
+	if o.Role.ARN != "" {
+		cfg.Credentials = assume(cfg, o.Role, o.STSEndpointURL)
 	}
 	return cfg, nil
 }

@@ -8,6 +8,12 @@
 // [Options], the environment or the profile. The SDK's own log lines go to the relay's
 // *slog.Logger, and its endpoint variables (AWS_ENDPOINT_URL_<SERVICE>) keep working.
 //
+// With Options.Role, Load assumes the role (sts:AssumeRole, at Options.STSEndpointURL or
+// AWS_ENDPOINT_URL_STS) with the credentials of that chain and signs every call with the role's
+// temporary credentials, cached and assumed again a quarter of their life before they expire
+// (at most five minutes before), so that a relay runs for ever on one configuration. STS refusing
+// the role is a [*CredentialsError]; STS not answering (a timeout, throttling, a 5xx) is not.
+//
 // A failure to get credentials happens before any request is sent and the SDK reports it as a
 // plain error; the credentials Load returns mark it as a [*CredentialsError], so that callers
 // can tell "no credentials" from a network failure.

@@ -95,11 +95,8 @@ type Config struct {
 	// AccountID is the record owner, twelve digits (--account-id). Empty means the account in
 	// the delivery stream's ARN, else STS GetCallerIdentity's (package firehose).
 	AccountID string
-	// Region is the AWS region (--region). Empty leaves it to the SDK's configuration chain.
-	Region string
-	// Profile is the profile of the AWS shared configuration files (--profile). Empty leaves it
-	// to the SDK (AWS_PROFILE, else "default").
-	Profile string
+	// AWS is where the AWS configuration comes from: region, profile, role.
+	AWS
 	// FlushAge is the longest a message waits in memory before it is encoded and spooled, a
 	// spooled record before it is sent in a batch that is not full, and, with OutputDir, an open
 	// object before it is published (--flush-age). Zero means DefaultFlushAge, or

@@ -227,6 +227,35 @@ func TestValidate(t *testing.T) {
 			},
 		},
 		{
+			name: "a role",
+			c: valid(func(c *Config) {
+				c.RoleARN = "arn:aws:iam::210987654321:role/path/kinesyslog-delivery"
+				c.ExternalID = "ext:id/1"
+				c.RoleSessionName = "relay@host-1"
+			}),
+		},
+		{
+			name: "a role's options",
+			c: valid(func(c *Config) {
+				c.RoleARN = "arn:aws:iam::210987654321:user/someone"
+				c.ExternalID = "a b"
+				c.RoleSessionName = "x"
+			}),
+			want: []string{
+				`--role-arn "arn:aws:iam::210987654321:user/someone": want an IAM role's ARN, arn:aws:iam::ACCOUNT:role/NAME`,
+				"--external-id: 2 to 1224 letters, digits or any of _+=,.@:/-",
+				`--role-session-name "x": 2 to 64 letters, digits or any of _+=,.@-`,
+			},
+		},
+		{
+			name: "a role's options without the role",
+			c:    valid(func(c *Config) { c.ExternalID, c.RoleSessionName = "ext-id", "relay" }),
+			want: []string{
+				"--external-id needs --role-arn: it is sent when assuming the role",
+				"--role-session-name needs --role-arn: it names the role's sessions",
+			},
+		},
+		{
 			name: "negative and out of range numbers",
 			c: valid(func(c *Config) {
 				c.MaxConnections = -1

@@ -47,10 +47,7 @@ func (c *Config) defineFlags(fs *pflag.FlagSet) {
 		"Firehose endpoint `URL` (VPC endpoint, FIPS, tests); AWS_ENDPOINT_URL_FIREHOSE works too")
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID,
 		"record owner, a 12-digit AWS account `ID`; without it the owner comes from the delivery stream's ARN, else STS")
-	fs.StringVar(&c.Region, "region", c.Region,
-		"AWS `REGION`; overrides the AWS config files and environment")
-	fs.StringVar(&c.Profile, "profile", c.Profile,
-		"`PROFILE` of the AWS config and credentials files")
+	c.AWS.AddFlags(fs)
 	fs.DurationVar(&c.UploadTimeout, "upload-timeout", c.UploadTimeout,
 		"most time one PutRecordBatch call (up to 4 MB of records) may take; after a timeout fewer calls, then smaller ones, are sent at once, growing back after calls that answer within half of it")
 	fs.DurationVar(&c.FlushAge, "flush-age", c.FlushAge,

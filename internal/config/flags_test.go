@@ -170,26 +170,29 @@ func TestLoad(t *testing.T) {
 		{
 			name: "every scalar from the environment",
 			env: with(map[string]string{
-				"KINESYSLOG_OUTPUT":           "/out",
-				"KINESYSLOG_ENDPOINT_URL":     "http://127.0.0.1:4566",
-				"KINESYSLOG_ACCOUNT_ID":       "123456789012",
-				"KINESYSLOG_REGION":           "eu-west-1",
-				"KINESYSLOG_PROFILE":          "logs",
-				"KINESYSLOG_ADDRESS":          "::",
-				"KINESYSLOG_CERT":             "/c.pem",
-				"KINESYSLOG_KEY":              "/k.pem",
-				"KINESYSLOG_CLIENT_CA":        "/ca.pem",
-				"KINESYSLOG_CLIENT_AUTH":      "request",
-				"KINESYSLOG_MAX_CONNECTIONS":  "0",
-				"KINESYSLOG_IDLE_TIMEOUT":     "90s",
-				"KINESYSLOG_UDP_READERS":      "4",
-				"KINESYSLOG_MAX_MESSAGE_SIZE": "8KiB",
-				"KINESYSLOG_GROUP_PREFIX":     "/logs",
-				"KINESYSLOG_TIMEZONE":         "Europe/Paris",
-				"KINESYSLOG_SPOOL_MAX_BYTES":  "1GiB",
-				"KINESYSLOG_SHUTDOWN_TIMEOUT": "1m",
-				"KINESYSLOG_UPLOAD_TIMEOUT":   "2m",
-				"KINESYSLOG_METRICS_ADDRESS":  "127.0.0.1:9100",
+				"KINESYSLOG_OUTPUT":            "/out",
+				"KINESYSLOG_ENDPOINT_URL":      "http://127.0.0.1:4566",
+				"KINESYSLOG_ACCOUNT_ID":        "123456789012",
+				"KINESYSLOG_REGION":            "eu-west-1",
+				"KINESYSLOG_PROFILE":           "logs",
+				"KINESYSLOG_ROLE_ARN":          "arn:aws:iam::210987654321:role/delivery",
+				"KINESYSLOG_EXTERNAL_ID":       "ext-id",
+				"KINESYSLOG_ROLE_SESSION_NAME": "relay-1",
+				"KINESYSLOG_ADDRESS":           "::",
+				"KINESYSLOG_CERT":              "/c.pem",
+				"KINESYSLOG_KEY":               "/k.pem",
+				"KINESYSLOG_CLIENT_CA":         "/ca.pem",
+				"KINESYSLOG_CLIENT_AUTH":       "request",
+				"KINESYSLOG_MAX_CONNECTIONS":   "0",
+				"KINESYSLOG_IDLE_TIMEOUT":      "90s",
+				"KINESYSLOG_UDP_READERS":       "4",
+				"KINESYSLOG_MAX_MESSAGE_SIZE":  "8KiB",
+				"KINESYSLOG_GROUP_PREFIX":      "/logs",
+				"KINESYSLOG_TIMEZONE":          "Europe/Paris",
+				"KINESYSLOG_SPOOL_MAX_BYTES":   "1GiB",
+				"KINESYSLOG_SHUTDOWN_TIMEOUT":  "1m",
+				"KINESYSLOG_UPLOAD_TIMEOUT":    "2m",
+				"KINESYSLOG_METRICS_ADDRESS":   "127.0.0.1:9100",
 			}),
 			want: want(func(c *Config) {
 				c.OutputDir = "/out"
@@ -198,6 +201,7 @@ func TestLoad(t *testing.T) {
 				c.AccountID = "123456789012"
 				c.Region = "eu-west-1"
 				c.Profile = "logs"
+				c.RoleARN, c.ExternalID, c.RoleSessionName = "arn:aws:iam::210987654321:role/delivery", "ext-id", "relay-1"
 				c.Address = "::"
 				c.CertFile, c.KeyFile = "/c.pem", "/k.pem"
 				c.ClientCAFile = "/ca.pem"

@@ -56,6 +56,7 @@ func (c *Config) Validate() error {
 	if c.AccountID != "" && !accountID.MatchString(c.AccountID) {
 		bad("--account-id %q: an AWS account ID is 12 digits", c.AccountID)
 	}
+	c.AWS.check(bad)
 
 	udp := checkPorts("--udp-port", c.UDPPorts, bad)
 	tcp := checkPorts("--tcp-port", c.TCPPorts, bad)

@@ -49,9 +49,12 @@ type Options struct {
 	// means the SDK's default, which honours AWS_ENDPOINT_URL_FIREHOSE. It is not used for STS:
 	// a Firehose VPC endpoint does not serve STS.
 	EndpointURL string
-	// STSEndpointURL replaces the STS endpoint; zero means the SDK's default, which honours
-	// AWS_ENDPOINT_URL_STS.
+	// STSEndpointURL replaces the STS endpoint, for GetCallerIdentity and AssumeRole; zero means
+	// the SDK's default, which honours AWS_ENDPOINT_URL_STS.
 	STSEndpointURL string
+	// Role, when its ARN is set, is assumed for every call (--role-arn): the stream is then the
+	// role's account's, and so is the owner that STS names.
+	Role awsconf.Role
 	// HTTPClient sends the requests, credential lookups included; nil means the SDK's default.
 	HTTPClient aws.HTTPClient
 	// Timeout bounds each call; zero means DefaultTimeout. A caller's shorter deadline wins, and
@@ -111,7 +114,8 @@ func newDestination(ctx context.Context, o Options) (*Destination, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	cfg, err := awsconf.Load(ctx, awsconf.Options{Region: o.Region, Profile: o.Profile, HTTPClient: o.HTTPClient, Logger: o.Logger})
+	cfg, err := awsconf.Load(ctx, awsconf.Options{Region: o.Region, Profile: o.Profile, Role: o.Role,
+		STSEndpointURL: o.STSEndpointURL, HTTPClient: o.HTTPClient, Logger: o.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("firehose: %w", err)
 	}

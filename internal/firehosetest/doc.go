@@ -13,8 +13,13 @@
 //     FailedPutCount, Encrypted and one RequestResponses entry per record, in order, with either
 //     RecordId or ErrorCode and ErrorMessage.
 //
-// STS, AWS query protocol (form POST Action=GetCallerIdentity&Version=2011-06-15): the configured
-// account, an ARN and a user id, in XML.
+// STS, AWS query protocol (form POST Action=...&Version=2011-06-15, answered in XML):
+//   - GetCallerIdentity: the account, ARN and user id of whoever signed the call: the configured
+//     user, or a session of the role.
+//   - AssumeRole: with Config.Role, temporary credentials (an ASIA key id, a secret, a session
+//     token and an expiry, Role.Lifetime when shorter than asked) for the configured credentials,
+//     when RoleArn is the role's and ExternalId the one it requires; else AccessDenied, or
+//     ValidationError for members outside STS's limits.
 //
 // Errors have the shapes the SDK's deserializers read: for Firehose a JSON body with "__type" and
 // "message" (HTTP 400 for client errors, 500 and 503 for service ones); for STS an XML
@@ -22,8 +27,11 @@
 //
 // # What it enforces
 //
-// Every request must carry an AWS Signature Version 4 made with the configured credentials, for
-// the configured region and the right service name ("firehose" or "sts"). The server recomputes
+// Every request must carry an AWS Signature Version 4 made with the configured credentials, or
+// with credentials AssumeRole issued and not yet expired (ExpiredTokenException, ExpiredToken
+// after), for the configured region and the right service name ("firehose" or "sts"). With a
+// role, Firehose serves only the role's sessions: the streams are its account's, and a call
+// signed with the configured credentials is refused with AccessDeniedException. The server recomputes
 // the signature from the request it received (canonical request, string to sign, signing key) and
 // answers as AWS does when it does not match: MissingAuthenticationTokenException,
 // UnrecognizedClientException or InvalidSignatureException for Firehose; MissingAuthenticationToken,

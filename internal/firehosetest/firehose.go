@@ -39,7 +39,8 @@ var streamNamePattern = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 const maxStreamNameLength = 64
 
 func (s *Server) serveFirehose(w http.ResponseWriter, r *http.Request, target string, body []byte, f Fault) {
-	if auth := s.authenticate(r, body, firehoseService); auth != nil {
+	p, auth := s.authenticate(r, body, firehoseService)
+	if auth != nil {
 		writeFirehoseError(w, firehoseAuthError(auth))
 		return
 	}
@@ -62,9 +63,15 @@ func (s *Server) serveFirehose(w http.ResponseWriter, r *http.Request, target st
 		sf.Outage = f.Outage
 		f = sf
 	}
+	if s.cfg.Role.ARN != "" && !p.assumed {
+		// The streams are the role's account's: only its sessions may call them.
+		s.countAuthFailure()
+		writeFirehoseError(w, s.firehoseFault(p, op, AccessDenied, body))
+		return
+	}
 	n, cf := s.admit(op, f)
 	if cf != NoFault && cf != LoseResponse {
-		writeFirehoseError(w, s.firehoseFault(op, cf, body))
+		writeFirehoseError(w, s.firehoseFault(p, op, cf, body))
 		return
 	}
 	var (
@@ -95,12 +102,13 @@ func firehoseAuthError(e *authError) apiError {
 		authIncomplete: "IncompleteSignatureException",
 		authUnknownKey: "UnrecognizedClientException",
 		authMismatch:   "InvalidSignatureException",
+		authExpired:    "ExpiredTokenException",
 	}[e.failure]
 	return apiError{http.StatusBadRequest, coralPrefix + code, e.message}
 }
 
 // firehoseFault is the answer to a call given a call-level fault.
-func (s *Server) firehoseFault(op string, cf CallFault, body []byte) apiError {
+func (s *Server) firehoseFault(p principal, op string, cf CallFault, body []byte) apiError {
 	var in struct{ DeliveryStreamName string }
 	_ = json.Unmarshal(body, &in)
 	switch cf {
@@ -112,7 +120,7 @@ func (s *Server) firehoseFault(op string, cf CallFault, body []byte) apiError {
 	case AccessDenied:
 		return apiError{http.StatusBadRequest, coralPrefix + "AccessDeniedException", fmt.Sprintf(
 			"User: %s is not authorized to perform: firehose:%s on resource: %s because no identity-based policy allows the firehose:%s action",
-			s.userARN(), op, s.streamARN(in.DeliveryStreamName), op)}
+			p.arn, op, s.streamARN(in.DeliveryStreamName), op)}
 	case ExpiredToken:
 		return apiError{http.StatusBadRequest, coralPrefix + "ExpiredTokenException",
 			"The security token included in the request is expired"}
@@ -126,7 +134,7 @@ func (s *Server) userARN() string {
 }
 
 func (s *Server) streamARN(name string) string {
-	return fmt.Sprintf("arn:aws:firehose:%s:%s:deliverystream/%s", s.cfg.Region, s.cfg.Account, name)
+	return fmt.Sprintf("arn:aws:firehose:%s:%s:deliverystream/%s", s.cfg.Region, s.streamAccount(), name)
 }
 
 // validationErrors collects the front end's validation messages, worded as it words them.
@@ -202,7 +210,7 @@ func (s *Server) describeDeliveryStream(body []byte) (any, *apiError) {
 
 func (s *Server) notFound(name string) *apiError {
 	return &apiError{http.StatusBadRequest, "ResourceNotFoundException",
-		fmt.Sprintf("Firehose %s under account %s not found.", name, s.cfg.Account)}
+		fmt.Sprintf("Firehose %s under account %s not found.", name, s.streamAccount())}
 }
 
 type putRecordBatchResponseEntry struct {
@@ -268,7 +276,7 @@ func (s *Server) putRecordBatch(n int, f Fault, body []byte) (any, *apiError) {
 		// What the service answers here is not documented; ResourceInUseException is its error
 		// for a stream not in a state that allows the operation.
 		return nil, &apiError{http.StatusBadRequest, "ResourceInUseException",
-			fmt.Sprintf("Firehose %s under account %s is %s, not ACTIVE.", name, s.cfg.Account, status)}
+			fmt.Sprintf("Firehose %s under account %s is %s, not ACTIVE.", name, s.streamAccount(), status)}
 	}
 	if size > s.cfg.MaxBatchBytes {
 		return nil, &errBatchSize

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"time"
 )
 
 // The operations the server serves.
@@ -69,13 +68,4 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.serveSTS(w, r, body, f)
 	}
-}
-
-// authenticate verifies the signature of r for service, counting a failure.
-func (s *Server) authenticate(r *http.Request, body []byte, service string) *authError {
-	err := s.signer.verify(r, body, service, time.Now())
-	if err != nil {
-		s.countAuthFailure()
-	}
-	return err
 }

@@ -80,6 +80,11 @@ type Config struct {
 	// included, at this rate in all. What a client sent and the link has not carried yet waits in
 	// the sockets' buffers, so a call whose client gave up may still be carried out.
 	UplinkBytesPerSecond int
+	// Role, when its ARN is set, is a role in another account that STS lets the credentials
+	// above assume (AssumeRole), and then the only identity Firehose serves: its calls must be
+	// signed with the temporary credentials AssumeRole issued, session token included, before
+	// they expire, and are refused (AccessDeniedException) with the credentials above.
+	Role Role
 	// Seed seeds the random choices of fault rates, so that a test can repeat a sequence.
 	Seed uint64
 }
@@ -154,6 +159,8 @@ type Server struct {
 	done   chan struct{} // closed by Close
 	wg     sync.WaitGroup
 
+	roleAccount string // of Config.Role; "" without a role
+
 	mu       sync.Mutex
 	closed   bool
 	listener net.Listener // nil while connections are refused
@@ -165,6 +172,7 @@ type Server struct {
 	faults   map[string]Fault  // SetStreamFault's
 	records  []Record
 	seen     map[[sha256.Size]byte]struct{} // the data of every accepted record
+	sessions map[string]session             // by access key id: what AssumeRole issued
 	stats    Stats
 	rand     *mathrand.Rand
 }
@@ -174,6 +182,10 @@ type Server struct {
 func Start(tb testing.TB, cfg Config) *Server {
 	tb.Helper()
 	cfg = cfg.withDefaults()
+	roleAccount, err := roleAccount(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatalf("firehosetest: listen: %v", err)
@@ -199,6 +211,7 @@ func Start(tb testing.TB, cfg Config) *Server {
 		stats:   Stats{Calls: make(map[string]int)},
 		rand:    mathrand.New(mathrand.NewPCG(cfg.Seed, cfg.Seed)),
 	}
+	s.roleAccount, s.sessions = roleAccount, make(map[string]session)
 	for _, name := range cfg.Streams {
 		s.streams[name] = "ACTIVE"
 		s.setQuota(name, cfg.Quota)

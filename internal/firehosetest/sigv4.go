@@ -108,6 +108,7 @@ const (
 	authIncomplete                        // a malformed Authorization header or X-Amz-Date
 	authUnknownKey                        // an access key id or session token the server does not know
 	authMismatch                          // wrong signature, wrong scope, or a stale date
+	authExpired                           // temporary credentials past their expiry
 )
 
 // authError is a failed authentication and the message AWS gives for it.

@@ -22,7 +22,8 @@ const (
 )
 
 func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request, body []byte, f Fault) {
-	if auth := s.authenticate(r, body, stsService); auth != nil {
+	p, auth := s.authenticate(r, body, stsService)
+	if auth != nil {
 		writeSTSError(w, stsAuthError(auth))
 		return
 	}
@@ -32,25 +33,30 @@ func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request, body []byte, f
 		writeSTSError(w, apiError{http.StatusBadRequest, "InvalidAction", "Not a form POST of the AWS query protocol."})
 		return
 	}
-	if action, version := form.Get("Action"), form.Get("Version"); action != opGetCallerIdentity || version != stsVersion {
+	action, version := form.Get("Action"), form.Get("Version")
+	if (action != opGetCallerIdentity && action != opAssumeRole) || version != stsVersion {
 		writeSTSError(w, apiError{http.StatusBadRequest, "InvalidAction",
 			fmt.Sprintf("Could not find operation %s for version %s", action, version)})
 		return
 	}
 
-	_, cf := s.admit(opGetCallerIdentity, f)
+	_, cf := s.admit(action, f)
 	switch cf {
 	case NoFault:
 	case LoseResponse:
 		panic(http.ErrAbortHandler)
 	default:
-		writeSTSError(w, s.stsFault(cf))
+		writeSTSError(w, s.stsFault(p, action, cf))
+		return
+	}
+	if action == opAssumeRole {
+		s.assumeRole(w, p, form)
 		return
 	}
 	requestID := uuid.NewString()
 	writeSTS(w, http.StatusOK, requestID, getCallerIdentityResponse{
 		Namespace: stsNamespace,
-		Result:    callerIdentity{Arn: s.userARN(), UserID: stsUserID, Account: s.cfg.Account},
+		Result:    callerIdentity{Arn: p.arn, UserID: p.userID, Account: p.account},
 		RequestID: requestID,
 	})
 }
@@ -77,19 +83,21 @@ func stsAuthError(e *authError) apiError {
 		return apiError{http.StatusBadRequest, "IncompleteSignature", e.message}
 	case authUnknownKey:
 		return apiError{http.StatusForbidden, "InvalidClientTokenId", e.message}
+	case authExpired:
+		return apiError{http.StatusForbidden, "ExpiredToken", e.message}
 	default:
 		return apiError{http.StatusForbidden, "SignatureDoesNotMatch", e.message}
 	}
 }
 
-// stsFault is the answer to a GetCallerIdentity call given a call-level fault.
-func (s *Server) stsFault(cf CallFault) apiError {
+// stsFault is the answer to an STS call of p given a call-level fault.
+func (s *Server) stsFault(p principal, action string, cf CallFault) apiError {
 	switch cf {
 	case Throttle:
 		return apiError{http.StatusBadRequest, "Throttling", "Rate exceeded"}
 	case AccessDenied:
 		return apiError{http.StatusForbidden, "AccessDenied",
-			fmt.Sprintf("User: %s is not authorized to perform: sts:GetCallerIdentity", s.userARN())}
+			fmt.Sprintf("User: %s is not authorized to perform: sts:%s", p.arn, action)}
 	case ExpiredToken:
 		return apiError{http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired"}
 	default:

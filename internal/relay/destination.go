@@ -23,7 +23,7 @@ func openDestination(ctx context.Context, cfg config.Config, logger *slog.Logger
 		return opened(s3dir.Open(s3dir.Options{Dir: cfg.OutputDir, AccountID: cfg.AccountID,
 			BufferInterval: cfg.FlushAge, Logger: logger}))
 	default:
-		return opened(firehose.Open(ctx, firehose.Options{Streams: cfg.Streams, Region: cfg.Region, Profile: cfg.Profile,
+		return opened(firehose.Open(ctx, firehose.Options{Streams: cfg.Streams, Region: cfg.Region, Profile: cfg.Profile, Role: cfg.Role(),
 			EndpointURL: cfg.EndpointURL, AccountID: cfg.AccountID, StateDir: cfg.SpoolDir, Logger: logger, Registerer: reg}))
 	}
 }
