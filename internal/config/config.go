@@ -160,6 +160,13 @@ type Config struct {
 
 	// GELF makes every listener read GELF instead of syslog (--gelf).
 	GELF bool
+	// GELFUDPPorts, GELFTCPPorts and GELFTLSPorts are ports of UDP, TCP and TLS listeners that
+	// read GELF beside the syslog ones (--gelf-udp-port, --gelf-tcp-port, --gelf-tls-port); zero
+	// entries as UDPPorts. A port number reads one format: Validate refuses one that is also a
+	// syslog port.
+	GELFUDPPorts []int
+	GELFTCPPorts []int
+	GELFTLSPorts []int
 	// GroupPrefix starts every logGroup and subscription filter, <prefix>/<format>/<port>
 	// (--group-prefix). Empty gives groups like "/syslog/514".
 	GroupPrefix string

@@ -69,6 +69,32 @@ func TestValidate(t *testing.T) {
 			}),
 		},
 		{
+			name: "GELF beside syslog",
+			c: valid(func(c *Config) {
+				c.UDPPorts, c.TCPPorts = []int{514}, []int{601}
+				c.GELFUDPPorts, c.GELFTCPPorts, c.GELFTLSPorts = []int{12201}, []int{12201}, []int{12202}
+				c.ProxyProtocolPorts = []int{12201}
+			}),
+		},
+		{
+			name: "GELF ports clash",
+			c: valid(func(c *Config) {
+				c.TLSPorts = nil
+				c.UDPPorts, c.TCPPorts = []int{514}, []int{601}
+				c.GELFUDPPorts, c.GELFTCPPorts, c.GELFTLSPorts = []int{601, 0}, []int{514, 12201}, []int{12201}
+				c.CertFile, c.KeyFile = "/c.pem", "/k.pem"
+			}),
+			want: []string{
+				"--gelf-udp-port 601 is a syslog port too: a port number reads one format",
+				"--gelf-tcp-port 514 is a syslog port too: a port number reads one format",
+				"--gelf-tcp-port and --gelf-tls-port both use 12201: a TCP port serves one of them",
+			},
+		},
+		{
+			name: "GELF ports only",
+			c:    valid(func(c *Config) { c.TLSPorts, c.GELFTLSPorts = nil, []int{12202} }),
+		},
+		{
 			name: "prometheus port and metrics address",
 			c:    valid(func(c *Config) { c.PrometheusPort, c.MetricsAddress = 9100, "127.0.0.1:9101" }),
 			want: []string{"--prometheus-port and --metrics-address both given: set only one"},
@@ -117,7 +143,7 @@ func TestValidate(t *testing.T) {
 				"--udp-port -1: want a port from 1 to 65535, or 0 to disable",
 				"--tcp-port and --tls-port both use 6514: a TCP port serves one of them",
 				"--proxy-protocol 70000: want a port from 1 to 65535, or 0 to disable",
-				"--proxy-protocol 514: not a --tcp-port, --tls-port, --relp-port or --relp-tls-port",
+				"--proxy-protocol 514: not a TCP, TLS or RELP port of a listener",
 			},
 		},
 		{

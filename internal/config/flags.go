@@ -87,7 +87,13 @@ func (c *Config) defineFlags(fs *pflag.FlagSet) {
 		fmt.Sprintf("longest message kept whole, whatever its bytes; longer ones are truncated, counted and logged; %d to %d bytes", MinMessageBytes, MaxMessageBytes))
 
 	fs.BoolVar(&c.GELF, "gelf", c.GELF,
-		"listen for GELF (Graylog Extended Log Format) instead of syslog")
+		"listen for GELF (Graylog Extended Log Format) instead of syslog on every port")
+	fs.IntSliceVar(&c.GELFUDPPorts, "gelf-udp-port", c.GELFUDPPorts,
+		"UDP listener `PORT` reading GELF beside the syslog ports; repeatable; 0 disables (default none)")
+	fs.IntSliceVar(&c.GELFTCPPorts, "gelf-tcp-port", c.GELFTCPPorts,
+		"TCP listener `PORT` reading GELF (NUL-delimited) beside the syslog ports; repeatable; 0 disables (default none)")
+	fs.IntSliceVar(&c.GELFTLSPorts, "gelf-tls-port", c.GELFTLSPorts,
+		"TLS listener `PORT` reading GELF (NUL-delimited) beside the syslog ports; repeatable; 0 disables (default none)")
 	fs.StringVar(&c.GroupPrefix, "group-prefix", c.GroupPrefix,
 		"`PREFIX` of every logGroup: PREFIX/syslog/PORT or PREFIX/gelf/PORT")
 	fs.Var(locationValue{&c.Timezone}, "timezone",
@@ -155,6 +161,9 @@ func (c *Config) Load(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) 
 	c.RELPPorts = withoutZeros(c.RELPPorts)
 	c.RELPTLSPorts = withoutZeros(c.RELPTLSPorts)
 	c.ProxyProtocolPorts = withoutZeros(c.ProxyProtocolPorts)
+	c.GELFUDPPorts = withoutZeros(c.GELFUDPPorts)
+	c.GELFTCPPorts = withoutZeros(c.GELFTCPPorts)
+	c.GELFTLSPorts = withoutZeros(c.GELFTLSPorts)
 	if c.SpoolDir == "" {
 		c.SpoolDir = DefaultSpoolDir()
 	}

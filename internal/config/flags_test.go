@@ -258,6 +258,14 @@ func TestLoad(t *testing.T) {
 			want: want(func(c *Config) { c.PrometheusPort, c.MetricsAddress = 9100, "127.0.0.1:9101" }),
 		},
 		{
+			name: "GELF ports from flags and environment",
+			args: []string{"--gelf-udp-port", "12201", "--gelf-tls-port=0"},
+			env:  with(map[string]string{"KINESYSLOG_GELF_TCP_PORT": "12201 12202", "KINESYSLOG_GELF_UDP_PORT": "9"}),
+			want: want(func(c *Config) {
+				c.GELFUDPPorts, c.GELFTCPPorts, c.GELFTLSPorts = []int{12201}, []int{12201, 12202}, []int{}
+			}),
+		},
+		{
 			name: "flush age and stall timeout",
 			args: []string{"--output", "/out", "--flush-age", "5s"},
 			env:  with(map[string]string{"KINESYSLOG_STALL_TIMEOUT": "30s"}),

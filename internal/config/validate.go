@@ -63,14 +63,29 @@ func (c *Config) Validate() error {
 	tlsPorts := checkPorts("--tls-port", c.TLSPorts, bad)
 	relp := checkPorts("--relp-port", c.RELPPorts, bad)
 	relpTLS := checkPorts("--relp-tls-port", c.RELPTLSPorts, bad)
-	if len(udp)+len(tcp)+len(tlsPorts)+len(relp)+len(relpTLS) == 0 {
+	gelfUDP := checkPorts("--gelf-udp-port", c.GELFUDPPorts, bad)
+	gelfTCP := checkPorts("--gelf-tcp-port", c.GELFTCPPorts, bad)
+	gelfTLS := checkPorts("--gelf-tls-port", c.GELFTLSPorts, bad)
+	if len(udp)+len(tcp)+len(tlsPorts)+len(relp)+len(relpTLS)+len(gelfUDP)+len(gelfTCP)+len(gelfTLS) == 0 {
 		bad("no listener enabled: set --udp-port, --tcp-port or --tls-port")
+	}
+	// A port number reads one format, so that its log group, <prefix>/<format>/<port>, is one.
+	for _, g := range []struct {
+		flag string
+		set  map[int]bool
+	}{{"--gelf-udp-port", gelfUDP}, {"--gelf-tcp-port", gelfTCP}, {"--gelf-tls-port", gelfTLS}} {
+		for _, p := range slices.Sorted(maps.Keys(g.set)) {
+			if udp[p] || tcp[p] || tlsPorts[p] || relp[p] || relpTLS[p] {
+				bad("%s %d is a syslog port too: a port number reads one format", g.flag, p)
+			}
+		}
 	}
 	// Each TCP port serves one kind of listener.
 	streamPorts := []struct {
 		flag string
 		set  map[int]bool
-	}{{"--tcp-port", tcp}, {"--tls-port", tlsPorts}, {"--relp-port", relp}, {"--relp-tls-port", relpTLS}}
+	}{{"--tcp-port", tcp}, {"--tls-port", tlsPorts}, {"--relp-port", relp}, {"--relp-tls-port", relpTLS},
+		{"--gelf-tcp-port", gelfTCP}, {"--gelf-tls-port", gelfTLS}}
 	for i, a := range streamPorts {
 		for _, b := range streamPorts[i+1:] {
 			for _, p := range slices.Sorted(maps.Keys(a.set)) {
@@ -82,8 +97,8 @@ func (c *Config) Validate() error {
 	}
 	proxy := checkPorts("--proxy-protocol", c.ProxyProtocolPorts, bad)
 	for _, p := range slices.Sorted(maps.Keys(proxy)) {
-		if !tcp[p] && !tlsPorts[p] && !relp[p] && !relpTLS[p] {
-			bad("--proxy-protocol %d: not a --tcp-port, --tls-port, --relp-port or --relp-tls-port", p)
+		if !tcp[p] && !tlsPorts[p] && !relp[p] && !relpTLS[p] && !gelfTCP[p] && !gelfTLS[p] {
+			bad("--proxy-protocol %d: not a TCP, TLS or RELP port of a listener", p)
 		}
 	}
 	if !c.IntakeLog && len(relp)+len(relpTLS) > 0 {
@@ -99,7 +114,7 @@ func (c *Config) Validate() error {
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		bad("--cert and --key: give both or neither")
 	}
-	if len(tlsPorts)+len(relpTLS) == 0 {
+	if len(tlsPorts)+len(relpTLS)+len(gelfTLS) == 0 {
 		for _, f := range []struct{ flag, value string }{
 			{"--cert", c.CertFile}, {"--key", c.KeyFile}, {"--client-ca", c.ClientCAFile},
 		} {

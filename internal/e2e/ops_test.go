@@ -12,8 +12,11 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	gogelf "github.com/Graylog2/go-gelf/gelf"
 
 	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
 	"github.com/kinesyslog/kinesyslog/internal/testenv"
@@ -65,7 +68,7 @@ func TestLogFormatJSON(t *testing.T) {
 		t.Fatalf("%d relay started lines, want 1", len(started))
 	}
 	s := started[0]
-	wantListeners := []string{"tcp 127.0.0.1:" + Port(tcp), "udp 127.0.0.1:" + Port(udp)}
+	wantListeners := []string{"tcp 127.0.0.1:" + Port(tcp) + " syslog", "udp 127.0.0.1:" + Port(udp) + " syslog"}
 	if !slices.Equal(s.Listeners, wantListeners) {
 		t.Errorf("listeners = %q, want %q", s.Listeners, wantListeners)
 	}
@@ -232,4 +235,100 @@ func TestQuickStart(t *testing.T) {
 	if err := relay.Stop(); err != nil {
 		t.Errorf("relay exit: %v", err)
 	}
+}
+
+// TestSyslogBesideGELF runs one relay with syslog ports (--udp-port, --tcp-port) and GELF ports
+// (--gelf-udp-port, --gelf-tcp-port) at once, with the intake log, and sends to all of them at
+// the same time with logger and Graylog's Go GELF client (chunked and gzip datagrams, TCP): each
+// message is delivered once, in <prefix>/syslog/<port> or <prefix>/gelf/<port> by the port it
+// came to, GELF with its own timestamp.
+func TestSyslogBesideGELF(t *testing.T) {
+	loggerPath := Program(t, "logger")
+	ports := testenv.FreePorts(t, 4)
+	syslogUDP, syslogTCP, gelfUDP, gelfTCP := ports[0], ports[1], ports[2], ports[3]
+	relay := startInteropRelay(t, []int{syslogTCP}, []int{syslogUDP}, "--address", "127.0.0.1", "--intake-log", "on",
+		"--gelf-udp-port", Port(gelfUDP), "--gelf-tcp-port", Port(gelfTCP))
+
+	type where struct {
+		group string
+		stamp int64 // 0: any
+	}
+	want := map[string]where{}
+	var wg sync.WaitGroup
+	for _, c := range []struct {
+		flag string
+		port int
+	}{{"--udp", syslogUDP}, {"--tcp", syslogTCP}} {
+		wg.Go(func() {
+			for i := range 20 {
+				token := fmt.Sprintf("tok-syslog%s-%d", c.flag, i)
+				if b, err := exec.Command(loggerPath, c.flag, "-n", "127.0.0.1", "-P", Port(c.port), token).CombinedOutput(); err != nil {
+					t.Errorf("logger %s: %v\n%s", c.flag, err, b)
+				}
+			}
+		})
+		for i := range 20 {
+			want[fmt.Sprintf("tok-syslog%s-%d", c.flag, i)] = where{group: "/kinesyslog/syslog/" + Port(c.port)}
+		}
+	}
+	gelfMessage := func(token string, i, fullBytes int) *gogelf.Message {
+		stamp := 1_764_038_095.0 + float64(i) + 0.125
+		want[token] = where{"/kinesyslog/gelf/" + Port(map[bool]int{true: gelfTCP, false: gelfUDP}[strings.Contains(token, "tcp")]), int64(stamp * 1000)}
+		return &gogelf.Message{Version: "1.1", Host: "app.example.org", Short: token, Full: strings.Repeat("x", fullBytes),
+			TimeUnix: stamp, Level: gogelf.LOG_INFO, Extra: map[string]any{"_token": token}}
+	}
+	for _, c := range []struct {
+		network string
+		open    func() (gogelf.Writer, error)
+		bytes   func(i int) int
+	}{
+		{"udp", func() (gogelf.Writer, error) { return gogelf.NewUDPWriter("127.0.0.1:" + Port(gelfUDP)) },
+			func(i int) int { return 100 + i%2*20_000 }}, // every other one chunked
+		{"tcp", func() (gogelf.Writer, error) { return gogelf.NewTCPWriter("127.0.0.1:" + Port(gelfTCP)) },
+			func(int) int { return 200 }},
+	} {
+		var msgs []*gogelf.Message
+		for i := range 20 {
+			msgs = append(msgs, gelfMessage(fmt.Sprintf("tok-gelf-%s-%d", c.network, i), i, c.bytes(i)))
+		}
+		wg.Go(func() {
+			w, err := c.open()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer w.Close()
+			for _, m := range msgs {
+				if err := w.WriteMessage(m); err != nil {
+					t.Errorf("go-gelf %s: %v", c.network, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	relay.waitReceived(t, len(want))
+	found := map[string]int{}
+	for _, rec := range relay.stopAndRead(t) {
+		for _, ev := range rec.LogEvents {
+			i := strings.Index(ev.Message, "tok-")
+			if i < 0 {
+				t.Errorf("unexpected event %.80q", ev.Message)
+				continue
+			}
+			token := strings.FieldsFunc(ev.Message[i:], func(r rune) bool { return r == '"' || r == ' ' })[0]
+			w, ok := want[token]
+			if !ok {
+				t.Errorf("unexpected event %.80q", ev.Message)
+				continue
+			}
+			found[token]++
+			if rec.LogGroup != w.group {
+				t.Errorf("%s: logGroup %q, want %q", token, rec.LogGroup, w.group)
+			}
+			if w.stamp != 0 && ev.Timestamp != w.stamp {
+				t.Errorf("%s: timestamp %d, want %d (GELF's own)", token, ev.Timestamp, w.stamp)
+			}
+		}
+	}
+	checkExactlyOnce(t, want, found)
 }

@@ -55,6 +55,9 @@ type Options struct {
 	// LogGroupPrefix names the records' log group: LogGroupPrefix/<port>, as
 	// "/kinesyslog/syslog/514".
 	LogGroupPrefix string
+	// PortGroupPrefixes replaces LogGroupPrefix for the ports it lists, for a relay whose ports
+	// read different formats ("/kinesyslog/gelf" for its GELF ports); nil: none.
+	PortGroupPrefixes map[uint16]string
 	// MaxRecordBytes is the largest record the destination takes (upload.Limits); 0 means
 	// record.TargetBytes. Records are at most record.TargetBytes: New refuses less.
 	MaxRecordBytes int
@@ -176,7 +179,11 @@ func (s *Stage) encode(ctx context.Context, enc *record.Encoder, batch *buffer.B
 		s.buffers.Done(batch, batch.Len(), record.Stats{})
 		return out
 	}
-	h := record.Header{Owner: owner, LogGroup: s.opts.LogGroupPrefix + "/" + strconv.Itoa(int(batch.Key.Port)),
+	prefix, ok := s.opts.PortGroupPrefixes[batch.Key.Port]
+	if !ok {
+		prefix = s.opts.LogGroupPrefix
+	}
+	h := record.Header{Owner: owner, LogGroup: prefix + "/" + strconv.Itoa(int(batch.Key.Port)),
 		LogStream: batch.Key.Source.String()}
 	outBytes := 0
 	emit := func(rec []byte) error {

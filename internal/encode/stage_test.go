@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kinesyslog/kinesyslog/internal/buffer"
@@ -175,5 +176,39 @@ func TestNewRefusesSmallRecords(t *testing.T) {
 	}
 	if _, err := encode.New(buffers, openSpool(t), owner("0"), encode.Options{MaxRecordBytes: 1_024_000}); err != nil {
 		t.Errorf("New with Firehose's MaxRecordBytes: %v", err)
+	}
+}
+
+// TestStagePortGroupPrefixes checks that the ports PortGroupPrefixes lists get its log groups
+// and the others LogGroupPrefix's, as a relay reading syslog and GELF side by side needs.
+func TestStagePortGroupPrefixes(t *testing.T) {
+	sp := openSpool(t)
+	buffers := buffer.New(buffer.Options{Queue: 4})
+	stage, err := encode.New(buffers, sp, owner("123456789012"), encode.Options{LogGroupPrefix: "/k/syslog",
+		PortGroupPrefixes: map[uint16]string{12201: "/k/gelf"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- stage.Run(context.Background()) }()
+	streams := event.NewStreams(buffers, syslog.Stamper{}, nil, 0)
+	for _, port := range []uint16{514, 12201} {
+		s := streams.Stream(netip.MustParseAddr("10.0.0.1"), port)
+		s.Add([]byte(fmt.Sprintf("<13>1 2026-11-25T02:34:55Z host app - - - to %d", port)), time.Now())
+		if _, err := s.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buffers.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	var got []string
+	for _, rec := range spooled(t, sp) {
+		got = append(got, rec.LogGroup)
+	}
+	sort.Strings(got)
+	if want := []string{"/k/gelf/12201", "/k/syslog/514"}; !cmp.Equal(got, want) {
+		t.Errorf("log groups %q, want %q", got, want)
 	}
 }

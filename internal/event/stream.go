@@ -39,6 +39,10 @@ type Streams struct {
 	stamper Stamper
 	log     *intake.Log // nil: memory only
 	format  uint8
+	// ports are the ports that read another format than format, and stampers the Stamper of
+	// each format Read gave, by code.
+	ports    map[uint16]uint8
+	stampers map[uint8]Stamper
 }
 
 var _ listener.Streams = (*Streams)(nil)
@@ -50,10 +54,35 @@ func NewStreams(buffers *buffer.Buffers, stamper Stamper, log *intake.Log, forma
 	return &Streams{buffers: buffers, stamper: stamper, log: log, format: format}
 }
 
+// Read makes the messages sent to ports read as format (a Format constant), stamped by stamper,
+// rather than as the format NewStreams gave, so that one relay reads syslog and GELF on ports of
+// their own. Replay stamps every entry of format with stamper, whatever its port: what an
+// earlier run read as GELF is read as GELF again. Read with no ports serves Replay only. Call it
+// before the Streams is used.
+func (s *Streams) Read(format uint8, stamper Stamper, ports ...uint16) {
+	if s.stampers == nil {
+		s.ports, s.stampers = map[uint16]uint8{}, map[uint8]Stamper{}
+	}
+	s.stampers[format] = stamper
+	for _, p := range ports {
+		s.ports[p] = format
+	}
+}
+
+// as makes st read format, when Read gave a Stamper for it.
+func (s *Streams) as(st *Stream, format uint8) {
+	if stamper, ok := s.stampers[format]; ok {
+		st.format, st.stamper = format, stamper
+	}
+}
+
 // Stream returns a *Stream for the messages that source sends to port, numbered in the intake
 // log as a stream of its own.
 func (s *Streams) Stream(source netip.Addr, port uint16) listener.Stream {
 	st := s.open(source, port)
+	if format, ok := s.ports[port]; ok {
+		s.as(st, format)
+	}
 	if s.log != nil {
 		st.number = s.log.NewStream()
 	}
@@ -76,8 +105,8 @@ func (s *Streams) open(source netip.Addr, port uint16) *Stream {
 // through the same stamping as new messages, with their stored id and their stream and Seq, so
 // that the record stage releases them once they are spooled. It is meant for the start, before
 // the listeners run, and blocks as Commit does; it returns the number of entries replayed. The
-// entries are already in the log: they are not appended again. An entry of another format than
-// s's is read as s's format.
+// entries are already in the log: they are not appended again. An entry is stamped as its
+// format, when Read gave a Stamper for it, else as s's format.
 func (s *Streams) Replay() (int, error) {
 	var (
 		cur *Stream
@@ -99,6 +128,7 @@ func (s *Streams) Replay() (int, error) {
 		if cur == nil {
 			cur = s.open(e.Source, e.Port)
 			cur.number, cur.replay = e.Stream, true
+			s.as(cur, e.Format)
 		}
 		cur.seq = e.Seq
 		cur.add(e.Message, e.Received, record.UUID(e.ID), true)

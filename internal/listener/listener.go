@@ -99,10 +99,13 @@ type Options struct {
 	// Registerer registers the listeners' metrics; nil: counted, not registered.
 	Registerer prometheus.Registerer
 
-	// NULFraming ends TCP and TLS messages at NUL only, as GELF frames them; false: RFC 6587
-	// framing (octet counting, or LF, CR or NUL).
-	NULFraming bool
-	// Datagrams assembles messages from UDP datagrams (GELF); nil: each datagram is a message.
+	// GELFUDPPorts, GELFTCPPorts and GELFTLSPorts are ports of UDP, TCP and TLS listeners that
+	// read GELF: their TCP and TLS messages end at NUL only, and their datagrams are assembled
+	// by Datagrams. The other ports read syslog: RFC 6587 framing (octet counting, or LF, CR or
+	// NUL), a datagram a message. 0 entries are ignored.
+	GELFUDPPorts, GELFTCPPorts, GELFTLSPorts []int
+	// Datagrams assembles messages from the datagrams of GELFUDPPorts (GELF chunks,
+	// compression); nil: each datagram is a message.
 	Datagrams Assembler
 
 	// ProxyProtocolPorts are TCP or TLS ports whose connections must start with a PROXY protocol
@@ -168,6 +171,7 @@ type streamSocket struct {
 	tls   bool // a TLS handshake
 	proxy bool // a PROXY protocol header, before the handshake if tls
 	relp  bool // RELP sessions (relp.Server) instead of framed messages
+	gelf  bool // GELF: messages end at NUL only
 }
 
 func (s *streamSocket) protocol() string {
@@ -214,7 +218,7 @@ func Listen(opts Options) (*Listener, error) {
 		conns: make(map[net.Conn]struct{}),
 	}
 	var errs []error
-	streamPorts := slices.Concat(opts.TCPPorts, opts.TLSPorts, opts.RELPPorts, opts.RELPTLSPorts)
+	streamPorts := slices.Concat(opts.TCPPorts, opts.TLSPorts, opts.RELPPorts, opts.RELPTLSPorts, opts.GELFTCPPorts, opts.GELFTLSPorts)
 	for _, port := range opts.ProxyProtocolPorts {
 		if port != 0 && !slices.Contains(streamPorts, port) {
 			errs = append(errs, fmt.Errorf("listener: PROXY protocol port %d is not a TCP, TLS or RELP port", port))
@@ -224,7 +228,7 @@ func Listen(opts Options) (*Listener, error) {
 	if l.relp, err = newRELPServer(opts); err != nil {
 		errs = append(errs, err)
 	}
-	if slices.ContainsFunc(slices.Concat(opts.TLSPorts, opts.RELPTLSPorts), func(p int) bool { return p != 0 }) {
+	if slices.ContainsFunc(slices.Concat(opts.TLSPorts, opts.RELPTLSPorts, opts.GELFTLSPorts), func(p int) bool { return p != 0 }) {
 		if l.certs, l.tlsConf, err = newTLSConfig(opts); err != nil {
 			errs = append(errs, err)
 		}
@@ -233,14 +237,18 @@ func Listen(opts Options) (*Listener, error) {
 		return nil, err
 	}
 	for _, ports := range []struct {
-		list      []int
-		tls, relp bool
-	}{{opts.TCPPorts, false, false}, {opts.TLSPorts, true, false}, {opts.RELPPorts, false, true}, {opts.RELPTLSPorts, true, true}} {
+		list            []int
+		tls, relp, gelf bool
+	}{
+		{opts.TCPPorts, false, false, false}, {opts.TLSPorts, true, false, false},
+		{opts.RELPPorts, false, true, false}, {opts.RELPTLSPorts, true, true, false},
+		{opts.GELFTCPPorts, false, false, true}, {opts.GELFTLSPorts, true, false, true},
+	} {
 		for _, port := range ports.list {
 			if port == 0 {
 				continue
 			}
-			sock := &streamSocket{tls: ports.tls, relp: ports.relp, proxy: slices.Contains(opts.ProxyProtocolPorts, port)}
+			sock := &streamSocket{tls: ports.tls, relp: ports.relp, gelf: ports.gelf, proxy: slices.Contains(opts.ProxyProtocolPorts, port)}
 			ln, err := net.Listen("tcp", net.JoinHostPort(opts.Address, strconv.Itoa(port)))
 			if err != nil {
 				errs = append(errs, fmt.Errorf("listen on %s port %d: %w", strings.ToUpper(sock.protocol()), port, err))
@@ -251,7 +259,7 @@ func Listen(opts Options) (*Listener, error) {
 			l.streams = append(l.streams, sock)
 		}
 	}
-	for _, port := range opts.UDPPorts {
+	for i, port := range slices.Concat(opts.UDPPorts, opts.GELFUDPPorts) {
 		if port == 0 {
 			continue
 		}
@@ -260,6 +268,7 @@ func Listen(opts Options) (*Listener, error) {
 			errs = append(errs, err)
 			continue
 		}
+		u.gelf = i >= len(opts.UDPPorts)
 		l.udp = append(l.udp, u)
 		l.m.watchUDP(u.conns)
 	}
@@ -290,19 +299,26 @@ func (l *Listener) Addrs() []net.Addr {
 type Socket struct {
 	Protocol string   // udp, tcp, tls, relp or relp-tls
 	Address  net.Addr // the bound address
+	GELF     bool     // it reads GELF, not syslog
 }
 
-// String returns the protocol and the address, as "tcp 0.0.0.0:5514".
-func (s Socket) String() string { return s.Protocol + " " + s.Address.String() }
+// String returns the protocol, the address and the format, as "tcp 0.0.0.0:5514 syslog".
+func (s Socket) String() string {
+	format := "syslog"
+	if s.GELF {
+		format = "gelf"
+	}
+	return s.Protocol + " " + s.Address.String() + " " + format
+}
 
 // Sockets returns the bound ports with their protocols, in the order of Addrs.
 func (l *Listener) Sockets() []Socket {
 	var socks []Socket
 	for _, s := range l.streams {
-		socks = append(socks, Socket{Protocol: s.protocol(), Address: s.ln.Addr()})
+		socks = append(socks, Socket{Protocol: s.protocol(), Address: s.ln.Addr(), GELF: s.gelf})
 	}
 	for _, u := range l.udp {
-		socks = append(socks, Socket{Protocol: "udp", Address: u.conns[0].LocalAddr()})
+		socks = append(socks, Socket{Protocol: "udp", Address: u.conns[0].LocalAddr(), GELF: u.gelf})
 	}
 	return socks
 }
@@ -350,7 +366,7 @@ func (l *Listener) Run(ctx context.Context, streams Streams) error {
 		l.log.Info("listening", "protocol", "udp", "address", u.conns[0].LocalAddr().String(), "sockets", len(u.conns))
 		for i := range l.opts.UDPReaders {
 			pc := u.conns[i%len(u.conns)]
-			wg.Go(func() { l.readUDP(pc, u.port, streams) })
+			wg.Go(func() { l.readUDP(pc, u, streams) })
 		}
 	}
 	l.state.Store(stateServing)
@@ -514,14 +530,15 @@ func (l *Listener) serveConn(drained context.Context, conn net.Conn, sock *strea
 		l.serveRELP(drained, conn, source, sock.port, streams)
 		return
 	}
-	l.serveStream(drained, conn, source, sock.port, streams)
+	l.serveStream(drained, conn, source, sock, streams)
 }
 
-func (l *Listener) serveStream(drained context.Context, conn net.Conn, source netip.Addr, port uint16, streams Streams) {
+func (l *Listener) serveStream(drained context.Context, conn net.Conn, source netip.Addr, sock *streamSocket, streams Streams) {
+	port := sock.port
 	stream := streams.Stream(source, port)
 	rd := &connReader{l: l, conn: conn, stream: stream, drained: drained}
 	newScanner := framing.NewScanner
-	if l.opts.NULFraming {
+	if sock.gelf {
 		newScanner = framing.NewNULScanner
 	}
 	sc := newScanner(rd, l.opts.MaxMessageBytes)

@@ -167,7 +167,7 @@ func TestTCPAndUDP(t *testing.T) {
 	addrs := s.Addrs()
 	tcpAddr, udpAddr := addrs[0].String(), addrs[1].String()
 	tcpPort, udpPort := uint16(addrs[0].(*net.TCPAddr).Port), uint16(addrs[1].(*net.UDPAddr).Port)
-	if got, want := fmt.Sprint(s.Sockets()), fmt.Sprintf("[tcp %s udp %s]", tcpAddr, udpAddr); got != want {
+	if got, want := fmt.Sprint(s.Sockets()), fmt.Sprintf("[tcp %s syslog udp %s syslog]", tcpAddr, udpAddr); got != want {
 		t.Errorf("Sockets() = %s, want %s", got, want)
 	}
 
@@ -221,5 +221,56 @@ func TestCheck(t *testing.T) {
 	<-done
 	if err := l.Check(); err == nil || !strings.Contains(err.Error(), "shutting down") {
 		t.Errorf("Check() after Run = %v, want shutting down", err)
+	}
+}
+
+// upper is an Assembler that upper-cases each datagram, so that a test sees which were assembled.
+type upper struct{}
+
+func (upper) Add(_ netip.AddrPort, datagram []byte, _ time.Time, dst []byte) ([]byte, error) {
+	return append(dst, strings.ToUpper(string(datagram))...), nil
+}
+
+// TestGELFBesideSyslog serves syslog and GELF ports of each protocol side by side: only the GELF
+// TCP port ends messages at NUL alone, and only the GELF UDP port's datagrams are assembled.
+func TestGELFBesideSyslog(t *testing.T) {
+	ports := testenv.FreePorts(t, 4)
+	s := start(t, Options{TCPPorts: ports[:1], UDPPorts: ports[1:2], GELFTCPPorts: ports[2:3], GELFUDPPorts: ports[3:],
+		Datagrams: upper{}})
+	socks := s.Sockets()
+	if got, want := fmt.Sprint(socks), fmt.Sprintf("[tcp 127.0.0.1:%d syslog tcp 127.0.0.1:%d gelf udp 127.0.0.1:%d syslog udp 127.0.0.1:%d gelf]",
+		ports[0], ports[2], ports[1], ports[3]); got != want {
+		t.Errorf("Sockets() = %s, want %s", got, want)
+	}
+	for _, c := range []struct {
+		network string
+		port    int
+		data    string
+	}{
+		{"tcp", ports[0], "<13>syslog one\n<13>syslog two\n"},
+		{"udp", ports[1], "<13>syslog datagram"},
+		{"tcp", ports[2], "{\"short_message\":\n\"gelf\"}\x00"},
+		{"udp", ports[3], "gelf datagram"},
+	} {
+		conn, err := net.Dial(c.network, fmt.Sprintf("127.0.0.1:%d", c.port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(conn, c.data)
+		conn.Close()
+	}
+	msgs := s.waitMessages(t, 5)
+	byPort := map[uint16][]string{}
+	for _, m := range msgs {
+		byPort[m.Port] = append(byPort[m.Port], m.Msg)
+	}
+	want := map[uint16][]string{
+		uint16(ports[0]): {"<13>syslog one", "<13>syslog two"},
+		uint16(ports[1]): {"<13>syslog datagram"},
+		uint16(ports[2]): {"{\"short_message\":\n\"gelf\"}"},
+		uint16(ports[3]): {"GELF DATAGRAM"},
+	}
+	if diff := cmp.Diff(want, byPort); diff != "" {
+		t.Errorf("messages by port (-want +got):\n%s", diff)
 	}
 }

@@ -35,6 +35,7 @@ const (
 type udpPort struct {
 	port  uint16
 	conns []*net.UDPConn
+	gelf  bool // its datagrams are assembled by Options.Datagrams
 }
 
 // listenUDP binds the sockets of UDP port port on address, readers of them where the system
@@ -92,9 +93,14 @@ func (u *udpPort) close() {
 	}
 }
 
-// readUDP reads the datagrams of one socket until it is closed or its read deadline passes. Each
-// batch of datagrams is stamped with one clock reading and committed once per sender.
-func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
+// readUDP reads the datagrams of one socket of u until it is closed or its read deadline passes.
+// Each batch of datagrams is stamped with one clock reading and committed once per sender.
+func (l *Listener) readUDP(pc *net.UDPConn, u *udpPort, streams Streams) {
+	port := u.port
+	var assembler Assembler // nil: a datagram is a message
+	if u.gelf {
+		assembler = l.opts.Datagrams
+	}
 	r, err := mmsg.NewReader(pc, udpBatch, maxDatagramBytes)
 	if err != nil {
 		l.log.Error("UDP socket cannot be read", "port", port, "error", err)
@@ -104,7 +110,7 @@ func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
 	// grows it: a datagram refused after decompression (a bomb of NULs) would take the grown
 	// buffer with it, and the next would grow another.
 	var message []byte
-	if l.opts.Datagrams != nil {
+	if assembler != nil {
 		message = make([]byte, 0, l.opts.MaxMessageBytes)
 	}
 	recent := newRecentStreams()
@@ -125,8 +131,8 @@ func (l *Listener) readUDP(pc *net.UDPConn, port uint16, streams Streams) {
 		for i := range n {
 			msg, from := r.Datagram(i)
 			truncated := false
-			if l.opts.Datagrams != nil {
-				assembled, err := l.opts.Datagrams.Add(from, msg, received, message[:0])
+			if assembler != nil {
+				assembled, err := assembler.Add(from, msg, received, message[:0])
 				if assembled == nil {
 					if err != nil {
 						l.m.refusedDatagram()

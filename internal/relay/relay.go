@@ -27,8 +27,6 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/kinesyslog/kinesyslog/internal/buffer"
 	"github.com/kinesyslog/kinesyslog/internal/config"
 	"github.com/kinesyslog/kinesyslog/internal/encode"
@@ -70,11 +68,13 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	defer dest.Close(context.WithoutCancel(ctx))
 
-	// The format decides how messages are framed, assembled and stamped.
-	format := formatSyslog(cfg)
-	if cfg.GELF {
-		format = formatGELF(cfg, logger, reg)
-	}
+	// Each port reads syslog or GELF, which decides how its messages are framed, assembled,
+	// stamped and grouped (<prefix>/syslog/<port>, <prefix>/gelf/<port>). GELF's incomplete
+	// chunk sets expire after gelf.DefaultExpiry.
+	syslogPorts, gelfPorts := formatPorts(cfg)
+	syslogStamper := syslog.Stamper{Parser: syslog.Parser{Location: cfg.Timezone}}
+	gelfStamper := gelf.NewStamper(gelf.StamperOptions{Registerer: reg})
+	assembler := gelf.NewAssembler(gelf.Options{MaxMessageBytes: cfg.MaxMessageBytes, Logger: logger, Registerer: reg})
 
 	// SIGHUP reloads the TLS certificate; without a handler it would end the process.
 	hup := make(chan os.Signal, 1)
@@ -82,9 +82,13 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	defer signal.Stop(hup)
 	ln, err := listener.Listen(listener.Options{
 		Address:            cfg.Address,
-		UDPPorts:           cfg.UDPPorts,
-		TCPPorts:           cfg.TCPPorts,
-		TLSPorts:           cfg.TLSPorts,
+		UDPPorts:           syslogPorts.udp,
+		TCPPorts:           syslogPorts.tcp,
+		TLSPorts:           syslogPorts.tls,
+		GELFUDPPorts:       gelfPorts.udp,
+		GELFTCPPorts:       gelfPorts.tcp,
+		GELFTLSPorts:       gelfPorts.tls,
+		Datagrams:          assembler,
 		RELPPorts:          cfg.RELPPorts,
 		RELPTLSPorts:       cfg.RELPTLSPorts,
 		ProxyProtocolPorts: cfg.ProxyProtocolPorts,
@@ -98,8 +102,6 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 		IdleTimeout:        cfg.IdleTimeout,
 		MaxConnections:     cfg.MaxConnections,
 		UDPReaders:         cfg.UDPReaders,
-		NULFraming:         format.nulFraming,
-		Datagrams:          format.datagrams,
 		Logger:             logger,
 		Registerer:         reg,
 	})
@@ -120,8 +122,9 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	if log != nil {
 		released = log
 	}
-	records, err := encode.New(buffers, sp, dest, encode.Options{LogGroupPrefix: cfg.GroupPrefix + "/" + format.name,
-		MaxRecordBytes: dest.Limits().MaxRecordBytes, Log: released, Logger: logger, Registerer: reg})
+	records, err := encode.New(buffers, sp, dest, encode.Options{LogGroupPrefix: cfg.GroupPrefix + "/syslog",
+		PortGroupPrefixes: groupPrefixes(cfg.GroupPrefix+"/gelf", gelfPorts.numbers()),
+		MaxRecordBytes:    dest.Limits().MaxRecordBytes, Log: released, Logger: logger, Registerer: reg})
 	if err != nil {
 		return err
 	}
@@ -146,8 +149,8 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 			logger.Error("destination stopped", "destination", fmt.Sprint(dest), "error", err)
 		}
 	})
-	if format.run != nil {
-		stageGroup.Go(func() { defer health.Stage("gelf")(); format.run(stages) })
+	if len(gelfPorts.udp) > 0 {
+		stageGroup.Go(func() { defer health.Stage("gelf")(); assembler.Run(stages) })
 	}
 	var logDone chan error
 	if log != nil {
@@ -164,7 +167,8 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	spooled := make(chan error, 1)
 	go func() { defer health.Stage("records")(); spooled <- records.Run(window) }()
 
-	streams := event.NewStreams(buffers, format.stamper, log, format.code)
+	streams := event.NewStreams(buffers, syslogStamper, log, event.FormatSyslog)
+	streams.Read(event.FormatGELF, gelfStamper, gelfPorts.numbers()...)
 	if log != nil {
 		// What an earlier run accepted and did not spool goes first, before any new message.
 		n, err := streams.Replay()
@@ -198,32 +202,4 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	logger.Info("relay stopped", "spooled_records", sp.Len())
 	return shutdownErr
-}
-
-// format is what differs between syslog and GELF listeners.
-type format struct {
-	name       string // in the logGroup: <prefix>/<name>/<port>
-	code       uint8  // the intake log's format of entries (event.FormatSyslog, ...)
-	stamper    event.Stamper
-	nulFraming bool                        // TCP and TLS messages end at NUL only
-	datagrams  listener.Assembler          // nil: a datagram is a message
-	run        func(context.Context) error // background work, until the context is done
-}
-
-func formatSyslog(cfg config.Config) format {
-	return format{name: "syslog", code: event.FormatSyslog, stamper: syslog.Stamper{Parser: syslog.Parser{Location: cfg.Timezone}}}
-}
-
-// formatGELF reads GELF 1.1: NUL-delimited JSON over TCP and TLS; chunked, gzip or zlib
-// datagrams over UDP, whose incomplete chunk sets expire after gelf.DefaultExpiry.
-func formatGELF(cfg config.Config, logger *slog.Logger, reg prometheus.Registerer) format {
-	assembler := gelf.NewAssembler(gelf.Options{MaxMessageBytes: cfg.MaxMessageBytes, Logger: logger, Registerer: reg})
-	return format{
-		name:       "gelf",
-		code:       event.FormatGELF,
-		stamper:    gelf.NewStamper(gelf.StamperOptions{Registerer: reg}),
-		nulFraming: true,
-		datagrams:  assembler,
-		run:        assembler.Run,
-	}
 }
