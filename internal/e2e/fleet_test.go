@@ -3,14 +3,17 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,10 +46,18 @@ const (
 	haproxyBufSize = 16384
 )
 
-// fleetHAProxyConfig balances the frontend port round robin over the relays' ports in TCP mode
-// with send-proxy-v2, checks each relay's /readyz on its metrics port, and sends a connection
-// refused by a relay to another (retries with redispatch), as an NLB target group does.
-func fleetHAProxyConfig(frontend int, relays, metrics []int) string {
+// fleetListen is one port of the balancer: its frontend and the relays' port behind it.
+type fleetListen struct {
+	name     string
+	frontend int
+	relays   []int // the port on each relay
+}
+
+// fleetHAProxyConfig balances each frontend port round robin over the relays' ports in TCP mode
+// (TLS passes through) with send-proxy-v2, checks each relay's /readyz on its metrics port, and
+// sends a connection refused by a relay to another (retries with redispatch), as an NLB target
+// group does.
+func fleetHAProxyConfig(listens []fleetListen, metrics []int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
     nbthread 1
@@ -58,14 +69,13 @@ defaults
     timeout server 30s
     retries 3
     option redispatch 1
-listen syslog
-    bind 127.0.0.1:%d
-    balance roundrobin
-    option httpchk GET /readyz
-`, haproxyBufSize, frontend)
-	for i, port := range relays {
-		// A check on another port carries no PROXY header.
-		fmt.Fprintf(&b, "    server relay%d 127.0.0.1:%d send-proxy-v2 check port %d inter 100ms fall 2 rise 2\n", i, port, metrics[i])
+`, haproxyBufSize)
+	for _, l := range listens {
+		fmt.Fprintf(&b, "listen %s\n    bind 127.0.0.1:%d\n    balance roundrobin\n    option httpchk GET /readyz\n", l.name, l.frontend)
+		for i, port := range l.relays {
+			// A check on another port carries no PROXY header.
+			fmt.Fprintf(&b, "    server relay%d 127.0.0.1:%d send-proxy-v2 check port %d inter 100ms fall 2 rise 2\n", i, port, metrics[i])
+		}
 	}
 	return b.String()
 }
@@ -78,11 +88,12 @@ type fleetConn struct {
 }
 
 // A fleetSender writes numbered messages octet-counted from a loopback address of its own
-// through the balancer, reconnecting every fleetRebind messages and, after a failed write, from
-// the first message the kernel did not take whole, as rsyslog does.
+// through the balancer, over TCP or TLS, reconnecting every fleetRebind messages and, after a
+// failed write, from the first message the kernel did not take whole, as rsyslog does.
 type fleetSender struct {
 	id    string
 	ip    net.IP
+	tls   *tls.Config // nil for plain TCP
 	stop  chan struct{}
 	done  chan struct{}
 	rnd   *rand.Rand
@@ -92,8 +103,8 @@ type fleetSender struct {
 	err   error // why it stopped early; read after done
 }
 
-func startFleetSender(t *testing.T, id string, ip net.IP, frontend string) *fleetSender {
-	s := &fleetSender{id: id, ip: ip, stop: make(chan struct{}), done: make(chan struct{}),
+func startFleetSender(t *testing.T, id string, ip net.IP, frontend string, conf *tls.Config) *fleetSender {
+	s := &fleetSender{id: id, ip: ip, tls: conf, stop: make(chan struct{}), done: make(chan struct{}),
 		rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), raw: make([]byte, fleetPayload*3/4+3)}
 	t.Cleanup(s.halt)
 	go s.run(frontend)
@@ -109,7 +120,10 @@ func (s *fleetSender) run(frontend string) {
 			s.err = err
 			return
 		}
-		c := s.session(conn.(*net.TCPConn), n)
+		if s.tls != nil {
+			conn = tls.Client(conn, s.tls)
+		}
+		c := s.session(conn, n)
 		conn.Close()
 		s.mu.Lock()
 		s.conns = append(s.conns, c)
@@ -123,9 +137,9 @@ func (s *fleetSender) run(frontend string) {
 }
 
 // session writes from message n until fleetRebind messages are written or the sender is
-// stopped, then half-closes and waits for the relay's close, which comes once the relay has
-// read everything; or until a write fails.
-func (s *fleetSender) session(conn *net.TCPConn, n int) fleetConn {
+// stopped, then half-closes (TLS: close_notify) and waits for the relay's close, which comes once
+// the relay has read everything; or until a write fails.
+func (s *fleetSender) session(conn net.Conn, n int) fleetConn {
 	c := fleetConn{first: n, next: n, opened: time.Now()}
 	var buf bytes.Buffer
 	var ends []int
@@ -150,7 +164,7 @@ func (s *fleetSender) session(conn *net.TCPConn, n int) fleetConn {
 		}
 		time.Sleep(fleetPace)
 	}
-	conn.CloseWrite()
+	conn.(interface{ CloseWrite() error }).CloseWrite()
 	conn.SetReadDeadline(time.Now().Add(faultDeadline))
 	_, err := io.Copy(io.Discard, conn)
 	c.broken, c.closed = err != nil, time.Now()
@@ -181,12 +195,15 @@ func fleetFrameBytes(id string, n int) int {
 
 // tcpQueues returns the bytes queued in the kernel, sent and not acknowledged or received and
 // not read, on the TCP connections with an end on one of ports, and how many established ones
-// have remote as their remote end.
-func tcpQueues(t *testing.T, ports []int, remote int) (queued, toRemote int) {
+// have one of remotes as their remote end.
+func tcpQueues(t *testing.T, ports, remotes []int) (queued, toRemote int) {
 	t.Helper()
-	want := map[int]bool{}
+	want, to := map[int]bool{}, map[int]bool{}
 	for _, p := range ports {
 		want[p] = true
+	}
+	for _, p := range remotes {
+		want[p], to[p] = true, true
 	}
 	for _, name := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		b, err := os.ReadFile(name)
@@ -209,7 +226,7 @@ func tcpQueues(t *testing.T, ports []int, remote int) (queued, toRemote int) {
 			txq, _ := strconv.ParseInt(tx, 16, 64)
 			rxq, _ := strconv.ParseInt(rx, 16, 64)
 			queued += int(txq + rxq)
-			if rem == remote && f[3] == "01" { // ESTABLISHED
+			if to[rem] && f[3] == "01" { // ESTABLISHED
 				toRemote++
 			}
 		}
@@ -242,8 +259,8 @@ func maxSyncSeconds(series map[string]float64) float64 {
 }
 
 // TestFleet runs two relays, each with its own spool and intake log, behind HAProxy
-// (send-proxy-v2, round robin, health checks on /readyz) and four senders from 127.0.0.2 to 127.0.0.5
-// sharing the load through it. One relay is killed with SIGKILL mid-load and started again on the
+// (send-proxy-v2, round robin, health checks on /readyz) and four senders from 127.0.0.2 to
+// 127.0.0.5 sharing the load through it, two over TCP and two over TLS passed through. One relay is killed with SIGKILL mid-load and started again on the
 // same spool, log and port; the senders reconnect and go on. Every message is delivered but, on
 // connections open at the kill, a tail no longer than what the kernel's socket buffers, HAProxy's
 // buffers and the killed relay's last sync held; each relay's records carry the sender's address
@@ -251,26 +268,39 @@ func maxSyncSeconds(series map[string]float64) float64 {
 func TestFleet(t *testing.T) {
 	haproxy := Program(t, "haproxy")
 	srv := firehosetest.Start(t, firehosetest.Config{})
-	ports := testenv.FreePorts(t, 5)
-	relayPorts, metricsPorts, frontend := ports[:2], ports[2:4], net.JoinHostPort("127.0.0.1", Port(ports[4]))
+	pki := NewPKI(t, "server CA")
+	cert := pki.Issue(t, CertOptions{CommonName: "localhost", Hosts: []string{"localhost"}})
+	ports := testenv.FreePorts(t, 8)
+	listens := []fleetListen{
+		{name: "syslog_tcp", frontend: ports[0], relays: ports[2:4]},
+		{name: "syslog_tls", frontend: ports[1], relays: ports[4:6]},
+	}
+	tcpPorts, tlsPorts, metricsPorts := listens[0].relays, listens[1].relays, ports[6:8]
 	start := func(i int, spoolDir string) *faultRelay {
-		return startLogRelay(t, srv, faultOptions{tcpPort: relayPorts[i], spoolDir: spoolDir,
+		return startLogRelay(t, srv, faultOptions{tcpPort: tcpPorts[i], spoolDir: spoolDir,
 			metrics: net.JoinHostPort("127.0.0.1", Port(metricsPorts[i])),
-			args:    []string{"--proxy-protocol", Port(relayPorts[i]), "--intake-sync-interval", fleetSyncInterval.String()}})
+			args: []string{"--tls-port", Port(tlsPorts[i]), "--cert", cert.CertFile, "--key", cert.KeyFile,
+				"--proxy-protocol", Port(tcpPorts[i]), "--proxy-protocol", Port(tlsPorts[i]),
+				"--intake-sync-interval", fleetSyncInterval.String()}})
 	}
 	relays := []*faultRelay{start(0, ""), start(1, "")}
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(conf, []byte(fleetHAProxyConfig(ports[4], relayPorts, metricsPorts)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(fleetHAProxyConfig(listens, metricsPorts)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	startDaemon(t, "haproxy", exec.Command(haproxy, "-db", "-f", conf), DaemonOptions{Dir: dir, Ready: Accepting("tcp", frontend)})
+	frontend := func(l fleetListen) string { return net.JoinHostPort("127.0.0.1", Port(l.frontend)) }
+	startDaemon(t, "haproxy", exec.Command(haproxy, "-db", "-f", conf), DaemonOptions{Dir: dir, Ready: Accepting("tcp", frontend(listens[1]))})
 
 	senders := make([]*fleetSender, fleetSenders)
 	streams := map[string]string{} // sender id -> its address, the logStream of its records
 	for i := range senders {
 		ip := net.IPv4(127, 0, 0, byte(2+i))
-		senders[i] = startFleetSender(t, fmt.Sprintf("fleet%d", i), ip, frontend)
+		l, conf := listens[0], (*tls.Config)(nil)
+		if i%2 == 1 {
+			l, conf = listens[1], pki.ClientConfig(nil)
+		}
+		senders[i] = startFleetSender(t, fmt.Sprintf("fleet%d", i), ip, frontend(l), conf)
 		streams[senders[i].id] = ip.String()
 	}
 	const received = "kinesyslog_messages_received_total"
@@ -289,7 +319,7 @@ func TestFleet(t *testing.T) {
 	byteRate := (last["kinesyslog_message_bytes_received_total"] - before["kinesyslog_message_bytes_received_total"]) /
 		lastAt.Sub(beforeAt).Seconds()
 	maxSync := maxSyncSeconds(last)
-	queued, victimConns := tcpQueues(t, []int{ports[4], relayPorts[0]}, relayPorts[0])
+	queued, victimConns := tcpQueues(t, []int{listens[0].frontend, listens[1].frontend}, []int{tcpPorts[0], tlsPorts[0]})
 	snapAt := time.Now()
 	victim.kill9(t)
 	killAt := time.Now()
@@ -318,34 +348,33 @@ func TestFleet(t *testing.T) {
 		r.waitReceived(t, 0)
 		stopClean(t, r)
 	}
-	checkFleet(t, srv, senders, streams, relayPorts, killAt, bound)
+	groups := map[string]int{} // logGroup -> the relay whose port it names
+	for i := range relays {
+		groups[syslogGroup(tcpPorts[i])], groups[syslogGroup(tlsPorts[i])] = i, i
+	}
+	checkFleet(t, srv, senders, streams, groups, killAt, bound)
 	t.Logf("the restarted relay replayed %.0f messages from its intake log", replayed)
 }
 
-// checkFleet checks what the fleet delivered: each record from a relay's port with its sender's
-// address as logStream, and every message the senders wrote but a tail of the connections open
-// at the kill of relay 0, within bound bytes in all.
-func checkFleet(t *testing.T, srv *firehosetest.Server, senders []*fleetSender, streams map[string]string, relayPorts []int, killAt time.Time, bound int) {
+// checkFleet checks what the fleet delivered: each record from a relay's port (groups: the
+// relay of each logGroup) with its sender's address as logStream, and every message the senders
+// wrote but a tail of the connections open at the kill of relay 0, within bound bytes in all.
+func checkFleet(t *testing.T, srv *firehosetest.Server, senders []*fleetSender, streams map[string]string, groups map[string]int, killAt time.Time, bound int) {
 	t.Helper()
 	recs := FirehoseRecords(t, srv)
 	counts := countTokens(t, recs)
 	relayOf := map[string]int{} // token -> the relay that delivered it
-	perRelay := make([]int, len(relayPorts))
+	perGroup := map[string]int{}
 	badStream := 0
 	for _, rec := range recs {
-		relay := -1
-		for i, p := range relayPorts {
-			if rec.LogGroup == syslogGroup(p) {
-				relay = i
-			}
-		}
-		if relay < 0 {
+		relay, ok := groups[rec.LogGroup]
+		if !ok {
 			t.Fatalf("a record of log group %s, not of a relay's port", rec.LogGroup)
 		}
 		for _, ev := range rec.LogEvents {
 			tok := faultToken.FindString(ev.Message)
 			relayOf[tok] = relay
-			perRelay[relay]++
+			perGroup[rec.LogGroup]++
 			id, _, _ := strings.Cut(strings.TrimPrefix(tok, "tok-"), "-")
 			if want := streams[id]; rec.LogStream != want {
 				if badStream++; badStream <= 10 {
@@ -354,10 +383,11 @@ func checkFleet(t *testing.T, srv *firehosetest.Server, senders []*fleetSender, 
 			}
 		}
 	}
-	t.Logf("events delivered by relay 0: %d, by relay 1: %d", perRelay[0], perRelay[1])
-	for i, n := range perRelay {
-		if n == 0 {
-			t.Errorf("relay %d delivered nothing: the balancer did not share the load", i)
+	for _, group := range slices.Sorted(maps.Keys(groups)) {
+		relay := groups[group]
+		t.Logf("events delivered by relay %d in %s: %d", relay, group, perGroup[group])
+		if perGroup[group] == 0 {
+			t.Errorf("relay %d delivered nothing in %s: the balancer did not share the load", relay, group)
 		}
 	}
 
