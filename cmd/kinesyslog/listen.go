@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -39,10 +40,10 @@ true, false, yes or no, and a flag on the command line wins over the environment
 			if err := cfg.Load(cmd.Flags(), a.lookupEnv); err != nil {
 				return err
 			}
-			if err := cfg.Validate(); err != nil {
-				return err
-			}
 			logger := newLogger(a.stderr, cfg)
+			if err := cfg.Validate(); err != nil {
+				return inJSONLog(logger, cfg, "invalid configuration", err)
+			}
 			for _, v := range config.UnknownEnv(cmd.Flags(), a.environ()) {
 				logger.Warn("environment variable ignored: no option reads it", "variable", v.Name, "did_you_mean", v.Closest)
 			}
@@ -61,7 +62,7 @@ true, false, yes or no, and a flag on the command line wins over the environment
 			defer close(done)
 			go a.exitOnSecondSignal(logger, sigs, done)
 			if err := a.relay(ctx, cfg, logger); err != nil {
-				return failure{err}
+				return inJSONLog(logger, cfg, "relay failed", failure{err})
 			}
 			return nil
 		},
@@ -83,6 +84,18 @@ func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// inJSONLog returns err, first written to logger, one Error line per line of err, when cfg asks
+// for a JSON log: a log shipper then reads only JSON lines, the last saying why the relay ended.
+func inJSONLog(logger *slog.Logger, cfg config.Config, msg string, err error) error {
+	if cfg.LogFormat != config.LogFormatJSON {
+		return err
+	}
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		logger.Error(msg, "error", line)
+	}
+	return logged{err}
 }
 
 // exitOnSecondSignal ends the process at once, with exitFailure, on the second SIGTERM or SIGINT:

@@ -74,6 +74,12 @@ type failure struct{ error }
 
 func (f failure) Unwrap() error { return f.error }
 
+// logged marks an error already written to the relay's log, as --log-format json writes it, so
+// that run does not print it again in another form.
+type logged struct{ error }
+
+func (l logged) Unwrap() error { return l.error }
+
 // run executes the command line args and returns the exit code, having printed any error to
 // stderr, one problem per line.
 func (a *app) run(ctx context.Context, args []string) int {
@@ -83,8 +89,10 @@ func (a *app) run(ctx context.Context, args []string) int {
 	if err == nil {
 		return exitOK
 	}
-	for line := range strings.SplitSeq(err.Error(), "\n") {
-		fmt.Fprintf(a.stderr, "kinesyslog: %s\n", line)
+	if _, ok := errors.AsType[logged](err); !ok {
+		for line := range strings.SplitSeq(err.Error(), "\n") {
+			fmt.Fprintf(a.stderr, "kinesyslog: %s\n", line)
+		}
 	}
 	if _, ok := errors.AsType[failure](err); ok {
 		return exitFailure

@@ -242,30 +242,51 @@ func TestListenWarnsOfUnknownVariables(t *testing.T) {
 	}
 }
 
+// TestListenLogFormat checks that with --log-format json everything written to stderr is a JSON
+// line, also why the relay could not start or failed.
 func TestListenLogFormat(t *testing.T) {
-	in := invocation{
-		args: []string{"listen", "--tcp-port", "5514", "--spool-dir", "/spool", "--log-format", "json"},
-		env:  map[string]string{"KINESYSLOG_STRAEM": "logs", "KINESYSLOG_OUTPUT": "/out"},
-		relay: func(_ context.Context, _ config.Config, logger *slog.Logger) error {
-			logger.Info("relay started", "listeners", []string{"tcp 0.0.0.0:5514"})
-			return nil
-		},
+	tests := []struct {
+		name  string
+		args  []string
+		relay error
+		code  int
+		want  []string // level and message of each line
+	}{
+		{name: "runs", code: exitOK,
+			want: []string{"WARN environment variable ignored: no option reads it", "INFO relay started"}},
+		{name: "relay fails", relay: errors.New("listen tcp 0.0.0.0:5514: bind: address already in use"), code: exitFailure,
+			want: []string{"WARN environment variable ignored: no option reads it", "INFO relay started",
+				"ERROR relay failed listen tcp 0.0.0.0:5514: bind: address already in use"}},
+		{name: "invalid configuration", args: []string{"--udp-port", "70000", "--max-connections", "-1"}, code: exitUsage,
+			want: []string{"ERROR invalid configuration --udp-port 70000: want a port from 1 to 65535, or 0 to disable",
+				"ERROR invalid configuration --max-connections -1: want 0 (no limit) or more"}},
 	}
-	r := in.run(t)
-	if r.code != exitOK {
-		t.Fatalf("kinesyslog %q = %d, stderr %q; want 0", in.args, r.code, r.stderr)
-	}
-	var msgs []string
-	for line := range strings.Lines(r.stderr) {
-		var entry struct{ Level, Msg string }
-		if err := json.Unmarshal([]byte(line), &entry); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		msgs = append(msgs, entry.Level+" "+entry.Msg)
-	}
-	want := []string{"WARN environment variable ignored: no option reads it", "INFO relay started"}
-	if diff := cmp.Diff(want, msgs); diff != "" {
-		t.Errorf("--log-format json: log mismatch (-want +got):\n%s", diff)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := invocation{
+				args: append([]string{"listen", "--tcp-port", "5514", "--spool-dir", "/spool", "--log-format", "json"}, tt.args...),
+				env:  map[string]string{"KINESYSLOG_STRAEM": "logs", "KINESYSLOG_OUTPUT": "/out"},
+				relay: func(_ context.Context, _ config.Config, logger *slog.Logger) error {
+					logger.Info("relay started", "listeners", []string{"tcp 0.0.0.0:5514 syslog"})
+					return tt.relay
+				},
+			}
+			r := in.run(t)
+			if r.code != tt.code {
+				t.Errorf("kinesyslog %q = %d, want %d", in.args, r.code, tt.code)
+			}
+			var lines []string
+			for line := range strings.Lines(r.stderr) {
+				var entry struct{ Level, Msg, Error string }
+				if err := json.Unmarshal([]byte(line), &entry); err != nil {
+					t.Fatalf("stderr line %q is not JSON: %v", line, err)
+				}
+				lines = append(lines, strings.TrimSpace(entry.Level+" "+entry.Msg+" "+entry.Error))
+			}
+			if diff := cmp.Diff(tt.want, lines); diff != "" {
+				t.Errorf("--log-format json: log mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
