@@ -118,7 +118,8 @@ func dashboardMetrics(t *testing.T, path string) map[string][]string {
 // TestDashboard checks that every metric the Grafana dashboard queries is one the relay exports.
 // It runs the real relay against the Firehose test server with every stage the dashboard shows
 // (TCP, UDP, TLS, RELP, the intake log), a throttled call and a refused record so that the
-// series by error code exist, and a second relay reading GELF, and scrapes their /metrics.
+// series by error code exist, a relay delivering to two streams and one reading GELF, and
+// scrapes their /metrics.
 func TestDashboard(t *testing.T) {
 	queried := dashboardMetrics(t, dashboardFile)
 
@@ -144,10 +145,16 @@ func TestDashboard(t *testing.T) {
 	for _, name := range []string{"kinesyslog_upload_call_errors_total", "kinesyslog_upload_failed_records_total", "kinesyslog_upload_delivered_records_total"} {
 		r.waitMetric(t, name, "above 0", func(v float64) bool { return v > 0 })
 	}
+	// A relay that spreads its calls over two streams, for the metrics by stream, and one that
+	// reads GELF.
+	streams := firehosetest.Start(t, firehosetest.Config{Streams: []string{"dashboard-a", "dashboard-b"}})
+	args, env := FirehoseArgs(streams)
+	spread := Start(t, Options{Args: append(args, "--stream", streams.Config().Streams[1],
+		"--address", "127.0.0.1", "--tcp-port", Port(testenv.FreePort(t))), Env: env, Metrics: true})
 	gelf := Start(t, Options{Args: []string{"--gelf", "--output", filepath.Join(t.TempDir(), "out"),
 		"--address", "127.0.0.1", "--udp-port", Port(testenv.FreePort(t))}, Metrics: true})
 	exported := map[string]bool{}
-	for _, relay := range []*Relay{r.Relay, gelf} {
+	for _, relay := range []*Relay{r.Relay, spread, gelf} {
 		for series := range relay.Scrape(t) {
 			name, _, _ := strings.Cut(series, "{")
 			exported[name] = true
