@@ -1,7 +1,11 @@
 // Package firehose is the Amazon Data Firehose destination of the relay: an
-// [upload.Destination] that sends spooled records with PutRecordBatch. [Open] checks that the
-// delivery stream is ACTIVE (DescribeDeliveryStream) and learns the account ID that becomes the
-// records' owner.
+// [upload.Destination] that sends spooled records with PutRecordBatch. [Open] checks that each
+// delivery stream is ACTIVE (DescribeDeliveryStream), that all are of one account
+// ([ErrAccountsDiffer] otherwise), and learns the account ID that becomes the records' owner.
+// With several streams, each call's records are spread over them by a [spread.Spreader], each
+// stream paced at a rate learned from its throttling answers; a throttled call wraps
+// [upload.ErrThrottled] and a throttled record is [upload.Result.Throttled]. With one, every
+// call goes to it.
 //
 // Its [Destination.Limits] are the service's quotas, [MaxBatchRecords] records and
 // [MaxBatchBytes] bytes per call, [MaxRecordBytes] bytes per record: the record stage sizes

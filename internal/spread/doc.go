@@ -8,28 +8,33 @@
 // # Spreading
 //
 // [Spreader.Put] cuts the records it is given into chunks, in order, and gives each chunk to the
-// stream that can send it soonest: each stream is a token bucket of bytes (its rate, and a second
-// of it saved up at most, but never less than one record of the largest size), as the service's
-// quota is; a chunk holds what the chosen stream's bucket holds, at most Limits' records and
-// bytes. The chunks are sent at once, each when its stream's bucket has its bytes, and the
-// answers put back together in the records' order: Put returns one upload.Result per record, a
-// RecordID only for what a stream stored. A record refused, or caught in a chunk that failed, is
-// sent again by the uploader in a later call, possibly to another stream: nothing is lost or
-// duplicated by the spreading, as a record leaves the spool only on a RecordID. Put returns an
-// error only when every chunk failed as a whole, so that the uploader sees a timeout or a batch
-// refused for its size as it would from one stream.
+// stream that can send it soonest. Each stream is a token bucket of bytes at its rate that saves
+// up half a second of it (half of what the service's quota saves up, so that calls that reach the
+// service closer together than they were sent still find room), and never less than one record
+// of the largest size; a chunk holds half a second of the rate, at least one record, at most
+// Limits' records and bytes. A chunk is given to a stream at most half a second before its bucket
+// holds it (Put waits to cut the next one otherwise), and one that waits while its stream's rate
+// is cut waits again at the new rate. The chunks are sent as soon as their buckets hold them and
+// the answers put back together in the records' order: Put returns one upload.Result per
+// record, a RecordID only for what a stream stored. A record refused, or caught in a chunk that
+// failed, is sent again by the uploader in a later call, possibly to another stream: nothing is
+// lost or duplicated by the spreading, as a record leaves the spool only on a RecordID. Put
+// returns an error only when every chunk failed as a whole, so that the uploader sees a timeout
+// or a batch refused for its size as it would from one stream.
 //
 // # Learning each stream's rate
 //
-// A stream starts at Options.InitialRate (1 MiB/s, the smallest regional Firehose quota) and
-// grows by a quarter after each chunk answered with no record throttled that had to wait for the
-// bucket (a chunk that did not wait says nothing of the quota), until the first throttling
-// answer. A throttling answer (the call refused with upload.ErrThrottled, or records with
-// upload.Result.Throttled) cuts the rate to 80% of the lower of the rate and what the stream
-// delivered over the last two seconds, and empties its bucket; from then on each such clean
-// chunk adds 0.5% of the rate found at the last cut, so that the rate stays close under the quota
-// with few throttled calls (AIMD, as TCP's congestion window). Chunks sent under the rate before
-// a cut do not cut it again: their throttles are the same congestion.
+// A stream starts at Options.InitialRate (1 MiB/s, the smallest regional Firehose quota) and,
+// until its first throttling answer, grows by a quarter after each chunk answered with no record
+// throttled that had to wait for the bucket (a chunk that did not wait says nothing of the
+// quota). A throttling answer (the call refused with upload.ErrThrottled, or records with
+// upload.Result.Throttled) takes the rate the stream stored at over the last two seconds (or the
+// rate, when lower) as the rate found, cuts the rate to 80% of it and empties the bucket; each
+// clean chunk that waited then adds an eighth of what the rate lacks of the rate found, and at
+// least 0.5% of it, so that the rate is soon back close under the quota and probes past it
+// slowly (additive increase, multiplicative decrease, with a concave recovery as in TCP CUBIC).
+// Chunks given under the rate before a cut do not cut it again: their throttles are the same
+// congestion.
 //
 // # Failing streams
 //

@@ -10,19 +10,28 @@ import (
 
 // How a stream's rate is learned (see the package documentation).
 const (
-	// burst is how much of its rate a stream's bucket saves up: a second, as the service's
-	// quota does.
-	burst = time.Second
+	// burst is how much of its rate a stream's bucket saves up: half a second, half of what the
+	// service's quota saves up, so that calls that reach the service closer together than they
+	// were sent still find room there.
+	burst = 500 * time.Millisecond
 	// slowStartGrowth multiplies the rate after each clean chunk that waited, until the first
 	// throttle.
 	slowStartGrowth = 1.25
 	// cutFactor multiplies the rate, or the rate delivered when lower, at a throttle.
 	cutFactor = 0.8
-	// growthDivisor divides the rate found at the last cut into the step added after each clean
-	// chunk that waited: a cut of a fifth is grown back in about forty chunks.
-	growthDivisor = 200
-	// measureWindow is how far back the rate a stream delivered is measured.
+	// recoverDivisor divides what the rate lacks of the rate found at the last cut into the step
+	// added after each clean chunk that waited: what a cut took is mostly back within a few
+	// chunks, the service's bucket having refilled meanwhile.
+	recoverDivisor = 8
+	// probeDivisor divides the rate found at the last cut into the least step added after each
+	// clean chunk that waited: past that rate, the quota is probed by half a percent a chunk.
+	probeDivisor = 200
+	// measureWindow is how far back the rate a stream delivered is measured, and measureLeast
+	// the least time the chunks measured must span.
 	measureWindow = 2 * time.Second
+	measureLeast  = time.Second
+	// horizon is how far ahead of their start chunks are given to a stream.
+	horizon = 500 * time.Millisecond
 	// minRate and maxRate bound a stream's rate, in bytes per second.
 	minRate = 16 << 10
 	maxRate = 1 << 30
@@ -41,11 +50,10 @@ type pace struct {
 	tokens    float64 // bytes in the bucket at last; negative when chunks wait for bytes yet to come
 	last      time.Time
 	slowStart bool
-	step      float64 // bytes per second added after a clean chunk that waited, once not in slow start
+	found     float64 // the rate found at the last cut, once not in slow start
 	epoch     uint64  // counts the cuts
 
-	delivered []sample // what the stream stored within measureWindow
-	since     time.Time
+	delivered []sample // what the stream stored of chunks started within measureWindow
 
 	failures int
 	retryAt  time.Time // while failing, the stream takes no chunk before this
@@ -53,7 +61,7 @@ type pace struct {
 	backoff  backoff.Backoff
 }
 
-// A sample is the bytes one call stored, and when.
+// A sample is the bytes one chunk stored, and when it started.
 type sample struct {
 	at    time.Time
 	bytes int
@@ -67,7 +75,6 @@ func newPace(st Stream, o Options, m *metrics, now time.Time) *pace {
 		slowStart:      true,
 		maxRecordBytes: o.Limits.MaxRecordBytes,
 		last:           now,
-		since:          now,
 		backoff:        backoff.Backoff{Base: o.RetryBase, Max: o.RetryMax},
 	}
 	p.setRate(float64(o.InitialRate))
@@ -96,7 +103,8 @@ func (p *pace) refill(now time.Time) {
 // limits, one at least, and when it could start.
 func (p *pace) offer(records [][]byte, limits upload.Limits, now time.Time) *chunk {
 	p.refill(now)
-	size := min(p.capacity, float64(limits.MaxBatchBytes))
+	// A chunk holds a burst's worth of the rate, or one record when that is less.
+	size := min(p.rate*burst.Seconds(), float64(limits.MaxBatchBytes))
 	n, bytes := 0, 0
 	for n < len(records) && n < limits.MaxRecords {
 		if n > 0 && float64(bytes+len(records[n])) > size {
@@ -105,13 +113,19 @@ func (p *pace) offer(records [][]byte, limits upload.Limits, now time.Time) *chu
 		bytes += len(records[n])
 		n++
 	}
-	c := &chunk{pace: p, records: records[:n], bytes: bytes, start: now, epoch: p.epoch}
-	if short := float64(bytes) - p.tokens; short > 0 {
-		c.start = now.Add(time.Duration(short / p.rate * float64(time.Second)))
-		c.waited = true
-	}
+	c := &chunk{pace: p, records: records[:n], bytes: bytes, start: p.schedule(bytes, now), epoch: p.epoch}
+	c.waited = c.start.After(now)
 	c.exclusive = p.failures > 0
 	return c
+}
+
+// schedule returns when the bucket, up to date at now, holds bytes.
+func (p *pace) schedule(bytes int, now time.Time) time.Time {
+	short := float64(bytes) - p.tokens
+	if short <= 0 {
+		return now
+	}
+	return now.Add(time.Duration(short / p.rate * float64(time.Second)))
 }
 
 // take takes c's bytes from the bucket, which may go below zero: later chunks wait the longer.
@@ -162,7 +176,7 @@ func (p *pace) settle(c *chunk, results []upload.Result, err error, cancelled bo
 	}
 	p.metrics.records.Add(float64(records))
 	p.metrics.bytes.Add(float64(bytes))
-	p.record(now, bytes)
+	p.record(c.start, now, bytes)
 	switch {
 	case throttled:
 		p.throttled(c, now)
@@ -195,7 +209,7 @@ func (p *pace) throttled(c *chunk, now time.Time) {
 		base = measured
 	}
 	p.slowStart = false
-	p.step = base / growthDivisor
+	p.found = base
 	p.setRate(base * cutFactor)
 	// The service's bucket is empty now: so is this one.
 	p.tokens = min(p.tokens, 0)
@@ -203,16 +217,16 @@ func (p *pace) throttled(c *chunk, now time.Time) {
 
 // grow raises the rate after a clean chunk that had to wait for the bucket.
 func (p *pace) grow() {
-	rate := p.rate + p.step
+	rate := p.rate + max((p.found-p.rate)/recoverDivisor, p.found/probeDivisor)
 	if p.slowStart {
 		rate = p.rate * slowStartGrowth
 	}
 	p.setRate(rate)
 }
 
-// record counts bytes stored at now, for measured.
-func (p *pace) record(now time.Time, bytes int) {
-	p.delivered = append(p.delivered, sample{now, bytes})
+// record counts bytes stored by a chunk that started at start, for measured.
+func (p *pace) record(start, now time.Time, bytes int) {
+	p.delivered = append(p.delivered, sample{start, bytes})
 	drop := 0
 	for drop < len(p.delivered) && now.Sub(p.delivered[drop].at) > measureWindow {
 		drop++
@@ -220,17 +234,22 @@ func (p *pace) record(now time.Time, bytes int) {
 	p.delivered = p.delivered[drop:]
 }
 
-// measured returns the rate the stream stored at over the last measureWindow, once it has been
-// in use that long.
+// measured returns the rate the stream stored at from the start of the oldest chunk within
+// measureWindow until now, when that spans measureLeast at least. The oldest chunk's own bytes
+// are left out: the bucket had saved them up before it started.
 func (p *pace) measured(now time.Time) (float64, bool) {
-	if now.Sub(p.since) < measureWindow {
-		return 0, false
-	}
-	total := 0
+	total, oldest := 0, sample{at: now}
 	for _, s := range p.delivered {
 		if now.Sub(s.at) <= measureWindow {
 			total += s.bytes
+			if s.at.Before(oldest.at) {
+				oldest = s
+			}
 		}
 	}
-	return float64(total) / measureWindow.Seconds(), true
+	span := now.Sub(oldest.at)
+	if span < measureLeast {
+		return 0, false
+	}
+	return float64(total-oldest.bytes) / span.Seconds(), true
 }

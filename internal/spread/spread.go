@@ -117,14 +117,20 @@ type chunk struct {
 func (s *Spreader) Put(ctx context.Context, records [][]byte) ([]upload.Result, error) {
 	results := make([]upload.Result, len(records))
 	var chunks []*chunk
+	var wg sync.WaitGroup
 	for i := 0; i < len(records); {
-		c := s.reserve(records[i:], time.Now())
+		c, wait := s.reserve(records[i:], time.Now())
+		if c == nil {
+			if sleep(ctx, wait) != nil {
+				// The rest was never given to a stream.
+				chunks = append(chunks, &chunk{records: records[i:], results: results[i:], err: ctx.Err()})
+				break
+			}
+			continue
+		}
 		c.results = results[i : i+len(c.records)]
 		chunks = append(chunks, c)
 		i += len(c.records)
-	}
-	var wg sync.WaitGroup
-	for _, c := range chunks {
 		wg.Go(func() { c.err = s.send(ctx, c) })
 	}
 	wg.Wait()
@@ -146,6 +152,7 @@ func (s *Spreader) Put(ctx context.Context, records [][]byte) ([]upload.Result, 
 		if c.err == nil {
 			continue
 		}
+		// A chunk never given to a stream failed too: its records go again.
 		for i := range c.results {
 			c.results[i] = upload.Result{ErrorCode: upload.ErrorCode(c.err), ErrorMessage: c.err.Error(),
 				Throttled: errors.Is(c.err, upload.ErrThrottled)}
@@ -155,8 +162,10 @@ func (s *Spreader) Put(ctx context.Context, records [][]byte) ([]upload.Result, 
 }
 
 // reserve cuts the next chunk off records, at least one record, for the stream that can send it
-// soonest, and takes its bytes from that stream's bucket.
-func (s *Spreader) reserve(records [][]byte, now time.Time) *chunk {
+// soonest, and takes its bytes from that stream's bucket. When even that stream could not send
+// it within horizon, it returns no chunk and how long to wait before asking again: chunks given
+// far ahead would go at the rate of when they were given, however the rate changes meanwhile.
+func (s *Spreader) reserve(records [][]byte, now time.Time) (*chunk, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var best *chunk
@@ -174,22 +183,33 @@ func (s *Spreader) reserve(records [][]byte, now time.Time) *chunk {
 			}
 		}
 	}
+	if ahead := best.start.Sub(now); ahead > horizon {
+		return nil, ahead - horizon
+	}
 	best.pace.take(best)
 	s.next = (s.next + 1) % len(s.streams)
-	return best
+	return best, 0
+}
+
+// sleep waits for d, or returns ctx's error when ctx is done first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // send waits until c's stream has its bytes, sends it, and has the stream learn from the
 // answer. It returns the call's error, and fills c.results when the call was answered.
 func (s *Spreader) send(ctx context.Context, c *chunk) error {
-	if wait := time.Until(c.start); wait > 0 {
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+	for wait := time.Until(c.start); wait > 0; wait = s.reschedule(c) {
+		if err := sleep(ctx, wait); err != nil {
 			s.settle(c, nil, nil, true)
-			return ctx.Err()
+			return err
 		}
 	}
 	res, err := c.pace.stream.Put(ctx, c.records)
@@ -204,6 +224,22 @@ func (s *Spreader) send(ctx context.Context, c *chunk) error {
 	}
 	copy(c.results, res)
 	return nil
+}
+
+// reschedule gives c a new start when its stream's rate was cut while it waited, and returns
+// how long it must wait yet: a chunk given under the old rate would meet the same throttle.
+func (s *Spreader) reschedule(c *chunk) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if c.epoch == c.pace.epoch {
+		return 0
+	}
+	c.pace.refill(now)
+	c.pace.tokens += float64(c.bytes)
+	c.start, c.epoch = c.pace.schedule(c.bytes, now), c.pace.epoch
+	c.pace.tokens -= float64(c.bytes)
+	return c.start.Sub(now)
 }
 
 // settle has c's stream learn from the answer to c: results, or err. cancelled says the caller

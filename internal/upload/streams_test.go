@@ -88,15 +88,13 @@ func TestFirehoseStreamsQuota(t *testing.T) {
 	throttled := float64(st.Throttled) / float64(calls)
 	t.Logf("%d records of about %d bytes in %.1f s: %.2f MiB/s, %.0f%% of the three quotas; %d of %d calls throttled (%.1f%%); per stream %v",
 		n, size, elapsed.Seconds(), rate/(1<<20), 100*share, st.Throttled, calls, 100*throttled, perStream)
-	// The aim is 85% and under 10%; measured on 2 vCPUs without the race detector: 81 to 86%,
-	// 5 to 13% of calls throttled. The bounds below hold with room on a busy machine.
 	switch {
 	case raceEnabled:
 		t.Log("the race detector makes the figures those of a slower machine: not held to a bound")
-	case share < 0.75:
-		t.Errorf("delivered at %.0f%% of the three streams' quotas, want at least 75%%", 100*share)
-	case throttled >= 0.15:
-		t.Errorf("%.1f%% of calls throttled, want under 15%%", 100*throttled)
+	case share < 0.85:
+		t.Errorf("delivered at %.0f%% of the three streams' quotas, want at least 85%%", 100*share)
+	case throttled >= 0.10:
+		t.Errorf("%.1f%% of calls throttled, want under 10%%", 100*throttled)
 	}
 	if got := testenv.Metric(t, reg, "kinesyslog_stream_throttled_calls_total"); int(got) != st.Throttled {
 		t.Errorf("kinesyslog_stream_throttled_calls_total = %v, want %d, what the server throttled", got, st.Throttled)
