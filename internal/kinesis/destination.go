@@ -4,13 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 
 	"github.com/kinesyslog/kinesyslog/internal/awsconf"
 	"github.com/kinesyslog/kinesyslog/internal/upload"
@@ -37,12 +42,13 @@ const (
 // uploader's default call timeout too.
 const DefaultTimeout = 30 * time.Second
 
-// Options configures a Destination. Only Stream is required; the embedded awsconf.Options say
+// Options configures a Destination. Only Streams is required; the embedded awsconf.Options say
 // where the AWS configuration comes from (region, profile, HTTP client, logger).
 type Options struct {
 	awsconf.Options
-	// Stream is the name of the data stream.
-	Stream string
+	// Streams are the names of the data streams, at least one. Each source's records go to one
+	// of them, chosen by a hash of the source (StreamFor), so that they keep their order.
+	Streams []string
 	// EndpointURL replaces the Kinesis Data Streams endpoint (a VPC endpoint, FIPS, a test
 	// server); zero means the SDK's default, which honours AWS_ENDPOINT_URL_KINESIS. It is not
 	// used for STS.
@@ -61,10 +67,10 @@ type Options struct {
 	StateDir string
 }
 
-// A Destination sends records to one data stream: the upload.Destination of Kinesis Data
-// Streams. Create it with Open. It is safe for concurrent use.
+// A Destination sends records to one or more data streams: the upload.Destination of Kinesis
+// Data Streams. Create it with Open. It is safe for concurrent use.
 type Destination struct {
-	stream  string
+	streams []string
 	timeout time.Duration
 	kinesis *awskinesis.Client
 	sts     *sts.Client
@@ -74,8 +80,8 @@ type Destination struct {
 
 var _ upload.Destination = (*Destination)(nil)
 
-// Open loads the AWS configuration (awsconf.Load), makes sure that the data stream o.Stream
-// exists and takes records (ACTIVE, or UPDATING while it is resharded), and learns the records'
+// Open loads the AWS configuration (awsconf.Load), makes sure that every data stream of
+// o.Streams exists and takes records (ACTIVE, or UPDATING while it is resharded), and learns the records'
 // owner, with calls bounded by 15 s in all. Only a definite answer (awsconf.IsDefinite) makes it fail:
 // when AWS cannot be reached it logs a warning and returns a Destination whose records wait in
 // the spool, and whose Run learns the owner once AWS answers.
@@ -93,7 +99,7 @@ func Open(ctx context.Context, o Options) (*Destination, error) {
 // newDestination loads the AWS configuration and returns a Destination whose owner is not known
 // yet. It sends nothing.
 func newDestination(ctx context.Context, o Options) (*Destination, error) {
-	if o.Stream == "" {
+	if len(o.Streams) == 0 || slices.Contains(o.Streams, "") {
 		return nil, errors.New("kinesis: no data stream name")
 	}
 	if o.Logger == nil {
@@ -104,7 +110,7 @@ func newDestination(ctx context.Context, o Options) (*Destination, error) {
 		return nil, fmt.Errorf("kinesis: %w", err)
 	}
 	d := &Destination{
-		stream:  o.Stream,
+		streams: slices.Clone(o.Streams),
 		timeout: o.Timeout,
 		owner:   awsconf.NewOwner(o.StateDir, o.Logger),
 		logger:  o.Logger,
@@ -126,7 +132,9 @@ func newDestination(ctx context.Context, o Options) (*Destination, error) {
 }
 
 // String names the destination in logs.
-func (d *Destination) String() string { return "Kinesis data stream " + d.stream }
+func (d *Destination) String() string {
+	return "Kinesis data stream " + strings.Join(d.streams, ", ")
+}
 
 // Limits returns the PutRecords limits: MaxBatchRecords, MaxBatchBytes and MaxRecordBytes, which
 // leave room for the partition keys.
@@ -137,66 +145,113 @@ func (d *Destination) Limits() upload.Limits {
 // Close does nothing: a Destination holds no more than idle HTTP connections.
 func (d *Destination) Close(context.Context) error { return nil }
 
-// check asks Kinesis to describe the stream (DescribeStreamSummary) and returns the stream's ARN
-// when it takes records. Otherwise the error is one line, such as `kinesis: data stream "logs"
+// check asks Kinesis to describe every stream (DescribeStreamSummary) and returns the first
+// stream's ARN when they all take records. Otherwise the error is one line, such as `kinesis: data stream "logs"
 // is CREATING, not ACTIVE`; awsconf.IsDefinite tells an answer from a failure to get one.
 func (d *Destination) check(ctx context.Context) (streamARN string, err error) {
+	for i := len(d.streams) - 1; i >= 0; i-- {
+		if streamARN, err = d.describe(ctx, d.streams[i]); err != nil {
+			return "", err
+		}
+	}
+	return streamARN, nil
+}
+
+// describe asks Kinesis to describe the stream and returns its ARN when it takes records.
+func (d *Destination) describe(ctx context.Context, stream string) (streamARN string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	out, err := d.kinesis.DescribeStreamSummary(ctx, &awskinesis.DescribeStreamSummaryInput{StreamName: aws.String(d.stream)})
+	out, err := d.kinesis.DescribeStreamSummary(ctx, &awskinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
 	if err != nil {
 		k := awsconf.Kind(err)
 		if k == awsconf.ErrNotFound {
-			return "", &awsconf.CallError{Msg: fmt.Sprintf("kinesis: data stream %q does not exist", d.stream), Kind: k, Err: err}
+			return "", &awsconf.CallError{Msg: fmt.Sprintf("kinesis: data stream %q does not exist", stream), Kind: k, Err: err}
 		}
-		return "", &awsconf.CallError{Msg: fmt.Sprintf("kinesis: describe data stream %q: %s", d.stream, awsconf.Reason(err)), Kind: k, Err: err}
+		return "", &awsconf.CallError{Msg: fmt.Sprintf("kinesis: describe data stream %q: %s", stream, awsconf.Reason(err)), Kind: k, Err: err}
 	}
 	if out.StreamDescriptionSummary == nil {
-		return "", fmt.Errorf("kinesis: describe data stream %q: no description in the answer", d.stream)
+		return "", fmt.Errorf("kinesis: describe data stream %q: no description in the answer", stream)
 	}
 	// A stream being resharded (UPDATING) takes records as an ACTIVE one does.
 	switch status := out.StreamDescriptionSummary.StreamStatus; status {
 	case types.StreamStatusActive, types.StreamStatusUpdating:
 	default:
-		return "", &awsconf.CallError{Msg: fmt.Sprintf("kinesis: data stream %q is %s, not ACTIVE", d.stream, status), Kind: awsconf.ErrNotActive}
+		return "", &awsconf.CallError{Msg: fmt.Sprintf("kinesis: data stream %q is %s, not ACTIVE", stream, status), Kind: awsconf.ErrNotActive}
 	}
 	return aws.ToString(out.StreamDescriptionSummary.StreamARN), nil
 }
 
-// Put sends records in one PutRecords call, each with the partition key of its source
-// (PartitionKey), and returns one Result per record, in order: a record is delivered only when
-// its entry carries a SequenceNumber, which is its RecordID. A call refused as a whole returns
-// an error and no Result; when it is refused for its size, the error wraps
-// upload.ErrBatchTooLarge. An empty batch sends nothing. The call is bounded by ctx's deadline,
-// or by Options.Timeout when ctx has none.
+// Put sends records in one PutRecords call per stream, at once, each record with the partition
+// key of its source (PartitionKey) to the stream of that key (StreamFor), and returns one Result
+// per record, in order: a record is delivered only when its entry carries a SequenceNumber, which
+// is its RecordID. When every call failed as a whole, Put returns their error and no Result;
+// when it was refused for its size, the error wraps upload.ErrBatchTooLarge. When only some
+// did, the records of those are refused with the error's code, to be sent again. An empty batch
+// sends nothing. The calls are bounded by ctx's deadline, or by Options.Timeout when ctx has
+// none.
 func (d *Destination) Put(ctx context.Context, records [][]byte) ([]upload.Result, error) {
 	if len(records) == 0 {
 		// The service refuses an empty batch; there is nothing to ask it.
 		return nil, nil
-	}
-	in := &awskinesis.PutRecordsInput{
-		StreamName: aws.String(d.stream),
-		Records:    make([]types.PutRecordsRequestEntry, len(records)),
-	}
-	for i, r := range records {
-		in.Records[i] = types.PutRecordsRequestEntry{Data: r, PartitionKey: aws.String(PartitionKey(r))}
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d.timeout)
 		defer cancel()
 	}
-	out, err := d.kinesis.PutRecords(ctx, in)
-	if err != nil {
-		return nil, &awsconf.CallError{Msg: fmt.Sprintf("kinesis: put %d records to %q: %s", len(records), d.stream, awsconf.Reason(err)),
-			Kind: awsconf.Kind(err), Err: err}
-	}
-	if len(out.Records) != len(records) {
-		// Results could not be matched to records, so none can be trusted.
-		return nil, fmt.Errorf("kinesis: put %d records to %q: %d entries in the answer", len(records), d.stream, len(out.Records))
+	entries := make([][]types.PutRecordsRequestEntry, len(d.streams))
+	indexes := make([][]int, len(d.streams)) // of records, per stream
+	for i, r := range records {
+		key := PartitionKey(r)
+		s := StreamFor(key, len(d.streams))
+		entries[s] = append(entries[s], types.PutRecordsRequestEntry{Data: r, PartitionKey: aws.String(key)})
+		indexes[s] = append(indexes[s], i)
 	}
 	results := make([]upload.Result, len(records))
-	for i, e := range out.Records {
+	errs := make([]error, len(d.streams))
+	var wg sync.WaitGroup
+	for s := range d.streams {
+		if len(entries[s]) > 0 {
+			wg.Go(func() { errs[s] = d.put(ctx, d.streams[s], entries[s], indexes[s], results) })
+		}
+	}
+	wg.Wait()
+	var failed []error
+	calls := 0
+	for s, err := range errs {
+		if len(entries[s]) > 0 {
+			calls++
+		}
+		if err == nil {
+			continue
+		}
+		failed = append(failed, err)
+		for _, i := range indexes[s] {
+			results[i] = upload.Result{ErrorCode: callCode(err), ErrorMessage: err.Error()}
+		}
+	}
+	switch {
+	case calls == 1 && len(failed) == 1:
+		return nil, failed[0]
+	case len(failed) == calls:
+		return nil, errors.Join(failed...)
+	}
+	return results, nil
+}
+
+// put sends entries to stream in one PutRecords call and sets the results of the records they
+// are (at indexes), or returns the call's error.
+func (d *Destination) put(ctx context.Context, stream string, entries []types.PutRecordsRequestEntry, indexes []int, results []upload.Result) error {
+	out, err := d.kinesis.PutRecords(ctx, &awskinesis.PutRecordsInput{StreamName: aws.String(stream), Records: entries})
+	if err != nil {
+		return &awsconf.CallError{Msg: fmt.Sprintf("kinesis: put %d records to %q: %s", len(entries), stream, awsconf.Reason(err)),
+			Kind: awsconf.Kind(err), Err: err}
+	}
+	if len(out.Records) != len(entries) {
+		// Results could not be matched to records, so none can be trusted.
+		return fmt.Errorf("kinesis: put %d records to %q: %d entries in the answer", len(entries), stream, len(out.Records))
+	}
+	for j, e := range out.Records {
 		code := aws.ToString(e.ErrorCode)
 		if code == "" && aws.ToString(e.SequenceNumber) == "" {
 			// Neither stored nor refused: sending it again may store it twice, taking it as
@@ -204,12 +259,33 @@ func (d *Destination) Put(ctx context.Context, records [][]byte) ([]upload.Resul
 			code = "NoSequenceNumber"
 		}
 		if code != "" {
-			results[i] = upload.Result{ErrorCode: code, ErrorMessage: aws.ToString(e.ErrorMessage)}
+			results[indexes[j]] = upload.Result{ErrorCode: code, ErrorMessage: aws.ToString(e.ErrorMessage)}
 			continue
 		}
-		results[i] = upload.Result{RecordID: aws.ToString(e.SequenceNumber)}
+		results[indexes[j]] = upload.Result{RecordID: aws.ToString(e.SequenceNumber)}
 	}
-	return results, nil
+	return nil
+}
+
+// callCode names a failed call in the results of its records: the AWS error code, else
+// "CallFailed".
+func callCode(err error) string {
+	if apiErr, ok := errors.AsType[smithy.APIError](err); ok && apiErr.ErrorCode() != "" {
+		return apiErr.ErrorCode()
+	}
+	return "CallFailed"
+}
+
+// StreamFor returns which of n streams takes the records of partition key key: the same one
+// for the same key and n, so that a source's records keep their order, and the keys spread
+// evenly over the streams.
+func StreamFor(key string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
 }
 
 // Owner returns the records' owner: Options.AccountID, else the account in the stream's ARN,

@@ -36,7 +36,7 @@ func options(t *testing.T, s *kinesistest.Server, stream string, mod func(*Optio
 	t.Setenv("AWS_ACCESS_KEY_ID", kinesistest.AccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", kinesistest.SecretAccessKey)
 	o := Options{Options: awsconf.Options{Region: kinesistest.Region, Logger: slog.New(slog.DiscardHandler)},
-		Stream: stream, EndpointURL: s.URL, STSEndpointURL: closedURL(t)}
+		Streams: []string{stream}, EndpointURL: s.URL, STSEndpointURL: closedURL(t)}
 	if mod != nil {
 		mod(&o)
 	}
@@ -205,7 +205,7 @@ func TestPutRecordsErrors(t *testing.T) {
 	s.CreateStream(t, "logs", 1)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s.SetFault(kinesistest.Fault{Call: func(op string) (int, string) {
+			s.SetFault(kinesistest.Fault{Call: func(op, _ string) (int, string) {
 				if op == "PutRecords" {
 					return tt.status, tt.code
 				}
@@ -295,7 +295,7 @@ func TestOpen(t *testing.T) {
 		name      string
 		stream    string
 		accountID string
-		describe  func(op string) (int, string)
+		describe  func(op, stream string) (int, string)
 		want      string
 		wantErr   error
 	}{
@@ -373,11 +373,69 @@ func TestOwnerLearnedInRun(t *testing.T) {
 }
 
 // refuse returns a Fault.Call that refuses every call of op with status and code.
-func refuse(op string, status int, code string) func(string) (int, string) {
-	return func(got string) (int, string) {
+func refuse(op string, status int, code string) func(string, string) (int, string) {
+	return func(got, _ string) (int, string) {
 		if got == op {
 			return status, code
 		}
 		return 0, ""
+	}
+}
+
+// TestSeveralStreams puts the records of 12 sources to three streams: each source's records go
+// to one stream, the sources spread over all three, and a stream whose call fails as a whole
+// costs only its own records, refused to be sent again, while the others are delivered.
+func TestSeveralStreams(t *testing.T) {
+	s := kinesistest.Start(t, kinesistest.Config{})
+	streams := []string{"a", "b", "c"}
+	for _, name := range streams {
+		s.CreateStream(t, name, 2)
+	}
+	d, err := newDestination(t.Context(), options(t, s, "", func(o *Options) { o.Streams = streams }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := d.Put(t.Context(), sources(t, 12)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	streamOf := map[string]string{} // partition key to stream
+	for _, name := range streams {
+		recs := s.Records(t, name)
+		if len(recs) == 0 {
+			t.Errorf("stream %s has no records: 12 sources should spread over 3 streams", name)
+		}
+		for _, r := range recs {
+			if other, ok := streamOf[r.PartitionKey]; ok && other != name {
+				t.Errorf("source %s on streams %s and %s, want one", r.PartitionKey, other, name)
+			}
+			streamOf[r.PartitionKey] = name
+		}
+	}
+	if len(streamOf) != 12 {
+		t.Errorf("%d sources stored, want 12", len(streamOf))
+	}
+
+	s.SetFault(kinesistest.Fault{Call: func(op, stream string) (int, string) {
+		if op == "PutRecords" && stream == "b" {
+			return http.StatusInternalServerError, kinesistest.InternalFailure
+		}
+		return 0, ""
+	}})
+	records := sources(t, 12)
+	got, err := d.Put(t.Context(), records)
+	if err != nil {
+		t.Fatalf("Put() with one of three streams failing = %v, want results", err)
+	}
+	for i, r := range got {
+		onB := streams[StreamFor(PartitionKey(records[i]), 3)] == "b"
+		if r.Delivered() == onB || (onB && r.ErrorCode != kinesistest.InternalFailure) {
+			t.Errorf("record %d (on b: %t) = %+v; want refused with InternalFailure exactly when on b", i, onB, r)
+		}
+	}
+	s.SetFault(kinesistest.Fault{Call: refuse("PutRecords", http.StatusInternalServerError, kinesistest.InternalFailure)})
+	if got, err := d.Put(t.Context(), records); err == nil || awsconf.IsDefinite(err) {
+		t.Errorf("Put() with every stream failing = %v, %v; want a transient error", got, err)
 	}
 }

@@ -21,6 +21,16 @@
 // limited to one shard's write throughput (1 MiB/s, 1,000 records/s): about 20,000 messages/s of
 // 200 bytes at 48 compressed bytes each.
 //
+// # Several streams
+//
+// With several streams (Options.Streams, --kinesis-stream repeated), each source's records go to
+// one of them, chosen by a hash of its partition key ([StreamFor]), and one Put makes one
+// PutRecords call per stream, at once: sources spread over the streams and keep their order. A
+// stream whose call fails as a whole costs only its own records, refused to be sent again; its
+// sources wait for it rather than move to another stream, which would break their order. A
+// stream takes as much as its shards do, so more shards in one stream (UpdateShardCount) is the
+// usual way to grow; several streams serve streams of other accounts' quotas or consumers.
+//
 // # Results
 //
 // [Destination.Put] gives back one [upload.Result] per record, in order: the entry's

@@ -72,9 +72,10 @@ type Fault struct {
 	// error code to refuse it with (Throttled, InternalFailure), or "" to let it through to
 	// kinesalite. A refused entry is not stored, as the service does not store it.
 	Entry func(call, i int) string
-	// Call, when set, is asked for every call of operation op (such as "PutRecords") and returns
-	// the HTTP status and error code to refuse it with as a whole, or 0 to let it through.
-	Call func(op string) (status int, code string)
+	// Call, when set, is asked for every call of operation op (such as "PutRecords") to stream
+	// (its StreamName) and returns the HTTP status and error code to refuse it with as a whole,
+	// or 0 to let it through.
+	Call func(op, stream string) (status int, code string)
 }
 
 // Stats counts what the proxy saw of PutRecords.
@@ -266,7 +267,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if f.Call != nil {
-		if status, code := f.Call(op); status != 0 {
+		var named struct{ StreamName string }
+		json.Unmarshal(body, &named) // a body that is not JSON names no stream
+		if status, code := f.Call(op, named.StreamName); status != 0 {
 			writeJSON(w, status, map[string]string{"__type": code, "message": "refused by kinesistest"})
 			return
 		}
