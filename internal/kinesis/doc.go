@@ -29,7 +29,7 @@
 // stream whose call fails as a whole costs only its own records, refused to be sent again; its
 // sources wait for it rather than move to another stream, which would break their order. A
 // stream takes as much as its shards do, so more shards in one stream (UpdateShardCount) is the
-// usual way to grow; several streams serve streams of other accounts' quotas or consumers.
+// usual way to grow.
 //
 // # Results
 //
