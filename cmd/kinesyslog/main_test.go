@@ -107,7 +107,7 @@ func TestUsageErrors(t *testing.T) {
 		{
 			name: "no destination",
 			in:   invocation{args: []string{"listen"}},
-			want: []string{"no destination: set --stream NAME (Firehose) or --output DIR (local directory)"},
+			want: []string{"no destination: set --stream NAME (Firehose), --kinesis-stream NAME (Kinesis Data Streams) or --output DIR (local directory)"},
 		},
 		{
 			name: "no listener",

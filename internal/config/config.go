@@ -89,6 +89,10 @@ type Config struct {
 	// OutputDir is a local directory records are written to, laid out as Firehose lays out
 	// objects in S3 (--output). Exactly one of Streams and OutputDir is set.
 	OutputDir string
+	// KinesisStreams are the Kinesis Data Streams records are sent to instead
+	// (--kinesis-stream, repeatable), each source to one of them (package kinesis). When set,
+	// Stream, OutputDir and EndpointURL are not.
+	KinesisStreams []string
 	// EndpointURL overrides the Firehose endpoint (--endpoint-url). Empty leaves it to the SDK,
 	// which honours AWS_ENDPOINT_URL_FIREHOSE and AWS_ENDPOINT_URL_STS.
 	EndpointURL string

@@ -112,7 +112,7 @@ func TestValidate(t *testing.T) {
 			name: "zero value",
 			c:    Config{},
 			want: []string{
-				"no destination: set --stream NAME (Firehose) or --output DIR (local directory)",
+				"no destination: set --stream NAME (Firehose), --kinesis-stream NAME (Kinesis Data Streams) or --output DIR (local directory)",
 				"no listener enabled: set --udp-port, --tcp-port or --tls-port",
 				"--stall-timeout 0s: want more than 0",
 				"--upload-timeout 0s: want more than 0",
@@ -124,6 +124,47 @@ func TestValidate(t *testing.T) {
 			name: "both destinations",
 			c:    valid(func(c *Config) { c.OutputDir = "/out" }),
 			want: []string{"--stream and --output both given: set only one destination"},
+		},
+		{
+			name: "Kinesis streams",
+			c:    valid(func(c *Config) { c.Streams, c.KinesisStreams = nil, []string{"logs", "logs.2_b-c"} }),
+		},
+		{
+			name: "Kinesis beside Firehose",
+			c:    valid(func(c *Config) { c.KinesisStreams = []string{"logs"} }),
+			want: []string{"--kinesis-stream and --stream both given: set only one destination"},
+		},
+		{
+			name: "Kinesis beside Firehose and a directory",
+			c:    valid(func(c *Config) { c.KinesisStreams, c.OutputDir = []string{"logs"}, "/out" }),
+			want: []string{
+				"--stream and --output both given: set only one destination",
+				"--kinesis-stream and --stream both given: set only one destination",
+				"--kinesis-stream and --output both given: set only one destination",
+			},
+		},
+		{
+			name: "Kinesis beside a directory",
+			c:    valid(func(c *Config) { c.Streams, c.KinesisStreams, c.OutputDir = nil, []string{"logs"}, "/out" }),
+			want: []string{"--kinesis-stream and --output both given: set only one destination"},
+		},
+		{
+			name: "Kinesis with the Firehose endpoint",
+			c: valid(func(c *Config) {
+				c.Streams, c.KinesisStreams, c.EndpointURL = nil, []string{"logs"}, "https://firehose.eu-west-1.amazonaws.com"
+			}),
+			want: []string{"--endpoint-url is the Firehose endpoint, unused with --kinesis-stream: set AWS_ENDPOINT_URL_KINESIS instead"},
+		},
+		{
+			name: "Kinesis stream names",
+			c: valid(func(c *Config) {
+				c.Streams, c.KinesisStreams = nil, []string{"a", "no spaces", strings.Repeat("x", 129), "a"}
+			}),
+			want: []string{
+				`--kinesis-stream "no spaces": a data stream name is 1 to 128 letters, digits, '_', '.' or '-'`,
+				`--kinesis-stream "` + strings.Repeat("x", 129) + `": a data stream name is 1 to 128 letters, digits, '_', '.' or '-'`,
+				`--kinesis-stream "a" given twice: give each stream once`,
+			},
 		},
 		{
 			name: "no listener",

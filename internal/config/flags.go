@@ -43,6 +43,8 @@ func (c *Config) defineFlags(fs *pflag.FlagSet) {
 		"Amazon Data Firehose delivery stream `NAME` to deliver to; repeatable (or comma-separated): records are spread over the streams, each paced at a rate learned from its throttling; give --stream or --output")
 	fs.StringVar(&c.OutputDir, "output", c.OutputDir,
 		"deliver to local `DIR` instead, laid out as Firehose writes S3 (no AWS account needed)")
+	fs.StringSliceVar(&c.KinesisStreams, "kinesis-stream", c.KinesisStreams,
+		"Kinesis Data Streams `NAME` to deliver to instead; repeatable (or comma-separated): each source's records go to one stream, partition key its log group and log stream; AWS_ENDPOINT_URL_KINESIS sets the endpoint")
 	fs.StringVar(&c.EndpointURL, "endpoint-url", c.EndpointURL,
 		"Firehose endpoint `URL` (VPC endpoint, FIPS, tests); AWS_ENDPOINT_URL_FIREHOSE works too")
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID,

@@ -113,6 +113,17 @@ func TestLoad(t *testing.T) {
 			}),
 		},
 		{
+			name: "Kinesis streams from the environment",
+			env:  with(map[string]string{"KINESYSLOG_KINESIS_STREAM": "logs  more,others"}),
+			want: want(func(c *Config) { c.KinesisStreams = []string{"logs", "more", "others"} }),
+		},
+		{
+			name: "Kinesis streams by repetition and commas, the flag winning",
+			args: []string{"--kinesis-stream", "a,b", "--kinesis-stream", "c"},
+			env:  with(map[string]string{"KINESYSLOG_KINESIS_STREAM": "env"}),
+			want: want(func(c *Config) { c.KinesisStreams = []string{"a", "b", "c"} }),
+		},
+		{
 			name: "flag lists by repetition and commas",
 			args: []string{"--udp-port", "514,515", "--udp-port", "516", "--client-allow", "a,b", "--client-allow", "c"},
 			env:  spool,

@@ -18,6 +18,8 @@ const maxPort = 65535
 var (
 	// streamName is the pattern and length AWS gives for DeliveryStreamName.
 	streamName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,64}$`)
+	// kinesisStreamName is the pattern and length AWS gives for a Kinesis StreamName.
+	kinesisStreamName = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
 	// accountID is an AWS account number: twelve digits.
 	accountID = regexp.MustCompile(`^[0-9]{12}$`)
 	// groupPrefix keeps logGroup within the characters CloudWatch Logs allows in a log group
@@ -35,19 +37,13 @@ func (c *Config) Validate() error {
 	}
 
 	switch {
-	case len(c.Streams) == 0 && c.OutputDir == "":
-		bad("no destination: set --stream NAME (Firehose) or --output DIR (local directory)")
+	case len(c.Streams) == 0 && c.OutputDir == "" && len(c.KinesisStreams) == 0:
+		bad("no destination: set --stream NAME (Firehose), --kinesis-stream NAME (Kinesis Data Streams) or --output DIR (local directory)")
 	case len(c.Streams) > 0 && c.OutputDir != "":
 		bad("--stream and --output both given: set only one destination")
 	}
-	for i, name := range c.Streams {
-		switch {
-		case !streamName.MatchString(name):
-			bad("--stream %q: a delivery stream name is 1 to 64 letters, digits, '_', '.' or '-'", name)
-		case slices.Contains(c.Streams[:i], name):
-			bad("--stream %q given twice: give each stream once", name)
-		}
-	}
+	checkNames("--stream", c.Streams, streamName, "a delivery stream name is 1 to 64 letters, digits, '_', '.' or '-'", bad)
+	checkKinesis(c, bad)
 	if c.EndpointURL != "" {
 		if u, err := url.Parse(c.EndpointURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			bad("--endpoint-url %q: want an http or https URL with a host", c.EndpointURL)
@@ -207,4 +203,36 @@ func checkPorts(flag string, ports []int, bad func(string, ...any)) map[int]bool
 		}
 	}
 	return set
+}
+
+// checkKinesis reports, with bad, what is wrong with c's Kinesis Data Streams destination: a
+// name that is not one, a stream given twice, another destination beside it, or --endpoint-url,
+// which is Firehose's.
+func checkKinesis(c *Config, bad func(format string, args ...any)) {
+	if len(c.KinesisStreams) == 0 {
+		return
+	}
+	if len(c.Streams) > 0 {
+		bad("--kinesis-stream and --stream both given: set only one destination")
+	}
+	if c.OutputDir != "" {
+		bad("--kinesis-stream and --output both given: set only one destination")
+	}
+	if c.EndpointURL != "" {
+		bad("--endpoint-url is the Firehose endpoint, unused with --kinesis-stream: set AWS_ENDPOINT_URL_KINESIS instead")
+	}
+	checkNames("--kinesis-stream", c.KinesisStreams, kinesisStreamName, "a data stream name is 1 to 128 letters, digits, '_', '.' or '-'", bad)
+}
+
+// checkNames reports, with bad, each of names, the values of flag, that pattern (described by
+// rule) does not match or that is given twice.
+func checkNames(flag string, names []string, pattern *regexp.Regexp, rule string, bad func(format string, args ...any)) {
+	for i, name := range names {
+		switch {
+		case !pattern.MatchString(name):
+			bad("%s %q: %s", flag, name, rule)
+		case slices.Contains(names[:i], name):
+			bad("%s %q given twice: give each stream once", flag, name)
+		}
+	}
 }

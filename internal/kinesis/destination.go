@@ -43,7 +43,8 @@ const (
 const DefaultTimeout = 30 * time.Second
 
 // Options configures a Destination. Only Streams is required; the embedded awsconf.Options say
-// where the AWS configuration comes from (region, profile, HTTP client, logger).
+// where the AWS configuration comes from (region, profile, role, STS endpoint, HTTP client,
+// logger).
 type Options struct {
 	awsconf.Options
 	// Streams are the names of the data streams, at least one. Each source's records go to one
@@ -53,9 +54,6 @@ type Options struct {
 	// server); zero means the SDK's default, which honours AWS_ENDPOINT_URL_KINESIS. It is not
 	// used for STS.
 	EndpointURL string
-	// STSEndpointURL replaces the STS endpoint; zero means the SDK's default, which honours
-	// AWS_ENDPOINT_URL_STS.
-	STSEndpointURL string
 	// Timeout bounds each call; zero means DefaultTimeout. A PutRecords call whose context has a
 	// deadline gets that deadline only: the uploader sets its own (--upload-timeout).
 	Timeout time.Duration

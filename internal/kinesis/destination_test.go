@@ -35,8 +35,8 @@ func options(t *testing.T, s *kinesistest.Server, stream string, mod func(*Optio
 	testenv.IsolateAWS(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", kinesistest.AccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", kinesistest.SecretAccessKey)
-	o := Options{Options: awsconf.Options{Region: kinesistest.Region, Logger: slog.New(slog.DiscardHandler)},
-		Streams: []string{stream}, EndpointURL: s.URL, STSEndpointURL: closedURL(t)}
+	o := Options{Options: awsconf.Options{Region: kinesistest.Region, STSEndpointURL: closedURL(t), Logger: slog.New(slog.DiscardHandler)},
+		Streams: []string{stream}, EndpointURL: s.URL}
 	if mod != nil {
 		mod(&o)
 	}

@@ -4,7 +4,7 @@
 //	listener ──Stream.Add/Commit──▶ event ──▶ buffer ──Batch──▶ encode ──WriteGroup──▶ spool
 //	                                  │                           │                    │
 //	                   intake log ◀───┘ Append        Release ◀───┘                    │
-//	                               destination (Firehose or s3dir) ◀──Put── upload ◀───┘
+//	                      destination (Firehose, Kinesis or s3dir) ◀──Put── upload ◀───┘
 //
 // With the intake log (--intake-log on), every commit is appended to it before the buffers take
 // it, and the record stage releases what it has spooled; at start, what an earlier run left
