@@ -1,0 +1,217 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kinesyslog/kinesyslog/internal/kinesistest"
+	"github.com/kinesyslog/kinesyslog/internal/record"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
+)
+
+// kinesisDeadline bounds the wait for every message to reach kinesalite.
+const kinesisDeadline = 60 * time.Second
+
+// startKinesisRelay runs the relay with --kinesis-stream for each of streams on srv, found
+// through the SDK's own AWS_ENDPOINT_URL_KINESIS, listening on a TCP port of 127.0.0.1, with
+// batches flushed and uploaded every second.
+func startKinesisRelay(t *testing.T, srv *kinesistest.Server, streams ...string) (*Relay, int) {
+	t.Helper()
+	port := testenv.FreePort(t)
+	args := []string{"--region", kinesistest.Region, "--address", "127.0.0.1", "--tcp-port", Port(port), "--flush-age", "1s"}
+	for _, s := range streams {
+		args = append(args, "--kinesis-stream", s)
+	}
+	env := []string{
+		"AWS_ACCESS_KEY_ID=" + kinesistest.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + kinesistest.SecretAccessKey,
+		"AWS_ENDPOINT_URL_KINESIS=" + srv.URL,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=" + os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
+	}
+	return Start(t, Options{Args: args, Env: env, Metrics: true}), port
+}
+
+// sendSources sends perSource messages from each of sources addresses, 127.0.0.2 on, over one
+// TCP connection each, all at once; message i of source s carries the token tok-s<s>-<i> and 128
+// random hex digits, which compress as little as a busy log does, so that each source fills
+// several records.
+func sendSources(t *testing.T, port, sources, perSource int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for s := range sources {
+		wg.Go(func() {
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: sourceIP(s)}}
+			conn, err := d.Dial("tcp", net.JoinHostPort("127.0.0.1", Port(port)))
+			if err != nil {
+				t.Errorf("source %d: %v", s, err)
+				return
+			}
+			defer conn.Close()
+			rnd := rand.New(rand.NewPCG(uint64(s), 0))
+			var b bytes.Buffer
+			for i := range perSource {
+				fmt.Fprintf(&b, "<13>1 2026-12-03T05:00:00.000Z host app - - - tok-s%d-%d %016x%016x%016x%016x%016x%016x%016x%016x\n",
+					s, i, rnd.Uint64(), rnd.Uint64(), rnd.Uint64(), rnd.Uint64(), rnd.Uint64(), rnd.Uint64(), rnd.Uint64(), rnd.Uint64())
+				if b.Len() > 64<<10 || i == perSource-1 {
+					if _, err := conn.Write(b.Bytes()); err != nil {
+						t.Errorf("source %d: %v", s, err)
+						return
+					}
+					b.Reset()
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// sourceIP is the loopback address of source s: 127.0.0.2 on.
+func sourceIP(s int) net.IP { return net.IPv4(127, 0, 0, byte(2+s)) }
+
+// kinesisEvent is an event read back from a stream, with where it was.
+type kinesisEvent struct {
+	shard, partitionKey string
+	rec                 *record.Record
+	source, seq         int // from its token
+}
+
+// kinesisEvents reads stream back and decodes its records, shard by shard in sequence order,
+// events in their order.
+func kinesisEvents(t *testing.T, srv *kinesistest.Server, stream string) []kinesisEvent {
+	t.Helper()
+	var out []kinesisEvent
+	for _, r := range srv.Records(t, stream) {
+		for _, rec := range Decode(t, bytes.NewReader(r.Data)) {
+			for _, ev := range rec.LogEvents {
+				e := kinesisEvent{shard: r.ShardID, partitionKey: r.PartitionKey, rec: rec, source: -1, seq: -1}
+				if tok, ok := strings.CutPrefix(tokenOf(ev.Message), "tok-s"); ok {
+					s, i, _ := strings.Cut(tok, "-")
+					e.source, _ = strconv.Atoi(s)
+					e.seq, _ = strconv.Atoi(i)
+				}
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// waitKinesisEvents polls stream until it holds want events, and returns them.
+func waitKinesisEvents(t *testing.T, srv *kinesistest.Server, stream string, want int) []kinesisEvent {
+	t.Helper()
+	var evs []kinesisEvent
+	testenv.EventuallyWithin(t, kinesisDeadline, fmt.Sprintf("%d events in stream %s", want, stream), func() bool {
+		evs = kinesisEvents(t, srv, stream)
+		return len(evs) >= want
+	})
+	return evs
+}
+
+// checkOnce reports every message of sources x perSource not found exactly once in evs.
+func checkOnce(t *testing.T, evs []kinesisEvent, sources, perSource int) {
+	t.Helper()
+	want := map[string]bool{}
+	for s := range sources {
+		for i := range perSource {
+			want[fmt.Sprintf("tok-s%d-%d", s, i)] = true
+		}
+	}
+	found := map[string]int{}
+	for _, e := range evs {
+		found[fmt.Sprintf("tok-s%d-%d", e.source, e.seq)]++
+	}
+	checkExactlyOnce(t, want, found)
+	if len(evs) != len(want) {
+		t.Errorf("%d events in the stream, want %d", len(evs), len(want))
+	}
+}
+
+// TestKinesis sends 100,000 messages from 8 sources to a relay delivering to a Kinesis data
+// stream of 4 shards (kinesalite, reached through AWS_ENDPOINT_URL_KINESIS), reads the stream
+// back shard by shard with GetRecords and finds every message exactly once; each source's records
+// on one shard under its partition key (log group and log stream), with its messages in the
+// order sent, and the sources spread over the shards.
+//
+// kinesalite is a real implementation of the API but not of its limits: it neither throttles nor
+// counts partition keys in the size limits, so this checks the wire format, the SDK, the partition
+// keys, shard routing, ordering and exactly-once delivery, not behaviour at the service's quotas
+// (the kinesis package's tests check the limits the Destination keeps).
+func TestKinesis(t *testing.T) {
+	const sources, perSource = 8, 12_500
+	srv := kinesistest.Start(t, kinesistest.Config{})
+	srv.CreateStream(t, "logs", 4)
+	relay, port := startKinesisRelay(t, srv, "logs")
+	sendSources(t, port, sources, perSource)
+	evs := waitKinesisEvents(t, srv, "logs", sources*perSource)
+	checkOnce(t, evs, sources, perSource)
+
+	shardOf := map[int]string{}
+	last := map[int]int{}
+	for _, e := range evs {
+		if want := fmt.Sprintf("/kinesyslog/syslog/%d/%s", port, sourceIP(e.source)); e.partitionKey != want ||
+			e.rec.LogStream != sourceIP(e.source).String() || e.rec.Owner != kinesistest.Account {
+			t.Fatalf("source %d: record of %s/%s, owner %s, partition key %q; want key %q, owner %s",
+				e.source, e.rec.LogGroup, e.rec.LogStream, e.rec.Owner, e.partitionKey, want, kinesistest.Account)
+		}
+		if sh, ok := shardOf[e.source]; ok && sh != e.shard {
+			t.Fatalf("source %d on shards %s and %s, want one", e.source, sh, e.shard)
+		}
+		shardOf[e.source] = e.shard
+		if prev, ok := last[e.source]; ok && e.seq <= prev {
+			t.Fatalf("source %d: message %d after %d on %s, want the order sent", e.source, e.seq, prev, e.shard)
+		}
+		last[e.source] = e.seq
+	}
+	shards := map[string]bool{}
+	for _, sh := range shardOf {
+		shards[sh] = true
+	}
+	if len(shards) < 2 {
+		t.Errorf("8 sources on %d of 4 shards, want them spread", len(shards))
+	}
+	records := relay.Metric(t, "kinesyslog_upload_delivered_records_total")
+	t.Logf("%d messages from %d sources in %.0f records on %d shards, %d PutRecords calls",
+		sources*perSource, sources, records, len(shards), srv.Stats().Calls)
+}
+
+// TestKinesisPartialFailure refuses entries of the first PutRecords calls, as Kinesis does when a
+// shard is over its throughput (ProvisionedThroughputExceededException) or fails
+// (InternalFailure): exactly the refused records are sent again, none that kinesalite stored, and
+// every message is delivered once.
+func TestKinesisPartialFailure(t *testing.T) {
+	const sources, perSource = 8, 2_000
+	srv := kinesistest.Start(t, kinesistest.Config{})
+	srv.CreateStream(t, "logs", 4)
+	codes := []string{kinesistest.Throttled, kinesistest.InternalFailure}
+	srv.SetFault(kinesistest.Fault{Entry: func(call, i int) string {
+		if call < 6 && i%2 == 0 {
+			return codes[call%2]
+		}
+		return ""
+	}})
+	relay, port := startKinesisRelay(t, srv, "logs")
+	sendSources(t, port, sources, perSource)
+	evs := waitKinesisEvents(t, srv, "logs", sources*perSource)
+	checkOnce(t, evs, sources, perSource)
+
+	st := srv.Stats()
+	if st.Refused == 0 || st.Resent != st.Refused || st.Repeated != 0 {
+		t.Errorf("proxy stats %+v: want entries refused, each sent again once, no stored record sent again", st)
+	}
+	for _, code := range codes {
+		if n := relay.Metric(t, fmt.Sprintf("kinesyslog_upload_failed_records_total{code=%q}", code)); n == 0 {
+			t.Errorf("no record counted as refused with %s", code)
+		}
+	}
+	t.Logf("proxy stats %+v", st)
+}
