@@ -242,8 +242,12 @@ func (d *Destination) Put(ctx context.Context, records [][]byte) ([]upload.Resul
 func (d *Destination) put(ctx context.Context, stream string, entries []types.PutRecordsRequestEntry, indexes []int, results []upload.Result) error {
 	out, err := d.kinesis.PutRecords(ctx, &awskinesis.PutRecordsInput{StreamName: aws.String(stream), Records: entries})
 	if err != nil {
+		k := awsconf.Kind(err)
+		if callCode(err) == codeThrottled {
+			k = upload.ErrThrottled
+		}
 		return &awsconf.CallError{Msg: fmt.Sprintf("kinesis: put %d records to %q: %s", len(entries), stream, awsconf.Reason(err)),
-			Kind: awsconf.Kind(err), Err: err}
+			Kind: k, Err: err}
 	}
 	if len(out.Records) != len(entries) {
 		// Results could not be matched to records, so none can be trusted.
@@ -257,13 +261,17 @@ func (d *Destination) put(ctx context.Context, stream string, entries []types.Pu
 			code = "NoSequenceNumber"
 		}
 		if code != "" {
-			results[indexes[j]] = upload.Result{ErrorCode: code, ErrorMessage: aws.ToString(e.ErrorMessage)}
+			results[indexes[j]] = upload.Result{ErrorCode: code, ErrorMessage: aws.ToString(e.ErrorMessage), Throttled: code == codeThrottled}
 			continue
 		}
 		results[indexes[j]] = upload.Result{RecordID: aws.ToString(e.SequenceNumber)}
 	}
 	return nil
 }
+
+// codeThrottled is the error code of a call, or of one entry of a call, refused for a shard's
+// write throughput (1 MiB/s, 1,000 records/s).
+const codeThrottled = "ProvisionedThroughputExceededException"
 
 // callCode names a failed call in the results of its records: the AWS error code, else
 // "CallFailed".

@@ -105,7 +105,7 @@ func TestPutRecords(t *testing.T) {
 		t.Fatalf("Put(%d records) = %d results", len(records), len(got))
 	}
 	for i, want := range map[int]string{1: kinesistest.Throttled, 3: kinesistest.InternalFailure} {
-		if got[i].Delivered() || got[i].ErrorCode != want {
+		if got[i].Delivered() || got[i].ErrorCode != want || got[i].Throttled != (want == kinesistest.Throttled) {
 			t.Errorf("result %d = %+v, want refused with %s", i, got[i], want)
 		}
 	}
@@ -182,8 +182,8 @@ func TestPutRecordsEmpty(t *testing.T) {
 	}
 }
 
-// TestPutRecordsErrors checks how failed calls are told apart: throttling and 5xx answers are
-// transient, a record above the service's limit is ErrRecordTooLarge, a proxy's 413
+// TestPutRecordsErrors checks how failed calls are told apart: throttling (upload.ErrThrottled)
+// and 5xx answers are transient, a record above the service's limit is ErrRecordTooLarge, a proxy's 413
 // upload.ErrBatchTooLarge.
 func TestPutRecordsErrors(t *testing.T) {
 	tests := []struct {
@@ -193,7 +193,7 @@ func TestPutRecordsErrors(t *testing.T) {
 		records  [][]byte
 		wantKind error // nil: transient
 	}{
-		{name: "throttled", status: http.StatusBadRequest, code: "ProvisionedThroughputExceededException"},
+		{name: "throttled", status: http.StatusBadRequest, code: "ProvisionedThroughputExceededException", wantKind: upload.ErrThrottled},
 		{name: "internal failure", status: http.StatusInternalServerError, code: "InternalFailure"},
 		{name: "unavailable", status: http.StatusServiceUnavailable, code: "ServiceUnavailable"},
 		{name: "KMS throttled", status: http.StatusBadRequest, code: "KMSThrottlingException"},
@@ -235,7 +235,7 @@ func TestPutRecordsErrors(t *testing.T) {
 				if tt.code != "" && !strings.Contains(err.Error(), tt.code) {
 					t.Errorf("Put() = %v, want it to name %s", err, tt.code)
 				}
-			} else if !errors.Is(err, tt.wantKind) {
+			} else if !errors.Is(err, tt.wantKind) || (tt.wantKind == upload.ErrThrottled && awsconf.IsDefinite(err)) {
 				t.Errorf("Put() = %v, want %v", err, tt.wantKind)
 			}
 		})

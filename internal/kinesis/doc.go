@@ -35,9 +35,10 @@
 //
 // [Destination.Put] gives back one [upload.Result] per record, in order: the entry's
 // SequenceNumber as its RecordID when the service stored it, ErrorCode and ErrorMessage
-// (ProvisionedThroughputExceededException, InternalFailure) when it refused it; the uploader
-// deletes a record from the spool only on a RecordID and sends exactly the refused ones again.
-// A call refused as a whole returns an error and no result.
+// (ProvisionedThroughputExceededException, marked Throttled, or InternalFailure) when it refused
+// it; the uploader deletes a record from the spool only on a RecordID and sends exactly the
+// refused ones again. A call refused as a whole returns an error and no result; refused for a
+// shard's throughput, it wraps upload.ErrThrottled.
 //
 // # The records' owner and configuration
 //
