@@ -76,7 +76,7 @@ func TestLogFormatJSON(t *testing.T) {
 		t.Errorf("destination, spool, intake log = %q, %q, %q; want %s, %s and the log's state", s.Destination, s.Spool, s.IntakeLog, out, relay.SpoolDir)
 	}
 	for _, k := range []string{"max_message_bytes", "buffer_max_bytes", "spool_max_bytes", "intake_max_bytes",
-		"max_connections", "idle_timeout", "upload_timeout", "shutdown_timeout"} {
+		"max_connections", "idle_timeout", "flush_age", "stall_timeout", "upload_timeout", "shutdown_timeout"} {
 		if _, ok := s.Limits[k]; !ok {
 			t.Errorf("limits lack %s: %v", k, s.Limits)
 		}

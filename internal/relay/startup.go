@@ -32,6 +32,8 @@ func startupAttrs(cfg config.Config, sockets []listener.Socket, destination, spo
 			"intake_max_bytes", cfg.IntakeMaxBytes(),
 			"max_connections", cfg.MaxConnections,
 			"idle_timeout", cfg.IdleTimeout.String(),
+			"flush_age", cfg.FlushAge.String(),
+			"stall_timeout", cfg.StallTimeout.String(),
 			"upload_timeout", cfg.UploadTimeout.String(),
 			"shutdown_timeout", cfg.ShutdownTimeout.String(),
 		),
