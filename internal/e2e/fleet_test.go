@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"fmt"
@@ -205,40 +204,16 @@ func tcpQueues(t *testing.T, ports, remotes []int) (queued, toRemote int) {
 	for _, p := range remotes {
 		want[p], to[p] = true, true
 	}
-	for _, name := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatalf("read the kernel's TCP sockets: %v", err)
+	for _, s := range tcpSockets(t) {
+		if s.state == "0A" || !want[s.local] && !want[s.remote] { // LISTEN: its queue counts connections
+			continue
 		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		sc.Scan() // the header
-		for sc.Scan() {
-			// sl local_address rem_address st tx_queue:rx_queue ...
-			f := strings.Fields(sc.Text())
-			if len(f) < 5 || f[3] == "0A" { // LISTEN: its queue counts connections
-				continue
-			}
-			local, rem := hexPort(f[1]), hexPort(f[2])
-			if !want[local] && !want[rem] {
-				continue
-			}
-			tx, rx, _ := strings.Cut(f[4], ":")
-			txq, _ := strconv.ParseInt(tx, 16, 64)
-			rxq, _ := strconv.ParseInt(rx, 16, 64)
-			queued += int(txq + rxq)
-			if to[rem] && f[3] == "01" { // ESTABLISHED
-				toRemote++
-			}
+		queued += int(s.sendQ + s.recvQ)
+		if to[s.remote] && s.state == "01" { // ESTABLISHED
+			toRemote++
 		}
 	}
 	return queued, toRemote
-}
-
-// hexPort reads the port of an address of /proc/net/tcp, ADDRESS:PORT in hexadecimal.
-func hexPort(addr string) int {
-	_, port, _ := strings.Cut(addr, ":")
-	p, _ := strconv.ParseInt(port, 16, 32)
-	return int(p)
 }
 
 // maxSyncSeconds is the upper bound of the highest kinesyslog_intake_sync_seconds bucket that
