@@ -6,7 +6,7 @@
 //
 //	kinesyslog listen [flags]     run the relay (options also from KINESYSLOG_* variables)
 //	kinesyslog install [flags]    write its systemd unit
-//	kinesyslog dump PATH...       print the events of delivered objects or spool files
+//	kinesyslog dump PATH...       print the events of delivered objects (files, s3://) or spool files
 //	kinesyslog version            print the version
 //
 // The command is thin: flags and environment become a config.Config, handed to relay.Run. It

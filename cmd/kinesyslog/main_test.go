@@ -163,7 +163,28 @@ func TestUsageErrors(t *testing.T) {
 		{
 			name: "dump without paths",
 			in:   invocation{args: []string{"dump"}},
-			want: []string{"dump: give at least one PATH: a file, a directory, or - for stdin"},
+			want: []string{"dump: give at least one PATH: a file, a directory, s3://BUCKET/PREFIX, or - for stdin"},
+		},
+		{
+			name: "dump options, every problem at once",
+			in: invocation{args: []string{"dump", "--format", "yaml", "--since", "yesterday", "--until", "-1h",
+				"--external-id", "ext-id", "s3://bucket/"}},
+			want: []string{
+				`dump: --format "yaml": want text, json or jsonl`,
+				`dump: --since "yesterday": want a duration before now (90m, 2h, 7d), an RFC 3339 time (2026-12-03T06:00:00Z), or a UTC date (2026-12-03) or time (2026-12-03T06:00)`,
+				`dump: --until "-1h": want a duration before now (90m, 2h, 7d), an RFC 3339 time (2026-12-03T06:00:00Z), or a UTC date (2026-12-03) or time (2026-12-03T06:00)`,
+				"--external-id needs --role-arn: it is sent when assuming the role",
+			},
+		},
+		{
+			name: "dump of an empty time range",
+			in:   invocation{args: []string{"dump", "--since", "2026-12-03", "--until", "2026-12-02", "-"}},
+			want: []string{"dump: --until 2026-12-02T00:00:00Z is not after --since 2026-12-03T00:00:00Z"},
+		},
+		{
+			name: "dump of a bad S3 URL",
+			in:   invocation{args: []string{"dump", "s3:///prefix"}},
+			want: []string{`s3read: "s3:///prefix" is not s3://BUCKET/PREFIX`},
 		},
 		{
 			name: "install for an unknown user",

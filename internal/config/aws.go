@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 
 	"github.com/spf13/pflag"
@@ -60,6 +61,11 @@ func (a *AWS) AddFlags(fs *pflag.FlagSet) {
 // Role returns the role a describes; its zero value, with no ARN, assumes none.
 func (a AWS) Role() awsconf.Role {
 	return awsconf.Role{ARN: a.RoleARN, ExternalID: a.ExternalID, SessionName: a.RoleSessionName}
+}
+
+// Options returns the awsconf.Options a describes, the SDK logging to logger.
+func (a AWS) Options(logger *slog.Logger) awsconf.Options {
+	return awsconf.Options{Region: a.Region, Profile: a.Profile, Role: a.Role(), Logger: logger}
 }
 
 // Validate reports every problem of a, joined with errors.Join, each naming the flag to change.
