@@ -215,3 +215,41 @@ func TestKinesisPartialFailure(t *testing.T) {
 	}
 	t.Logf("proxy stats %+v", st)
 }
+
+// TestKinesisStreams runs the relay with two --kinesis-stream names: every message is delivered
+// once, each source's records all in one of the streams, and both streams used (16 sources all
+// hashed to one of two streams: odds of 2^-15).
+func TestKinesisStreams(t *testing.T) {
+	const sources, perSource = 16, 1_000
+	srv := kinesistest.Start(t, kinesistest.Config{})
+	streams := []string{"logs-a", "logs-b"}
+	for _, s := range streams {
+		srv.CreateStream(t, s, 2)
+	}
+	_, port := startKinesisRelay(t, srv, streams...)
+	sendSources(t, port, sources, perSource)
+	var all []kinesisEvent
+	streamOf := map[int]string{}
+	testenv.EventuallyWithin(t, kinesisDeadline, "every message in the two streams", func() bool {
+		all = all[:0]
+		clear(streamOf)
+		for _, s := range streams {
+			for _, e := range kinesisEvents(t, srv, s) {
+				if other, ok := streamOf[e.source]; ok && other != s {
+					t.Fatalf("source %d in streams %s and %s, want one", e.source, other, s)
+				}
+				streamOf[e.source] = s
+				all = append(all, e)
+			}
+		}
+		return len(all) >= sources*perSource
+	})
+	checkOnce(t, all, sources, perSource)
+	used := map[string]bool{}
+	for _, s := range streamOf {
+		used[s] = true
+	}
+	if len(used) != 2 {
+		t.Errorf("%d sources in %d of the 2 streams, want both used", sources, len(used))
+	}
+}

@@ -17,7 +17,9 @@
 // Each record's partition key is its source, log group and log stream
 // ([PartitionKey]: "/kinesyslog/syslog/514/10.0.0.5"). Every record holds the events of one
 // source, and the service hashes a key onto one shard, so a source's records stay on one shard,
-// in the order they were stored, while sources spread over the shards. One source is therefore
+// in the order of the calls that stored them, while sources spread over the shards. (The
+// uploader may have several calls in flight, and sends a refused record again after others:
+// records of one source in two such calls may be stored in either order.) One source is therefore
 // limited to one shard's write throughput (1 MiB/s, 1,000 records/s): about 20,000 messages/s of
 // 200 bytes at 48 compressed bytes each.
 //
