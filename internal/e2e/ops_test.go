@@ -332,3 +332,66 @@ func TestSyslogBesideGELF(t *testing.T) {
 	}
 	checkExactlyOnce(t, want, found)
 }
+
+// TestIntakeReplaysFormats kills -9 a relay that holds syslog and GELF messages in its intake log
+// only (Firehose down, less than a batch each) and starts it again on the same spool and log:
+// each replayed entry is read as the format it arrived in, GELF with its own timestamp and its
+// JSON as sent, syslog as syslog, each in its group.
+func TestIntakeReplaysFormats(t *testing.T) {
+	srv := firehosetest.Start(t, firehosetest.Config{})
+	srv.SetFault(firehosetest.Fault{Outage: firehosetest.OutageRefuse})
+	gelfPort := testenv.FreePort(t)
+	gelfArgs := []string{"--gelf-tcp-port", Port(gelfPort)}
+	r := startLogRelay(t, srv, faultOptions{args: gelfArgs})
+
+	const n = 100
+	type event struct {
+		group   string
+		stamp   int64
+		message string
+	}
+	want := map[string]event{}
+	var syslogData, gelfData strings.Builder
+	for i := range n {
+		token := fmt.Sprintf("tok-syslog-%d", i)
+		msg := fmt.Sprintf("<13>1 2026-12-03T05:00:%02d.500Z host app - - - %s", i%60, token)
+		syslogData.WriteString(msg + "\n")
+		want[token] = event{"/kinesyslog/syslog/" + Port(r.tcpPort), time.Date(2026, 12, 3, 5, 0, i%60, 500e6, time.UTC).UnixMilli(), msg}
+		token = fmt.Sprintf("tok-gelf-%d", i)
+		msg = fmt.Sprintf(`{"version":"1.1","host":"h","short_message":"%s","timestamp":%d.25}`, token, 1_764_038_095+i)
+		gelfData.WriteString(msg + "\x00")
+		want[token] = event{"/kinesyslog/gelf/" + Port(gelfPort), int64(1_764_038_095+i)*1000 + 250, msg}
+	}
+	for port, data := range map[int]string{r.tcpPort: syslogData.String(), gelfPort: gelfData.String()} {
+		conn, err := net.Dial("tcp", "127.0.0.1:"+Port(port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(conn, data); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+	}
+	r.waitReceived(t, 2*n)
+	r.waitSynced(t, 2*n)
+	r.kill9(t)
+	if names := spoolNames(t, r.spoolDir); len(names) > 0 {
+		t.Fatalf("%d records spooled before the kill, want none: the log alone holds the messages", len(names))
+	}
+
+	srv.SetFault(firehosetest.Fault{})
+	again := startLogRelay(t, srv, faultOptions{spoolDir: r.spoolDir, tcpPort: r.tcpPort, args: gelfArgs})
+	again.waitMetric(t, "kinesyslog_intake_replayed_messages_total", "all replayed", func(v float64) bool { return v == 2*n })
+	stopClean(t, again)
+	found := map[string]int{}
+	for _, rec := range FirehoseRecords(t, srv) {
+		for _, ev := range rec.LogEvents {
+			token := faultToken.FindString(ev.Message)
+			found[token]++
+			if got, w := (event{rec.LogGroup, ev.Timestamp, ev.Message}), want[token]; got != w {
+				t.Errorf("%s replayed as %+v, want %+v", token, got, w)
+			}
+		}
+	}
+	checkExactlyOnce(t, want, found)
+}
