@@ -20,6 +20,16 @@ const streamQuota = 1 << 20
 
 var threeStreams = []string{"logs-a", "logs-b", "logs-c"}
 
+// loadSeconds returns how many seconds of the three quotas a test sends: seconds, or 4 with the
+// race detector, which makes the SDK's and the server's work on the records several times
+// slower, 0.7 MiB/s in all on 2 vCPUs, below the quotas.
+func loadSeconds(seconds int) int {
+	if raceEnabled {
+		return 4
+	}
+	return seconds
+}
+
 // spoolBacklog opens a spool holding n distinct records of size bytes.
 func spoolBacklog(t *testing.T, n, size int) (*spool.Spool, [][]byte) {
 	t.Helper()
@@ -60,7 +70,7 @@ func checkOnce(t *testing.T, srv *firehosetest.Server, records [][]byte) map[str
 // drains at close to 3 MiB/s with few throttled calls, every record stored once.
 func TestFirehoseStreamsQuota(t *testing.T) {
 	const size = 64 << 10
-	const n = 20 * 3 * streamQuota / size // 20 s at the quotas' rate
+	n := loadSeconds(20) * 3 * streamQuota / size
 	srv := firehosetest.Start(t, firehosetest.Config{Streams: threeStreams,
 		Quota: firehosetest.Quota{BytesPerSecond: streamQuota}})
 	reg := prometheus.NewRegistry()
@@ -108,7 +118,7 @@ func TestFirehoseStreamsQuota(t *testing.T) {
 // must carry the load, and once the stream recovers every record is stored once.
 func TestFirehoseStreamFailing(t *testing.T) {
 	const size = 64 << 10
-	const n = 10 * 3 * streamQuota / size
+	n := loadSeconds(10) * 3 * streamQuota / size
 	srv := firehosetest.Start(t, firehosetest.Config{Streams: threeStreams,
 		Quota: firehosetest.Quota{BytesPerSecond: streamQuota}})
 	failing := threeStreams[1]
