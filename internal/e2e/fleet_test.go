@@ -218,7 +218,8 @@ func tcpQueues(t *testing.T, ports, remotes []int) (queued, toRemote int) {
 
 // maxSyncSeconds is the upper bound of the highest kinesyslog_intake_sync_seconds bucket that
 // holds an observation: no sync of the intake log took longer.
-func maxSyncSeconds(series map[string]float64) float64 {
+func maxSyncSeconds(t *testing.T, series map[string]float64) float64 {
+	t.Helper()
 	count := series["kinesyslog_intake_sync_seconds_count"]
 	best := math.Inf(1)
 	for name, v := range series {
@@ -229,6 +230,9 @@ func maxSyncSeconds(series map[string]float64) float64 {
 		if b, err := strconv.ParseFloat(strings.TrimSuffix(le, `"}`), 64); err == nil && b < best {
 			best = b
 		}
+	}
+	if math.IsInf(best, 1) {
+		t.Fatalf("no bucket of kinesyslog_intake_sync_seconds holds its %v syncs", count)
 	}
 	return best
 }
@@ -293,7 +297,7 @@ func TestFleet(t *testing.T) {
 	last, lastAt := victim.Scrape(t), time.Now()
 	byteRate := (last["kinesyslog_message_bytes_received_total"] - before["kinesyslog_message_bytes_received_total"]) /
 		lastAt.Sub(beforeAt).Seconds()
-	maxSync := maxSyncSeconds(last)
+	maxSync := maxSyncSeconds(t, last)
 	queued, victimConns := tcpQueues(t, []int{listens[0].frontend, listens[1].frontend}, []int{tcpPorts[0], tlsPorts[0]})
 	snapAt := time.Now()
 	victim.kill9(t)
