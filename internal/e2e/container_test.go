@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,7 +64,7 @@ func (b buildah) run(t *testing.T, args ...string) []byte {
 
 // TestContainerImage builds the image of the repository's Dockerfile with buildah, inspects it
 // and runs it. The golang image of the build stage cannot be pulled here (no registry is
-// reachable), so the test builds the static binary itself, as the build stage does, and
+// reachable), so the test takes the static binary Binary builds, as the build stage does, and
 // replaces that stage with a directory of the same files (--build-context build=DIR): what is
 // built is the Dockerfile's own final stage, FROM scratch. The image then runs, as its non-root
 // user, on its volume, with its own configuration but for loopback ports and an output
@@ -84,10 +83,9 @@ func TestContainerImage(t *testing.T) {
 		testenv.Missing(t, fmt.Errorf("buildah cannot build even an image FROM scratch on this machine (it needs root, or user namespaces with subordinate IDs): %v\n%s", err, out))
 	}
 
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
+	root := RepoRoot()
 	stage := filepath.Join(t.TempDir(), "build")
-	buildStage(t, root, stage)
+	buildStage(t, stage)
 	b.run(t, "bud", "--isolation", "chroot", "--build-context", "build="+stage,
 		"-f", filepath.Join(root, "Dockerfile"), "-t", "kinesyslog-test", root)
 
@@ -188,18 +186,21 @@ func TestContainerImage(t *testing.T) {
 	t.Logf("image: user %s, volume %s, ports %v; delivered a message from the container", cfg.User, imageSpoolDir, exposed)
 }
 
-// buildStage writes to dir what the Dockerfile's build stage leaves under /rootfs, from the
-// source tree at root: the static binary, a CA bundle (a test CA's: the relay reaches no AWS
-// here) and the spool directory, mode 0700.
-func buildStage(t *testing.T, root, dir string) {
+// buildStage writes to dir what the Dockerfile's build stage leaves under /rootfs: the static
+// binary (Binary builds it as the build stage does), a CA bundle (a test CA's: the relay reaches
+// no AWS here) and the spool directory, mode 0700.
+func buildStage(t *testing.T, dir string) {
 	t.Helper()
 	rootfs := filepath.Join(dir, "rootfs")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -X main.version=v0.0.0-container-test",
-		"-o", filepath.Join(rootfs, "kinesyslog"), "./cmd/kinesyslog")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := os.ReadFile(Binary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "kinesyslog"), bin, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	ca, err := os.ReadFile(NewPKI(t, "container").CAFile)
 	if err != nil {

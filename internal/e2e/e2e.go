@@ -51,7 +51,9 @@ func Main(m *testing.M) int {
 }
 
 // Binary returns the path of a kinesyslog binary built from this checkout, building it on first
-// use. Packages that call it run their tests through Main.
+// use, as the Dockerfile does: static (CGO_ENABLED=0) and with -trimpath, so that the tests run
+// the binary the container image ships, and the image's test reuses it. Packages that call it
+// run their tests through Main.
 func Binary(tb testing.TB) string {
 	tb.Helper()
 	buildOnce.Do(func() {
@@ -61,10 +63,9 @@ func Binary(tb testing.TB) string {
 			return
 		}
 		binary = filepath.Join(dir, "kinesyslog")
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-o", binary, "./cmd/kinesyslog")
-		cmd.Dir = root
+		cmd := exec.Command("go", "build", "-trimpath", "-o", binary, "./cmd/kinesyslog")
+		cmd.Dir = RepoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = errors.New("go build: " + err.Error() + "\n" + string(out))
 		}
@@ -73,6 +74,12 @@ func Binary(tb testing.TB) string {
 		tb.Fatalf("build kinesyslog: %v", buildErr)
 	}
 	return binary
+}
+
+// RepoRoot returns the directory of this checkout.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
 // Relay is a running kinesyslog process.
