@@ -98,33 +98,48 @@ func TestVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	probe := filepath.Join(t.TempDir(), "probe.service")
-	if err := os.WriteFile(probe, []byte("[Service]\nExecStart="+exe+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(probe, []byte("[Service]\nExecStart="+analyze+" --version\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(analyze, "verify", probe).CombinedOutput(); err != nil || len(out) > 0 {
 		t.Skipf("systemd-analyze cannot verify even a minimal unit on this machine: %v\n%s", err, out)
 	}
 
-	var uncommented string
-	for _, vars := range [][]config.Variable{config.Variables(), oddVariables} {
-		dropIn, err := RenderDropIn(vars, config.SystemSpoolDir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		uncommented += strings.ReplaceAll(string(dropIn), "\n#Environment=", "\nEnvironment=")
+	// Install runs as the current user (root only if that is who runs the test), so that it can
+	// give the spool away; root's unit differs only in lacking User=.
+	me, err := user.Current()
+	if err != nil {
+		t.Skipf("no current user: %v", err)
 	}
-	for _, u := range []string{"", "root"} {
-		unit, err := Render(Options{Executable: exe, User: u})
+	users := []string{me.Username}
+	if os.Getuid() == 0 {
+		users = append(users, "")
+	}
+	odd, err := RenderDropIn(oddVariables, config.SystemSpoolDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		dir := t.TempDir()
+		in, err := Install(Options{Executable: exe, User: u, SystemDir: dir, SpoolDir: filepath.Join(dir, "spool")})
+		if err != nil {
+			t.Fatalf("Install(User %q): %v", u, err)
+		}
+		// Every variable set, as an administrator uncommenting each line would, and more that
+		// need quoting in a drop-in of their own.
+		dropIn, err := os.ReadFile(in.DropIn)
 		if err != nil {
 			t.Fatal(err)
 		}
-		dir := t.TempDir()
-		path := filepath.Join(dir, UnitName)
-		writeTestFile(t, path, unit)
-		writeTestFile(t, filepath.Join(dir, UnitName+".d", DropInName), []byte(uncommented))
-		out, err := exec.Command(analyze, "verify", path).CombinedOutput()
+		uncomment := func(b []byte) []byte {
+			return []byte(strings.ReplaceAll(string(b), "\n#Environment=", "\nEnvironment="))
+		}
+		writeTestFile(t, in.DropIn, uncomment(dropIn))
+		writeTestFile(t, filepath.Join(filepath.Dir(in.DropIn), "odd.conf"), uncomment(odd))
+		out, err := exec.Command(analyze, "verify", in.Unit).CombinedOutput()
 		if err != nil || len(out) > 0 {
-			t.Errorf("systemd-analyze verify (User %q): %v\n%s\n%s\n%s", u, err, out, unit, uncommented)
+			unit, _ := os.ReadFile(in.Unit)
+			t.Errorf("systemd-analyze verify (User %q): %v\n%s\n%s\n%s", u, err, out, unit, uncomment(dropIn))
 		}
 	}
 }
