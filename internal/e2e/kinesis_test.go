@@ -30,7 +30,13 @@ func startKinesisRelay(t *testing.T, srv *kinesistest.Server, streams ...string)
 	for _, s := range streams {
 		args = append(args, "--kinesis-stream", s)
 	}
-	env := []string{
+	return Start(t, Options{Args: args, Env: kinesisEnv(srv), Metrics: true}), port
+}
+
+// kinesisEnv is the environment that points a relay at srv through the SDK's own
+// AWS_ENDPOINT_URL_KINESIS, with the server's credentials and no other AWS configuration.
+func kinesisEnv(srv *kinesistest.Server) []string {
+	return []string{
 		"AWS_ACCESS_KEY_ID=" + kinesistest.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + kinesistest.SecretAccessKey,
 		"AWS_ENDPOINT_URL_KINESIS=" + srv.URL,
@@ -38,7 +44,6 @@ func startKinesisRelay(t *testing.T, srv *kinesistest.Server, streams ...string)
 		"AWS_CONFIG_FILE=" + os.DevNull,
 		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
 	}
-	return Start(t, Options{Args: args, Env: env, Metrics: true}), port
 }
 
 // sendSources sends perSource messages from each of sources addresses, 127.0.0.2 on, over one
@@ -251,5 +256,23 @@ func TestKinesisStreams(t *testing.T) {
 	}
 	if len(used) != 2 {
 		t.Errorf("%d sources in %d of the 2 streams, want both used", sources, len(used))
+	}
+}
+
+// TestKinesisStreamMissing starts the relay with a Kinesis stream that does not exist beside one
+// that does: it exits at once with status 1, naming the stream.
+func TestKinesisStreamMissing(t *testing.T) {
+	srv := kinesistest.Start(t, kinesistest.Config{})
+	srv.CreateStream(t, "logs", 1)
+	port := testenv.FreePort(t)
+	relay := Start(t, Options{NoWait: true,
+		Args: []string{"--region", kinesistest.Region, "--tcp-port", Port(port), "--kinesis-stream", "logs,nosuchstream"},
+		Env:  kinesisEnv(srv)})
+	err := relay.Wait()
+	if code := relay.Cmd.ProcessState.ExitCode(); err == nil || code != 1 {
+		t.Fatalf("relay with a missing stream exited with %v (code %d), want code 1", err, code)
+	}
+	if want := `kinesis: data stream "nosuchstream" does not exist`; !strings.Contains(relay.Log(), want) {
+		t.Errorf("relay log does not say %s:\n%s", want, relay.Log())
 	}
 }

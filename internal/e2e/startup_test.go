@@ -49,6 +49,10 @@ func TestStartupErrors(t *testing.T) {
 		{name: "no listener", args: []string{"--output", out()}, wantCode: 2, want: "no listener enabled"},
 		{name: "no destination", args: []string{"--tcp-port", "5514"}, wantCode: 2, want: "--stream"},
 		{name: "two destinations", args: []string{"--tcp-port", "5514", "--output", out(), "--stream", "s"}, wantCode: 2, want: "--stream"},
+		{name: "Kinesis beside Firehose", args: []string{"--tcp-port", "5514", "--kinesis-stream", "k", "--stream", "s"}, wantCode: 2,
+			want: "--kinesis-stream and --stream both given"},
+		{name: "Kinesis with the Firehose endpoint", args: []string{"--tcp-port", "5514", "--kinesis-stream", "k", "--endpoint-url", "http://127.0.0.1:1"},
+			wantCode: 2, want: "set AWS_ENDPOINT_URL_KINESIS"},
 		{name: "port in use", args: []string{"--output", out(), "--tcp-port", busyPort}, wantCode: 1, want: "port " + busyPort},
 		{name: "spool not writable", args: []string{"--output", out(), "--tcp-port", "0", "--udp-port", Port(testenv.FreePort(t)), "--spool-dir", readOnly},
 			wantCode: 1, want: "not writable"},
@@ -63,8 +67,8 @@ func TestStartupErrors(t *testing.T) {
 		// root writes anywhere: make the spool path a file instead, which no one can use as a directory.
 		file := filepath.Join(t.TempDir(), "file")
 		os.WriteFile(file, nil, 0o600)
-		tests[4].args[len(tests[4].args)-1] = filepath.Join(file, "spool")
-		tests[4].want = "spool"
+		tests[6].args[len(tests[6].args)-1] = filepath.Join(file, "spool")
+		tests[6].want = "spool"
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
