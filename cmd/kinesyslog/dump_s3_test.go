@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
 	"github.com/kinesyslog/kinesyslog/internal/record"
 	"github.com/kinesyslog/kinesyslog/internal/s3test"
 	"github.com/kinesyslog/kinesyslog/internal/testenv"
@@ -176,5 +177,27 @@ func TestDumpS3(t *testing.T) {
 	}
 	if diff := cmp.Diff(want.String(), all.stdout); diff != "" {
 		t.Errorf("dump of every object mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestDumpS3Role checks that dump assumes --role-arn, with --external-id, before it reads S3:
+// the project's STS endpoint answers AssumeRole, and s3rver, which knows only its own
+// credentials, refuses the role's, by their key id.
+func TestDumpS3Role(t *testing.T) {
+	const role = "arn:aws:iam::210987654321:role/log-reader"
+	sts := firehosetest.Start(t, firehosetest.Config{Role: firehosetest.Role{ARN: role, ExternalID: "ext-id"}})
+	srv := s3test.Start(t, dumpBucket)
+	testenv.IsolateAWS(t)
+	c := sts.Credentials()
+	t.Setenv("AWS_ACCESS_KEY_ID", c.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", c.SecretAccessKey)
+	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
+	got := invocation{args: []string{"dump", "s3://" + dumpBucket + "/", "--endpoint-url", srv.URL, "--path-style",
+		"--region", firehosetest.DefaultRegion, "--role-arn", role, "--external-id", "ext-id"}}.run(t)
+	if n := sts.Stats().Calls["AssumeRole"]; n != 1 {
+		t.Errorf("%d AssumeRole calls, want 1", n)
+	}
+	if got.code != exitFailure || !strings.Contains(got.stderr, "InvalidAccessKeyId") || strings.Contains(got.stderr, c.AccessKeyID) {
+		t.Errorf("dump with the role = %d, stderr %q; want s3rver refusing the role's key, not the base one", got.code, got.stderr)
 	}
 }

@@ -1,6 +1,7 @@
 package s3read
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,4 +62,28 @@ func TestMayHold(t *testing.T) {
 	if got := l.StartAfter(time.Time{}); got != "" {
 		t.Errorf("StartAfter(zero) = %q, want none", got)
 	}
+}
+
+// FuzzHourOf reads the hour of keys a bucket lists, which anyone who can write to it chooses:
+// no panic, and an hour found is one the key spells out, whole hours only, consistent with
+// MayHold.
+func FuzzHourOf(f *testing.F) {
+	f.Add("firehose/2026/11/30/22/kinesyslog-test-1-2026-11-30-22-59-59-uuid")
+	f.Add("2026/02/30/25/x")
+	f.Add("a/0000/00/00/00/")
+	f.Fuzz(func(t *testing.T, key string) {
+		hour, ok := HourOf(key)
+		if !ok {
+			if !MayHold(key, time.Now()) {
+				t.Errorf("MayHold(%q) = false for a key without an hour", key)
+			}
+			return
+		}
+		if !strings.Contains(key, hour.Format(HourLayout)+"/") || hour.Truncate(time.Hour) != hour {
+			t.Errorf("HourOf(%q) = %v, not an hour the key names", key, hour)
+		}
+		if !MayHold(key, hour) || MayHold(key, hour.Add(2*time.Hour)) {
+			t.Errorf("MayHold(%q) skips its own hour %v, or keeps it two hours on", key, hour)
+		}
+	})
 }
