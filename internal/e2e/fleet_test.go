@@ -40,7 +40,7 @@ const (
 	// fleetSyncInterval is the relays' --intake-sync-interval.
 	fleetSyncInterval = 10 * time.Millisecond
 	// fleetShare is how many messages each relay takes in each phase of TestFleet.
-	fleetShare = 10_000
+	fleetShare = 6_000
 	// haproxyBufSize is HAProxy's tune.bufsize: what it holds of each direction of a connection.
 	haproxyBufSize = 16384
 )
