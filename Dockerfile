@@ -4,8 +4,12 @@
 # non-root user, configured by KINESYSLOG_* variables (README.md, "Container").
 #
 #   docker build -t kinesyslog --build-arg VERSION=v1.2.3 .
-#   docker run -v kinesyslog-spool:/var/spool/kinesyslog -p 5514:5514/udp -p 5514:5514/tcp \
-#     -p 6514:6514 -p 9514:9514 -e KINESYSLOG_STREAM=my-stream -e AWS_REGION=eu-west-1 kinesyslog
+#   docker run --stop-timeout 60 -v kinesyslog-spool:/var/spool/kinesyslog -p 514:5514/udp \
+#     -p 514:5514/tcp -p 6514:6514 -p 9514:9514 -e KINESYSLOG_STREAM=my-stream \
+#     -e AWS_REGION=eu-west-1 kinesyslog
+#
+# Stop it with room for its shutdown (--stop-timeout): it spools what it holds and uploads within
+# KINESYSLOG_SHUTDOWN_TIMEOUT (20s), longer than docker stop's default 10 s.
 #
 # The build stage leaves everything the image holds under /rootfs, so that the final stage can
 # be built around files made elsewhere: `--build-context build=DIR` (docker buildx, buildah)
