@@ -63,7 +63,7 @@ newlines spans several lines); --format json prints each record whole as one JSO
 	o.aws.AddFlags(fs)
 	fs.StringVar(&o.s3.EndpointURL, "endpoint-url", "", "S3 endpoint `URL` for s3:// paths (an S3-compatible server, a VPC endpoint); AWS_ENDPOINT_URL_S3 works too")
 	fs.BoolVar(&o.s3.PathStyle, "path-style", false, "address S3 buckets in the path (http://HOST/BUCKET/KEY), as S3-compatible servers often need")
-	fs.IntVar(&o.s3.Concurrency, "concurrency", s3read.DefaultConcurrency, "`N` objects fetched from S3 at once (each held in memory until printed)")
+	fs.IntVar(&o.s3.Concurrency, "concurrency", s3read.DefaultConcurrency, "`N` objects fetched from S3 ahead, each held in memory (up to 128 MiB) until printed")
 	return cmd
 }
 

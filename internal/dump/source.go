@@ -1,7 +1,6 @@
 package dump
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -84,7 +83,7 @@ func (p *Printer) S3(ctx context.Context, b *s3read.Bucket, l s3read.Location) e
 			errs = append(errs, fmt.Errorf("dump: %w", o.Err))
 			return nil
 		}
-		return skip(&errs, p.Records(bytes.NewReader(o.Body), "s3://"+l.Bucket+"/"+o.Key))
+		return skip(&errs, p.Records(o.Body, "s3://"+l.Bucket+"/"+o.Key))
 	})
 	if err != nil {
 		if _, ok := errors.AsType[*WriteError](err); ok {

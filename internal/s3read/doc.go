@@ -9,8 +9,9 @@
 // which honours AWS_ENDPOINT_URL_S3; with path-style addressing (Options.PathStyle) for
 // S3-compatible servers that have no virtual-host buckets.
 //
-// [Bucket.Objects] holds at most Options.Concurrency objects in memory besides the one being
-// handed over. [HourOf] reads the delivery hour from a key of Firehose's layout, so that callers
-// skip the objects delivered too early to hold the events they want: [Location.StartAfter] does
-// not even list the hours before, [MayHold] tells for one key.
+// [Bucket.Objects] fetches at most Options.Concurrency objects ahead, into memory, each of at
+// most Options.MaxPrefetchBytes: a larger one is read as it is handed over, never held whole.
+// [HourOf] reads the delivery hour from a key of Firehose's layout, so that callers skip the
+// objects delivered too early to hold the events they want: [Location.StartAfter] does not even
+// list the hours before, [MayHold] tells for one key.
 package s3read

@@ -1,9 +1,9 @@
 package s3read
 
 import (
+	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -20,6 +20,11 @@ import (
 
 // DefaultConcurrency is how many objects are fetched at once when Options.Concurrency is zero.
 const DefaultConcurrency = 4
+
+// DefaultMaxPrefetchBytes is the largest object fetched ahead, into memory, when
+// Options.MaxPrefetchBytes is zero: Firehose's S3 buffer is at most 128 MiB, but anyone who can
+// write to a bucket chooses its objects' sizes.
+const DefaultMaxPrefetchBytes = 128 << 20
 
 // HourLayout is the UTC hour Firehose's S3 destination puts before every object's name, in
 // time.Format's notation.
@@ -39,8 +44,12 @@ type Options struct {
 	// PathStyle addresses buckets in the path (http://HOST/BUCKET/KEY) instead of the host name
 	// (http://BUCKET.HOST/KEY), as S3-compatible servers often need.
 	PathStyle bool
-	// Concurrency is how many objects are fetched at once; zero means DefaultConcurrency.
+	// Concurrency is how many objects are fetched at once, each held in memory (at most
+	// MaxPrefetchBytes) until it is handed over; zero means DefaultConcurrency.
 	Concurrency int
+	// MaxPrefetchBytes is the largest object fetched ahead; a larger one is read as it is handed
+	// over, a record at a time, never held whole. Zero means DefaultMaxPrefetchBytes.
+	MaxPrefetchBytes int64
 }
 
 // A Location is a bucket and a key prefix: s3://BUCKET/PREFIX.
@@ -112,6 +121,7 @@ func HourOf(key string) (time.Time, bool) {
 type Bucket struct {
 	client      *s3.Client
 	concurrency int
+	maxPrefetch int64
 }
 
 // Open loads the AWS configuration and returns a Bucket reader. It sends nothing.
@@ -126,24 +136,28 @@ func Open(ctx context.Context, o Options) (*Bucket, error) {
 			so.BaseEndpoint = aws.String(o.EndpointURL)
 		}
 	})
-	return &Bucket{client: client, concurrency: cmp.Or(max(o.Concurrency, 0), DefaultConcurrency)}, nil
+	return &Bucket{client: client, concurrency: cmp.Or(max(o.Concurrency, 0), DefaultConcurrency),
+		maxPrefetch: cmp.Or(max(o.MaxPrefetchBytes, 0), DefaultMaxPrefetchBytes)}, nil
 }
 
-// An Object is one object read: its key and its content, or why it could not be read.
+// An Object is one object read: its key and its content, or why it could not be read. Body is
+// valid only until the function it is handed to returns.
 type Object struct {
 	Key  string
-	Body []byte
+	Body io.Reader
 	Err  error
 }
 
 // Objects calls fn with each object of l whose key comes after startAfter (see
-// Location.StartAfter; "" for all) and that keep, when not nil, accepts, in key order. Objects are
-// fetched up to the Bucket's concurrency at once; one that cannot be fetched is handed over with
-// Err set. Objects stops at the first error fn returns, or when a listing fails, and returns it.
+// Location.StartAfter; "" for all) and that keep, when not nil, accepts, in key order. Objects
+// of at most Options.MaxPrefetchBytes are fetched ahead, up to the Bucket's concurrency at once; one that
+// cannot be fetched is handed over with Err set. Objects stops at the first error fn returns, or
+// when a listing fails, and returns it.
 func (b *Bucket) Objects(ctx context.Context, l Location, startAfter string, keep func(key string) bool, fn func(Object) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Fetches in flight, in key order; the capacity bounds what is held in memory.
+	// Objects in key order, each fetched ahead or to be read when handed over; the capacity
+	// bounds what is held in memory.
 	pending := make(chan chan Object, b.concurrency)
 	var (
 		wg      sync.WaitGroup
@@ -151,7 +165,7 @@ func (b *Bucket) Objects(ctx context.Context, l Location, startAfter string, kee
 	)
 	wg.Go(func() {
 		defer close(pending)
-		listErr = b.list(ctx, l, startAfter, func(key string) bool {
+		listErr = b.list(ctx, l, startAfter, func(key string, size int64) bool {
 			if keep != nil && !keep(key) {
 				return true
 			}
@@ -161,7 +175,11 @@ func (b *Bucket) Objects(ctx context.Context, l Location, startAfter string, kee
 			case <-ctx.Done():
 				return false
 			}
-			wg.Go(func() { done <- b.get(ctx, l.Bucket, key) })
+			if size > b.maxPrefetch {
+				done <- Object{Key: key} // no Body: read when handed over
+			} else {
+				wg.Go(func() { done <- b.prefetch(ctx, l.Bucket, key) })
+			}
 			return true
 		})
 	})
@@ -169,7 +187,7 @@ func (b *Bucket) Objects(ctx context.Context, l Location, startAfter string, kee
 	for done := range pending {
 		obj := <-done
 		if err == nil {
-			if err = fn(obj); err != nil {
+			if err = b.hand(ctx, l.Bucket, obj, fn); err != nil {
 				cancel()
 			}
 		}
@@ -181,8 +199,22 @@ func (b *Bucket) Objects(ctx context.Context, l Location, startAfter string, kee
 	return listErr
 }
 
-// list calls add with every key of l after startAfter, page by page, until add returns false.
-func (b *Bucket) list(ctx context.Context, l Location, startAfter string, add func(key string) bool) error {
+// hand calls fn with obj, fetching its body as a stream first when it was not fetched ahead.
+func (b *Bucket) hand(ctx context.Context, bucket string, obj Object, fn func(Object) error) error {
+	if obj.Body == nil && obj.Err == nil {
+		body, err := b.open(ctx, bucket, obj.Key)
+		if err != nil {
+			return fn(Object{Key: obj.Key, Err: err})
+		}
+		defer body.Close()
+		obj.Body = body
+	}
+	return fn(obj)
+}
+
+// list calls add with every key of l after startAfter, and its size, page by page, until add
+// returns false.
+func (b *Bucket) list(ctx context.Context, l Location, startAfter string, add func(key string, size int64) bool) error {
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(l.Bucket)}
 	if l.Prefix != "" {
 		in.Prefix = aws.String(l.Prefix)
@@ -200,7 +232,7 @@ func (b *Bucket) list(ctx context.Context, l Location, startAfter string, add fu
 			return fmt.Errorf("s3read: list %s: %w", l, err)
 		}
 		for _, o := range page.Contents {
-			if !add(aws.ToString(o.Key)) {
+			if !add(aws.ToString(o.Key), aws.ToInt64(o.Size)) {
 				return nil
 			}
 		}
@@ -208,16 +240,29 @@ func (b *Bucket) list(ctx context.Context, l Location, startAfter string, add fu
 	return nil
 }
 
-// get fetches one object whole.
-func (b *Bucket) get(ctx context.Context, bucket, key string) Object {
+// open starts reading one object.
+func (b *Bucket) open(ctx context.Context, bucket, key string) (io.ReadCloser, error) {
 	out, err := b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
-		return Object{Key: key, Err: fmt.Errorf("s3read: get s3://%s/%s: %w", bucket, key, err)}
+		return nil, fmt.Errorf("s3read: get s3://%s/%s: %w", bucket, key, err)
 	}
-	defer out.Body.Close()
-	body, err := io.ReadAll(out.Body)
-	if err != nil && !errors.Is(err, context.Canceled) {
+	return out.Body, nil
+}
+
+// prefetch fetches one object whole, reading no more than the Bucket's MaxPrefetchBytes of it
+// (the listing said it was no larger).
+func (b *Bucket) prefetch(ctx context.Context, bucket, key string) Object {
+	body, err := b.open(ctx, bucket, key)
+	if err != nil {
+		return Object{Key: key, Err: err}
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, b.maxPrefetch+1))
+	switch {
+	case err != nil:
 		return Object{Key: key, Err: fmt.Errorf("s3read: read s3://%s/%s: %w", bucket, key, err)}
+	case int64(len(data)) > b.maxPrefetch:
+		return Object{Key: key, Err: fmt.Errorf("s3read: read s3://%s/%s: larger than listed, over %d bytes", bucket, key, b.maxPrefetch)}
 	}
-	return Object{Key: key, Body: body, Err: err}
+	return Object{Key: key, Body: bytes.NewReader(data)}
 }
