@@ -46,9 +46,8 @@ ENV KINESYSLOG_SPOOL_DIR=/var/spool/kinesyslog \
     KINESYSLOG_TLS_PORT=6514 \
     KINESYSLOG_METRICS_ADDRESS=0.0.0.0:9514
 # Syslog over UDP and TCP, TLS (RFC5425), metrics with /healthz and /readyz; RELP
-# (KINESYSLOG_RELP_PORT=2514 with KINESYSLOG_INTAKE_LOG=on) and GELF (KINESYSLOG_GELF=1, which
-# makes every listener read GELF: set KINESYSLOG_UDP_PORT and KINESYSLOG_TCP_PORT to 12201) when
-# configured.
+# (KINESYSLOG_RELP_PORT=2514) and GELF (KINESYSLOG_GELF_UDP_PORT=12201 and
+# KINESYSLOG_GELF_TCP_PORT=12201) when configured.
 EXPOSE 5514/udp 5514/tcp 6514/tcp 9514/tcp 2514/tcp 12201/udp 12201/tcp
 ENTRYPOINT ["/kinesyslog"]
 CMD ["listen"]

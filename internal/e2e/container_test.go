@@ -253,11 +253,12 @@ func checkImageConfig(t *testing.T, cfg imageConfig) []string {
 			t.Errorf("variable %s: no option reads it", name)
 		}
 		switch name {
-		case "KINESYSLOG_UDP_PORT":
+		case "KINESYSLOG_UDP_PORT", "KINESYSLOG_GELF_UDP_PORT":
 			for _, p := range strings.Fields(value) {
 				wantPorts[p+"/udp"] = true
 			}
-		case "KINESYSLOG_TCP_PORT", "KINESYSLOG_TLS_PORT", "KINESYSLOG_RELP_PORT", "KINESYSLOG_RELP_TLS_PORT":
+		case "KINESYSLOG_TCP_PORT", "KINESYSLOG_TLS_PORT", "KINESYSLOG_RELP_PORT", "KINESYSLOG_RELP_TLS_PORT",
+			"KINESYSLOG_GELF_TCP_PORT", "KINESYSLOG_GELF_TLS_PORT":
 			for _, p := range strings.Fields(value) {
 				wantPorts[p+"/tcp"] = true
 			}
