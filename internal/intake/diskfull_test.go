@@ -56,6 +56,9 @@ func TestDiskFullRecovers(t *testing.T) {
 			tl := &testLog{Log: l, t: t, done: done, reg: reg}
 			tl.appendSynced(before...)
 
+			if err := l.Check(); err != nil {
+				t.Errorf("Check() before the disk filled = %v, want nil", err)
+			}
 			full.Store(true)
 			during := entriesOf(s, 5, tc.n)
 			synced := make(chan error, 1)
@@ -74,9 +77,6 @@ func TestDiskFullRecovers(t *testing.T) {
 				}
 				synced <- err
 			}()
-			if err := l.Check(); err != nil {
-				t.Errorf("Check() before the disk filled = %v, want nil", err)
-			}
 			testenv.Eventually(t, "write errors to be counted", func() bool {
 				return testutil.ToFloat64(l.metrics.writeErrors) >= 1
 			})
