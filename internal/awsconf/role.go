@@ -49,7 +49,7 @@ func assume(base aws.Config, role Role, stsEndpointURL string) aws.CredentialsPr
 			ao.ExternalID = aws.String(role.ExternalID)
 		}
 	})
-	return aws.NewCredentialsCache(assumedRole{arn: role.ARN, provider: provider, now: time.Now})
+	return aws.NewCredentialsCache(assumedRole{arn: role.ARN, provider: provider})
 }
 
 // assumedRole gets a role's credentials, marking a refusal as a *CredentialsError and moving
@@ -57,7 +57,6 @@ func assume(base aws.Config, role Role, stsEndpointURL string) aws.CredentialsPr
 type assumedRole struct {
 	arn      string
 	provider aws.CredentialsProvider
-	now      func() time.Time
 }
 
 func (p assumedRole) Retrieve(ctx context.Context) (aws.Credentials, error) {
@@ -70,7 +69,7 @@ func (p assumedRole) Retrieve(ctx context.Context) (aws.Credentials, error) {
 		return aws.Credentials{}, err
 	}
 	if creds.CanExpire {
-		creds.Expires = refreshAt(p.now(), creds.Expires)
+		creds.Expires = refreshAt(time.Now(), creds.Expires)
 	}
 	return creds, nil
 }

@@ -93,21 +93,22 @@ func (s *Server) user() principal {
 func (s *Server) authenticate(r *http.Request, body []byte, service string) (principal, *authError) {
 	now := time.Now()
 	p, v := s.user(), s.signer
+	var expires time.Time // of a session's credentials; zero for the configured ones
 	if auth, err := parseAuthorization(r.Header.Get("Authorization")); err == nil && strings.HasPrefix(auth.AccessKeyID, issuedAccessKeyPrefix) {
 		s.mu.Lock()
 		sess, ok := s.sessions[auth.AccessKeyID]
 		s.mu.Unlock()
 		if ok {
-			p = sess.principal
+			p, expires = sess.principal, sess.expires
 			v = signer{accessKeyID: auth.AccessKeyID, secretAccessKey: sess.secretAccessKey,
 				sessionToken: sess.sessionToken, region: s.cfg.Region}
-			if err := v.verify(r, body, service, now); err == nil && !now.Before(sess.expires) {
-				s.countAuthFailure()
-				return p, &authError{authExpired, "The security token included in the request is expired"}
-			}
 		}
 	}
-	if err := v.verify(r, body, service, now); err != nil {
+	err := v.verify(r, body, service, now)
+	if err == nil && !expires.IsZero() && !now.Before(expires) {
+		err = &authError{authExpired, "The security token included in the request is expired"}
+	}
+	if err != nil {
 		s.countAuthFailure()
 		return p, err
 	}
