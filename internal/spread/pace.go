@@ -143,7 +143,7 @@ func (p *pace) settle(c *chunk, results []upload.Result, err error, cancelled bo
 		p.probing = false
 	}
 	switch {
-	case cancelled:
+	case cancelled && results == nil:
 		// Never sent, or cut short by the caller: its bytes were not used.
 		p.tokens = min(p.capacity, p.tokens+float64(c.bytes))
 		return 0
