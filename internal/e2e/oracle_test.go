@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -163,10 +164,10 @@ func TestOracleKill9(t *testing.T) {
 	relpPort, tapPort, inPort := ports[0], ports[1], ports[2]
 	relpAddr := net.JoinHostPort("127.0.0.1", Port(relpPort))
 	spoolDir := t.TempDir() + "/spool"
-	start := func() *faultRelay {
-		return startLogRelay(t, srv, faultOptions{spoolDir: spoolDir, args: []string{
+	start := func(more ...string) *faultRelay {
+		return startLogRelay(t, srv, faultOptions{spoolDir: spoolDir, args: append([]string{
 			"--relp-port", Port(relpPort), "--intake-sync-interval", oracleSyncInterval.String(),
-			"--spool-max-bytes", "64MiB"}})
+			"--spool-max-bytes", "64MiB"}, more...)})
 	}
 
 	omrelp, client, plain := newLedger(), newLedger(), newLedger()
@@ -276,11 +277,12 @@ func TestOracleKill9(t *testing.T) {
 	}
 
 	// The end: Firehose up, the RELP senders finish (the project's client sends what is
-	// unanswered until all is answered, rsyslog does the same by itself), the relay stops
-	// cleanly and has delivered what it holds.
+	// unanswered until all is answered, rsyslog does the same by itself), the relay delivers
+	// every owed message while it runs (batches flushed within a second, not the default
+	// minute), then stops cleanly.
 	cycles := time.Since(began)
 	setFirehose(firehoseUp)
-	r := start()
+	r := start("--flush-age", "1s")
 	close(finish)
 	<-feeder
 	sentOmrelp, _ := omrelp.counts()
@@ -289,11 +291,21 @@ func TestOracleKill9(t *testing.T) {
 		return acked == sentOmrelp
 	})
 	relpSender.wait(t)
-	stopClean(t, r)
 	tap.close()
+	stored := newStoredEvents(srv)
+	var owed []string
+	for _, l := range []*oracleLedger{omrelp, client, plain} {
+		l.mu.Lock()
+		for tok := range l.owed {
+			owed = append(owed, tok)
+		}
+		l.mu.Unlock()
+	}
+	stored.waitFor(t, owed)
 	drained := time.Since(began) - cycles
-
-	delivered, resent := oracleDelivered(t, srv)
+	stopClean(t, r)
+	stored.update(t)
+	delivered, resent := stored.counts, stored.alike
 	totalLost := 0
 	for _, k := range []struct {
 		name string
@@ -338,31 +350,59 @@ func TestOracleKill9(t *testing.T) {
 		oracleCycles, cycles.Round(time.Second), drained.Round(time.Second), time.Since(began).Round(time.Second), totalLost)
 }
 
-// oracleDelivered counts the events srv stored by token, decoding each distinct record once:
-// counts holds every copy, resent the copies in records the server stored more than once. A
-// record is stored again alike when the uploader sends it again (its answer lost with a killed
-// relay) or when the log replays the events of a record spooled just before a kill that had not
-// released them yet: the same events in the same order make the same gzip bytes.
-func oracleDelivered(t *testing.T, srv *firehosetest.Server) (counts, resent map[string]int) {
+// storedEvents counts the events a firehosetest.Server stored, by token, decoding each distinct
+// record once as it arrives: counts holds every copy, alike the copies in records the server
+// stored more than once. A record is stored again alike when the uploader sends it again (its
+// answer lost with a killed relay) or when the log replays the events of a record spooled just
+// before a kill that had not released them yet: the same events in the same order make the same
+// gzip bytes.
+type storedEvents struct {
+	srv           *firehosetest.Server
+	indexed       int // records of srv.Records() counted
+	records       map[[sha256.Size]byte]map[string]int
+	counts, alike map[string]int
+}
+
+func newStoredEvents(srv *firehosetest.Server) *storedEvents {
+	return &storedEvents{srv: srv, records: map[[sha256.Size]byte]map[string]int{},
+		counts: map[string]int{}, alike: map[string]int{}}
+}
+
+// update counts the records stored since the last update.
+func (s *storedEvents) update(t *testing.T) {
 	t.Helper()
-	copies := map[[sha256.Size]byte]int{}
-	var distinct [][]byte
-	for _, r := range srv.Records() {
+	recs := s.srv.Records()
+	for _, r := range recs[s.indexed:] {
 		sum := sha256.Sum256(r.Data)
-		if copies[sum] == 0 {
-			distinct = append(distinct, r.Data)
+		toks, again := s.records[sum]
+		if !again {
+			toks = countTokens(t, Decode(t, bytes.NewReader(r.Data)))
+			s.records[sum] = toks
 		}
-		copies[sum]++
-	}
-	counts, resent = map[string]int{}, map[string]int{}
-	for _, data := range distinct {
-		m := copies[sha256.Sum256(data)]
-		for tok, n := range countTokens(t, Decode(t, bytes.NewReader(data))) {
-			counts[tok] += m * n
-			resent[tok] += (m - 1) * n
+		for tok, n := range toks {
+			s.counts[tok] += n
+			if again {
+				s.alike[tok] += n
+			}
 		}
 	}
-	return counts, resent
+	s.indexed = len(recs)
+}
+
+// waitFor polls until every one of toks is stored, failing the test after 2*faultDeadline.
+func (s *storedEvents) waitFor(t *testing.T, toks []string) {
+	t.Helper()
+	missing := slices.Clone(toks)
+	defer func() {
+		if t.Failed() {
+			t.Logf("%d of %d messages not delivered, among them %q", len(missing), len(toks), missing[:min(len(missing), 10)])
+		}
+	}()
+	testenv.EventuallyWithin(t, 2*faultDeadline, fmt.Sprintf("all %d messages delivered", len(toks)), func() bool {
+		s.update(t)
+		missing = slices.DeleteFunc(missing, func(tok string) bool { return s.counts[tok] > 0 })
+		return len(missing) == 0
+	})
 }
 
 // spoolEntries returns the names in the spool directory, records and temporary files.
