@@ -100,6 +100,11 @@ func TestValidate(t *testing.T) {
 			want: []string{"--prometheus-port and --metrics-address both given: set only one"},
 		},
 		{
+			name: "stall timeout within the flush age",
+			c:    valid(func(c *Config) { c.FlushAge, c.StallTimeout = 5*time.Minute, 2*time.Minute }),
+			want: []string{"--stall-timeout 2m0s: want more than --flush-age 5m0s, which a spooled record may wait for its batch"},
+		},
+		{
 			name: "prometheus port out of range",
 			c:    valid(func(c *Config) { c.PrometheusPort = 70000 }),
 			want: []string{"--prometheus-port 70000: want a port from 1 to 65535, or 0 to disable"},

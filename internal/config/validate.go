@@ -140,8 +140,12 @@ func (c *Config) Validate() error {
 	if c.FlushAge < 0 {
 		bad("--flush-age %v: want more than 0", c.FlushAge)
 	}
-	if c.StallTimeout <= 0 {
+	switch {
+	case c.StallTimeout <= 0:
 		bad("--stall-timeout %v: want more than 0", c.StallTimeout)
+	case c.StallTimeout <= c.FlushAge:
+		// A record spooled just after a batch went out waits a flush age for the next one.
+		bad("--stall-timeout %v: want more than --flush-age %v, which a spooled record may wait for its batch", c.StallTimeout, c.FlushAge)
 	}
 	if c.UploadTimeout <= 0 {
 		bad("--upload-timeout %v: want more than 0", c.UploadTimeout)
