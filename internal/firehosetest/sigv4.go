@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // Verification of AWS Signature Version 4, as specified in the IAM User Guide ("Create a signed
@@ -296,4 +298,18 @@ func hmacSHA256(key []byte, data string) []byte {
 func sha256Hex(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
+}
+
+// VerifySigV4 checks that r, whose body was read into body, carries an AWS Signature Version 4
+// made with creds for region and service, now, as the Server checks its own requests, for test
+// servers of other AWS JSON services (package kinesistest). It returns "", or the error code and
+// message that a JSON 1.1 service such as Firehose or Kinesis Data Streams answers, with HTTP
+// status 400, for what is wrong.
+func VerifySigV4(r *http.Request, body []byte, creds aws.Credentials, region, service string) (code, message string) {
+	s := signer{accessKeyID: creds.AccessKeyID, secretAccessKey: creds.SecretAccessKey, sessionToken: creds.SessionToken, region: region}
+	if err := s.verify(r, body, service, time.Now()); err != nil {
+		e := firehoseAuthError(err)
+		return e.code, e.message
+	}
+	return "", ""
 }

@@ -296,6 +296,7 @@ func TestOpen(t *testing.T) {
 		stream    string
 		accountID string
 		describe  func(op, stream string) (int, string)
+		secret    string // instead of the server's
 		want      string
 		wantErr   error
 	}{
@@ -307,6 +308,7 @@ func TestOpen(t *testing.T) {
 			wantErr: awsconf.ErrAccessDenied},
 		{name: "bad credentials", stream: "logs", describe: refuse("DescribeStreamSummary", http.StatusBadRequest, "UnrecognizedClientException"),
 			wantErr: awsconf.ErrCredentials},
+		{name: "wrong secret", stream: "logs", secret: "not the secret", wantErr: awsconf.ErrCredentials},
 	}
 	s := kinesistest.Start(t, kinesistest.Config{})
 	s.CreateStream(t, "logs", 1)
@@ -324,7 +326,11 @@ func TestOpen(t *testing.T) {
 			}
 			srv.SetFault(kinesistest.Fault{Call: tt.describe})
 			defer srv.SetFault(kinesistest.Fault{})
-			d, err := Open(t.Context(), options(t, srv, tt.stream, func(o *Options) { o.AccountID = tt.accountID }))
+			o := options(t, srv, tt.stream, func(o *Options) { o.AccountID = tt.accountID })
+			if tt.secret != "" {
+				t.Setenv("AWS_SECRET_ACCESS_KEY", tt.secret)
+			}
+			d, err := Open(t.Context(), o)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) || d != nil {
 					t.Fatalf("Open() = %v, %v; want %v", d, err, tt.wantErr)

@@ -13,8 +13,9 @@
 // entries, partition keys of 1 to 256 characters and data of at most 1 MiB, but it does not
 // count the partition key in the record's size nor enforce the 5 MiB per call, it never throttles
 // (no per-shard 1 MiB/s or 1,000 records/s) and never fails an entry, and it does not check
-// signatures. The proxy adds the failures (Fault); the limits are the Destination's own to keep
-// (its unit tests check them).
+// signatures. The proxy checks every request's SigV4 signature (firehosetest.VerifySigV4) and
+// adds the failures (Fault); the limits are the Destination's own to keep (its unit tests check
+// them).
 //
 // Start skips the test when kinesalite is not installed, or fails it when
 // testenv.RequireInteropEnv is 1.
@@ -41,6 +42,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/kinesyslog/kinesyslog/internal/firehosetest"
 	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
@@ -50,8 +52,9 @@ const (
 	Account = "123456789012"
 	// Region is the region of the SDK clients; kinesalite answers any.
 	Region = "us-east-1"
-	// AccessKeyID and SecretAccessKey are credentials for the SDK; kinesalite checks only that a
-	// request is signed, not the signature.
+	// AccessKeyID and SecretAccessKey are the credentials the proxy takes: it checks the SigV4
+	// signature of every request (service kinesis, Region) as firehosetest does, which
+	// kinesalite does not.
 	AccessKeyID     = "AKIDKINESISTEST"
 	SecretAccessKey = "kinesistest-secret"
 )
@@ -102,13 +105,14 @@ type Server struct {
 	// Client talks to kinesalite directly, for setting up streams and reading them back.
 	Client *kinesis.Client
 
-	kinesalite string // kinesalite's endpoint
-	proxy      *http.Server
-	mu         sync.Mutex
-	fault      Fault
-	stats      Stats
-	refused    map[[sha256.Size]byte]bool
-	stored     map[[sha256.Size]byte]bool
+	kinesalite  string // kinesalite's endpoint
+	credentials aws.Credentials
+	proxy       *http.Server
+	mu          sync.Mutex
+	fault       Fault
+	stats       Stats
+	refused     map[[sha256.Size]byte]bool
+	stored      map[[sha256.Size]byte]bool
 }
 
 // Config configures a Server. The zero value is ready to use.
@@ -142,14 +146,15 @@ func Start(tb testing.TB, cfg Config) *Server {
 		}
 	})
 	s := &Server{
-		kinesalite: "http://127.0.0.1:" + strconv.Itoa(port),
-		refused:    map[[sha256.Size]byte]bool{},
-		stored:     map[[sha256.Size]byte]bool{},
+		kinesalite:  "http://127.0.0.1:" + strconv.Itoa(port),
+		credentials: aws.Credentials{AccessKeyID: AccessKeyID, SecretAccessKey: SecretAccessKey},
+		refused:     map[[sha256.Size]byte]bool{},
+		stored:      map[[sha256.Size]byte]bool{},
 	}
 	s.Client = kinesis.New(kinesis.Options{
 		Region:       Region,
 		BaseEndpoint: aws.String(s.kinesalite),
-		Credentials:  credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+		Credentials:  credentials.StaticCredentialsProvider{Value: s.credentials},
 		Retryer:      aws.NopRetryer{},
 	})
 	testenv.Eventually(tb, "kinesalite answering on port "+strconv.Itoa(port), func() bool {
@@ -256,6 +261,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if code, message := firehosetest.VerifySigV4(r, body, s.credentials, Region, "kinesis"); code != "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"__type": code, "message": message})
 		return
 	}
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
