@@ -73,16 +73,15 @@ type Destination struct {
 	kinesis *awskinesis.Client
 	sts     *sts.Client
 	owner   *awsconf.Owner
-	logger  *slog.Logger
 }
 
 var _ upload.Destination = (*Destination)(nil)
 
 // Open loads the AWS configuration (awsconf.Load), makes sure that every data stream of
-// o.Streams exists and takes records (ACTIVE, or UPDATING while it is resharded), and learns the records'
-// owner, with calls bounded by 15 s in all. Only a definite answer (awsconf.IsDefinite) makes it fail:
-// when AWS cannot be reached it logs a warning and returns a Destination whose records wait in
-// the spool, and whose Run learns the owner once AWS answers.
+// o.Streams exists and takes records (ACTIVE, or UPDATING while it is resharded), and learns the
+// records' owner, with calls bounded by 15 s in all. Only a definite answer (awsconf.IsDefinite)
+// makes it fail: when AWS cannot be reached it logs a warning and returns a Destination whose
+// records wait in the spool, and whose Run learns the owner once AWS answers.
 func Open(ctx context.Context, o Options) (*Destination, error) {
 	d, err := newDestination(ctx, o)
 	if err != nil {
@@ -111,7 +110,6 @@ func newDestination(ctx context.Context, o Options) (*Destination, error) {
 		streams: slices.Clone(o.Streams),
 		timeout: o.Timeout,
 		owner:   awsconf.NewOwner(o.StateDir, o.Logger),
-		logger:  o.Logger,
 		kinesis: awskinesis.NewFromConfig(cfg, func(ko *awskinesis.Options) {
 			// The uploader retries every failed call and record with its own backoff, so the
 			// SDK must not: two layers would multiply attempts and hide throttling from the
@@ -144,8 +142,9 @@ func (d *Destination) Limits() upload.Limits {
 func (d *Destination) Close(context.Context) error { return nil }
 
 // check asks Kinesis to describe every stream (DescribeStreamSummary) and returns the first
-// stream's ARN when they all take records. Otherwise the error is one line, such as `kinesis: data stream "logs"
-// is CREATING, not ACTIVE`; awsconf.IsDefinite tells an answer from a failure to get one.
+// stream's ARN when they all take records. Otherwise the error is one line, such as
+// `kinesis: data stream "logs" is CREATING, not ACTIVE`; awsconf.IsDefinite tells an answer from
+// a failure to get one.
 func (d *Destination) check(ctx context.Context) (streamARN string, err error) {
 	for i := len(d.streams) - 1; i >= 0; i-- {
 		if streamARN, err = d.describe(ctx, d.streams[i]); err != nil {
