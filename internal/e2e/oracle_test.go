@@ -172,7 +172,9 @@ func TestOracleKill9(t *testing.T) {
 
 	omrelp, client, plain := newLedger(), newLedger(), newLedger()
 	tap := startRELPTap(t, tapPort, relpAddr, omrelp)
-	StartRsyslog(t, DaemonOptions{Dir: t.TempDir(), Config: omrelpForwarder(inPort, tapPort, "", ""),
+	// rsyslog waits longer after each failed retry (up to 30 minutes by default): at most 2 s
+	// here, so that it is back soon after each restart.
+	StartRsyslog(t, DaemonOptions{Dir: t.TempDir(), Config: omrelpForwarder(inPort, tapPort, "", `action.resumeIntervalMax="2"`),
 		Ready: Accepting("tcp", net.JoinHostPort("127.0.0.1", Port(inPort)))})
 	finish := make(chan struct{}) // no new messages from the RELP senders
 	feeder := feedRsyslog(t, inPort, omrelp, finish)
@@ -263,13 +265,12 @@ func TestOracleKill9(t *testing.T) {
 				moment = "after 3 s, no upload"
 			}
 		}
-		read := w.readBound(t, r.tcpPort)
-		time.Sleep(oracleSyncInterval + oracleMargin)
-		at := time.Since(started)
+		killed := time.Now()
 		r.kill9(t)
+		at := killed.Sub(started)
 		hold.Store(nil)
 		close(held)
-		written, owed := w.finish(t, read, plain)
+		written, owed := w.finish(t, killed, plain)
 		tcpMessages += written
 		st := srv.Stats()
 		t.Logf("cycle %2d: Firehose %-5s killed %-20s at %5d ms: TCP %4d messages written, %4d owed; Firehose has %3d records, %3d of them alike",
@@ -286,6 +287,15 @@ func TestOracleKill9(t *testing.T) {
 	close(finish)
 	<-feeder
 	sentOmrelp, _ := omrelp.counts()
+	defer func() {
+		if t.Failed() {
+			_, acked := omrelp.counts()
+			m := r.Totals(t)
+			t.Logf("at the end: rsyslog %d messages acknowledged of %d; relay: RELP sessions %v, acknowledged %v, buffer bytes %v, spool records %v, intake blocked appends %v",
+				acked, sentOmrelp, m["kinesyslog_relp_sessions"], m["kinesyslog_relp_acknowledged_messages_total"],
+				m["kinesyslog_buffer_bytes"], m["kinesyslog_spool_records"], m["kinesyslog_intake_blocked_appends"])
+		}
+	}()
 	testenv.EventuallyWithin(t, 2*faultDeadline, "every message rsyslog took acknowledged", func() bool {
 		_, acked := omrelp.counts()
 		return acked == sentOmrelp
@@ -419,14 +429,16 @@ func spoolEntries(t *testing.T, dir string) map[string]bool {
 	return names
 }
 
-// waitSpoolChange polls the spool directory every millisecond until a record or a temporary
-// file that before did not have appears, and reports whether one did within timeout.
+// waitSpoolChange polls the spool directory every millisecond until a record, or the temporary
+// file of one, that before did not have appears, and reports whether one did within timeout.
 func waitSpoolChange(dir string, before map[string]bool, timeout time.Duration) bool {
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		des, _ := os.ReadDir(dir)
 		for _, de := range des {
 			name := de.Name()
-			if !before[name] && (spoolRecordName.MatchString(name) || strings.HasPrefix(name, ".tmp-")) {
+			// The spool's own probe of the directory at start (.tmp-probe-*) is not a record.
+			record := spoolRecordName.MatchString(name) || strings.HasPrefix(name, ".tmp-") && !strings.HasPrefix(name, ".tmp-probe-")
+			if !before[name] && record {
 				return true
 			}
 		}
@@ -436,14 +448,25 @@ func waitSpoolChange(dir string, before map[string]bool, timeout time.Duration) 
 
 // A tcpWriter writes numbered octet-counted messages over one connection until it fails, and
 // remembers where each message ends in the stream and how many bytes its writes handed to the
-// kernel.
+// kernel. Beside it a sampler notes, over and over, how much of the stream the relay has
+// certainly read (readBound), so that a kill needs no sample of its own at its moment.
 type tcpWriter struct {
 	conn    net.Conn
+	port    int          // the relay's
 	first   int          // the number of its first message
 	written atomic.Int64 // bytes of the writes that returned
 	mu      sync.Mutex
-	ends    []int64 // end of each message in the stream, written or being written
-	done    chan struct{}
+	ends    []int64       // end of each message in the stream, written or being written
+	samples []readSample  // oldest first
+	err     error         // why sampling stopped
+	done    chan struct{} // closed when the writer has stopped
+	sampled chan struct{} // closed when the sampler has stopped
+}
+
+// readSample says that by time at the relay had read at least bytes of the stream.
+type readSample struct {
+	at    time.Time
+	bytes int64
 }
 
 func startTCPWriter(t *testing.T, port, first int) *tcpWriter {
@@ -452,12 +475,14 @@ func startTCPWriter(t *testing.T, port, first int) *tcpWriter {
 	if err != nil {
 		t.Fatalf("TCP writer: %v", err)
 	}
-	w := &tcpWriter{conn: conn, first: first, done: make(chan struct{})}
+	w := &tcpWriter{conn: conn, port: port, first: first, done: make(chan struct{}), sampled: make(chan struct{})}
 	t.Cleanup(func() {
 		conn.Close()
 		<-w.done
+		<-w.sampled
 	})
 	go w.run()
+	go w.sample()
 	return w
 }
 
@@ -488,49 +513,88 @@ func (w *tcpWriter) run() {
 	}
 }
 
-// readBound returns a number of bytes of the stream that the relay, listening on port, has
-// certainly read from its socket: the bytes of the writes that had returned, less the sender's
+// sample takes a readSample every 5 ms or so until the writer stops.
+func (w *tcpWriter) sample() {
+	defer close(w.sampled)
+	for {
+		n, err := w.readBound()
+		w.mu.Lock()
+		if err == nil {
+			w.samples = append(w.samples, readSample{at: time.Now(), bytes: n})
+		}
+		w.err = err
+		w.mu.Unlock()
+		if err != nil {
+			return
+		}
+		select {
+		case <-w.done:
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// readBound returns a number of bytes of the stream that the relay has certainly read from its
+// socket by the time it returns: the bytes of the writes that had returned, less the sender's
 // unacknowledged send queue, read after them, less the relay's receive queue, read after that.
 // A byte leaves the sender's queue only once acknowledged, which loopback does once it is in the
 // receiver's queue, so it cannot slip between the two reads; both only shrink what is counted
-// read. When the kernel shows no socket of the connection, nothing is counted read.
-func (w *tcpWriter) readBound(t *testing.T, port int) int64 {
-	t.Helper()
+// read. When the kernel shows no socket of the connection (not accepted yet, or the relay
+// gone), nothing is counted read.
+func (w *tcpWriter) readBound() (int64, error) {
 	written := w.written.Load()
 	local := w.conn.LocalAddr().(*net.TCPAddr).Port
-	sendQ, ok1 := tcpQueue(t, local, port, false)
-	recvQ, ok2 := tcpQueue(t, port, local, true)
-	if !ok1 || !ok2 {
-		t.Logf("TCP writer: no socket of 127.0.0.1:%d -> %d in /proc/net/tcp; nothing counted read", local, port)
-		return 0
+	sendQ, ok1, err := tcpQueue(local, w.port, false)
+	if err != nil {
+		return 0, err
 	}
-	return written - sendQ - recvQ
+	recvQ, ok2, err := tcpQueue(w.port, local, true)
+	if err != nil || !ok1 || !ok2 {
+		return 0, err
+	}
+	return written - sendQ - recvQ, nil
 }
 
 // tcpQueue returns the send queue or the receive queue of the socket whose local and remote
 // ports are the given ones: bytes the kernel holds for it.
-func tcpQueue(t *testing.T, localPort, remotePort int, receive bool) (int64, bool) {
-	t.Helper()
-	for _, s := range tcpSockets(t) {
+func tcpQueue(localPort, remotePort int, receive bool) (int64, bool, error) {
+	socks, err := readTCPSockets()
+	if err != nil {
+		return 0, false, err
+	}
+	for _, s := range socks {
 		if s.local != localPort || s.remote != remotePort || s.state == "0A" {
 			continue
 		}
 		if receive {
-			return s.recvQ, true
+			return s.recvQ, true, nil
 		}
-		return s.sendQ, true
+		return s.sendQ, true, nil
 	}
-	return 0, false
+	return 0, false, nil
 }
 
-// finish waits for the writer to stop (its connection broken by the kill), enters its messages
-// in l, those that end within read bytes as owed, and returns how many it wrote and owes.
-func (w *tcpWriter) finish(t *testing.T, read int64, l *oracleLedger) (written, owed int) {
+// finish waits for the writer to stop (its connection broken by the kill at time killed),
+// enters its messages in l, as owed those the relay had read oracleSyncInterval+oracleMargin
+// before the kill, and returns how many it wrote and owes.
+func (w *tcpWriter) finish(t *testing.T, killed time.Time, l *oracleLedger) (written, owed int) {
 	t.Helper()
 	w.conn.Close()
 	<-w.done
+	<-w.sampled
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.err != nil {
+		t.Fatalf("TCP oracle: %v", w.err)
+	}
+	var read int64
+	for _, s := range w.samples {
+		if s.at.After(killed.Add(-oracleSyncInterval - oracleMargin)) {
+			break
+		}
+		read = max(read, s.bytes)
+	}
 	for i, end := range w.ends {
 		tok := token("tcp", w.first+i)
 		l.send(tok)

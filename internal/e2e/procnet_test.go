@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -18,14 +19,25 @@ type tcpSocket struct {
 	sendQ, recvQ int64
 }
 
-// tcpSockets returns the kernel's TCP sockets, IPv4 and IPv6, read at once.
+// tcpSockets returns the kernel's TCP sockets, IPv4 and IPv6, failing the test if it cannot read
+// them.
 func tcpSockets(t *testing.T) []tcpSocket {
 	t.Helper()
+	socks, err := readTCPSockets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return socks
+}
+
+// readTCPSockets returns the kernel's TCP sockets, IPv4 and IPv6; it is safe to call from any
+// goroutine.
+func readTCPSockets() ([]tcpSocket, error) {
 	var socks []tcpSocket
 	for _, name := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		b, err := os.ReadFile(name)
 		if err != nil {
-			t.Fatalf("read the kernel's TCP sockets: %v", err)
+			return nil, fmt.Errorf("read the kernel's TCP sockets: %w", err)
 		}
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		sc.Scan() // the header
@@ -42,7 +54,7 @@ func tcpSockets(t *testing.T) []tcpSocket {
 			socks = append(socks, s)
 		}
 	}
-	return socks
+	return socks, nil
 }
 
 // hexPort reads the port of an address of /proc/net/tcp, ADDRESS:PORT in hexadecimal.
