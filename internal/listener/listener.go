@@ -496,13 +496,19 @@ func (c *connReader) Grow(n int) error {
 	if err := c.commit(); err != nil {
 		return err
 	}
-	ctx := c.drained
-	if idle := c.l.opts.IdleTimeout; idle > 0 {
+	return c.l.reserve(c.drained, c.stream, n)
+}
+
+// reserve reserves n bytes of a message that stream's connection is still reading under the
+// buffers' cap (Stream.Reserve), waiting at most the idle timeout, and no longer than drained.
+func (l *Listener) reserve(drained context.Context, stream Stream, n int) error {
+	ctx := drained
+	if idle := l.opts.IdleTimeout; idle > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, idle)
 		defer cancel()
 	}
-	return c.stream.Reserve(ctx, n)
+	return stream.Reserve(ctx, n)
 }
 
 func (c *connReader) Shrink(n int) { c.stream.Unreserve(n) }

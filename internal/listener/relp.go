@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/kinesyslog/kinesyslog/internal/framing"
 	"github.com/kinesyslog/kinesyslog/internal/relp"
 )
 
@@ -35,7 +36,7 @@ func newRELPServer(opts Options) (*relp.Server, error) {
 // acknowledgement, so that the client keeps the messages and sends them again. At shutdown the
 // session reads and acknowledges until the end of the drain, then sends serverclose.
 func (l *Listener) serveRELP(drained context.Context, conn net.Conn, source netip.Addr, port uint16, streams Streams) {
-	sink := &relpSink{l: l, stream: streams.Stream(source, port), source: source, port: port}
+	sink := &relpSink{l: l, drained: drained, stream: streams.Stream(source, port), source: source, port: port}
 	// The session sets its own read deadlines: idle timeout, and now at the end of the drain.
 	if err := l.relp.Serve(drained, conn, sink); err != nil {
 		// Logged and counted by the session already.
@@ -44,17 +45,28 @@ func (l *Listener) serveRELP(drained context.Context, conn net.Conn, source neti
 }
 
 // relpSink is a Stream as a RELP session's Sink: messages as from framing, counted in the same
-// metrics, and Receipts as the Durable the session waits for before acknowledging.
+// metrics, Receipts as the Durable the session waits for before acknowledging, and the buffer of
+// a long frame reserved under the buffers' cap, as a TCP connection's partial message is.
 type relpSink struct {
-	l      *Listener
-	stream Stream
-	source netip.Addr
-	port   uint16
+	l       *Listener
+	drained context.Context
+	stream  Stream
+	source  netip.Addr
+	port    uint16
 	// messages and bytes are what was added since the last commit, counted at the commit.
 	messages, bytes int
 }
 
-var _ relp.Sink = (*relpSink)(nil)
+var (
+	_ relp.Sink      = (*relpSink)(nil)
+	_ framing.Memory = (*relpSink)(nil)
+)
+
+// Grow reserves n bytes of a long frame's buffer, waiting as a TCP connection does (connReader).
+func (s *relpSink) Grow(n int) error { return s.l.reserve(s.drained, s.stream, n) }
+
+// Shrink gives back n bytes reserved by Grow.
+func (s *relpSink) Shrink(n int) { s.stream.Unreserve(n) }
 
 func (s *relpSink) Add(msg []byte, received time.Time, truncated bool) {
 	// As from the other listeners: an event reads the same whichever way it came.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -345,4 +346,68 @@ func sendRELP(ctx context.Context, conn net.Conn, msg string) error {
 		return err
 	}
 	return c.Close(ctx)
+}
+
+// reservingStreams is a sink whose Streams count what they reserve under the buffers' cap.
+type reservingStreams struct {
+	sink
+	reserved atomic.Int64
+}
+
+func (s *reservingStreams) Stream(source netip.Addr, port uint16) Stream {
+	return &reservingStream{sinkStream: sinkStream{sink: &s.sink, source: source, port: port}, streams: s}
+}
+
+type reservingStream struct {
+	sinkStream
+	streams *reservingStreams
+}
+
+func (s *reservingStream) Reserve(_ context.Context, n int) error {
+	s.streams.reserved.Add(int64(n))
+	return nil
+}
+
+func (s *reservingStream) Unreserve(n int) { s.streams.reserved.Add(-int64(n)) }
+
+func (s *reservingStream) Commit() (Receipt, error) {
+	s.sinkStream.Commit()
+	return durableNow{}, nil
+}
+
+// durableNow is a Receipt of messages stored at once.
+type durableNow struct{}
+
+func (durableNow) Durable(context.Context) error { return nil }
+
+// TestRELPReservesLongFrames sends a frame longer than a session's first buffer and pauses in
+// the middle of it: its buffer is reserved under the buffers' cap, as a TCP connection's partial
+// message is, and given back once a short frame follows and when the session ends.
+func TestRELPReservesLongFrames(t *testing.T) {
+	const long = 100_000
+	streams := &reservingStreams{}
+	s := startRELP(t, Options{RELPPorts: []int{testenv.FreePort(t)}, MaxMessageBytes: 160 << 10}, streams)
+	conn, err := net.Dial("tcp", s.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	offers := "relp_version=0\nrelp_software=test\ncommands=syslog"
+	msg := "<13>1 - host app - - - " + strings.Repeat("x", long-23)
+	if _, err := fmt.Fprintf(conn, "1 open %d %s\n2 syslog %d %s", len(offers), offers, len(msg), msg[:long/2]); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the long frame's buffer reserved", func() bool { return streams.reserved.Load() > long })
+	if _, err := fmt.Fprintf(conn, "%s\n3 syslog 5 short\n", msg[long/2:]); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "both messages committed", func() bool { return len(streams.messages()) == 2 })
+	testenv.Eventually(t, "the buffer given back after the short frame", func() bool { return streams.reserved.Load() == 0 })
+
+	if _, err := fmt.Fprintf(conn, "4 syslog %d %s", len(msg), msg[:long/2]); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, "the next long frame's buffer reserved", func() bool { return streams.reserved.Load() > long })
+	conn.Close()
+	testenv.Eventually(t, "the buffer given back when the session ends", func() bool { return streams.reserved.Load() == 0 })
 }

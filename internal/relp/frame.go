@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/kinesyslog/kinesyslog/internal/framing"
 )
 
 // Frame limits, from the RELP description and librelp's relp.h.
@@ -71,7 +73,8 @@ func AppendFrame(dst []byte, f Frame) []byte {
 type Reader struct {
 	br      *bufio.Reader
 	maxData int
-	buf     []byte // DATA and trailer of frames longer than br's buffer
+	buf     []byte         // DATA and trailer of frames longer than br's buffer
+	mem     framing.Memory // accounts for buf; nil: not accounted
 	// cutSyslog makes syslog frames above maxData truncated rather than ErrTooLarge.
 	cutSyslog bool
 	truncated bool // the last frame's DATA was cut to maxData
@@ -81,6 +84,21 @@ type Reader struct {
 // DATALEN is ErrTooLarge, found before any of the DATA is read.
 func NewReader(r io.Reader, maxDataBytes int) *Reader {
 	return &Reader{br: bufio.NewReaderSize(r, readBufferBytes), maxData: maxDataBytes}
+}
+
+// SetMemory makes r account for the buffer it holds beyond its first readBufferBytes, for the
+// frames that do not fit those, with m, as framing.Scanner does: m.Grow before the buffer grows
+// (an error ends the read, as a read error does), m.Shrink when it is given back, once a frame
+// fits the first buffer again, and by Free. Call it before the first ReadFrame.
+func (r *Reader) SetMemory(m framing.Memory) { r.mem = m }
+
+// Free gives back the buffer of large frames, to the Memory of SetMemory. ReadFrame may still be
+// called, and allocates it again when needed.
+func (r *Reader) Free() {
+	if r.mem != nil && cap(r.buf) > 0 {
+		r.mem.Shrink(cap(r.buf))
+	}
+	r.buf = nil
 }
 
 // TruncateSyslog makes r return a syslog frame whose DATALEN is above the maximum with its DATA
@@ -138,6 +156,8 @@ func (r *Reader) ReadFrame() (Frame, error) {
 	// A truncated frame's DATA is copied: reading on through the dropped bytes reuses br's
 	// buffer.
 	if total <= r.br.Size() && keep == h.datalen {
+		// A connection that once sent a large frame does not keep its memory.
+		r.Free()
 		b, err := r.br.Peek(total)
 		if err != nil {
 			return Frame{}, fmt.Errorf("relp: read %s frame data: %w", f.Command, unexpected(err))
@@ -146,6 +166,11 @@ func (r *Reader) ReadFrame() (Frame, error) {
 		r.br.Discard(total)
 	} else {
 		if cap(r.buf) < total {
+			if r.mem != nil {
+				if err := r.mem.Grow(total - cap(r.buf)); err != nil {
+					return Frame{}, fmt.Errorf("relp: read %s frame data: grow buffer: %w", f.Command, err)
+				}
+			}
 			r.buf = make([]byte, total)
 		}
 		body = r.buf[:total]

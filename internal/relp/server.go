@@ -37,7 +37,10 @@ const flushBytes = 32 << 10
 // the session, so that the client sends them again later.
 var ErrRefused = errors.New("relp: message refused")
 
-// A Sink takes the messages of a session. A Server calls it from one goroutine per session.
+// A Sink takes the messages of a session. A Server calls it from one goroutine per session. A
+// Sink that is also a framing.Memory accounts for the session's buffer of frames longer than the
+// Reader's first buffer (Reader.SetMemory): its Grow may block, which stops the session reading
+// (backpressure), and comes after a Commit, since no such frame is read without one before it.
 type Sink interface {
 	// Add stages msg, which is only valid during the call, received at received; truncated
 	// says that msg is the first Options.MaxMessageBytes of a longer message.
@@ -235,6 +238,10 @@ func (ss *session) isStopped() bool {
 func (ss *session) read() error {
 	r := NewReader(ss.conn, ss.srv.opts.MaxMessageBytes)
 	r.TruncateSyslog()
+	if m, ok := ss.sink.(framing.Memory); ok {
+		r.SetMemory(m)
+	}
+	defer r.Free()
 	window := int64(ss.srv.opts.Window)
 	opened := false
 	var (
