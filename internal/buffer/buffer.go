@@ -151,11 +151,14 @@ type Buffers struct {
 	flushAge   time.Duration
 	flushBytes atomic.Int64
 	ratio      atomic.Uint64 // float64 bits: input bytes per record byte, 0 until observed
-	out        chan *Batch
-	reuse      chan *Batch // released batches kept for reuse
-	log        *slog.Logger
-	drops      *ratelog.Logger
-	metrics    *metrics
+	// flushedTo is the latest time FlushReceived was given, Unix nanoseconds (0: never): batches
+	// whose oldest event is no later are due.
+	flushedTo atomic.Int64
+	out       chan *Batch
+	reuse     chan *Batch // released batches kept for reuse
+	log       *slog.Logger
+	drops     *ratelog.Logger
+	metrics   *metrics
 
 	mu     sync.Mutex // guards keys and closed
 	keys   map[Key]*pending
@@ -571,8 +574,8 @@ func (b *Buffers) requeue(batch *Batch, next int) bool {
 	return true
 }
 
-// Run hands on batches whose oldest event has reached the flush age, and batches at the flush
-// size that Done could not hand on, and forgets keys that have been idle as long as the flush
+// Run hands on batches whose oldest event has reached the flush age, batches at the flush size
+// that Done could not hand on and those FlushReceived asked for, and forgets keys that have been idle as long as the flush
 // age, until ctx is done.
 func (b *Buffers) Run(ctx context.Context) error {
 	tick := time.NewTicker(min(time.Second, b.flushAge/4))
@@ -627,9 +630,17 @@ func (b *Buffers) FlushOn(ctx context.Context, requests <-chan time.Time) {
 }
 
 // FlushReceived hands on every batch holding an event received at or before t, whatever its size
-// and age. The relay calls it with what the intake log's FlushRequests delivers: such events pin
-// the log's oldest segment until they are spooled and released.
+// and age, and from then on Run hands on such batches too, as it does aged ones: the tails that
+// the record stage puts back (Done) of batches it flushed. The relay calls it with what the
+// intake log's FlushRequests delivers, since such events pin the log's oldest segment until they
+// are spooled and released, and after a replay of the log.
 func (b *Buffers) FlushReceived(t time.Time) {
+	for {
+		old := b.flushedTo.Load()
+		if t.UnixNano() <= old || b.flushedTo.CompareAndSwap(old, t.UnixNano()) {
+			break
+		}
+	}
 	received := func(batch *Batch) bool { return len(batch.Ends) > 0 && !batch.Oldest.After(t) }
 	b.mu.Lock()
 	if b.closed {
@@ -667,9 +678,11 @@ func (b *Buffers) handOnDue(ps []*pending, due func(*Batch) bool) {
 	}
 }
 
-// due reports whether batch must be handed on at now: it is aged or full.
+// due reports whether batch must be handed on at now: it is aged or full, or FlushReceived asked
+// for it.
 func (b *Buffers) due(batch *Batch, now time.Time) bool {
-	return len(batch.Ends) > 0 && (now.Sub(batch.Oldest) >= b.flushAge || len(batch.Data) >= b.FlushBytes())
+	return len(batch.Ends) > 0 && (now.Sub(batch.Oldest) >= b.flushAge || len(batch.Data) >= b.FlushBytes() ||
+		batch.Oldest.UnixNano() <= b.flushedTo.Load())
 }
 
 // Close hands on every batch, whatever its size or age, and closes the Batches channel. Listeners

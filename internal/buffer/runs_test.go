@@ -102,3 +102,33 @@ func TestFlushReceived(t *testing.T) {
 	b.Close()
 	<-done
 }
+
+// TestFlushReceivedTails checks that after FlushReceived(t), the tail that Done puts back of a
+// batch holding events received at or before t is handed on by the next tick, not at the flush
+// age, while newer batches wait.
+func TestFlushReceivedTails(t *testing.T) {
+	b := New(Options{FlushBytes: 200, Queue: 10})
+	commitLogged(t, b, keyA, 7, 0, "a", "b", "c") // full: handed on
+	b.FlushReceived(t0)
+	full := <-b.Batches()
+	b.Done(full, 1, record.Stats{}) // [b c] go back
+	newer := newAppender(b, keyB)
+	newer.Add([]byte("new"), t0.Add(time.Second))
+	if err := newer.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	b.flushAged(t0.Add(2 * time.Second)) // a tick, long before the flush age
+	select {
+	case tail := <-b.Batches():
+		if tail.Key != keyA || tail.Len() != 2 {
+			t.Errorf("the tick handed on %d events of %v, want the 2 of the tail of %v", tail.Len(), tail.Key, keyA)
+		}
+	default:
+		t.Fatal("the tick after FlushReceived handed on nothing, want the tail put back")
+	}
+	select {
+	case batch := <-b.Batches():
+		t.Errorf("the tick also handed on the batch of %v, received after t0", batch.Key)
+	default:
+	}
+}

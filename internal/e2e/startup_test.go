@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -91,4 +92,47 @@ func TestStartupErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStartupNoOwner starts a relay for the first time while Firehose and STS refuse every
+// connection and no --account-id is given, so that no record can be made: what it receives waits
+// in the intake log, on disk, not in memory, and the relay says so. Killed with SIGKILL and
+// started again with Firehose up, it delivers every message sent.
+func TestStartupNoOwner(t *testing.T) {
+	const n = 60_000 // 60 MB of messages, which the buffers would hold in memory without the log
+	srv := firehosetest.Start(t, firehosetest.Config{})
+	srv.SetFault(firehosetest.Fault{Outage: firehosetest.OutageRefuse})
+	r := startLogRelay(t, srv, faultOptions{})
+	base := r.Totals(t)["process_resident_memory_bytes"]
+	s := startSender(t, r.tcpPort, "noowner", senderOptions{count: n, payload: payload})
+	if got := s.wait(t); s.err != nil {
+		t.Fatalf("sender stopped after %d messages: %v", got, s.err)
+	}
+	r.waitReceived(t, n)
+	r.waitMetric(t, "kinesyslog_intake_appended_messages_total", fmt.Sprintf("= %d", n), func(v float64) bool { return v >= n })
+	m := r.Totals(t)
+	if m["kinesyslog_buffer_bytes"] != 0 || m["kinesyslog_spool_records"] != 0 {
+		t.Errorf("buffers hold %v bytes and the spool %v records while the owner is unknown, want none: the messages wait in the log",
+			m["kinesyslog_buffer_bytes"], m["kinesyslog_spool_records"])
+	}
+	if m["kinesyslog_intake_bytes"] < n*payload {
+		t.Errorf("intake log holds %v bytes, want at least the %d of the messages", m["kinesyslog_intake_bytes"], n*payload)
+	}
+	grown := m["process_resident_memory_bytes"] - base
+	if grown > n*payload/2 {
+		t.Errorf("resident memory grew by %.0f MiB while %d MB waited in the log, want under half of it", grown/(1<<20), n*payload/1_000_000)
+	}
+	if !strings.Contains(r.Log(), "waiting for the record owner") {
+		t.Error("no warning that messages wait in the intake log for the record owner")
+	}
+	t.Logf("no owner: %d messages in the intake log (%.0f MB), %v bytes in the buffers, resident memory grew by %.0f MiB",
+		n, m["kinesyslog_intake_bytes"]/1e6, m["kinesyslog_buffer_bytes"], grown/(1<<20))
+
+	r.kill9(t)
+	srv.SetFault(firehosetest.Fault{})
+	again := startLogRelay(t, srv, faultOptions{spoolDir: r.spoolDir})
+	again.waitMetric(t, "kinesyslog_intake_replayed_messages_total", fmt.Sprintf("= %d", n), func(v float64) bool { return v >= n })
+	again.waitKept(t, srv, n)
+	stopClean(t, again)
+	checkLogDelivered(t, srv, "no owner, kill -9, restart", tokens("noowner", n))
 }

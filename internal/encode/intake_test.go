@@ -119,7 +119,7 @@ func TestStageReleasesSpooled(t *testing.T) {
 	}
 	defer again.Close(context.Background())
 	replayed := 0
-	if err := again.Replay(func(intake.Entry) error { replayed++; return nil }); err != nil {
+	if err := again.Replay(context.Background(), 0, func(intake.Entry) error { replayed++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if replayed != 0 {

@@ -1,6 +1,7 @@
 package event_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -65,7 +66,7 @@ func TestStreamsFormats(t *testing.T) {
 	b = buffer.New(buffer.Options{Queue: 10})
 	streams = event.NewStreams(b, syslogStamper, log, event.FormatSyslog)
 	streams.Read(event.FormatGELF, gelfStamper)
-	if n, err := streams.Replay(); err != nil || n != 2 {
+	if n, err := streams.Replay(context.Background()); err != nil || n != 2 {
 		t.Fatalf("Replay() = %d, %v; want 2 entries", n, err)
 	}
 	if diff := cmp.Diff(want, eventsByPort(t, b), ignoreIDs); diff != "" {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/kinesyslog/kinesyslog/internal/buffer"
 	"github.com/kinesyslog/kinesyslog/internal/event"
@@ -92,7 +93,7 @@ func TestStreamIntakeLog(t *testing.T) {
 		t.Helper()
 		log := openLog(t, dir)
 		b := buffer.New(buffer.Options{Queue: 10})
-		n, err := event.NewStreams(b, stamper, log, event.FormatSyslog).Replay()
+		n, err := event.NewStreams(b, stamper, log, event.FormatSyslog).Replay(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,5 +145,66 @@ func TestStreamIntakeLogAllocs(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(200, run); allocs > 1 {
 		t.Errorf("%d Adds and a Commit allocate %v times, want at most 1 (the Receipt)", perCommit, allocs)
+	}
+}
+
+// TestStreamsHold commits messages while the Streams hold: the buffers get nothing, each Receipt
+// is durable, and Held counts them; Replay then hands them, from the log, to the buffers with the
+// runs of their commits, and hands their batches on; commits made after it go to the buffers.
+func TestStreamsHold(t *testing.T) {
+	log := openLog(t, t.TempDir())
+	b := buffer.New(buffer.Options{Queue: 10})
+	streams := event.NewStreams(b, stamper, log, event.FormatSyslog)
+	streams.Hold()
+	tcp, udp := streams.Stream(source, 514), streams.Stream(source, 515)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, m := range []string{"one", "two", "three"} {
+		tcp.Add([]byte(m), t0.Add(time.Duration(i)*time.Millisecond))
+		receipt, err := tcp.Commit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := receipt.Durable(ctx); err != nil {
+			t.Fatalf("Durable of a held commit = %v, want nil", err)
+		}
+	}
+	udp.TryAdd([]byte("datagram"), t0)
+	if !udp.TryCommit() {
+		t.Fatal("TryCommit of a held datagram = false, want true")
+	}
+	if n := b.Bytes(); n != 0 {
+		t.Errorf("buffers hold %d bytes while the Streams hold, want 0", n)
+	}
+	if n := streams.Held(); n != 4 {
+		t.Errorf("Held() = %d, want 4", n)
+	}
+
+	n, err := streams.Replay(ctx)
+	if err != nil || n != 4 {
+		t.Fatalf("Replay() = %d, %v, want 4, nil", n, err)
+	}
+	tcp.Add([]byte("four"), t0.Add(time.Second))
+	if _, err := tcp.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	b.FlushReceived(t0.Add(time.Hour))
+	got := map[uint16][]string{}
+	var runs []intake.Run
+	for range 3 { // Replay hands on the two replayed batches, FlushReceived the newer one
+		batch := <-b.Batches()
+		got[batch.Key.Port] = append(got[batch.Key.Port], messages(t, batch)...)
+		runs = batch.Runs(runs, 0, batch.Len())
+	}
+	want := map[uint16][]string{514: {"one", "two", "three", "four"}, 515: {"datagram"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("batches after Replay (-want +got):\n%s", diff)
+	}
+	tcpNum, udpNum := tcp.(*event.Stream).Number(), udp.(*event.Stream).Number()
+	wantRuns := []intake.Run{{Stream: tcpNum, First: 0, Last: 2}, {Stream: tcpNum, First: 3, Last: 3}, {Stream: udpNum, First: 0, Last: 0}}
+	if diff := cmp.Diff(wantRuns, runs, cmpopts.SortSlices(func(a, b intake.Run) bool {
+		return a.Stream < b.Stream || a.Stream == b.Stream && a.First < b.First
+	})); diff != "" {
+		t.Errorf("runs after Replay (-want +got):\n%s", diff)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/buffer"
@@ -43,6 +45,29 @@ type Streams struct {
 	// each format Read gave, by code.
 	ports    map[uint16]uint8
 	stampers map[uint8]Stamper
+	hold     *hold
+}
+
+// hold is the state of Streams.Hold, shared by every Stream of the Streams.
+type hold struct {
+	on atomic.Bool // read on every commit; set and cleared under mu
+	mu sync.Mutex
+	// upTo is where the log was when Replay ended the hold: what was appended before it is
+	// replayed; a commit held before the end whose Append returned a later position is not.
+	upTo intake.Position
+	held int64 // messages held since Hold
+}
+
+// keep reports whether a commit whose Append returned pos, and that saw the hold on before it
+// appended, leaves its messages to the log alone: the hold is still on, or Replay replays them.
+func (h *hold) keep(pos intake.Position, n int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.on.Load() {
+		h.held += int64(n)
+		return true
+	}
+	return pos <= h.upTo
 }
 
 var _ listener.Streams = (*Streams)(nil)
@@ -51,7 +76,25 @@ var _ listener.Streams = (*Streams)(nil)
 // only. With log set, each Commit first appends the messages to log as entries of format (a
 // Format constant), and its Receipt is durable once the log has synced them.
 func NewStreams(buffers *buffer.Buffers, stamper Stamper, log *intake.Log, format uint8) *Streams {
-	return &Streams{buffers: buffers, stamper: stamper, log: log, format: format}
+	return &Streams{buffers: buffers, stamper: stamper, log: log, format: format, hold: &hold{}}
+}
+
+// Hold makes every Commit and TryCommit of s keep its messages in the intake log only: they are
+// appended and synced as usual, with the same Receipt, but not handed to the buffers, until
+// Replay hands them on from the log. So while no record can be made (the record owner is not
+// known yet) what is received waits on disk, within the log's cap, rather than in memory. Hold
+// needs the intake log.
+func (s *Streams) Hold() {
+	s.hold.mu.Lock()
+	defer s.hold.mu.Unlock()
+	s.hold.on.Store(true)
+}
+
+// Held returns the number of messages kept in the log by commits since Hold, until Replay.
+func (s *Streams) Held() int64 {
+	s.hold.mu.Lock()
+	defer s.hold.mu.Unlock()
+	return s.hold.held
 }
 
 // Read makes the messages sent to ports read as format (a Format constant), stamped by stamper,
@@ -97,22 +140,33 @@ func (s *Streams) open(source netip.Addr, port uint16) *Stream {
 		stamper: s.stamper,
 		ids:     record.NewIDs(),
 		log:     s.log,
+		hold:    s.hold,
 		format:  s.format,
 	}
 }
 
-// Replay hands the entries of the intake log that an earlier run did not release to the buffers,
-// through the same stamping as new messages, with their stored id and their stream and Seq, so
-// that the record stage releases them once they are spooled. It is meant for the start, before
-// the listeners run, and blocks as Commit does; it returns the number of entries replayed. The
-// entries are already in the log: they are not appended again. An entry is stamped as its
-// format, when Read gave a Stamper for it, else as s's format.
-func (s *Streams) Replay() (int, error) {
+// Replay ends Hold and hands the entries of the intake log that are not released to the
+// buffers: those an earlier run left, and those held since Hold. They go through the same
+// stamping as new messages, with their stored id and their stream and Seq, so that the record
+// stage releases them once they are spooled, and are not appended again. Commits made meanwhile
+// go to the buffers as usual. Then every batch holding a replayed event is handed on whatever
+// its size and age, so that the log lets them go soon and a quick restart does not replay them
+// again. Replay blocks as Commit does (the buffers at their cap); it returns the number of
+// entries replayed, and fails when ctx ends while it waits for the log's sync, or once the
+// buffers are closed. An entry is stamped as its format, when Read gave a Stamper for it, else
+// as s's format. Call it once.
+func (s *Streams) Replay(ctx context.Context) (int, error) {
+	s.hold.mu.Lock()
+	upTo := s.log.Position()
+	s.hold.on.Store(false)
+	s.hold.upTo, s.hold.held = upTo, 0
+	s.hold.mu.Unlock()
 	var (
-		cur *Stream
-		n   int
+		cur    *Stream
+		n      int
+		latest time.Time
 	)
-	err := s.log.Replay(func(e intake.Entry) error {
+	err := s.log.Replay(ctx, upTo, func(e intake.Entry) error {
 		if cur != nil && (cur.number != e.Stream || cur.key.Source != e.Source || cur.key.Port != e.Port) {
 			if _, err := cur.Commit(); err != nil {
 				return err
@@ -132,6 +186,9 @@ func (s *Streams) Replay() (int, error) {
 		}
 		cur.seq = e.Seq
 		cur.add(e.Message, e.Received, record.UUID(e.ID), true)
+		if e.Received.After(latest) {
+			latest = e.Received
+		}
 		n++
 		return cur.err
 	})
@@ -140,6 +197,9 @@ func (s *Streams) Replay() (int, error) {
 	}
 	if err != nil {
 		return n, fmt.Errorf("event: replay the intake log: %w", err)
+	}
+	if n > 0 {
+		s.buffers.FlushReceived(latest)
 	}
 	return n, nil
 }
@@ -157,6 +217,7 @@ type Stream struct {
 	reserved int             // bytes reserved by Reserve
 	err      error           // of a commit made by Add, for the next Commit
 	log      *intake.Log     // nil: memory only
+	hold     *hold
 	format   uint8
 	number   uint64 // the stream's number in the log
 	seq      uint64 // the Seq of the next message
@@ -286,13 +347,16 @@ func (s *Stream) Commit() (listener.Receipt, error) {
 	}
 	if st := s.staged; st != nil {
 		s.staged = nil
+		kept := false
 		if err == nil && len(st.Entries) > 0 {
+			held := s.hold.on.Load()
 			var pos intake.Position
 			if pos, err = s.log.Append(context.Background(), st.Entries); err == nil {
 				receipt = logged{log: s.log, pos: pos}
+				kept = held && s.hold.keep(pos, len(st.Entries))
 			}
 		}
-		if err == nil {
+		if err == nil && !kept {
 			err = s.buffers.Commit(s.key, st)
 		} else {
 			s.buffers.Discard(st)
@@ -319,12 +383,17 @@ func (s *Stream) TryCommit() bool {
 	if len(st.Entries) == 0 {
 		return s.buffers.TryCommit(s.key, st)
 	}
+	held := s.hold.on.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), tryAppendWait)
-	_, err := s.log.Append(ctx, st.Entries)
+	pos, err := s.log.Append(ctx, st.Entries)
 	cancel()
 	if err != nil {
 		s.buffers.Drop(s.key, st, err)
 		return false
+	}
+	if held && s.hold.keep(pos, len(st.Entries)) {
+		s.buffers.Discard(st)
+		return true
 	}
 	run := st.Run
 	if s.buffers.TryCommit(s.key, st) {

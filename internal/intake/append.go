@@ -190,7 +190,7 @@ func orderError(e *Entry, last uint64) error {
 
 // startSegmentLocked makes segment num the one appends go to, its header pending in buf.
 func (l *Log) startSegmentLocked(num uint64) *segment {
-	seg := &segment{num: num}
+	seg := &segment{num: num, start: l.appended}
 	l.segs = append(l.segs, seg)
 	last := &l.cuts[len(l.cuts)-1]
 	if last.seg == nil {

@@ -142,7 +142,7 @@ func BenchmarkReplay(b *testing.B) {
 	b.ReportAllocs()
 	entries := 0
 	for b.Loop() {
-		err := l.Replay(func(e Entry) error {
+		err := l.Replay(context.Background(), 0, func(e Entry) error {
 			entries++
 			return nil
 		})

@@ -118,7 +118,7 @@ func TestCrash(t *testing.T) {
 
 	l := openTest(t, dir, Options{})
 	replayed := make(map[[2]uint64]bool)
-	err := l.Replay(func(e Entry) error {
+	err := l.Replay(context.Background(), 0, func(e Entry) error {
 		if want := crashMessage(e.Stream, e.Seq); string(e.Message) != string(want) {
 			return fmt.Errorf("entry %d of stream %d: message %q, want %q", e.Seq, e.Stream, e.Message, want)
 		}

@@ -159,8 +159,11 @@ type Log struct {
 
 // segment is the in-memory state of one segment file.
 type segment struct {
-	num        uint64
-	bytes      int64
+	num   uint64
+	bytes int64
+	// start is the Position of the segment's first byte; 0 for a recovered segment, which
+	// precedes every Position.
+	start      Position
 	unreleased int64 // entries not yet released
 	// maxReceived is the latest Received of its entries, Unix nanoseconds: flushing every batch
 	// holding an entry received at or before it releases the whole segment.
@@ -218,6 +221,14 @@ func (l *Log) NewStream() uint64 { return l.nextStream.Add(1) - 1 }
 // value not taken is replaced by a newer one; the same T is sent again at most once a second while
 // the segment stays pinned.
 func (l *Log) FlushRequests() <-chan time.Time { return l.flush }
+
+// Position returns the position after everything appended so far, as the last Append returned
+// it (or later, counting release markers).
+func (l *Log) Position() Position {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.appended
+}
 
 // Bytes returns the bytes of the live log: segments on disk and appends not yet written.
 func (l *Log) Bytes() int64 {

@@ -74,10 +74,13 @@ func (tl *testLog) appendSynced(entries ...Entry) Position {
 }
 
 // replayAll returns what Replay delivers, messages copied.
-func replayAll(t *testing.T, l *Log) []Entry {
+func replayAll(t *testing.T, l *Log) []Entry { return replayTo(t, l, 0) }
+
+// replayTo returns what Replay up to position upTo delivers, messages copied.
+func replayTo(t *testing.T, l *Log, upTo Position) []Entry {
 	t.Helper()
 	var got []Entry
-	err := l.Replay(func(e Entry) error {
+	err := l.Replay(context.Background(), upTo, func(e Entry) error {
 		e.Message = slices.Clone(e.Message)
 		got = append(got, e)
 		return nil
@@ -147,5 +150,41 @@ func TestRoundTrip(t *testing.T) {
 	// Replay again: nothing was released, everything comes back.
 	if got := replayAll(t, l2.Log); len(got) != len(want) {
 		t.Errorf("second Replay returned %d entries, want %d", len(got), len(want))
+	}
+}
+
+// TestReplayWhileRunning replays, while the log runs, what an earlier run left and what this run
+// appended before a position: not what was released meanwhile, nor what came after the position,
+// across segments.
+func TestReplayWhileRunning(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir, Options{SegmentBytes: minSegmentBytes})
+	old := entriesOf(l.NewStream(), 0, 20)
+	l.appendSynced(old...)
+	l.close()
+
+	l = openTest(t, dir, Options{SegmentBytes: minSegmentBytes})
+	s := l.NewStream()
+	held := entriesOf(s, 0, 200) // several segments of minSegmentBytes
+	for i := 0; i < len(held); i += 10 {
+		if _, err := l.Append(context.Background(), held[i:i+10]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Release([]Run{{Stream: s, First: 50, Last: 59}}); err != nil {
+		t.Fatal(err)
+	}
+	upTo := l.Position()
+	later := entriesOf(s, 200, 10)
+	l.appendSynced(later...)
+	if n := l.Segments(); n < 3 {
+		t.Fatalf("%d segments, want several for the test to mean something", n)
+	}
+	want := append(append(slices.Clone(old), held[:50]...), held[60:]...)
+	if diff := cmp.Diff(want, replayTo(t, l.Log, upTo), cmpEntries); diff != "" {
+		t.Errorf("Replay(upTo) while running (-want +got):\n%s", diff)
+	}
+	if got := replayTo(t, l.Log, 0); !cmp.Equal(got, old, cmpEntries) {
+		t.Errorf("Replay(0) while running gave %d entries, want the %d of the earlier run", len(got), len(old))
 	}
 }

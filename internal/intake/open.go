@@ -2,6 +2,7 @@ package intake
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -221,30 +222,46 @@ func (l *Log) recoverEntry(seg *segment, e *Entry) {
 	seg.maxReceived = max(seg.maxReceived, e.Received.UnixNano())
 }
 
-// Replay calls fn, in append order, for every entry that Open recovered and that is still not
-// released, with every field as appended; e.Message is valid only during the call. It reads the
-// segments as it goes, holding one entry in memory at a time. Replayed entries stay in the log
-// until released, so a crash during or after a Replay replays them again. An error from fn stops
-// Replay and is returned; damaged stretches are skipped silently (Open counted them).
-func (l *Log) Replay(fn func(Entry) error) error {
+// Replay calls fn, in append order, for every entry still not released that Open recovered or
+// that was appended before the position upTo (0: none of this run's), with every field as
+// appended; e.Message is valid only during the call. It first waits until the log has synced up
+// to upTo, then reads the segments as it goes, holding one entry in memory at a time, while
+// appends go on: a Replay while the log runs hands back what was appended before upTo and not
+// released meanwhile. Replayed entries stay in the log until released, so a crash during or
+// after a Replay replays them again. An error from fn, or ctx's while it waits for the sync,
+// stops Replay and is returned; damaged stretches are skipped silently (Open counted them).
+func (l *Log) Replay(ctx context.Context, upTo Position, fn func(Entry) error) error {
+	if upTo > 0 {
+		if err := l.WaitSynced(ctx, upTo); err != nil {
+			return fmt.Errorf("intake: replay: %w", err)
+		}
+	}
+	type part struct {
+		num   uint64
+		limit int64 // bytes of the file to read
+	}
 	l.mu.Lock()
-	var nums []uint64
+	var parts []part
 	for _, seg := range l.segs {
-		if seg.num < l.firstOwn && seg.unreleased > 0 {
-			nums = append(nums, seg.num)
+		switch {
+		case seg.unreleased == 0:
+		case seg.num < l.firstOwn:
+			parts = append(parts, part{seg.num, seg.bytes})
+		case seg.start < upTo:
+			parts = append(parts, part{seg.num, min(seg.bytes, int64(upTo-seg.start))})
 		}
 	}
 	l.mu.Unlock()
 	var buf []byte
-	for _, num := range nums {
-		f, err := os.Open(l.path(num))
+	for _, p := range parts {
+		f, err := os.Open(l.path(p.num))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // released and removed meanwhile
 		}
 		if err != nil {
-			return fmt.Errorf("intake: replay %s: %w", segmentName(num), err)
+			return fmt.Errorf("intake: replay %s: %w", segmentName(p.num), err)
 		}
-		err = l.replaySegment(f, &buf, fn)
+		err = l.replaySegment(f, p.limit, &buf, fn)
 		f.Close()
 		if err != nil {
 			return err
@@ -253,12 +270,9 @@ func (l *Log) Replay(fn func(Entry) error) error {
 	return nil
 }
 
-func (l *Log) replaySegment(f *os.File, buf *[]byte, fn func(Entry) error) error {
-	info, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("intake: replay %s: %w", filepath.Base(f.Name()), err)
-	}
-	s, _, _ := newScanner(io.LimitReader(f, info.Size()), info.Size(), *buf, func(damage) {})
+// replaySegment replays the unreleased entries of the first size bytes of f.
+func (l *Log) replaySegment(f *os.File, size int64, buf *[]byte, fn func(Entry) error) error {
+	s, _, _ := newScanner(io.LimitReader(f, size), size, *buf, func(damage) {})
 	defer func() { *buf = s.buf }()
 	for {
 		rec, ok := s.next()

@@ -6,15 +6,17 @@
 //	                   intake log ◀───┘ Append        Release ◀───┘                    │
 //	                      destination (Firehose, Kinesis or s3dir) ◀──Put── upload ◀───┘
 //
-// With the intake log (--intake-log on), every commit is appended to it before the buffers take
-// it, and the record stage releases what it has spooled; at start, what an earlier run left
-// unreleased is replayed into the buffers before the listeners run.
+// With the intake log (--intake-log on, the default), every commit is appended to it before the
+// buffers take it, and the record stage releases what it has spooled. At start, until the record
+// owner is known, what arrives waits in the log only (event.Streams.Hold); then what an earlier
+// run left unreleased and what waited are replayed into the buffers, alongside new messages.
 //
 // Shutdown runs in the same order: listeners stop and drain, buffers are encoded and spooled,
 // the uploader makes one last attempt bounded by the shutdown timeout, and what it could not
-// deliver stays in the spool for the next start. With the intake log, what was not spooled
-// within the shutdown timeout stays in the log instead of being lost, and the log is synced and
-// closed last.
+// deliver stays in the spool for the next start. With the intake log, spooling the buffers takes
+// at most logSpoolTime: what is not spooled by then stays in the log, which the next start
+// replays, so that shutdown takes little more than the drain whatever the buffers hold; the log
+// is synced and closed last.
 package relay
 
 import (
@@ -26,6 +28,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/buffer"
 	"github.com/kinesyslog/kinesyslog/internal/config"
@@ -39,6 +42,12 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/syslog"
 	"github.com/kinesyslog/kinesyslog/internal/upload"
 )
+
+// logSpoolTime bounds the spooling of the buffers at shutdown when the intake log keeps them:
+// time for the few batches of a usual shutdown, while a relay holding very many (tens of
+// thousands of UDP sources) leaves the rest to the next start instead of spooling them for as
+// long as --shutdown-timeout allows.
+const logSpoolTime = time.Second
 
 // Run runs a relay configured by cfg until ctx is done, then shuts it down in pipeline order. It
 // returns an error when the relay cannot start (no port, a port in use, an unusable spool or
@@ -161,29 +170,39 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 
 	// Spooling at shutdown and the last upload share one window, --shutdown-timeout from the
-	// signal.
+	// signal. With the intake log, spooling ends sooner, logSpoolTime after the listeners have
+	// drained: what is not spooled by then stays in the log for the next start.
 	window, closeWindow := encode.ShutdownWindow(ctx, stages, cfg.ShutdownTimeout)
 	defer closeWindow()
+	spoolWindow := window
+	drained, markDrained := context.WithCancel(stages)
+	defer markDrained()
+	if log != nil && cfg.ShutdownTimeout > 0 {
+		var closeSpoolWindow func()
+		spoolWindow, closeSpoolWindow = encode.ShutdownWindow(drained, window, min(cfg.ShutdownTimeout, logSpoolTime))
+		defer closeSpoolWindow()
+	}
 	spooled := make(chan error, 1)
-	go func() { defer health.Stage("records")(); spooled <- records.Run(window) }()
+	go func() { defer health.Stage("records")(); spooled <- records.Run(spoolWindow) }()
 
 	streams := event.NewStreams(buffers, syslogStamper, log, event.FormatSyslog)
 	streams.Read(event.FormatGELF, gelfStamper, gelfPorts.numbers()...)
+	var replayed <-chan struct{} // closed when the intake log's replay is done
 	if log != nil {
-		// What an earlier run accepted and did not spool goes first, before any new message.
-		n, err := streams.Replay()
-		if err != nil {
-			buffers.Close()
-			<-spooled
-			return err
-		}
-		logger.Info("intake log replayed", "dir", cfg.IntakeDir, "messages", n)
+		// What an earlier run left goes first; until records can be made, what arrives waits in
+		// the log, not in memory, and is replayed with it once they can.
+		streams.Hold()
+		replayed = startReplay(ctx, dest, streams, cfg.IntakeDir, logger)
 	}
 	logger.Info("relay started", startupAttrs(cfg, ln.Sockets(), fmt.Sprint(dest), sp.Dir())...)
 	ln.Run(ctx, streams) // returns when ctx is done and every connection has drained
 
+	markDrained()
 	logger.Info("shutting down: spooling buffered messages")
 	buffers.Close()
+	if replayed != nil {
+		<-replayed
+	}
 	shutdownErr := <-spooled
 	if cfg.ShutdownTimeout > 0 {
 		if err := uploader.Flush(window); err != nil {
