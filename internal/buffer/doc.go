@@ -45,7 +45,8 @@
 // (kinesyslog_buffer_dropped_messages_total) and log at a limited rate. Nothing else in this
 // package drops data.
 //
-// What the buffers hold is lost if the process dies without shutting down (kill -9, power loss):
-// at most Options.FlushAge of each source's messages, and at most one batch per source, never more
-// than Options.MaxBytes in all. The kinesyslog_buffer_bytes metric shows what is held.
+// What the buffers hold is lost if the process dies without shutting down (kill -9, power loss),
+// unless the intake log has it (internal/intake, the batches' Chunks): at most Options.FlushAge
+// of each source's messages, and at most one batch per source, never more than Options.MaxBytes
+// in all. The kinesyslog_buffer_bytes metric shows what is held.
 package buffer

@@ -15,8 +15,11 @@
 // messages (Seq) and stages, beside each JSON event, the entry the log keeps: source, port,
 // format, arrival time, id and the message as received. Commit appends a commit's entries with
 // one Append before it commits to the buffers, and the buffers' batches carry the runs of the log
-// that their events are, for the record stage to release once spooled. Streams.Replay hands what
-// an earlier run did not release to the buffers again, with the stored ids.
+// that their events are, for the record stage to release once spooled. Streams.Hold makes
+// commits go to the log only, not to the buffers, while no record can be made (the record owner
+// not yet known), so that they wait on disk rather than in memory; Streams.Replay ends the hold
+// and hands what the log holds unreleased to the buffers, with the stored ids: what an earlier
+// run left and what was held, while new commits go on.
 //
 // Commit returns a listener.Receipt, which tells when the committed messages are durable: with
 // the log, once it has synced them (intake.Log.WaitSynced); without, never (ErrNotDurable at

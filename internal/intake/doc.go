@@ -66,7 +66,10 @@
 // # Recovery
 //
 // Open reads every segment once, to rebuild the spans and apply the markers; Replay reads the
-// segments holding unreleased entries again, in append order, one entry in memory at a time. A record whose header,
+// segments holding unreleased entries again, in append order, one entry in memory at a time:
+// those Open recovered and, while the log runs, those appended before a Position (once synced),
+// so that what a caller kept in the log only (messages waiting for their record owner) comes
+// back while appends go on. A record whose header,
 // length or checksum does not check out is damage: the reader scans forward for the next magic
 // whose record checks out and goes on from there. Damage followed by intact records is skipped,
 // counted (kinesyslog_intake_corrupt_entries_total{kind="entry"}) and logged with its segment
