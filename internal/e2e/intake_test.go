@@ -112,18 +112,27 @@ func TestIntakeDamage(t *testing.T) {
 	}
 	r.waitReceived(t, n)
 	r.waitSynced(t, n)
+	dir := filepath.Join(r.spoolDir, "intake")
+	var (
+		last string
+		data []byte
+	)
+	// On a loaded machine the last sync may come after the syncs looked steady: wait until the
+	// file has the last message (written is enough for a kill -9, which leaves the page cache).
+	testenv.EventuallyWithin(t, faultDeadline, "the last message in the log's last segment", func() bool {
+		segs, err := filepath.Glob(filepath.Join(dir, "intake-*.seg"))
+		if err != nil || len(segs) == 0 {
+			return false
+		}
+		slices.Sort(segs)
+		last = segs[len(segs)-1]
+		data, err = os.ReadFile(last)
+		return err == nil && bytes.Contains(data, []byte(token("dmg", n-1)+" "))
+	})
 	r.kill9(t)
 	if names := spoolNames(t, r.spoolDir); len(names) > 0 {
 		t.Fatalf("%d records spooled before the kill, want none", len(names))
 	}
-
-	dir := filepath.Join(r.spoolDir, "intake")
-	segs, err := filepath.Glob(filepath.Join(dir, "intake-*.seg"))
-	if err != nil || len(segs) == 0 {
-		t.Fatalf("no intake segment in %s: %v", dir, err)
-	}
-	slices.Sort(segs)
-	last := segs[len(segs)-1]
 	data, err := os.ReadFile(last)
 	if err != nil {
 		t.Fatal(err)
