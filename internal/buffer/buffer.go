@@ -1,11 +1,13 @@
 package buffer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"math"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +87,12 @@ type Batch struct {
 type Chunk struct {
 	intake.Run
 	End int
+}
+
+// InLog reports whether the batch has events and the intake log has every one of them: its
+// chunks cover them all.
+func (b *Batch) InLog() bool {
+	return len(b.Chunks) > 0 && b.Chunks[len(b.Chunks)-1].End == b.Len()
 }
 
 // Runs appends to dst the intake log's runs of the batch's events from index from up to to and
@@ -685,15 +693,23 @@ func (b *Buffers) due(batch *Batch, now time.Time) bool {
 		batch.Oldest.UnixNano() <= b.flushedTo.Load())
 }
 
-// Close hands on every batch, whatever its size or age, and closes the Batches channel. Listeners
-// must have stopped committing first; later commits fail with ErrClosed, and so do commits still
-// waiting for memory. Close blocks while the encoder stage is busy, so it must keep reading
-// Batches until the channel is closed.
-func (b *Buffers) Close() {
+// closeBatches is how many batches Close hands on at most when the others are in the intake log:
+// about one group of records for the spool (encode's maxGroupRecords), so that a shutdown with
+// tens of thousands of sources' batches takes as long as one with a few.
+const closeBatches = 256
+
+// Close hands on every batch, whatever its size or age, and closes the Batches channel. Of more
+// than closeBatches batches being filled, it hands on the largest closeBatches and those not in
+// the intake log, and lets the others go (InLog: the log keeps their events, and the next start
+// replays them); it returns the number of events it let go. Listeners must have stopped
+// committing first; later commits fail with ErrClosed, and so do commits still waiting for
+// memory. Close blocks while the encoder stage is busy, so it must keep reading Batches until
+// the channel is closed.
+func (b *Buffers) Close() (inLog int) {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return
+		return 0
 	}
 	b.closed = true
 	b.mu.Unlock()
@@ -714,8 +730,22 @@ func (b *Buffers) Close() {
 		delete(b.keys, key)
 	}
 	b.mu.Unlock()
+	if len(rest) > closeBatches {
+		slices.SortFunc(rest, func(x, y *Batch) int { return cmp.Compare(len(y.Data), len(x.Data)) })
+		kept := rest[:closeBatches]
+		for _, batch := range rest[closeBatches:] {
+			if batch.InLog() {
+				inLog += batch.Len()
+				b.recycle(batch)
+			} else {
+				kept = append(kept, batch)
+			}
+		}
+		rest = kept
+	}
 	for _, batch := range rest {
 		b.handOn(batch)
 	}
 	close(b.out)
+	return inLog
 }

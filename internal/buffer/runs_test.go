@@ -1,6 +1,7 @@
 package buffer
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -130,5 +131,46 @@ func TestFlushReceivedTails(t *testing.T) {
 	case batch := <-b.Batches():
 		t.Errorf("the tick also handed on the batch of %v, received after t0", batch.Key)
 	default:
+	}
+}
+
+// TestCloseManyKeys checks that Close, with more than closeBatches batches being filled, hands on
+// the largest closeBatches and those not in the intake log, and lets the other logged ones go.
+func TestCloseManyKeys(t *testing.T) {
+	b := New(Options{Queue: 10})
+	const logged = closeBatches + 44
+	for i := range logged {
+		key := Key{Source: netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), Port: 514}
+		msgs := []string{"small"}
+		if i == logged-1 {
+			msgs = append(msgs, "the", "largest") // handed on whatever the order of the keys
+		}
+		commitLogged(t, b, key, uint64(i), 0, msgs...)
+	}
+	memory := newAppender(b, keyA)
+	memory.Add([]byte("m"), t0) // smaller than the rest: handed on for being in memory only
+	if err := memory.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	done := drain(b)
+	left := b.Close()
+	all := <-done
+	if want := logged - closeBatches; left != want {
+		t.Errorf("Close() = %d events left in the log, want %d", left, want)
+	}
+	if len(all) != closeBatches+1 {
+		t.Errorf("Close handed on %d batches, want %d and the one in memory", len(all), closeBatches)
+	}
+	var largest, inMemory bool
+	for _, batch := range all {
+		largest = largest || batch.Len() == 3
+		inMemory = inMemory || batch.Key == keyA
+		b.Done(batch, batch.Len(), record.Stats{})
+	}
+	if !largest || !inMemory {
+		t.Errorf("handed on the largest batch: %v, the one in memory: %v; want both", largest, inMemory)
+	}
+	if n := b.Bytes(); n != 0 {
+		t.Errorf("Bytes() = %d after Close and Done, want 0", n)
 	}
 }

@@ -195,10 +195,9 @@ type Config struct {
 	// intake log that covers it (--intake-sync-interval): what a crash can cost.
 	IntakeSyncInterval time.Duration
 	// ShutdownTimeout bounds shutdown after a signal (--shutdown-timeout): spooling what the
-	// buffers hold, waiting for room in a full spool, and the last upload attempt. With the
-	// intake log, spooling takes at most a second of it and the log keeps the rest for the next
-	// start. Zero means no upload and no waiting: what the spool cannot take at once is lost (or
-	// kept by the log), the rest waits for the next start.
+	// buffers hold, waiting for room in a full spool, and the last upload attempt. Zero means no
+	// upload and no waiting: what the spool cannot take at once is lost, the rest waits for the
+	// next start.
 	ShutdownTimeout time.Duration
 
 	// MetricsAddress is the host:port serving Prometheus metrics at /metrics, and /healthz and

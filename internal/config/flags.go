@@ -112,7 +112,7 @@ func (c *Config) defineFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.IntakeSyncInterval, "intake-sync-interval", c.IntakeSyncInterval,
 		"longest time between accepting a message and the intake log's fdatasync that covers it")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout,
-		"how long shutdown may take after SIGTERM or SIGINT to spool what is buffered and upload it (with the intake log, spooling takes at most 1s and the log keeps the rest); 0 uploads nothing")
+		"how long shutdown may take after SIGTERM or SIGINT to spool what is buffered and upload it; 0 uploads nothing")
 
 	fs.StringVar(&c.MetricsAddress, "metrics-address", c.MetricsAddress,
 		"serve Prometheus metrics at http://`HOST:PORT`/metrics, health at /healthz and readiness at /readyz (default off)")

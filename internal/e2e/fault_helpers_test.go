@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -88,17 +87,6 @@ func (r *faultRelay) waitMetric(t *testing.T, name, what string, cond func(float
 		return cond(v)
 	})
 	return v
-}
-
-// waitKept waits until n distinct messages are delivered to srv or in r's spool: then a clean
-// stop delivers them all, whatever it leaves of its buffers in the intake log.
-func (r *faultRelay) waitKept(t *testing.T, srv *firehosetest.Server, n int) {
-	t.Helper()
-	testenv.EventuallyWithin(t, faultDeadline, fmt.Sprintf("%d messages delivered or spooled", n), func() bool {
-		kept := countTokens(t, FirehoseRecords(t, srv))
-		maps.Copy(kept, spooledTokens(t, r.spoolDir))
-		return len(kept) >= n
-	})
 }
 
 // waitReceived waits until the relay has read at least n messages and reads no more: what the

@@ -13,10 +13,10 @@
 //
 // Shutdown runs in the same order: listeners stop and drain, buffers are encoded and spooled,
 // the uploader makes one last attempt bounded by the shutdown timeout, and what it could not
-// deliver stays in the spool for the next start. With the intake log, spooling the buffers takes
-// at most logSpoolTime: what is not spooled by then stays in the log, which the next start
-// replays, so that shutdown takes little more than the drain whatever the buffers hold; the log
-// is synced and closed last.
+// deliver stays in the spool for the next start. With the intake log, the buffers spool at most
+// one group of records (buffer.Buffers.Close: the largest batches) and what is not spooled stays
+// in the log, which the next start replays, so that shutdown takes little more than the drain
+// however many sources the buffers hold; the log is synced and closed last.
 package relay
 
 import (
@@ -28,7 +28,6 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/buffer"
 	"github.com/kinesyslog/kinesyslog/internal/config"
@@ -42,12 +41,6 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/syslog"
 	"github.com/kinesyslog/kinesyslog/internal/upload"
 )
-
-// logSpoolTime bounds the spooling of the buffers at shutdown when the intake log keeps them:
-// time for the few batches of a usual shutdown, while a relay holding very many (tens of
-// thousands of UDP sources) leaves the rest to the next start instead of spooling them for as
-// long as --shutdown-timeout allows.
-const logSpoolTime = time.Second
 
 // Run runs a relay configured by cfg until ctx is done, then shuts it down in pipeline order. It
 // returns an error when the relay cannot start (no port, a port in use, an unusable spool or
@@ -170,20 +163,11 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 
 	// Spooling at shutdown and the last upload share one window, --shutdown-timeout from the
-	// signal. With the intake log, spooling ends sooner, logSpoolTime after the listeners have
-	// drained: what is not spooled by then stays in the log for the next start.
+	// signal.
 	window, closeWindow := encode.ShutdownWindow(ctx, stages, cfg.ShutdownTimeout)
 	defer closeWindow()
-	spoolWindow := window
-	drained, markDrained := context.WithCancel(stages)
-	defer markDrained()
-	if log != nil && cfg.ShutdownTimeout > 0 {
-		var closeSpoolWindow func()
-		spoolWindow, closeSpoolWindow = encode.ShutdownWindow(drained, window, min(cfg.ShutdownTimeout, logSpoolTime))
-		defer closeSpoolWindow()
-	}
 	spooled := make(chan error, 1)
-	go func() { defer health.Stage("records")(); spooled <- records.Run(spoolWindow) }()
+	go func() { defer health.Stage("records")(); spooled <- records.Run(window) }()
 
 	streams := event.NewStreams(buffers, syslogStamper, log, event.FormatSyslog)
 	streams.Read(event.FormatGELF, gelfStamper, gelfPorts.numbers()...)
@@ -197,9 +181,10 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	logger.Info("relay started", startupAttrs(cfg, ln.Sockets(), fmt.Sprint(dest), sp.Dir())...)
 	ln.Run(ctx, streams) // returns when ctx is done and every connection has drained
 
-	markDrained()
 	logger.Info("shutting down: spooling buffered messages")
-	buffers.Close()
+	if n := buffers.Close(); n > 0 {
+		logger.Info("buffered messages of many sources left in the intake log, not spooled: the next start replays them", "messages", n)
+	}
 	if replayed != nil {
 		<-replayed
 	}
