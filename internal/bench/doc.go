@@ -12,7 +12,8 @@
 //     connections or sockets, as fast as the receiver takes it or at a fixed rate, for a count
 //     or a duration.
 //   - [Measure] runs a [Receiver] as a child process, waits until it listens, sends the load,
-//     stops it with SIGTERM and waits until it has written everything. The receiver's CPU time
+//     waits until the receiver has delivered everything (the relay's metrics tell) or is at rest
+//     (rsyslog), stops it with SIGTERM and waits until it has written everything. The receiver's CPU time
 //     (user plus system, all threads) and peak resident set come from the kernel for that
 //     process alone, so they hold while the generator shares the machine.
 //   - [Verifier] reads what the receiver delivered (the relay's records, gzip members of

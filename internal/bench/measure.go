@@ -26,11 +26,14 @@ type Result struct {
 	LoadAverage float64 `json:"load_average"` // 1-minute load average of the machine at the start
 	Sent        int     `json:"sent"`
 	SentBytes   int64   `json:"sent_bytes"`
-	// SendSeconds runs from the first connection to the last write. TotalSeconds is the time
-	// to deliver everything: from the first connection until the receiver came to rest, plus
-	// the time it then took from SIGTERM to write what it held and exit (see Measure).
-	SendSeconds  float64 `json:"send_seconds"`
-	TotalSeconds float64 `json:"total_seconds"`
+	// SendSeconds runs from the first connection to the last write. DrainedSeconds runs from
+	// the first connection until the receiver had delivered everything it received, by its own
+	// account (Receiver.Drained), or, for a receiver that cannot tell, until it came to rest.
+	// TotalSeconds is the time to deliver everything: DrainedSeconds plus the time the receiver
+	// then took from SIGTERM to write what it still held and exit (see Measure).
+	SendSeconds    float64 `json:"send_seconds"`
+	DrainedSeconds float64 `json:"drained_seconds"`
+	TotalSeconds   float64 `json:"total_seconds"`
 	// CPUSeconds is the receiver's user plus system time from the start of the load to its exit.
 	CPUSeconds float64 `json:"cpu_seconds"`
 	// GeneratorCPUSeconds is this process's user plus system time while it sent the load: the
@@ -40,7 +43,44 @@ type Result struct {
 	RSSSamples          []int64     `json:"rss_samples,omitempty"`
 	Report              Report      `json:"report"`
 	Output              RecordStats `json:"output"`
-	Error               string      `json:"error,omitempty"`
+	// Streams is what quota-limited delivery streams took, for a load through them; nil for
+	// others.
+	Streams *StreamStats `json:"streams,omitempty"`
+	Error   string       `json:"error,omitempty"`
+}
+
+// StreamStats is what the destination saw of a load through quota-limited delivery streams.
+type StreamStats struct {
+	Streams             int   `json:"streams"`
+	QuotaBytesPerSecond int64 `json:"quota_bytes_per_second"` // of each stream
+	StoredBytes         int64 `json:"stored_bytes"`           // of the records stored, all streams
+	Calls               int   `json:"calls"`                  // PutRecordBatch calls, all streams
+	ThrottledCalls      int   `json:"throttled_calls"`        // refused in whole or part by a quota
+}
+
+// DeliveredBytesPerSecond is the rate at which the streams stored records, from the first
+// message sent until the receiver had delivered everything; 0 without Streams.
+func (r *Result) DeliveredBytesPerSecond() float64 {
+	if r.Streams == nil || r.DrainedSeconds <= 0 {
+		return 0
+	}
+	return float64(r.Streams.StoredBytes) / r.DrainedSeconds
+}
+
+// QuotaShare is DeliveredBytesPerSecond as a share of the sum of the streams' quotas.
+func (r *Result) QuotaShare() float64 {
+	if r.Streams == nil {
+		return 0
+	}
+	return ratio(r.DeliveredBytesPerSecond(), float64(int64(r.Streams.Streams)*r.Streams.QuotaBytesPerSecond))
+}
+
+// ThrottledShare is the share of the streams' calls that a quota refused, in whole or part.
+func (r *Result) ThrottledShare() float64 {
+	if r.Streams == nil {
+		return 0
+	}
+	return ratio(float64(r.Streams.ThrottledCalls), float64(r.Streams.Calls))
 }
 
 // AcceptedPerSecond is the rate at which the receiver took the messages from its sockets (for
@@ -67,13 +107,19 @@ func perSecond(n int, seconds float64) float64 {
 }
 
 // Measure runs load against rcv: it starts the receiver, waits until it listens, sends the load,
-// waits until the receiver is at rest, stops it with SIGTERM and checks what it delivered. The
-// Result holds what could be measured even when Measure fails, with the error.
+// waits until the receiver has delivered everything (Receiver.Drained) or, when it cannot tell,
+// is at rest, stops it with SIGTERM and checks what it delivered. The Result holds what could be
+// measured even when Measure fails, with the error.
 //
-// Waiting for rest before the signal lets each receiver finish the work it does while running:
-// rsyslog stops reading its connections at SIGTERM and drops what their sockets still hold, and
-// UDP datagrams in a socket buffer are read, not counted as lost. The wait itself, at least
-// idleWindow, is not counted in TotalSeconds.
+// Waiting before the signal lets each receiver finish the work it does while running: rsyslog
+// stops reading its connections at SIGTERM and drops what their sockets still hold, and UDP
+// datagrams in a socket buffer are read, not counted as lost. The relay may leave what its
+// buffers hold in its intake log at SIGTERM, for the next start, and a relay waiting on
+// throttled delivery streams uses no CPU while records wait in its spool: Measure waits until
+// its metrics say that everything it received was delivered (at most stopTimeout, and failing
+// once they show no progress for a minute), so that the delivery check holds whatever its
+// shutdown does. The confirmation of a drain, and the idleWindow of rest, are not counted in
+// DrainedSeconds or TotalSeconds.
 func Measure(ctx context.Context, scenario string, rcv *Receiver, load Load) (Result, error) {
 	res := Result{Scenario: scenario, Receiver: rcv.Name, Load: load.String()}
 	err := measure(ctx, rcv, load, &res)
@@ -119,11 +165,23 @@ func measure(ctx context.Context, rcv *Receiver, load Load, res *Result) error {
 	res.SendSeconds = time.Since(start).Seconds()
 	res.GeneratorCPUSeconds = (SelfCPU() - genCPU).Seconds()
 	idleCtx, cancel := context.WithTimeout(ctx, stopTimeout)
-	busy, idleErr := p.WaitIdle(idleCtx)
+	var busy time.Time
+	var idleErr error
+	if rcv.Drained != nil {
+		// Every message sent over a connection reaches the receiver; datagrams may not.
+		want := sent.Total()
+		if load.Network == UDP {
+			want = 0
+		}
+		busy, idleErr = p.WaitDrained(idleCtx, func(ctx context.Context) error { return rcv.Drained(ctx, want) })
+	} else {
+		busy, idleErr = p.WaitIdle(idleCtx)
+	}
 	cancel()
 	stopped := time.Now()
 	usage, stopErr := p.Stop(stopTimeout)
-	res.TotalSeconds = (busy.Sub(start) + time.Since(stopped)).Seconds()
+	res.DrainedSeconds = busy.Sub(start).Seconds()
+	res.TotalSeconds = res.DrainedSeconds + time.Since(stopped).Seconds()
 	res.Sent, res.SentBytes = sent.Total(), sent.Bytes
 	res.CPUSeconds = usage.CPU.Seconds()
 	res.PeakRSSBytes = usage.PeakRSS

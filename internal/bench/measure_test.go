@@ -128,6 +128,13 @@ func TestWriteTable(t *testing.T) {
 			Report: Report{Expected: 5_000_000, Delivered: 4_999_000, Lost: 1000},
 			Output: RecordStats{Bytes: 250_000_000, RawBytes: 1_400_000_000},
 		},
+		{
+			Scenario: "firehose-3-streams", Receiver: Kinesyslog, Sent: 1_600_000, SendSeconds: 2.5,
+			DrainedSeconds: 25, TotalSeconds: 25.5, CPUSeconds: 4, PeakRSSBytes: 150 << 20, LoadAverage: 1.5,
+			Report: Report{Expected: 1_600_000, Delivered: 1_600_000},
+			Output: RecordStats{Records: 80, Bytes: 78_643_200, MaxBytes: 999_990, RawBytes: 480_000_000},
+			Streams: &StreamStats{Streams: 3, QuotaBytesPerSecond: 1 << 20, StoredBytes: 78_643_200, Calls: 400, ThrottledCalls: 22},
+		},
 		{Scenario: "tls", Receiver: Kinesyslog, Error: "bench: kinesyslog exited at start\nmore"},
 		{Scenario: "soak", Receiver: Kinesyslog, Sent: 1, RSSSamples: rampThenFlat(150)},
 	}

@@ -30,6 +30,10 @@ const (
 	idlePollEvery = 50 * time.Millisecond
 	idleWindow    = 300 * time.Millisecond
 	idleCPU       = time.Second / clockTicksPerSecond
+	// drainPollEvery is how often a receiver is asked whether it has delivered everything;
+	// drainStall is how long what it holds may stay the same before it counts as stuck.
+	drainPollEvery = 100 * time.Millisecond
+	drainStall     = time.Minute
 )
 
 // A Process is a receiver under measurement: a child process whose CPU time and memory are read
@@ -143,6 +147,41 @@ func (p *Process) WaitIdle(ctx context.Context) (time.Time, error) {
 				busy, cpu = now, c
 			} else if now.Sub(busy) >= idleWindow {
 				return busy, nil
+			}
+		}
+	}
+}
+
+// WaitDrained waits until drained returns nil at two polls in a row, and returns the time of the
+// first (on failure, the time it gave up): a receiver's counters are read one after another, not at one instant, and a second read
+// confirms that no record was on its way between two of them. It fails when the process exits,
+// when ctx is done, or when drained's error stays the same for drainStall: the receiver holds
+// something it makes no progress with.
+func (p *Process) WaitDrained(ctx context.Context, drained func(context.Context) error) (time.Time, error) {
+	tick := time.NewTicker(drainPollEvery)
+	defer tick.Stop()
+	var first time.Time
+	last, changed := "", time.Now()
+	for {
+		select {
+		case <-p.exited:
+			return time.Now(), fmt.Errorf("bench: %s exited (%v):\n%s", p.cmd.Path, p.waitErr, p.Log())
+		case <-ctx.Done():
+			return time.Now(), fmt.Errorf("bench: %s: %s: %w", p.cmd.Path, last, ctx.Err())
+		case now := <-tick.C:
+			err := drained(ctx)
+			if err == nil && !first.IsZero() {
+				return first, nil
+			}
+			if err == nil {
+				first = now
+				continue
+			}
+			first = time.Time{}
+			if err.Error() != last {
+				last, changed = err.Error(), now
+			} else if now.Sub(changed) >= drainStall {
+				return now, fmt.Errorf("bench: %s made no progress for %v: %w", p.cmd.Path, drainStall, err)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -29,6 +30,12 @@ type Receiver struct {
 	TCP, UDP, TLS, RELP string
 	// Collect checks what the receiver delivered into v, once it has exited.
 	Collect func(v *Verifier) (RecordStats, error)
+	// Drained, when set, returns nil once the receiver has delivered everything it received,
+	// having received at least want messages, and otherwise an error saying what it still
+	// holds, which changes as it makes progress. Measure waits for it before the SIGTERM, so
+	// that the delivery check does not depend on what the receiver does at shutdown. nil means
+	// the receiver cannot tell: Measure waits until it is at rest instead.
+	Drained func(ctx context.Context, want int) error
 }
 
 // Address returns the address of the listener of network.
@@ -58,21 +65,25 @@ type KinesyslogOptions struct {
 	// Destination is the options choosing where records go; nil means --output under WorkDir,
 	// read back by Collect. Other destinations must set Collect themselves.
 	Destination []string
-	Env         []string
+	// Args are further options of kinesyslog listen, given last.
+	Args []string
+	Env  []string
 }
 
 // NewKinesyslog returns the relay as a Receiver on free loopback ports.
 func NewKinesyslog(opts KinesyslogOptions) (*Receiver, error) {
-	ports, err := testenv.FindFreePorts(4)
+	ports, err := testenv.FindFreePorts(5)
 	if err != nil {
 		return nil, err
 	}
+	metrics := loopback(ports[4])
 	r := &Receiver{
-		Name: Kinesyslog,
-		Env:  opts.Env,
-		TCP:  loopback(ports[0]),
-		UDP:  loopback(ports[1]),
-		TLS:  loopback(ports[2]),
+		Name:    Kinesyslog,
+		Env:     opts.Env,
+		TCP:     loopback(ports[0]),
+		UDP:     loopback(ports[1]),
+		TLS:     loopback(ports[2]),
+		Drained: relayDrained("http://" + metrics + "/metrics"),
 	}
 	tlsPort := "0"
 	if opts.TLS {
@@ -84,9 +95,11 @@ func NewKinesyslog(opts KinesyslogOptions) (*Receiver, error) {
 		"--udp-port", strconv.Itoa(ports[1]),
 		"--tls-port", tlsPort,
 		"--spool-dir", filepath.Join(opts.WorkDir, "spool"),
-		// Records wait for the last upload at shutdown rather than stay in the spool, so that
-		// they count as delivered.
-		"--shutdown-timeout", "5m",
+		"--metrics-address", metrics,
+		// The relay delivers everything before Measure stops it (Drained): the last batch is
+		// spooled and uploaded within a second, as with --output, not the 60 s a Firehose
+		// stream would wait by default.
+		"--flush-age", "1s",
 	}
 	if opts.RELP {
 		r.RELP = loopback(ports[3])
@@ -100,12 +113,35 @@ func NewKinesyslog(opts KinesyslogOptions) (*Receiver, error) {
 	}
 	if opts.Destination != nil {
 		r.Argv = append(r.Argv, opts.Destination...)
-		return r, nil
+	} else {
+		out := filepath.Join(opts.WorkDir, "output")
+		r.Argv = append(r.Argv, "--output", out)
+		r.Collect = func(v *Verifier) (RecordStats, error) { return v.RecordDir(out) }
 	}
-	out := filepath.Join(opts.WorkDir, "output")
-	r.Argv = append(r.Argv, "--output", out)
-	r.Collect = func(v *Verifier) (RecordStats, error) { return v.RecordDir(out) }
+	r.Argv = append(r.Argv, opts.Args...)
 	return r, nil
+}
+
+// relayDrained is the relay's Receiver.Drained, read from its metrics at url: every message it
+// received or replayed from its intake log was spooled (or dropped or lost, which the delivery
+// check counts), and its spool is empty, so every record was delivered.
+func relayDrained(url string) func(ctx context.Context, want int) error {
+	return func(ctx context.Context, want int) error {
+		series, err := testenv.Scrape(ctx, url)
+		if err != nil {
+			return fmt.Errorf("bench: relay metrics: %w", err)
+		}
+		m := testenv.Totals(series)
+		in := int64(m["kinesyslog_messages_received_total"] + m["kinesyslog_intake_replayed_messages_total"])
+		spooled := int64(m["kinesyslog_encode_spooled_messages_total"])
+		gone := int64(m["kinesyslog_buffer_dropped_messages_total"] + m["kinesyslog_encode_lost_messages_total"])
+		pending := int64(m["kinesyslog_spool_records"])
+		if in < int64(want) || spooled+gone != in || pending > 0 {
+			return fmt.Errorf("bench: relay not drained: %d of %d messages received, %d spooled, %d dropped or lost, %d records in the spool",
+				in, want, spooled, gone, pending)
+		}
+		return nil
+	}
 }
 
 // RsyslogOptions says how to run rsyslog.

@@ -10,11 +10,12 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/firehose"
 )
 
-// WriteTable prints results as a table, one row per result in order, and for every scenario run
-// against both the relay and rsyslog, the ratios between them.
+// WriteTable prints results as a table, one row per result in order; for every load through
+// quota-limited streams, what they took; and for every scenario run against both the relay and
+// rsyslog, the ratios between them.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\treceiver\tsent\taccepted/s\tdelivered/s\tCPU s/M msgs\tpeak RSS\trecords\tmean record\tmax record\tratio\tlost\tdup\tgen CPU s/M\tload avg\t")
+	fmt.Fprintln(tw, "scenario\treceiver\tsent\taccepted/s\tdelivered/s\tCPU s/M msgs\tpeak RSS\trecords\tmean record\tmax record\tratio\tlost\tdup\tMiB/s (quotas)\tthrottled\tgen CPU s/M\tload avg\t")
 	for i := range results {
 		r := &results[i]
 		records, mean, maxRecord := "-", "-", "-"
@@ -23,12 +24,18 @@ func WriteTable(w io.Writer, results []Result) error {
 			mean = fmt.Sprintf("%s (%.1f%%)", group(int64(r.Output.MeanBytes())), 100*r.Output.MeanBytes()/firehose.MaxRecordBytes)
 			maxRecord = group(int64(r.Output.MaxBytes))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%.0f MiB\t%s\t%s\t%s\t%.1fx\t%s\t%s\t%.2f\t%.2f\t\n",
+		streamRate, throttled := "-", "-"
+		if r.Streams != nil {
+			streamRate = fmt.Sprintf("%.2f (%.0f%%)", r.DeliveredBytesPerSecond()/(1<<20), 100*r.QuotaShare())
+			throttled = fmt.Sprintf("%.1f%%", 100*r.ThrottledShare())
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%.0f MiB\t%s\t%s\t%s\t%.1fx\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t\n",
 			r.Scenario, r.Receiver, group(int64(r.Sent)),
 			group(int64(r.AcceptedPerSecond())), group(int64(r.DeliveredPerSecond())),
 			r.CPUPerMillion(), float64(r.PeakRSSBytes)/(1<<20),
 			records, mean, maxRecord, r.Output.Ratio(),
-			lost(r.Report), group(int64(r.Report.Duplicated)), perMillion(r.GeneratorCPUSeconds, r.Sent), r.LoadAverage)
+			lost(r.Report), group(int64(r.Report.Duplicated)), streamRate, throttled,
+			perMillion(r.GeneratorCPUSeconds, r.Sent), r.LoadAverage)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -42,6 +49,22 @@ func WriteTable(w io.Writer, results []Result) error {
 		if !r.Report.OK() && r.Error == "" {
 			fmt.Fprintf(w, "%s %s: %s\n", r.Scenario, r.Receiver, r.Report)
 		}
+	}
+	for i := range results {
+		r := &results[i]
+		if r.Streams == nil {
+			continue
+		}
+		check := "every message once"
+		if !r.Report.OK() {
+			check = r.Report.String()
+		}
+		st := r.Streams
+		fmt.Fprintf(w, "%s %s: %.1f MiB of records in %.1f s through %d streams of %.2f MiB/s: %.2f MiB/s, %.0f%% of %.2f MiB/s; %s of %s calls throttled (%.1f%%); %s\n",
+			r.Scenario, r.Receiver, float64(st.StoredBytes)/(1<<20), r.DrainedSeconds,
+			st.Streams, float64(st.QuotaBytesPerSecond)/(1<<20), r.DeliveredBytesPerSecond()/(1<<20),
+			100*r.QuotaShare(), float64(int64(st.Streams)*st.QuotaBytesPerSecond)/(1<<20),
+			group(int64(st.ThrottledCalls)), group(int64(st.Calls)), 100*r.ThrottledShare(), check)
 	}
 	for _, pair := range comparisons(results) {
 		k, rs := pair[0], pair[1]

@@ -10,10 +10,10 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -350,30 +350,8 @@ func (r *Relay) Scrape(tb testing.TB) map[string]float64 {
 	if r.MetricsAddress == "" {
 		tb.Fatal("e2e: the relay was started without Options.Metrics")
 	}
-	// No keep-alive: an idle connection would hold a goroutine of the relay's metrics server
-	// and spoil counts of its goroutines.
-	client := http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Get("http://" + r.MetricsAddress + "/metrics")
+	series, err := testenv.Scrape(context.Background(), "http://"+r.MetricsAddress+"/metrics")
 	if err != nil {
-		tb.Fatalf("read relay metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	series := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		i := strings.LastIndexByte(line, ' ')
-		if strings.HasPrefix(line, "#") || i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			tb.Fatalf("metric line %q: %v", line, err)
-		}
-		series[line[:i]] = v
-	}
-	if err := sc.Err(); err != nil {
 		tb.Fatalf("read relay metrics: %v", err)
 	}
 	return series
@@ -383,12 +361,7 @@ func (r *Relay) Scrape(tb testing.TB) map[string]float64 {
 // labelled metric that has counted nothing yet may be absent, which reads as 0.
 func (r *Relay) Totals(tb testing.TB) map[string]float64 {
 	tb.Helper()
-	totals := map[string]float64{}
-	for series, v := range r.Scrape(tb) {
-		name, _, _ := strings.Cut(series, "{")
-		totals[name] += v
-	}
-	return totals
+	return testenv.Totals(r.Scrape(tb))
 }
 
 // Metric returns the value of one series, failing the test when the relay does not show it.

@@ -82,6 +82,7 @@ type Stage struct {
 	warn    *ratelog.Logger
 	lost    atomic.Int64 // events that could not be spooled
 	lostM   prometheus.Counter
+	spooled prometheus.Counter
 
 	queue  chan queued // to the spooler; closed once every worker is done
 	queued budget      // bytes in queue and in the group being written
@@ -120,6 +121,10 @@ func New(buffers *buffer.Buffers, sp Spool, owner Owner, opts Options) (*Stage, 
 		lostM: promauto.With(opts.Registerer).NewCounter(prometheus.CounterOpts{
 			Namespace: "kinesyslog", Subsystem: "encode", Name: "lost_messages_total",
 			Help: "Messages that could not be spooled at shutdown, or that the spool refused, and are lost.",
+		}),
+		spooled: promauto.With(opts.Registerer).NewCounter(prometheus.CounterOpts{
+			Namespace: "kinesyslog", Subsystem: "encode", Name: "spooled_messages_total",
+			Help: "Messages written to the spool in records: with those lost and dropped, what was received and replayed once the relay is drained.",
 		}),
 	}
 	s.queued.cond = sync.NewCond(&s.queued.mu)
@@ -270,8 +275,11 @@ func (s *Stage) spoolQueued(ctx context.Context) {
 			} else {
 				s.lose(ctx, events, err)
 			}
-		} else if s.opts.Log != nil {
-			s.release(group)
+		} else {
+			s.spooled.Add(float64(events))
+			if s.opts.Log != nil {
+				s.release(group)
+			}
 		}
 		s.queued.release(size)
 		clear(group)

@@ -140,6 +140,10 @@ func TestStage(t *testing.T) {
 	if stage.Lost() != 0 || testenv.Metric(t, reg, "kinesyslog_encode_lost_messages_total") != 0 {
 		t.Errorf("Lost() = %d and the metric %v, want 0", stage.Lost(), testenv.Metric(t, reg, "kinesyslog_encode_lost_messages_total"))
 	}
+	// The writes the spool refused and the stage retried count once.
+	if got := testenv.Metric(t, reg, "kinesyslog_encode_spooled_messages_total"); got != float64(len(sent)) {
+		t.Errorf("kinesyslog_encode_spooled_messages_total = %v, want the %d sent", got, len(sent))
+	}
 }
 
 // TestStageLosesAtDeadline runs the stage with a record owner that is never learned: once the
@@ -166,6 +170,9 @@ func TestStageLosesAtDeadline(t *testing.T) {
 	}
 	if stage.Lost() != int64(len(sent)) || testenv.Metric(t, reg, "kinesyslog_encode_lost_messages_total") != float64(len(sent)) {
 		t.Errorf("Lost() = %d and the metric %v, want %d", stage.Lost(), testenv.Metric(t, reg, "kinesyslog_encode_lost_messages_total"), len(sent))
+	}
+	if got := testenv.Metric(t, reg, "kinesyslog_encode_spooled_messages_total"); got != 0 {
+		t.Errorf("kinesyslog_encode_spooled_messages_total = %v, want 0", got)
 	}
 }
 
