@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -291,9 +293,9 @@ func TestOracleKill9(t *testing.T) {
 		if t.Failed() {
 			_, acked := omrelp.counts()
 			m := r.Totals(t)
-			t.Logf("at the end: rsyslog %d messages acknowledged of %d; relay: RELP sessions %v, acknowledged %v, buffer bytes %v, spool records %v, intake blocked appends %v",
+			t.Logf("at the end: rsyslog %d messages acknowledged of %d; relay: RELP sessions %v, acknowledged %v, buffer bytes %v, spool records %v, intake blocked appends %v; tap errors %v",
 				acked, sentOmrelp, m["kinesyslog_relp_sessions"], m["kinesyslog_relp_acknowledged_messages_total"],
-				m["kinesyslog_buffer_bytes"], m["kinesyslog_spool_records"], m["kinesyslog_intake_blocked_appends"])
+				m["kinesyslog_buffer_bytes"], m["kinesyslog_spool_records"], m["kinesyslog_intake_blocked_appends"], tap.errors())
 		}
 	}()
 	testenv.EventuallyWithin(t, 2*faultDeadline, "every message rsyslog took acknowledged", func() bool {
@@ -765,6 +767,7 @@ type relpTap struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	conns map[net.Conn]bool
+	errs  []error // what broke sessions other than their end: see note
 }
 
 func startRELPTap(t *testing.T, port int, relay string, l *oracleLedger) *relpTap {
@@ -784,8 +787,13 @@ func (p *relpTap) accept() {
 	defer p.wg.Done()
 	for {
 		client, err := p.ln.Accept()
-		if err != nil {
+		if errors.Is(err, net.ErrClosed) {
 			return
+		}
+		if err != nil {
+			p.note(fmt.Errorf("accept: %w", err))
+			time.Sleep(10 * time.Millisecond)
+			continue
 		}
 		relay, err := net.DialTimeout("tcp", p.relay, time.Second)
 		if err != nil {
@@ -820,6 +828,7 @@ func (p *relpTap) track(conns ...net.Conn) bool {
 // transaction number until the relay answers them.
 func (p *relpTap) session(client, relay net.Conn) {
 	defer p.wg.Done()
+	var err error
 	var mu sync.Mutex
 	pending := map[int]string{} // syslog frames forwarded, by TXNR, until answered
 	end := func() {
@@ -830,16 +839,17 @@ func (p *relpTap) session(client, relay net.Conn) {
 	go func() {
 		defer p.wg.Done()
 		defer end()
-		forwardFrames(client, relay, func(f relp.Frame) {
+		p.note(forwardFrames(client, relay, func(f relp.Frame) {
 			if f.Command == relp.CmdSyslog {
 				mu.Lock()
 				pending[f.Txnr] = faultToken.FindString(string(f.Data))
 				mu.Unlock()
 			}
-		})
+		}))
 	}()
 	defer end()
-	forwardFrames(relay, client, func(f relp.Frame) {
+	defer func() { p.note(err) }()
+	err = forwardFrames(relay, client, func(f relp.Frame) {
 		if f.Command != relp.CmdRsp {
 			return
 		}
@@ -854,14 +864,18 @@ func (p *relpTap) session(client, relay net.Conn) {
 }
 
 // forwardFrames reads frames from src, calls note with each before it is forwarded, and writes
-// them to dst, all that are buffered in one write, until either side fails.
-func forwardFrames(src, dst net.Conn, note func(relp.Frame)) {
+// them to dst, all that are buffered in one write, until either side fails or ends. It returns
+// why, nil when src ended between frames or either connection was closed.
+func forwardFrames(src, dst net.Conn, note func(relp.Frame)) error {
 	rd := relp.NewReader(src, 1<<20)
 	var out []byte
 	for {
 		f, err := rd.ReadFrame()
+		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
+			return nil
+		}
 		if err != nil {
-			return
+			return fmt.Errorf("read from %s: %w", src.RemoteAddr(), err)
 		}
 		note(f)
 		out = relp.AppendFrame(out, f)
@@ -869,10 +883,29 @@ func forwardFrames(src, dst net.Conn, note func(relp.Frame)) {
 			continue
 		}
 		if _, err := dst.Write(out); err != nil {
-			return
+			return nil
 		}
 		out = out[:0]
 	}
+}
+
+// note keeps err, if any, for the log of a failed test: the first 20.
+func (p *relpTap) note(err error) {
+	if err == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.errs) < 20 {
+		p.errs = append(p.errs, err)
+	}
+}
+
+// errors returns the errors the tap noted.
+func (p *relpTap) errors() []error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.errs)
 }
 
 // close stops the tap and ends its sessions.
