@@ -293,9 +293,9 @@ func TestOracleKill9(t *testing.T) {
 		if t.Failed() {
 			_, acked := omrelp.counts()
 			m := r.Totals(t)
-			t.Logf("at the end: rsyslog %d messages acknowledged of %d; relay: RELP sessions %v, acknowledged %v, buffer bytes %v, spool records %v, intake blocked appends %v; tap errors %v",
+			t.Logf("at the end: rsyslog %d messages acknowledged of %d; relay: RELP sessions %v, acknowledged %v, buffer bytes %v, spool records %v, intake blocked appends %v; tap: %v",
 				acked, sentOmrelp, m["kinesyslog_relp_sessions"], m["kinesyslog_relp_acknowledged_messages_total"],
-				m["kinesyslog_buffer_bytes"], m["kinesyslog_spool_records"], m["kinesyslog_intake_blocked_appends"], tap.errors())
+				m["kinesyslog_buffer_bytes"], m["kinesyslog_spool_records"], m["kinesyslog_intake_blocked_appends"], tap)
 		}
 	}()
 	testenv.EventuallyWithin(t, 2*faultDeadline, "every message rsyslog took acknowledged", func() bool {
@@ -768,6 +768,10 @@ type relpTap struct {
 	mu    sync.Mutex
 	conns map[net.Conn]bool
 	errs  []error // what broke sessions other than their end: see note
+	// accepted and dialled count the client connections, and those connected to the relay;
+	// last is when the latest was accepted.
+	accepted, dialled int
+	last              time.Time
 }
 
 func startRELPTap(t *testing.T, port int, relay string, l *oracleLedger) *relpTap {
@@ -795,11 +799,18 @@ func (p *relpTap) accept() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		p.mu.Lock()
+		p.accepted++
+		p.last = time.Now()
+		p.mu.Unlock()
 		relay, err := net.DialTimeout("tcp", p.relay, time.Second)
 		if err != nil {
 			client.Close()
 			continue
 		}
+		p.mu.Lock()
+		p.dialled++
+		p.mu.Unlock()
 		if !p.track(client, relay) {
 			return
 		}
@@ -901,11 +912,12 @@ func (p *relpTap) note(err error) {
 	}
 }
 
-// errors returns the errors the tap noted.
-func (p *relpTap) errors() []error {
+// String says what the tap saw, for the log of a failed test.
+func (p *relpTap) String() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return slices.Clone(p.errs)
+	return fmt.Sprintf("%d connections accepted (the last %v ago), %d connected to the relay, errors %v",
+		p.accepted, time.Since(p.last).Round(time.Millisecond), p.dialled, p.errs)
 }
 
 // close stops the tap and ends its sessions.
