@@ -137,11 +137,11 @@ func envInt(t *testing.T, name string, def int) int {
 // everything before the SIGTERM, while the relay waits on throttled streams with its CPU at rest
 // (Measure once stopped it then, leaving the spool to the shutdown).
 func TestMeasureThrottledStreams(t *testing.T) {
-	// About 4 MB of records, more than the streams take at once (a stream's burst holds at
-	// least one record of the largest size, 1,024,000 bytes): seconds of throttled drain.
-	const quota = 256 << 10
+	// About 6 MB of records, twice what the streams take at once (a stream's burst holds a
+	// second of its quota): seconds of throttled drain.
+	const quota = 1 << 20
 	res, err := measureFirehose(t, firehoseLoad{scenario: "firehose-3-streams", relay: Binary(t),
-		count: 80_000, streams: 3, quota: quota, args: []string{"--shutdown-timeout", "0"}})
+		count: 120_000, streams: 3, quota: quota, args: []string{"--shutdown-timeout", "0"}})
 	if err != nil {
 		t.Fatalf("Measure: %v", err)
 	}
