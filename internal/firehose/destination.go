@@ -91,9 +91,9 @@ var _ upload.Destination = (*Destination)(nil)
 
 // Open loads the AWS configuration (see the package documentation), makes sure that each of the
 // delivery streams o.Streams exists and is ACTIVE and that all are of one account, and learns the
-// records' owner, with calls bounded by 15 s in all. Only a definite answer (IsDefinite) makes it fail: when AWS cannot be reached it logs a
-// warning and returns a Destination whose records wait in the spool, and whose Run learns the
-// owner once AWS answers.
+// records' owner, with calls bounded by 15 s in all. Only a definite answer (IsDefinite) makes
+// it fail: when AWS cannot be reached it logs a warning and returns a Destination whose records
+// wait in the spool, and whose Run learns the owner once AWS answers.
 func Open(ctx context.Context, o Options) (*Destination, error) {
 	d, err := newDestination(ctx, o)
 	if err != nil {
