@@ -131,8 +131,8 @@ func TestWriteTable(t *testing.T) {
 		{
 			Scenario: "firehose-3-streams", Receiver: Kinesyslog, Sent: 1_600_000, SendSeconds: 2.5,
 			DrainedSeconds: 25, TotalSeconds: 25.5, CPUSeconds: 4, PeakRSSBytes: 150 << 20, LoadAverage: 1.5,
-			Report: Report{Expected: 1_600_000, Delivered: 1_600_000},
-			Output: RecordStats{Records: 80, Bytes: 78_643_200, MaxBytes: 999_990, RawBytes: 480_000_000},
+			Report:  Report{Expected: 1_600_000, Delivered: 1_600_000},
+			Output:  RecordStats{Records: 80, Bytes: 78_643_200, MaxBytes: 999_990, RawBytes: 480_000_000},
 			Streams: &StreamStats{Streams: 3, QuotaBytesPerSecond: 1 << 20, StoredBytes: 78_643_200, Calls: 400, ThrottledCalls: 22},
 		},
 		{Scenario: "tls", Receiver: Kinesyslog, Error: "bench: kinesyslog exited at start\nmore"},
