@@ -28,13 +28,22 @@ func Eventually(tb testing.TB, what string, cond func() bool) {
 // (a stage that must recover within a window) or that take longer than PollTimeout.
 func EventuallyWithin(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
 	tb.Helper()
+	if !Within(timeout, cond) {
+		tb.Fatalf("%s: not within %v", what, timeout)
+	}
+}
+
+// Within checks cond until it holds or timeout has passed, and reports whether it held: for a
+// wait whose outcome a test reports rather than fails on.
+func Within(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	interval := minPollInterval
 	for !cond() {
 		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not within %v", what, timeout)
+			return false
 		}
 		time.Sleep(interval)
 		interval = min(2*interval, maxPollInterval)
 	}
+	return true
 }
