@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +54,17 @@ func kinesisEnv(srv *kinesistest.Server) []string {
 // several records.
 func sendSources(t *testing.T, port, sources, perSource int) {
 	t.Helper()
+	sendPaced(t, port, sources, perSource, 8, 0)
+}
+
+// sendPaced is sendSources with words words of 16 random hex digits in each message, and, when
+// perSecond is not zero, each source sending perSecond messages a second, a tenth every 100 ms.
+func sendPaced(t *testing.T, port, sources, perSource, words, perSecond int) {
+	t.Helper()
+	chunk := 64 << 10
+	if perSecond > 0 {
+		chunk = 0 // written at every tick
+	}
 	var wg sync.WaitGroup
 	for s := range sources {
 		wg.Go(func() {
@@ -62,12 +75,25 @@ func sendSources(t *testing.T, port, sources, perSource int) {
 				return
 			}
 			defer conn.Close()
+			var tick <-chan time.Time
+			if perSecond > 0 {
+				ticker := time.NewTicker(100 * time.Millisecond)
+				defer ticker.Stop()
+				tick = ticker.C
+			}
 			rnd := rand.New(rand.NewPCG(uint64(s), 0))
 			var b bytes.Buffer
 			for i := range perSource {
-				fmt.Fprintf(&b, "<13>1 2026-12-03T05:00:00.000Z host app - - - tok-s%d-%d %016x%016x%016x%016x%016x%016x%016x%016x\n",
-					s, i, rnd.Uint64(), rnd.Uint64(), rnd.Uint64(), rnd.Uint64(), rnd.Uint64(), rnd.Uint64(), rnd.Uint64(), rnd.Uint64())
-				if b.Len() > 64<<10 || i == perSource-1 {
+				fmt.Fprintf(&b, "<13>1 2026-12-03T05:00:00.000Z host app - - - tok-s%d-%d ", s, i)
+				for range words {
+					fmt.Fprintf(&b, "%016x", rnd.Uint64())
+				}
+				b.WriteByte('\n')
+				last := i == perSource-1
+				if perSecond > 0 && ((i+1)%max(1, perSecond/10) == 0 || last) {
+					<-tick
+				}
+				if b.Len() > chunk || last {
 					if _, err := conn.Write(b.Bytes()); err != nil {
 						t.Errorf("source %d: %v", s, err)
 						return
@@ -141,27 +167,52 @@ func checkOnce(t *testing.T, evs []kinesisEvent, sources, perSource int) {
 	}
 }
 
-// TestKinesis sends 100,000 messages from 8 sources to a relay delivering to a Kinesis data
-// stream of 4 shards (kinesalite, reached through AWS_ENDPOINT_URL_KINESIS), reads the stream
-// back shard by shard with GetRecords and finds every message exactly once; each source's records
-// on one shard under its partition key (log group and log stream), with its messages in the
-// order sent, and the sources spread over the shards.
+// TestKinesis sends 100,000 messages from 20 sources, 1,000 a second each, to a relay
+// delivering to a Kinesis data stream of 4 shards (kinesalite, reached through
+// AWS_ENDPOINT_URL_KINESIS), with entries refused as Kinesis refuses them when a shard is over
+// its throughput (ProvisionedThroughputExceededException) or fails (InternalFailure) while the
+// uploader has several calls in flight: the second record of each source is refused until the
+// proxy has seen its third, or three times. It reads the stream back shard by shard with
+// GetRecords and finds every message exactly once; each source's records on one shard under its
+// partition key (log group and log stream), with its messages in the order sent, the sources
+// spread over the shards; and exactly the refused records sent again, none that kinesalite
+// stored.
+//
+// The sources are paced so that their batches are handed on by age (--flush-age 1s), one
+// record at a time, rather than filled: a full batch whose record overflows has its tail put
+// back behind its source's next batch when that was handed on meanwhile (package buffer), which
+// breaks a source's order before the uploader sees its records.
 //
 // kinesalite is a real implementation of the API but not of its limits: it neither throttles nor
 // counts partition keys in the size limits, so this checks the wire format, the SDK, the partition
 // keys, shard routing, ordering and exactly-once delivery, not behaviour at the service's quotas
 // (the kinesis package's tests check the limits the Destination keeps).
 func TestKinesis(t *testing.T) {
-	const sources, perSource = 8, 12_500
+	const sources, perSource, perSecond = 20, 5_000, 1_000
 	srv := kinesistest.Start(t, kinesistest.Config{})
 	srv.CreateStream(t, "logs", 4)
+	codes := []string{kinesistest.Throttled, kinesistest.InternalFailure}
+	seen := map[string][][sha256.Size]byte{} // distinct records of each key, in the order first seen
+	refusals := map[string]int{}
+	srv.SetFault(kinesistest.Fault{Entry: func(call, _ int, key string, data []byte) string {
+		sum := sha256.Sum256(data)
+		if !slices.Contains(seen[key], sum) {
+			seen[key] = append(seen[key], sum)
+		}
+		if len(seen[key]) == 2 && seen[key][1] == sum && refusals[key] < 3 {
+			refusals[key]++
+			return codes[call%2]
+		}
+		return ""
+	}})
 	relay, port := startKinesisRelay(t, srv, "logs")
-	sendSources(t, port, sources, perSource)
+	sendPaced(t, port, sources, perSource, 36, perSecond)
 	evs := waitKinesisEvents(t, srv, "logs", sources*perSource)
 	checkOnce(t, evs, sources, perSource)
 
 	shardOf := map[int]string{}
 	last := map[int]int{}
+	disorder := 0
 	for _, e := range evs {
 		if want := fmt.Sprintf("/kinesyslog/syslog/%d/%s", port, sourceIP(e.source)); e.partitionKey != want ||
 			e.rec.LogStream != sourceIP(e.source).String() || e.rec.Owner != kinesistest.Account {
@@ -173,52 +224,35 @@ func TestKinesis(t *testing.T) {
 		}
 		shardOf[e.source] = e.shard
 		if prev, ok := last[e.source]; ok && e.seq <= prev {
-			t.Fatalf("source %d: message %d after %d on %s, want the order sent", e.source, e.seq, prev, e.shard)
+			if disorder++; disorder <= 5 {
+				t.Errorf("source %d: message %d after %d on %s, want the order sent", e.source, e.seq, prev, e.shard)
+			}
 		}
 		last[e.source] = e.seq
+	}
+	if disorder > 0 {
+		t.Errorf("%d messages out of their source's order", disorder)
 	}
 	shards := map[string]bool{}
 	for _, sh := range shardOf {
 		shards[sh] = true
 	}
 	if len(shards) < 2 {
-		t.Errorf("8 sources on %d of 4 shards, want them spread", len(shards))
+		t.Errorf("%d sources on %d of 4 shards, want them spread", sources, len(shards))
 	}
-	records := relay.Metric(t, "kinesyslog_upload_delivered_records_total")
-	t.Logf("%d messages from %d sources in %.0f records on %d shards, %d PutRecords calls",
-		sources*perSource, sources, records, len(shards), srv.Stats().Calls)
-}
-
-// TestKinesisPartialFailure refuses entries of the first PutRecords calls, as Kinesis does when a
-// shard is over its throughput (ProvisionedThroughputExceededException) or fails
-// (InternalFailure): exactly the refused records are sent again, none that kinesalite stored, and
-// every message is delivered once.
-func TestKinesisPartialFailure(t *testing.T) {
-	const sources, perSource = 8, 2_000
-	srv := kinesistest.Start(t, kinesistest.Config{})
-	srv.CreateStream(t, "logs", 4)
-	codes := []string{kinesistest.Throttled, kinesistest.InternalFailure}
-	srv.SetFault(kinesistest.Fault{Entry: func(call, i int) string {
-		if call < 6 && i%2 == 0 {
-			return codes[call%2]
-		}
-		return ""
-	}})
-	relay, port := startKinesisRelay(t, srv, "logs")
-	sendSources(t, port, sources, perSource)
-	evs := waitKinesisEvents(t, srv, "logs", sources*perSource)
-	checkOnce(t, evs, sources, perSource)
 
 	st := srv.Stats()
-	if st.Refused == 0 || st.Resent != st.Refused || st.Repeated != 0 {
-		t.Errorf("proxy stats %+v: want entries refused, each sent again once, no stored record sent again", st)
+	if st.Refused == 0 || st.Resent != st.Refused || st.Repeated != 0 || st.InFlight < 2 {
+		t.Errorf("proxy stats %+v: want entries refused, each sent again, no stored record sent again, calls in flight at once", st)
 	}
 	for _, code := range codes {
 		if n := relay.Metric(t, fmt.Sprintf("kinesyslog_upload_failed_records_total{code=%q}", code)); n == 0 {
 			t.Errorf("no record counted as refused with %s", code)
 		}
 	}
-	t.Logf("proxy stats %+v", st)
+	records := relay.Metric(t, "kinesyslog_upload_delivered_records_total")
+	t.Logf("%d messages from %d sources in %.0f records on %d shards; proxy stats %+v",
+		sources*perSource, sources, records, len(shards), st)
 }
 
 // TestKinesisStreams runs the relay with two --kinesis-stream names: every message is delivered

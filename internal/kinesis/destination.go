@@ -75,7 +75,7 @@ type Destination struct {
 	owner   *awsconf.Owner
 }
 
-var _ upload.Destination = (*Destination)(nil)
+var _ upload.Ordered = (*Destination)(nil)
 
 // Open loads the AWS configuration (awsconf.Load), makes sure that every data stream of
 // o.Streams exists and takes records (ACTIVE, or UPDATING while it is resharded), and learns the
@@ -137,6 +137,10 @@ func (d *Destination) String() string {
 func (d *Destination) Limits() upload.Limits {
 	return upload.Limits{MaxRecords: MaxBatchRecords, MaxBatchBytes: MaxBatchBytes, MaxRecordBytes: MaxRecordBytes}
 }
+
+// OrderKey returns the partition key of record (PartitionKey): the uploader keeps each key's
+// records in spool order, one at a time, which is the order a shard keeps them in.
+func (d *Destination) OrderKey(record []byte) string { return PartitionKey(record) }
 
 // Close does nothing: a Destination holds no more than idle HTTP connections.
 func (d *Destination) Close(context.Context) error { return nil }

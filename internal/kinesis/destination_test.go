@@ -86,7 +86,7 @@ func sources(t testing.TB, n int) [][]byte {
 func TestPutRecords(t *testing.T) {
 	s := kinesistest.Start(t, kinesistest.Config{})
 	s.CreateStream(t, "logs", 4)
-	s.SetFault(kinesistest.Fault{Entry: func(_, i int) string {
+	s.SetFault(kinesistest.Fault{Entry: func(_, i int, _ string, _ []byte) string {
 		switch i {
 		case 1:
 			return kinesistest.Throttled

@@ -16,12 +16,22 @@
 //
 // Each record's partition key is its source, log group and log stream
 // ([PartitionKey]: "/kinesyslog/syslog/514/10.0.0.5"). Every record holds the events of one
-// source, and the service hashes a key onto one shard, so a source's records stay on one shard,
-// in the order of the calls that stored them, while sources spread over the shards. (The
-// uploader may have several calls in flight, and sends a refused record again after others:
-// records of one source in two such calls may be stored in either order.) One source is therefore
-// limited to one shard's write throughput (1 MiB/s, 1,000 records/s): about 20,000 messages/s of
-// 200 bytes at 48 compressed bytes each.
+// source, and the service hashes a key onto one shard, so a source's records stay on one shard
+// while sources spread over the shards.
+//
+// # Order
+//
+// A shard keeps a key's records in the order the service stored them, but PutRecords may store
+// a call's later entries while it refuses an earlier one, and the uploader has several calls in
+// flight. The Destination is therefore [upload.Ordered], its [Destination.OrderKey] the
+// partition key: the uploader never has two records of one source out at once, in a call or
+// refused and waiting to be sent again, so a source's records are stored in the order they were
+// spooled, while the other sources' records go on beside a refused one. The cost is one round
+// trip per record of a source: a source's records leave one PutRecords answer apart, about 1 MB
+// each (a busy source's records are full), which is above a shard's 1 MiB/s whenever a call
+// takes less than a second; sources still share calls, up to 500 records each. One source is
+// anyway limited to one shard's write throughput (1 MiB/s, 1,000 records/s): about 20,000
+// messages/s of 200 bytes at 48 compressed bytes each.
 //
 // # Several streams
 //

@@ -71,10 +71,11 @@ const (
 // A Fault says which PutRecords entries or calls the proxy refuses. The zero value refuses
 // nothing.
 type Fault struct {
-	// Entry, when set, is asked for entry i of PutRecords call n (both from 0) and returns the
-	// error code to refuse it with (Throttled, InternalFailure), or "" to let it through to
-	// kinesalite. A refused entry is not stored, as the service does not store it.
-	Entry func(call, i int) string
+	// Entry, when set, is asked for entry i of PutRecords call n (both from 0), with its
+	// partition key and data, and returns the error code to refuse it with (Throttled,
+	// InternalFailure), or "" to let it through to kinesalite. A refused entry is not stored, as
+	// the service does not store it. Calls to Entry are not concurrent.
+	Entry func(call, i int, key string, data []byte) string
 	// Call, when set, is asked for every call of operation op (such as "PutRecords") to stream
 	// (its StreamName) and returns the HTTP status and error code to refuse it with as a whole,
 	// or 0 to let it through.
@@ -88,6 +89,7 @@ type Stats struct {
 	Refused  int // entries the Fault refused
 	Resent   int // entries whose data had been refused before
 	Repeated int // entries whose data kinesalite had already stored: duplicates
+	InFlight int // the most PutRecords calls the proxy was answering at once
 }
 
 // Record is a record read back from a stream.
@@ -111,6 +113,7 @@ type Server struct {
 	mu          sync.Mutex
 	fault       Fault
 	stats       Stats
+	inflight    int // PutRecords calls being answered
 	refused     map[[sha256.Size]byte]bool
 	stored      map[[sha256.Size]byte]bool
 }
@@ -217,7 +220,14 @@ func (s *Server) Records(tb testing.TB, name string) []Record {
 			tb.Fatalf("shard iterator of %s/%s: %v", name, aws.ToString(sh.ShardId), err)
 		}
 		for iter := it.ShardIterator; iter != nil; {
-			out, err := s.Client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
+			// kinesalite now and then drops the connection under a GetRecords answer ("use of
+			// closed network connection" while it is read); the iterator is good for 5
+			// minutes, so the same call is asked again.
+			var out *kinesis.GetRecordsOutput
+			testenv.Within(10*time.Second, func() bool {
+				out, err = s.Client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
+				return err == nil
+			})
 			if err != nil {
 				tb.Fatalf("get records of %s/%s: %v", name, aws.ToString(sh.ShardId), err)
 			}
@@ -273,6 +283,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	call := s.stats.Calls
 	if op == "PutRecords" {
 		s.stats.Calls++
+		s.inflight++
+		s.stats.InFlight = max(s.stats.InFlight, s.inflight)
+		defer func() {
+			s.mu.Lock()
+			s.inflight--
+			s.mu.Unlock()
+		}()
 	}
 	s.mu.Unlock()
 	if f.Call != nil {
@@ -307,7 +324,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			s.stats.Repeated++
 		}
 		if f.Entry != nil {
-			codes[i] = f.Entry(call, i)
+			codes[i] = f.Entry(call, i, e.PartitionKey, e.Data)
 		}
 		if codes[i] != "" {
 			s.stats.Refused++

@@ -29,7 +29,7 @@ func TestProxy(t *testing.T) {
 		}
 		return out
 	}
-	s.SetFault(Fault{Entry: func(_, i int) string {
+	s.SetFault(Fault{Entry: func(_, i int, _ string, _ []byte) string {
 		if i%2 == 1 {
 			return Throttled
 		}
@@ -51,7 +51,7 @@ func TestProxy(t *testing.T) {
 	for _, r := range s.Records(t, "logs") {
 		stored = append(stored, string(r.Data))
 	}
-	want := Stats{Calls: 2, Entries: 7, Refused: 2, Resent: 2, Repeated: 1}
+	want := Stats{Calls: 2, Entries: 7, Refused: 2, Resent: 2, Repeated: 1, InFlight: 1}
 	if diff := cmp.Diff(want, s.Stats()); diff != "" {
 		t.Errorf("Stats() mismatch (-want +got):\n%s", diff)
 	}

@@ -32,21 +32,24 @@ const (
 	outcomeTooLarge = "too_large" // the batch was refused for its size
 )
 
-// item is a record of a batch, with its content once read from the spool.
+// item is a record of a batch, with its content once read from the spool, and its key for an
+// Ordered destination.
 type item struct {
 	entry spool.Entry
 	data  []byte
+	key   string
 }
 
-// deliver sends batch until every record of it is delivered, quarantined or gone, or ctx is done.
-// Records refused or caught in a failed call are sent again after a backoff, on their own.
-func (u *Uploader) deliver(ctx context.Context, batch []spool.Entry) {
+// deliver sends todo until every record of it is delivered, quarantined or gone, or ctx is done.
+// Records refused or caught in a failed call are sent again after a backoff, on their own. For
+// an Ordered destination, each record's key is given back as soon as the record is no longer
+// out, so that the next record of the key may leave while others are still sent again.
+func (u *Uploader) deliver(ctx context.Context, todo []item) {
 	u.metrics.inflight.Inc()
 	defer u.metrics.inflight.Dec()
 	bo := backoff.Backoff{Base: u.retryBase, Max: u.retryMax}
-	todo := make([]item, len(batch))
-	for i, e := range batch {
-		todo[i].entry = e
+	if u.order != nil {
+		defer func() { u.order.release(todo) }()
 	}
 	for {
 		ready, unread := u.load(todo)
@@ -54,11 +57,21 @@ func (u *Uploader) deliver(ctx context.Context, batch []spool.Entry) {
 		if len(ready) > 0 {
 			retry = u.send(ctx, ready)
 		}
-		todo = append(retry, unread...)
+		left := append(retry, unread...)
+		if u.order != nil {
+			u.order.release(gone(todo, left))
+		}
+		todo = left
 		if len(todo) == 0 || ctx.Err() != nil {
 			return
 		}
 		u.metrics.retries.Add(float64(len(todo)))
+		if u.order != nil {
+			if u.order.wait(ctx, &bo, todo) != nil {
+				return
+			}
+			continue
+		}
 		if bo.Wait(ctx) != nil {
 			return
 		}
@@ -73,9 +86,7 @@ func (u *Uploader) load(todo []item) (ready, unread []item) {
 			ready = append(ready, it)
 			continue
 		}
-		if it.entry.Size > int64(u.limits.MaxRecordBytes) {
-			// The spool logs the quarantine, and forgets the record even when moving it fails.
-			u.spool.Quarantine(it.entry, fmt.Sprintf("%d bytes, above the %d bytes a record may have", it.entry.Size, u.limits.MaxRecordBytes))
+		if u.quarantineTooLarge(it.entry) {
 			continue
 		}
 		data, err := u.spool.Read(it.entry)
@@ -91,6 +102,32 @@ func (u *Uploader) load(todo []item) (ready, unread []item) {
 		}
 	}
 	return ready, unread
+}
+
+// gone returns the items of todo that are not in left.
+func gone(todo, left []item) []item {
+	kept := make(map[uint64]bool, len(left))
+	for _, it := range left {
+		kept[it.entry.Seq] = true
+	}
+	var out []item
+	for _, it := range todo {
+		if !kept[it.entry.Seq] {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// quarantineTooLarge moves e to the spool's quarantine when it is larger than any call may
+// carry, and reports whether it did.
+func (u *Uploader) quarantineTooLarge(e spool.Entry) bool {
+	if e.Size <= int64(u.limits.MaxRecordBytes) {
+		return false
+	}
+	// The spool logs the quarantine, and forgets the record even when moving it fails.
+	u.spool.Quarantine(e, fmt.Sprintf("%d bytes, above the %d bytes a record may have", e.Size, u.limits.MaxRecordBytes))
+	return true
 }
 
 // send delivers items in calls of at most the window's batch size, one after the other, deletes

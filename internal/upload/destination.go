@@ -58,6 +58,20 @@ type Destination interface {
 	Close(ctx context.Context) error
 }
 
+// An Ordered Destination must store the records of one key in the order they were spooled, and
+// may store a call's later records while it refuses an earlier one: Kinesis Data Streams, whose
+// shard keeps a partition key's records in the order the service stored them (package kinesis).
+// The Uploader then never has two records of one key out at once, in a call or refused and
+// waiting to be sent again: a key's next record leaves only once the one before it is stored or
+// quarantined, one round trip at least, while the records of other keys go on. Firehose is not
+// Ordered: it keeps no order a consumer could rely on.
+type Ordered interface {
+	Destination
+	// OrderKey returns the key of a record whose order counts (a partition key). It must be the
+	// same for the same record and safe for concurrent use.
+	OrderKey(record []byte) string
+}
+
 // Result is the outcome of one record of a Put call: RecordID when the destination accepted it,
 // else ErrorCode and ErrorMessage as the destination gave them.
 type Result struct {

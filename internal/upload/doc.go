@@ -17,6 +17,16 @@
 // while writers wait for room in the spool (a full disk may hold fewer records than make a full
 // batch). Up to Options.Concurrency calls are in flight; no record is ever in two of them.
 //
+// # Order
+//
+// A destination that must store each key's records in spool order (Ordered: Kinesis Data
+// Streams, by partition key) gets one record of a key at a time: a call holds at most one record
+// of a key, and the next record of the key leaves only once the one before it is delivered or
+// quarantined, while records of other keys go on, in other calls and beside records refused and
+// waiting to be sent again (which take no call slot while they wait). The Uploader looks for such
+// records among the oldest 500 pending, each read once for its key. Other destinations get
+// batches of consecutive records, whose order across calls is not kept.
+//
 // # A slow link
 //
 // Each call is bounded by Options.CallTimeout (--upload-timeout, 30 s by default). What is sent

@@ -82,6 +82,7 @@ type Uploader struct {
 	stall       time.Duration
 	delivered   atomic.Int64 // when a call last delivered a record (New at first), Unix nanoseconds
 	window      *window
+	order       *keyOrder // for an Ordered destination; nil otherwise
 	logger      *slog.Logger
 	limited     *ratelog.Logger
 	metrics     *metrics
@@ -111,6 +112,9 @@ func New(s *spool.Spool, dest Destination, opts Options) *Uploader {
 		metrics:     newMetrics(opts.Registerer),
 	}
 	u.delivered.Store(time.Now().UnixNano())
+	if o, ok := dest.(Ordered); ok {
+		u.order = newKeyOrder(o.OrderKey)
+	}
 	u.window = newWindow(cmpOr(opts.Concurrency, DefaultConcurrency), u.callTimeout, u.limits, u.metrics)
 	return u
 }
@@ -288,6 +292,7 @@ func (l *loop) run(ctx context.Context) {
 			l.markDue()
 		case <-l.finished:
 			l.active--
+		case <-l.u.freed():
 		case w := <-l.reqs:
 			l.add(w)
 		}
@@ -321,6 +326,10 @@ func (l *loop) dispatch(ctx context.Context) {
 		// Interval, with a full disk holding fewer records than make one.
 		l.markDue()
 	}
+	if l.u.order != nil {
+		l.dispatchOrdered(ctx)
+		return
+	}
 	for {
 		calls, batchBytes := l.u.window.limits()
 		if l.active >= calls {
@@ -337,17 +346,55 @@ func (l *loop) dispatch(ctx context.Context) {
 			return
 		}
 		n, full := prefix(entries, func(e spool.Entry) int64 { return e.Size }, batchBytes, l.u.limits.MaxRecords)
-		batch := entries[:n]
-		if !full && batch[0].Seq > l.due {
+		if !full && entries[0].Seq > l.due {
 			return
 		}
-		l.cursor = batch[len(batch)-1].Seq
-		l.active++
-		go func() {
-			l.u.deliver(ctx, batch)
-			l.finished <- struct{}{}
-		}()
+		l.cursor = entries[n-1].Seq
+		batch := make([]item, n)
+		for i, e := range entries[:n] {
+			batch[i].entry = e
+		}
+		l.start(ctx, batch)
 	}
+}
+
+// dispatchOrdered is dispatch's loop for an Ordered destination: batches of the oldest records
+// whose keys have no record out, one record of a key per batch (keyOrder.next), while fewer
+// deliveries than the window's calls are sending (not waiting to send refused records again).
+func (l *loop) dispatchOrdered(ctx context.Context) {
+	for {
+		calls, batchBytes := l.u.window.limits()
+		if l.active-int(l.u.order.waiting.Load()) >= calls {
+			return
+		}
+		batch, full := l.u.order.next(l, batchBytes)
+		if len(batch) == 0 {
+			return
+		}
+		if !full && batch[0].entry.Seq > l.due {
+			return
+		}
+		l.u.order.take(batch)
+		l.start(ctx, batch)
+	}
+}
+
+// start runs a delivery of batch.
+func (l *loop) start(ctx context.Context, batch []item) {
+	l.active++
+	go func() {
+		l.u.deliver(ctx, batch)
+		l.finished <- struct{}{}
+	}()
+}
+
+// freed is a channel that receives once a key of an Ordered destination is given back, so
+// that the loop looks again for records to send; nil, which never receives, otherwise.
+func (u *Uploader) freed() <-chan struct{} {
+	if u.order == nil {
+		return nil
+	}
+	return u.order.freed
 }
 
 // prefix returns the length of the longest prefix of xs, at most maxRecords long, whose sizes
