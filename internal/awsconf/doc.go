@@ -19,7 +19,8 @@
 // can tell "no credentials" from a network failure.
 //
 // [NewSTS] returns an STS client without the SDK's retries (callers own every retry, with one
-// backoff policy); [ARNAccount] and [IsAccountID] read account IDs.
+// backoff policy); [ARNAccount] and [IsAccountID] read account IDs; [DescribeAll] checks every
+// stream of a destination and that they are all of one account ([ErrAccountsDiffer]).
 //
 // [Owner] is the records' owner of an AWS destination: --account-id when given, else what the
 // destination's [Lookup] learns from AWS (the account in the stream's ARN, else STS), kept in

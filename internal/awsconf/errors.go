@@ -24,15 +24,18 @@ var (
 	// ErrRecordTooLarge wraps upload.ErrBatchTooLarge: the answer does not say which record it
 	// is, so the uploader splits the batch until it is alone, then quarantines it.
 	ErrRecordTooLarge = fmt.Errorf("record too large: %w", upload.ErrBatchTooLarge)
+	// ErrAccountsDiffer says that a destination's streams are not all of one account
+	// (DescribeAll): the records of one relay have one owner.
+	ErrAccountsDiffer = errors.New("streams of several accounts")
 )
 
 // IsDefinite reports whether err is an answer that waiting and retrying will not change: a
-// missing or not ACTIVE stream, access denied, missing or refused credentials, or a batch or
-// record too large. Anything else (a timeout, a refused connection, throttling, a 5xx answer, an
+// missing or not ACTIVE stream, streams of several accounts, access denied, missing or refused
+// credentials, or a batch or record too large. Anything else (a timeout, a refused connection, throttling, a 5xx answer, an
 // answer that cannot be read) is transient. Only a definite answer should stop the relay at
 // start; records are never dropped for any error.
 func IsDefinite(err error) bool {
-	for _, definite := range []error{ErrNotFound, ErrNotActive, ErrAccessDenied,
+	for _, definite := range []error{ErrNotFound, ErrNotActive, ErrAccountsDiffer, ErrAccessDenied,
 		ErrCredentials, ErrRecordTooLarge, upload.ErrBatchTooLarge} {
 		if errors.Is(err, definite) {
 			return true

@@ -21,14 +21,14 @@ var (
 	ErrRecordTooLarge = awsconf.ErrRecordTooLarge
 	// ErrAccountsDiffer says that the delivery streams are not all of one account: the records
 	// of one relay have one owner.
-	ErrAccountsDiffer = errors.New("firehose: delivery streams of several accounts")
+	ErrAccountsDiffer = awsconf.ErrAccountsDiffer
 )
 
 // IsDefinite reports whether err is an answer that waiting and retrying will not change: a
 // missing or not ACTIVE stream, streams of several accounts, access denied, missing or refused
 // credentials, or a batch or record too large (awsconf.IsDefinite). Only a definite answer should
 // stop the relay at start; records are never dropped for any error.
-func IsDefinite(err error) bool { return errors.Is(err, ErrAccountsDiffer) || awsconf.IsDefinite(err) }
+func IsDefinite(err error) bool { return awsconf.IsDefinite(err) }
 
 // codeThrottled is the error code of a call, or of one record of a call, refused for the
 // delivery stream's throughput quota ("Slow down.").

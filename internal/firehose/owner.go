@@ -1,9 +1,7 @@
 package firehose
 
 import (
-	"cmp"
 	"context"
-	"fmt"
 
 	"github.com/kinesyslog/kinesyslog/internal/awsconf"
 )
@@ -21,30 +19,10 @@ func (d *Destination) awsStream() awsconf.Stream {
 		STS: d.sts, Timeout: d.timeout}
 }
 
-// checkAll checks every stream and returns the ARN of the first that answered. Its error is the
-// first definite one (a stream missing or not ACTIVE, streams of several accounts), else the
-// first failure to get an answer.
+// checkAll checks every stream (awsconf.DescribeAll): they must all take records and be of one
+// account.
 func (d *Destination) checkAll(ctx context.Context) (streamARN string, err error) {
-	var transient error
-	first, firstAccount := "", ""
-	for _, name := range d.streams {
-		a, err := d.check(ctx, name)
-		switch {
-		case IsDefinite(err):
-			return "", err
-		case err != nil:
-			transient = cmp.Or(transient, err)
-			continue
-		}
-		account, _ := awsconf.ARNAccount(a, "firehose")
-		if streamARN == "" {
-			streamARN, first, firstAccount = a, name, account
-		} else if account != firstAccount {
-			return "", &awsconf.CallError{Msg: fmt.Sprintf("firehose: delivery stream %q is of account %s, %q of account %s: all must be of one account, the records' owner",
-				first, firstAccount, name, account), Kind: ErrAccountsDiffer}
-		}
-	}
-	return streamARN, transient
+	return awsconf.DescribeAll(ctx, d.streams, "firehose", "delivery stream", d.check)
 }
 
 // Run learns the records' owner when Open could not, asking AWS with backoff until it answers,

@@ -145,17 +145,12 @@ func (d *Destination) OrderKey(record []byte) string { return PartitionKey(recor
 // Close does nothing: a Destination holds no more than idle HTTP connections.
 func (d *Destination) Close(context.Context) error { return nil }
 
-// check asks Kinesis to describe every stream (DescribeStreamSummary) and returns the first
-// stream's ARN when they all take records. Otherwise the error is one line, such as
-// `kinesis: data stream "logs" is CREATING, not ACTIVE`; awsconf.IsDefinite tells an answer from
-// a failure to get one.
+// check asks Kinesis to describe every stream (DescribeStreamSummary, awsconf.DescribeAll) and
+// returns the first stream's ARN when they all take records and are of one account. Otherwise
+// the error is one line, such as `kinesis: data stream "logs" is CREATING, not ACTIVE`;
+// awsconf.IsDefinite tells an answer from a failure to get one.
 func (d *Destination) check(ctx context.Context) (streamARN string, err error) {
-	for i := len(d.streams) - 1; i >= 0; i-- {
-		if streamARN, err = d.describe(ctx, d.streams[i]); err != nil {
-			return "", err
-		}
-	}
-	return streamARN, nil
+	return awsconf.DescribeAll(ctx, d.streams, "kinesis", "data stream", d.describe)
 }
 
 // describe asks Kinesis to describe the stream and returns its ARN when it takes records.

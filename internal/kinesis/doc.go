@@ -1,7 +1,8 @@
 // Package kinesis is the Amazon Kinesis Data Streams destination of the relay: an
 // [upload.Destination] that sends spooled records with PutRecords. [Open] checks that the data
-// stream takes records (DescribeStreamSummary: ACTIVE, or UPDATING while it is resharded) and
-// learns the account ID that becomes the records' owner.
+// stream takes records (DescribeStreamSummary: ACTIVE, or UPDATING while it is resharded), that
+// the streams are all of one account ([awsconf.ErrAccountsDiffer] otherwise), and learns the
+// account ID that becomes the records' owner.
 //
 // Records are the same gzip-compressed CloudWatch Logs subscription records that the Firehose
 // destination sends, one per Kinesis record, so that a consumer reads them as it reads

@@ -107,7 +107,8 @@ type Server struct {
 	// Client talks to kinesalite directly, for setting up streams and reading them back.
 	Client *kinesis.Client
 
-	kinesalite  string // kinesalite's endpoint
+	kinesalite  string            // kinesalite's endpoint
+	accounts    map[string]string // Config.Accounts
 	credentials aws.Credentials
 	proxy       *http.Server
 	mu          sync.Mutex
@@ -122,6 +123,9 @@ type Server struct {
 type Config struct {
 	// CreateStreamDelay is how long a new stream stays CREATING; zero means no time.
 	CreateStreamDelay time.Duration
+	// Accounts gives streams, by name, another account than Account in the ARNs of
+	// DescribeStreamSummary answers, as streams of several accounts have; nil gives none.
+	Accounts map[string]string
 }
 
 // Start runs kinesalite on a free loopback port and the proxy in front of it; both stop when the
@@ -150,6 +154,7 @@ func Start(tb testing.TB, cfg Config) *Server {
 	})
 	s := &Server{
 		kinesalite:  "http://127.0.0.1:" + strconv.Itoa(port),
+		accounts:    cfg.Accounts,
 		credentials: aws.Credentials{AccessKeyID: AccessKeyID, SecretAccessKey: SecretAccessKey},
 		refused:     map[[sha256.Size]byte]bool{},
 		stored:      map[[sha256.Size]byte]bool{},
@@ -300,6 +305,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if op == "DescribeStreamSummary" && len(s.accounts) > 0 {
+		s.describe(w, r, body)
+		return
+	}
 	if op != "PutRecords" {
 		s.forward(w, r, body)
 		return
@@ -368,6 +377,30 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	answer.Records = merged
+	writeJSON(w, http.StatusOK, answer)
+}
+
+// describe forwards a DescribeStreamSummary call to kinesalite and answers it with the account
+// of Config.Accounts in the stream's ARN.
+func (s *Server) describe(w http.ResponseWriter, r *http.Request, body []byte) {
+	status, resp, err := s.send(r, body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	var named struct{ StreamName string }
+	json.Unmarshal(body, &named) // kinesalite answered it: a body that is not JSON names no stream
+	account, ok := s.accounts[named.StreamName]
+	var answer struct{ StreamDescriptionSummary map[string]any }
+	if status != http.StatusOK || !ok || json.Unmarshal(resp, &answer) != nil {
+		w.Header().Set("Content-Type", r.Header.Get("Content-Type"))
+		w.WriteHeader(status)
+		w.Write(resp)
+		return
+	}
+	if a, ok := answer.StreamDescriptionSummary["StreamARN"].(string); ok {
+		answer.StreamDescriptionSummary["StreamARN"] = strings.Replace(a, ":"+Account+":", ":"+account+":", 1)
+	}
 	writeJSON(w, http.StatusOK, answer)
 }
 
