@@ -108,6 +108,8 @@ func TestVariables(t *testing.T) {
 		{Name: "KINESYSLOG_TCP_PORT", Default: "", Usage: "TCP listener PORT; repeatable; 0 disables (default none)"},
 		{Name: "KINESYSLOG_MAX_MESSAGE_SIZE", Default: "64KiB"},
 		{Name: "KINESYSLOG_IDLE_TIMEOUT", Default: "10m0s"},
+		// Its zero value is resolved by Load: "0s" would read as no wait.
+		{Name: "KINESYSLOG_FLUSH_AGE", Default: ""},
 	} {
 		i := slices.IndexFunc(vars, func(v Variable) bool { return v.Name == want.Name })
 		if i < 0 {

@@ -12,11 +12,17 @@ type Variable struct {
 	// Name is the variable, EnvName of the flag: KINESYSLOG_TCP_PORT.
 	Name string
 	// Default is the option's default in the variable's syntax: a repeatable option's values
-	// separated by spaces. Empty when the option has none (its Usage says what then happens).
+	// separated by spaces. Empty when the option has none or its Usage states it (a zero
+	// value that Load resolves, as --flush-age's).
 	Default string
 	// Usage is what the option means, as `kinesyslog listen --help` says it, on one line.
 	Usage string
 }
+
+// usageDefault marks a usage that states the option's default itself, because its zero value
+// stands for one Load resolves (--flush-age: 60 s, 1 s with --output); pflag's help prints no
+// default for a zero value.
+const usageDefault = "(default "
 
 // Variables returns the variable of every option RegisterFlags defines, in the order
 // `kinesyslog listen --help` lists them, with the defaults of Default. It is the one table of
@@ -33,6 +39,11 @@ func Variables() []Variable {
 		value := f.Value.String()
 		if s, ok := f.Value.(pflag.SliceValue); ok {
 			value = strings.Join(s.GetSlice(), " ")
+		}
+		if strings.Contains(usage, usageDefault) {
+			// The zero value stands for a default Load resolves, which the usage states:
+			// "0s" for --flush-age would read as no wait at all.
+			value = ""
 		}
 		vars = append(vars, Variable{Name: EnvName(f.Name), Default: value, Usage: usage})
 	})
