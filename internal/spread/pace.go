@@ -17,8 +17,12 @@ const (
 	// slowStartGrowth multiplies the rate after each clean chunk that waited, until the first
 	// throttle.
 	slowStartGrowth = 1.25
-	// cutFactor multiplies the rate, or the rate delivered when lower, at a throttle.
-	cutFactor = 0.8
+	// cutFactor multiplies the rate found at a throttle: the rate, the rate sent at when lower, or
+	// in slow start the rate before the last growth. A stream of about one record a second (a
+	// 1 MiB/s quota and records near 1 MB) sends about one chunk between two throttles for each
+	// point of the rate the cut takes off, so that a deep cut costs more of the quota than the
+	// throttles it saves.
+	cutFactor = 0.9
 	// recoverDivisor divides what the rate lacks of the rate found at the last cut into the step
 	// added after each clean chunk that waited: what a cut took is mostly back within a few
 	// chunks, the service's bucket having refilled meanwhile.
@@ -26,10 +30,11 @@ const (
 	// probeDivisor divides the rate found at the last cut into the least step added after each
 	// clean chunk that waited: past that rate, the quota is probed by half a percent a chunk.
 	probeDivisor = 200
-	// measureWindow is how far back the rate a stream delivered is measured, and measureLeast
-	// the least time the chunks measured must span.
+	// measureWindow is how far back the rate a stream sent at is measured, and measureLeast the
+	// least time the starts of the chunks measured must span: two chunks at least, as a 1 MiB/s
+	// stream sends about one record of 1 MB a second.
 	measureWindow = 2 * time.Second
-	measureLeast  = time.Second
+	measureLeast  = 500 * time.Millisecond
 	// horizon is how far ahead of their start chunks are given to a stream.
 	horizon = 500 * time.Millisecond
 	// minRate and maxRate bound a stream's rate, in bytes per second.
@@ -50,10 +55,10 @@ type pace struct {
 	tokens    float64 // bytes in the bucket at last; negative when chunks wait for bytes yet to come
 	last      time.Time
 	slowStart bool
-	found     float64 // the rate found at the last cut, once not in slow start
+	found     float64 // in slow start the rate before the last growth, then the rate found at the last cut
 	epoch     uint64  // counts the cuts
 
-	delivered []sample // what the stream stored of chunks started within measureWindow
+	sent []sample // the chunks answered that started within measureWindow
 
 	failures int
 	retryAt  time.Time // while failing, the stream takes no chunk before this
@@ -61,7 +66,7 @@ type pace struct {
 	backoff  backoff.Backoff
 }
 
-// A sample is the bytes one chunk stored, and when it started.
+// A sample is the bytes one chunk sent, and when it started.
 type sample struct {
 	at    time.Time
 	bytes int
@@ -82,8 +87,8 @@ func newPace(st Stream, o Options, m *metrics, now time.Time) *pace {
 	return p
 }
 
-// setRate sets the rate and the bucket's capacity: a second of the rate, and one record of the
-// largest size at least.
+// setRate sets the rate and the bucket's capacity: burst's worth of the rate, and one record of
+// the largest size at least.
 func (p *pace) setRate(rate float64) {
 	p.rate = min(maxRate, max(minRate, rate))
 	p.capacity = max(p.rate*burst.Seconds(), float64(p.maxRecordBytes))
@@ -149,6 +154,7 @@ func (p *pace) settle(c *chunk, results []upload.Result, err error, cancelled bo
 		return 0
 	case errors.Is(err, upload.ErrThrottled):
 		p.healthy()
+		p.record(c.start, now, c.bytes)
 		p.throttled(c, now)
 		return 0
 	case errors.Is(err, upload.ErrBatchTooLarge):
@@ -176,7 +182,7 @@ func (p *pace) settle(c *chunk, results []upload.Result, err error, cancelled bo
 	}
 	p.metrics.records.Add(float64(records))
 	p.metrics.bytes.Add(float64(bytes))
-	p.record(c.start, now, bytes)
+	p.record(c.start, now, c.bytes)
 	switch {
 	case throttled:
 		p.throttled(c, now)
@@ -204,7 +210,12 @@ func (p *pace) throttled(c *chunk, now time.Time) {
 		return
 	}
 	p.epoch++
+	// In slow start the rate went past the quota since the last growth: the rate before it was
+	// clean.
 	base := p.rate
+	if p.slowStart && p.found > 0 {
+		base = p.found
+	}
 	if measured, ok := p.measured(now); ok && measured < base {
 		base = measured
 	}
@@ -217,39 +228,48 @@ func (p *pace) throttled(c *chunk, now time.Time) {
 
 // grow raises the rate after a clean chunk that had to wait for the bucket.
 func (p *pace) grow() {
-	rate := p.rate + max((p.found-p.rate)/recoverDivisor, p.found/probeDivisor)
 	if p.slowStart {
-		rate = p.rate * slowStartGrowth
+		p.found = p.rate
+		p.setRate(p.rate * slowStartGrowth)
+		return
 	}
-	p.setRate(rate)
+	p.setRate(p.rate + max((p.found-p.rate)/recoverDivisor, p.found/probeDivisor))
 }
 
-// record counts bytes stored by a chunk that started at start, for measured.
+// record counts the bytes of a chunk that started at start and was answered, for measured.
 func (p *pace) record(start, now time.Time, bytes int) {
-	p.delivered = append(p.delivered, sample{start, bytes})
+	p.sent = append(p.sent, sample{start, bytes})
 	drop := 0
-	for drop < len(p.delivered) && now.Sub(p.delivered[drop].at) > measureWindow {
+	for drop < len(p.sent) && now.Sub(p.sent[drop].at) > measureWindow {
 		drop++
 	}
-	p.delivered = p.delivered[drop:]
+	p.sent = p.sent[drop:]
 }
 
-// measured returns the rate the stream stored at from the start of the oldest chunk within
-// measureWindow until now, when that spans measureLeast at least. The oldest chunk's own bytes
-// are left out: the bucket had saved them up before it started.
+// measured returns the rate the stream sent at, from the chunks answered that started within
+// measureWindow: the bytes of all but the latest, over the time from the earliest start to the
+// latest, when that spans measureLeast at least. Measured between starts, a stream that sends
+// one chunk a second is measured at its rate, as it would not be from the earliest start until
+// now; and it is measured at what it sent, throttled or not, as a throttle lowers what it stored
+// but not the rate the service refused.
 func (p *pace) measured(now time.Time) (float64, bool) {
-	total, oldest := 0, sample{at: now}
-	for _, s := range p.delivered {
-		if now.Sub(s.at) <= measureWindow {
-			total += s.bytes
-			if s.at.Before(oldest.at) {
-				oldest = s
-			}
+	var first, last sample
+	total := 0
+	for _, s := range p.sent {
+		if now.Sub(s.at) > measureWindow {
+			continue
+		}
+		total += s.bytes
+		if first.at.IsZero() || s.at.Before(first.at) {
+			first = s
+		}
+		if s.at.After(last.at) {
+			last = s
 		}
 	}
-	span := now.Sub(oldest.at)
-	if span < measureLeast {
+	span := last.at.Sub(first.at)
+	if first.at.IsZero() || span < measureLeast {
 		return 0, false
 	}
-	return float64(total-oldest.bytes) / span.Seconds(), true
+	return float64(total-last.bytes) / span.Seconds(), true
 }

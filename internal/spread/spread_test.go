@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -238,12 +239,12 @@ func TestRateLearned(t *testing.T) {
 	if p.rate <= 100_000 {
 		t.Errorf("rate after a clean chunk that waited = %v, want more than 100000", p.rate)
 	}
-	before := p.rate
 	first, second := chunkOf(true), chunkOf(true) // given under the same rate
 	p.settle(first, throttled, nil, false, now)
 	cut := p.rate
-	if cut > before*cutFactor {
-		t.Errorf("rate after a throttle = %v, want at most %v", cut, before*cutFactor)
+	// In slow start, the rate before the last growth was clean.
+	if want := 100_000 * cutFactor; cut != want {
+		t.Errorf("rate after a throttle in slow start = %v, want %v: the rate before the last growth, cut", cut, want)
 	}
 	p.settle(second, throttled, nil, false, now)
 	if p.rate != cut {
@@ -259,6 +260,42 @@ func TestRateLearned(t *testing.T) {
 	}
 	if p.rate <= low {
 		t.Errorf("rate after 50 clean chunks = %v, want more than %v", p.rate, low)
+	}
+}
+
+// TestMeasured checks the rate a stream is measured at, between the starts of the chunks it
+// sent within measureWindow.
+func TestMeasured(t *testing.T) {
+	const record = 960_000
+	at := func(seconds float64) time.Time {
+		return time.Unix(1_000_000, 0).Add(time.Duration(seconds * float64(time.Second)))
+	}
+	for _, tc := range []struct {
+		name    string
+		starts  []float64 // seconds, of chunks of one record each
+		now     float64
+		want    float64
+		wantSet bool
+	}{
+		// A 1 MiB/s stream of records near 1 MB: one chunk every 0.9 s, measured at its rate
+		// even with two chunks in the window and now long after the last start.
+		{name: "one record a second", starts: []float64{0, 0.9, 1.8}, now: 2.5, want: record / 0.9, wantSet: true},
+		{name: "two chunks", starts: []float64{1, 1.8}, now: 2.9, want: record / 0.8, wantSet: true},
+		{name: "older than the window left out", starts: []float64{0, 2, 3}, now: 3.5, want: record, wantSet: true},
+		{name: "one chunk", starts: []float64{1}, now: 1.5},
+		{name: "within measureLeast", starts: []float64{1, 1.2}, now: 1.5},
+		{name: "none", now: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPace(&fakeStream{name: "a"}, Options{Limits: limits, InitialRate: 100_000}, newMetrics(nil), at(0))
+			for _, s := range tc.starts {
+				p.record(at(s), at(s), record)
+			}
+			got, ok := p.measured(at(tc.now))
+			if ok != tc.wantSet || ok && math.Abs(got-tc.want) > 1 {
+				t.Errorf("measured() = %v, %v; want %v, %v", got, ok, tc.want, tc.wantSet)
+			}
+		})
 	}
 }
 

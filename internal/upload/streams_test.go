@@ -67,9 +67,25 @@ func checkOnce(t *testing.T, srv *firehosetest.Server, records [][]byte) map[str
 
 // TestFirehoseStreamsQuota drains a backlog through three streams of 1 MiB/s each: the
 // Destination must learn each stream's rate from its throttling answers, so that the backlog
-// drains at close to 3 MiB/s with few throttled calls, every record stored once.
+// drains at close to 3 MiB/s with few throttled calls, every record stored once. With records
+// near 1 MB, as the relay makes them, a stream takes about one record a second, within its
+// server's burst of one second of the quota.
 func TestFirehoseStreamsQuota(t *testing.T) {
-	const size = 64 << 10
+	for _, tc := range []struct {
+		name string
+		size int // bytes of each record
+	}{
+		{"64KiB", 64 << 10},
+		// 93.8% of the record limit: the mean of the relay's records in bench/run's load through
+		// three streams.
+		{"960kB", 960_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) { drainStreamsQuota(t, tc.size) })
+	}
+}
+
+// drainStreamsQuota is a case of TestFirehoseStreamsQuota: records of size bytes.
+func drainStreamsQuota(t *testing.T, size int) {
 	n := loadSeconds(20) * 3 * streamQuota / size
 	srv := firehosetest.Start(t, firehosetest.Config{Streams: threeStreams,
 		Quota: firehosetest.Quota{BytesPerSecond: streamQuota}})
@@ -98,13 +114,15 @@ func TestFirehoseStreamsQuota(t *testing.T) {
 	throttled := float64(st.Throttled) / float64(calls)
 	t.Logf("%d records of about %d bytes in %.1f s: %.2f MiB/s, %.0f%% of the three quotas; %d of %d calls throttled (%.1f%%); per stream %v",
 		n, size, elapsed.Seconds(), rate/(1<<20), 100*share, st.Throttled, calls, 100*throttled, perStream)
-	switch {
-	case raceEnabled:
+	if raceEnabled {
 		t.Log("the race detector makes the figures those of a slower machine: not held to a bound")
-	case share < 0.85:
-		t.Errorf("delivered at %.0f%% of the three streams' quotas, want at least 85%%", 100*share)
-	case throttled >= 0.10:
-		t.Errorf("%.1f%% of calls throttled, want under 10%%", 100*throttled)
+	} else {
+		if share < 0.85 {
+			t.Errorf("delivered at %.0f%% of the three streams' quotas, want at least 85%%", 100*share)
+		}
+		if throttled >= 0.10 {
+			t.Errorf("%.1f%% of calls throttled, want under 10%%", 100*throttled)
+		}
 	}
 	if got := testenv.Metric(t, reg, "kinesyslog_stream_throttled_calls_total"); int(got) != st.Throttled {
 		t.Errorf("kinesyslog_stream_throttled_calls_total = %v, want %d, what the server throttled", got, st.Throttled)
