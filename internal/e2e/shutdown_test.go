@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
 	"strconv"
@@ -70,7 +71,12 @@ func TestShutdownManySources(t *testing.T) {
 		took, exit := stopTook(t, r.Relay, timeout+shutdownMargin)
 		delivered := countTokens(t, FirehoseRecords(t, srv))
 		spooled := spooledTokens(t, r.spoolDir)
-		kept := len(delivered) + len(spooled)
+		// A message both delivered and spooled counts once: the call shutdown cut short may
+		// have been stored by Firehose (up to 500 one-source records, the 500 of 30,000 once
+		// counted twice) and its records stay in the spool for the next start.
+		union := maps.Clone(delivered)
+		maps.Copy(union, spooled)
+		kept := len(union)
 		lost := 0
 		if m := lostLine.FindStringSubmatch(r.Log()); m != nil {
 			lost, _ = strconv.Atoi(m[1])
@@ -85,6 +91,9 @@ func TestShutdownManySources(t *testing.T) {
 		}
 		t.Logf("memory only: %d sources, %d datagrams read; SIGTERM to exit %v (--shutdown-timeout %v): %d delivered, %d left in the spool, %d reported lost, exit %d",
 			sources, received, took.Round(time.Millisecond), timeout, len(delivered), len(spooled), lost, exitCode(exit))
+		if both := len(delivered) + len(spooled) - kept; both > 0 {
+			t.Logf("memory only: %d messages both delivered and left in the spool (a call cut short at shutdown)", both)
+		}
 	})
 }
 
