@@ -133,7 +133,7 @@ func drainStreamsQuota(t *testing.T, size int) {
 }
 
 // TestFirehoseStreamFailing fails one of three streams while a backlog drains: the other two
-// must carry the load, and once the stream recovers every record is stored once.
+// must carry the load at their quotas, and once the stream recovers every record is stored once.
 func TestFirehoseStreamFailing(t *testing.T) {
 	const size = 64 << 10
 	n := loadSeconds(10) * 3 * streamQuota / size
@@ -149,10 +149,23 @@ func TestFirehoseStreamFailing(t *testing.T) {
 	defer cancel()
 	flushed := make(chan error, 1)
 	go func() { flushed <- u.Flush(ctx) }()
-	// The others carry the load: 4 MiB, two seconds of their quotas and more than their bursts.
-	testenv.Eventually(t, "the healthy streams to store 4 MiB", func() bool {
-		return len(srv.Records())*size >= 4<<20
-	})
+	// The others carry the load at their quotas: measured from 2 MiB stored, their bursts, to
+	// 6 MiB, two seconds of their quotas.
+	stored := func(bytes int) func() bool {
+		return func() bool { return len(srv.Records())*size >= bytes }
+	}
+	testenv.Eventually(t, "the healthy streams to store 2 MiB", stored(2<<20))
+	from := time.Now()
+	testenv.Eventually(t, "the healthy streams to store 6 MiB", stored(6<<20))
+	rate := float64(4<<20) / time.Since(from).Seconds()
+	share := rate / (2 * streamQuota)
+	t.Logf("the two healthy streams stored %.2f MiB/s while the third failed, %.0f%% of their quotas", rate/(1<<20), 100*share)
+	// 79 to 84% in four runs on 2 vCPUs (82% under the race detector): the failing stream's
+	// probes and the records they hold back cost the others some of their rate; the bound
+	// leaves room for a loaded machine.
+	if !raceEnabled && share < 0.70 {
+		t.Errorf("the healthy streams stored at %.0f%% of their quotas while the third failed, want at least 70%%", 100*share)
+	}
 	for _, r := range srv.Records() {
 		if r.Stream == failing {
 			t.Fatalf("the failing stream stored a record")
