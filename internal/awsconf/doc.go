@@ -20,7 +20,10 @@
 //
 // [NewSTS] returns an STS client without the SDK's retries (callers own every retry, with one
 // backoff policy); [ARNAccount] and [IsAccountID] read account IDs; [DescribeAll] checks every
-// stream of a destination and that they are all of one account ([ErrAccountsDiffer]).
+// stream of a destination and that they are all of one account ([ErrAccountsDiffer]); [NewSetup]
+// is what every AWS destination is made of besides its service's client (the configuration, STS,
+// the [Owner], the call timeout), so that the Firehose and Kinesis destinations differ only in
+// their service's calls.
 //
 // [Owner] is the records' owner of an AWS destination: --account-id when given, else what the
 // destination's [Lookup] learns from AWS (the account in the stream's ARN, else STS), kept in

@@ -2,7 +2,6 @@ package firehose
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -12,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsfirehose "github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kinesyslog/kinesyslog/internal/awsconf"
@@ -32,7 +30,7 @@ const (
 
 // DefaultTimeout bounds one call, connection included, when Options.Timeout is zero: 30 s, the
 // uploader's default PutRecordBatch timeout too.
-const DefaultTimeout = 30 * time.Second
+const DefaultTimeout = awsconf.DefaultTimeout
 
 // Options configures a Destination. Only Streams is required.
 type Options struct {
@@ -80,11 +78,8 @@ type Options struct {
 type Destination struct {
 	streams  []string
 	spreader *spread.Spreader // nil with one stream
-	timeout  time.Duration
+	setup    awsconf.Setup
 	firehose *awsfirehose.Client
-	sts      *sts.Client
-	owner    *awsconf.Owner
-	logger   *slog.Logger
 }
 
 var _ upload.Destination = (*Destination)(nil)
@@ -99,7 +94,7 @@ func Open(ctx context.Context, o Options) (*Destination, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.owner.Start(ctx, o.AccountID, d.awsStream()); err != nil {
+	if err := d.setup.Owner.Start(ctx, o.AccountID, d.setup.Stream(d.checkAll)); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -108,24 +103,19 @@ func Open(ctx context.Context, o Options) (*Destination, error) {
 // newDestination loads the AWS configuration and returns a Destination whose owner is not known
 // yet. It sends nothing.
 func newDestination(ctx context.Context, o Options) (*Destination, error) {
-	if len(o.Streams) == 0 || slices.Contains(o.Streams, "") {
-		return nil, errors.New("firehose: no delivery stream name")
-	}
 	if o.Logger == nil {
+		// For the Spreader too.
 		o.Logger = slog.Default()
 	}
-	cfg, err := awsconf.Load(ctx, awsconf.Options{Region: o.Region, Profile: o.Profile, Role: o.Role,
-		STSEndpointURL: o.STSEndpointURL, HTTPClient: o.HTTPClient, Logger: o.Logger})
+	setup, err := awsconf.NewSetup(ctx, "Firehose", "firehose", "delivery stream", o.Streams, awsconf.Options{Region: o.Region,
+		Profile: o.Profile, Role: o.Role, STSEndpointURL: o.STSEndpointURL, HTTPClient: o.HTTPClient, Logger: o.Logger}, o.StateDir, o.Timeout)
 	if err != nil {
-		return nil, fmt.Errorf("firehose: %w", err)
+		return nil, err
 	}
-
 	d := &Destination{
 		streams: slices.Clone(o.Streams),
-		timeout: o.Timeout,
-		owner:   awsconf.NewOwner(o.StateDir, o.Logger),
-		logger:  o.Logger,
-		firehose: awsfirehose.NewFromConfig(cfg, func(fo *awsfirehose.Options) {
+		setup:   setup,
+		firehose: awsfirehose.NewFromConfig(setup.Config, func(fo *awsfirehose.Options) {
 			// The uploader retries every failed call and record with its own backoff, so the
 			// SDK must not: two layers would multiply attempts and delays, hide throttling from
 			// the uploader's counters, and the SDK's retry quota would fail calls outright
@@ -135,10 +125,6 @@ func newDestination(ctx context.Context, o Options) (*Destination, error) {
 				fo.BaseEndpoint = aws.String(o.EndpointURL)
 			}
 		}),
-		sts: awsconf.NewSTS(cfg, o.STSEndpointURL),
-	}
-	if d.timeout <= 0 {
-		d.timeout = DefaultTimeout
 	}
 	if len(d.streams) > 1 {
 		streams := make([]spread.Stream, len(d.streams))
@@ -185,7 +171,7 @@ func (d *Destination) Close(context.Context) error { return nil }
 // ACTIVE. Otherwise the error is one line, such as `firehose: delivery stream "logs" is CREATING,
 // not ACTIVE`; IsDefinite tells an answer from a failure to get one.
 func (d *Destination) check(ctx context.Context, name string) (streamARN string, err error) {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	ctx, cancel := context.WithTimeout(ctx, d.setup.Timeout)
 	defer cancel()
 	out, err := d.firehose.DescribeDeliveryStream(ctx, &awsfirehose.DescribeDeliveryStreamInput{
 		DeliveryStreamName: aws.String(name),
@@ -235,7 +221,7 @@ func (d *Destination) put(ctx context.Context, name string, records [][]byte) ([
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.timeout)
+		ctx, cancel = context.WithTimeout(ctx, d.setup.Timeout)
 		defer cancel()
 	}
 	out, err := d.firehose.PutRecordBatch(ctx, in)

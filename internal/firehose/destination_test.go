@@ -312,7 +312,7 @@ func TestCheckNoCredentialsSendsNothing(t *testing.T) {
 	if _, err := c.check(t.Context(), firehosetest.DefaultStream); !errors.Is(err, ErrCredentials) {
 		t.Errorf("check() = %v, want %v", err, ErrCredentials)
 	}
-	if _, err := awsconf.CallerAccount(t.Context(), c.sts, c.timeout); !errors.Is(err, ErrCredentials) {
+	if _, err := awsconf.CallerAccount(t.Context(), c.setup.STS, c.setup.Timeout); !errors.Is(err, ErrCredentials) {
 		t.Errorf("callerAccount() = %v, want %v", err, ErrCredentials)
 	}
 	if n := s.Stats().Requests; n != 0 {
@@ -323,18 +323,18 @@ func TestCheckNoCredentialsSendsNothing(t *testing.T) {
 func TestCallerAccount(t *testing.T) {
 	s := firehosetest.Start(t, firehosetest.Config{Account: "210987654321"})
 	c := open(t, s, nil)
-	got, err := awsconf.CallerAccount(t.Context(), c.sts, c.timeout)
+	got, err := awsconf.CallerAccount(t.Context(), c.setup.STS, c.setup.Timeout)
 	if err != nil || got != "210987654321" {
 		t.Errorf("callerAccount() = %q, %v; want 210987654321", got, err)
 	}
 
 	s.SetFault(firehosetest.Fault{Outage: firehosetest.OutageUnavailable})
-	if _, err := awsconf.CallerAccount(t.Context(), c.sts, c.timeout); err == nil || IsDefinite(err) || !strings.HasPrefix(err.Error(), "get caller identity: ") {
+	if _, err := awsconf.CallerAccount(t.Context(), c.setup.STS, c.setup.Timeout); err == nil || IsDefinite(err) || !strings.HasPrefix(err.Error(), "get caller identity: ") {
 		t.Errorf("callerAccount() during an outage = %v, want a transient error", err)
 	}
 	s.SetFault(firehosetest.Fault{})
 	c = open(t, s, func(*Options) { t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong") })
-	if _, err := awsconf.CallerAccount(t.Context(), c.sts, c.timeout); !errors.Is(err, ErrCredentials) || !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
+	if _, err := awsconf.CallerAccount(t.Context(), c.setup.STS, c.setup.Timeout); !errors.Is(err, ErrCredentials) || !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
 		t.Errorf("callerAccount() with a wrong secret = %v, want %v from SignatureDoesNotMatch", err, ErrCredentials)
 	}
 }
@@ -374,7 +374,7 @@ func TestEndpoints(t *testing.T) {
 			if fh.Stats().Calls["DescribeDeliveryStream"] != before+1 {
 				t.Error("check() did not reach the Firehose endpoint")
 			}
-			if got, err := awsconf.CallerAccount(t.Context(), c.sts, c.timeout); got != tt.wantOwner {
+			if got, err := awsconf.CallerAccount(t.Context(), c.setup.STS, c.setup.Timeout); got != tt.wantOwner {
 				t.Errorf("callerAccount() = %q, %v; want %s", got, err, tt.wantOwner)
 			}
 		})

@@ -10,13 +10,7 @@ import (
 // stream's ARN, else the account of the credentials (STS). It waits until the owner is known or
 // ctx is done; a known owner is returned even when ctx is done.
 func (d *Destination) Owner(ctx context.Context) (string, error) {
-	return d.owner.Get(ctx)
-}
-
-// awsStream is the delivery streams as the owner learns from them.
-func (d *Destination) awsStream() awsconf.Stream {
-	return awsconf.Stream{Describe: d.checkAll, Service: "Firehose", ARNService: "firehose", Noun: "delivery stream",
-		STS: d.sts, Timeout: d.timeout}
+	return d.setup.Owner.Get(ctx)
 }
 
 // checkAll checks every stream (awsconf.DescribeAll): they must all take records and be of one
@@ -29,5 +23,5 @@ func (d *Destination) checkAll(ctx context.Context) (streamARN string, err error
 // and keeps it in the state directory; it returns at once when Open learned it. It returns nil
 // once the owner is learned or ctx is done.
 func (d *Destination) Run(ctx context.Context) error {
-	return d.owner.Run(ctx, d.awsStream())
+	return d.setup.Owner.Run(ctx, d.setup.Stream(d.checkAll))
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -14,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
 	"github.com/kinesyslog/kinesyslog/internal/awsconf"
@@ -40,7 +38,7 @@ const (
 
 // DefaultTimeout bounds one call, connection included, when Options.Timeout is zero: 30 s, the
 // uploader's default call timeout too.
-const DefaultTimeout = 30 * time.Second
+const DefaultTimeout = awsconf.DefaultTimeout
 
 // Options configures a Destination. Only Streams is required; the embedded awsconf.Options say
 // where the AWS configuration comes from (region, profile, role, STS endpoint, HTTP client,
@@ -69,10 +67,8 @@ type Options struct {
 // Data Streams. Create it with Open. It is safe for concurrent use.
 type Destination struct {
 	streams []string
-	timeout time.Duration
+	setup   awsconf.Setup
 	kinesis *awskinesis.Client
-	sts     *sts.Client
-	owner   *awsconf.Owner
 }
 
 var _ upload.Ordered = (*Destination)(nil)
@@ -87,7 +83,7 @@ func Open(ctx context.Context, o Options) (*Destination, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := d.owner.Start(ctx, o.AccountID, d.awsStream()); err != nil {
+	if err := d.setup.Owner.Start(ctx, o.AccountID, d.setup.Stream(d.check)); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -96,21 +92,14 @@ func Open(ctx context.Context, o Options) (*Destination, error) {
 // newDestination loads the AWS configuration and returns a Destination whose owner is not known
 // yet. It sends nothing.
 func newDestination(ctx context.Context, o Options) (*Destination, error) {
-	if len(o.Streams) == 0 || slices.Contains(o.Streams, "") {
-		return nil, errors.New("kinesis: no data stream name")
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	cfg, err := awsconf.Load(ctx, o.Options)
+	setup, err := awsconf.NewSetup(ctx, "Kinesis", "kinesis", "data stream", o.Streams, o.Options, o.StateDir, o.Timeout)
 	if err != nil {
-		return nil, fmt.Errorf("kinesis: %w", err)
+		return nil, err
 	}
-	d := &Destination{
+	return &Destination{
 		streams: slices.Clone(o.Streams),
-		timeout: o.Timeout,
-		owner:   awsconf.NewOwner(o.StateDir, o.Logger),
-		kinesis: awskinesis.NewFromConfig(cfg, func(ko *awskinesis.Options) {
+		setup:   setup,
+		kinesis: awskinesis.NewFromConfig(setup.Config, func(ko *awskinesis.Options) {
 			// The uploader retries every failed call and record with its own backoff, so the
 			// SDK must not: two layers would multiply attempts and hide throttling from the
 			// uploader's counters.
@@ -119,12 +108,7 @@ func newDestination(ctx context.Context, o Options) (*Destination, error) {
 				ko.BaseEndpoint = aws.String(o.EndpointURL)
 			}
 		}),
-		sts: awsconf.NewSTS(cfg, o.STSEndpointURL),
-	}
-	if d.timeout <= 0 {
-		d.timeout = DefaultTimeout
-	}
-	return d, nil
+	}, nil
 }
 
 // String names the destination in logs.
@@ -155,7 +139,7 @@ func (d *Destination) check(ctx context.Context) (streamARN string, err error) {
 
 // describe asks Kinesis to describe the stream and returns its ARN when it takes records.
 func (d *Destination) describe(ctx context.Context, stream string) (streamARN string, err error) {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	ctx, cancel := context.WithTimeout(ctx, d.setup.Timeout)
 	defer cancel()
 	out, err := d.kinesis.DescribeStreamSummary(ctx, &awskinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
 	if err != nil {
@@ -192,7 +176,7 @@ func (d *Destination) Put(ctx context.Context, records [][]byte) ([]upload.Resul
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.timeout)
+		ctx, cancel = context.WithTimeout(ctx, d.setup.Timeout)
 		defer cancel()
 	}
 	entries := make([][]types.PutRecordsRequestEntry, len(d.streams))
@@ -296,18 +280,12 @@ func StreamFor(key string, n int) int {
 // else the account of the credentials (STS). It waits until the owner is known or ctx is done; a
 // known owner is returned even when ctx is done.
 func (d *Destination) Owner(ctx context.Context) (string, error) {
-	return d.owner.Get(ctx)
-}
-
-// awsStream is the data stream as the owner learns from it.
-func (d *Destination) awsStream() awsconf.Stream {
-	return awsconf.Stream{Describe: d.check, Service: "Kinesis", ARNService: "kinesis", Noun: "data stream",
-		STS: d.sts, Timeout: d.timeout}
+	return d.setup.Owner.Get(ctx)
 }
 
 // Run learns the records' owner when Open could not, asking AWS with backoff until it answers,
 // and keeps it in the state directory; it returns at once when Open learned it. It returns nil
 // once the owner is learned or ctx is done.
 func (d *Destination) Run(ctx context.Context) error {
-	return d.owner.Run(ctx, d.awsStream())
+	return d.setup.Owner.Run(ctx, d.setup.Stream(d.check))
 }
