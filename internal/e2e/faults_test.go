@@ -591,21 +591,9 @@ func exitCode(err error) int {
 // TestFaultDiskFull puts the spool on a 3 MiB tmpfs, which fills before the spool's cap: the relay
 // neither crashes nor leaves a partial record, TCP senders wait, and everything is delivered once
 // Firehose is back and the spool drains. The intake log is on another disk (a log that meets a
-// full disk is intake's TestDiskFullRecovers).
+// full disk is intake's TestDiskFullRecovers; one disk for both is TestFaultDiskFullShared).
 func TestFaultDiskFull(t *testing.T) {
-	mnt := filepath.Join(t.TempDir(), "small")
-	if err := os.Mkdir(mnt, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a small tmpfs to fill (%v: %s); the spool's own tests inject ENOSPC instead", err, strings.TrimSpace(string(out)))
-	}
-	// Registered first, so that it runs after the relay has stopped.
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", mnt, err, out)
-		}
-	})
+	mnt := mountSmall(t, "3m")
 	srv := firehosetest.Start(t, firehosetest.Config{})
 	r := startFaultRelay(t, srv, faultOptions{spoolDir: filepath.Join(mnt, "spool"),
 		args: []string{"--intake-dir", filepath.Join(t.TempDir(), "intake"), "--shutdown-timeout", "40s"}})
@@ -619,6 +607,46 @@ func TestFaultDiskFull(t *testing.T) {
 	// Every record under a final name is whole: spooledTokens fails the test otherwise.
 	spooled := spooledTokens(t, r.spoolDir)
 
+	n := deliverAfterFill(t, r, srv, s)
+	t.Logf("disk full: %d messages spooled when the disk filled, all %d delivered once it drained", len(spooled), n)
+}
+
+// TestFaultDiskFullShared puts the spool and the intake log on one 24 MiB tmpfs, with Firehose
+// down until the disk is full: the log stops appending while the disk is down to the reserve it
+// leaves the spool (intake.DefaultDiskReserve), records are spooled (after a second,
+// --flush-age) and their entries released, TCP senders wait, and
+// once Firehose is back the relay recovers by itself: every message sent is delivered, the
+// relay never exits, and the full disk is logged at a limited rate.
+func TestFaultDiskFullShared(t *testing.T) {
+	mnt := mountSmall(t, "24m")
+	srv := firehosetest.Start(t, firehosetest.Config{})
+	r := startFaultRelay(t, srv, faultOptions{spoolDir: filepath.Join(mnt, "spool"),
+		args: []string{"--shutdown-timeout", "40s", "--flush-age", "1s"}})
+	srv.SetFault(firehosetest.Fault{Outage: firehosetest.OutageRefuse})
+	// 40,000 messages take 42 MB in the log, more than the disk: it must give space back.
+	s := startSender(t, r.tcpPort, "shared", senderOptions{count: 40000, payload: payload})
+	testenv.EventuallyWithin(t, faultDeadline, "the disk full: appends or spool writes waiting", func() bool {
+		m := r.Totals(t)
+		return m["kinesyslog_intake_blocked_appends"] > 0 || m["kinesyslog_spool_blocked_writes"] > 0
+	})
+	if !strings.Contains(r.Log(), "intake log: disk nearly full") {
+		t.Error(`no "intake log: disk nearly full" line once the disk filled`)
+	}
+	if r.Exited() {
+		t.Fatal("relay exited when the disk filled")
+	}
+	n := deliverAfterFill(t, r, srv, s)
+	if lines := strings.Count(r.Log(), "intake log: disk nearly full"); lines > 20 {
+		t.Errorf("the full disk logged %d times, want a limited rate", lines)
+	}
+	t.Logf("spool and intake log on one full disk: all %d messages delivered once Firehose was back", n)
+}
+
+// deliverAfterFill brings Firehose back, waits for s to finish and the relay to read all it
+// wrote, stops the relay and checks that every message was delivered once; it returns how many
+// s wrote.
+func deliverAfterFill(t *testing.T, r *faultRelay, srv *firehosetest.Server, s *sender) int {
+	t.Helper()
 	srv.SetFault(firehosetest.Fault{})
 	n := s.wait(t)
 	if s.err != nil {
@@ -626,6 +654,26 @@ func TestFaultDiskFull(t *testing.T) {
 	}
 	r.waitReceived(t, n)
 	stopClean(t, r)
-	checkAll(t, srv, tokens("disk", n))
-	t.Logf("disk full: %d messages spooled when the disk filled, all %d delivered once it drained", len(spooled), n)
+	checkAll(t, srv, tokens(s.id, n))
+	return n
+}
+
+// mountSmall mounts a tmpfs of size (mount's size=) under a temporary directory, unmounted when
+// the test ends, and skips the test when it cannot.
+func mountSmall(t *testing.T, size string) string {
+	t.Helper()
+	mnt := filepath.Join(t.TempDir(), "small")
+	if err := os.Mkdir(mnt, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs to fill (%v: %s)", err, strings.TrimSpace(string(out)))
+	}
+	// Registered first, so that it runs after the relay has stopped.
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", mnt, err, out)
+		}
+	})
+	return mnt
 }

@@ -114,7 +114,8 @@ func (l *Log) waitRoomLocked(ctx context.Context, n int64) error {
 		}
 		full := l.bytes+n > l.maxBytes
 		behind := len(l.buf) > 0 && int64(len(l.buf))+n > maxPendingBytes
-		if !full && !behind {
+		short := !full && !behind && l.diskShortLocked(n)
+		if !full && !behind && !short {
 			return nil
 		}
 		if !waiting {
@@ -129,7 +130,13 @@ func (l *Log) waitRoomLocked(ctx context.Context, n int64) error {
 		}
 		waitingFull = full
 		ch := l.freedCh
-		if full {
+		var poll <-chan time.Time
+		if short {
+			// Space comes back from others (the spool's uploads): look again now and then.
+			poll = time.After(diskPoll)
+			l.rlog.Warn("intake log: disk nearly full: appends wait, leaving the spool room to write records",
+				slog.String(logKeyDir, l.dir), slog.Int64("free_bytes", l.disk.free), slog.Int64("reserve_bytes", l.disk.reserve))
+		} else if full {
 			l.rlog.Warn("intake log full: appends wait for releases", slog.String(logKeyDir, l.dir),
 				slog.Int64("bytes", l.bytes), slog.Int64("max_bytes", l.maxBytes))
 		} else {
@@ -146,8 +153,12 @@ func (l *Log) waitRoomLocked(ctx context.Context, n int64) error {
 			l.mu.Lock()
 			return fmt.Errorf("intake: append: waiting for room: %w", ctx.Err())
 		case <-ch:
+		case <-poll:
 		}
 		l.mu.Lock()
+		if short {
+			l.measureDiskLocked(l.synced)
+		}
 	}
 }
 

@@ -71,6 +71,11 @@ type Options struct {
 	// SegmentBytes is the size at which appends move on to a new segment file; it is lowered to
 	// an eighth of MaxBytes when larger. Default DefaultSegmentBytes.
 	SegmentBytes int64
+	// DiskReserve is the free space appends leave on the log's disk: an Append waits while its
+	// batch would leave less (the disk measured after each round, and every 100 ms while appends
+	// wait), so that the spool on the same disk can still write the records that release the
+	// log's entries. Default DefaultDiskReserve; negative: none.
+	DiskReserve int64
 	// Logger receives the log's messages; nil discards them.
 	Logger *slog.Logger
 	// Registerer registers the log's metrics; nil means no metrics.
@@ -155,6 +160,7 @@ type Log struct {
 	bytes        int64             // bytes of live segments, written or pending
 	scratch      map[uint64]uint64 // Append's check of streams seen earlier in a batch
 	released     []Run             // Release's runs that released something, reused
+	disk         disk              // free space of the log's disk, against Options.DiskReserve
 }
 
 // segment is the in-memory state of one segment file.
@@ -250,6 +256,8 @@ func (l *Log) Check() error {
 		return l.err
 	case l.writeErr != nil:
 		return fmt.Errorf("writes fail, tried again: %w", l.writeErr)
+	case l.disk.short:
+		return fmt.Errorf("disk nearly full: %d bytes free; appends wait to leave %d for the spool", l.disk.free, l.disk.reserve)
 	case l.fullWaiters > 0:
 		return fmt.Errorf("full: %d of %d bytes; appends wait for records to be spooled", l.bytes, l.maxBytes)
 	}

@@ -44,7 +44,7 @@ func newMetrics(l *Log) *metrics {
 			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
 		}),
 		blocked: prometheus.NewGauge(prometheus.GaugeOpts(opts("blocked_appends",
-			"Appends waiting for room: the intake log is at its cap, or 4 MiB wait to be written."))),
+			"Appends waiting for room: the intake log is at its cap, its disk is down to the reserve left for the spool, or 4 MiB wait to be written."))),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts(opts("write_errors_total",
 			"Writes or fdatasyncs of the intake log that failed (a full disk, an I/O error) and were tried again, the round rewritten."))),
 	}
@@ -56,6 +56,9 @@ func newMetrics(l *Log) *metrics {
 			func() float64 { return float64(l.Bytes()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("segments", "Live segment files of the intake log.")),
 			func() float64 { return float64(l.Segments()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("disk_free_bytes",
+			"Free bytes of the intake log's disk as last measured, less what the log appended since; appends wait while it is below the reserve left for the spool (-1: not known).")),
+			func() float64 { return float64(l.diskFree()) }),
 	}
 	return m
 }

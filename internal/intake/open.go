@@ -38,6 +38,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		streams:      make(map[uint64]*stream),
 		scratch:      make(map[uint64]uint64),
 		fileWrite:    (*os.File).Write,
+		disk:         disk{reserve: max(cmp.Or(opts.DiskReserve, DefaultDiskReserve), 0), free: -1},
 	}
 	if l.logger == nil {
 		l.logger = slog.New(slog.DiscardHandler)
@@ -135,6 +136,7 @@ func (l *Log) open() error {
 	l.firstOwn = first
 	l.cuts = []cut{{}}
 	l.startSegmentLocked(first)
+	l.measureDiskLocked(0)
 	return l.removeReleased()
 }
 
@@ -201,6 +203,7 @@ func (r *recovery) segment(seg *segment, buf []byte, fn func(record), header fun
 		}
 		seg.bytes = tail
 	}
+	seg.onDisk = seg.bytes
 	l.bytes += seg.bytes
 	return s.buf, nil
 }

@@ -117,6 +117,8 @@ func (l *Log) round(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	l.spare, l.spareCuts = buf, cuts
+	l.measureDiskLocked(end)
+	l.rotateReleasedLocked()
 	if end > l.synced {
 		l.synced = end
 		close(l.syncedCh)
@@ -163,6 +165,12 @@ func (l *Log) writeRetrying(ctx context.Context, buf []byte, cuts []cut) error {
 			l.file = nil
 		}
 		l.fileSeg = nil
+		// Released segments give their space back even while this round cannot be written: on
+		// a full disk, that may be what lets it.
+		if rerr := l.removeReleased(); rerr != nil {
+			l.rlog.Error("intake log: cannot remove a released segment; trying again later",
+				slog.String(logKeyDir, l.dir), slog.Any(logKeyError, rerr))
+		}
 		if werr := bo.Wait(ctx); werr != nil {
 			return fmt.Errorf("intake: write: giving up: %w (last error: %w)", werr, err)
 		}
@@ -260,7 +268,8 @@ func (l *Log) removeReleased() error {
 	l.mu.Lock()
 	var gone []*segment
 	for _, seg := range l.segs[:len(l.segs)-1] {
-		if seg.unreleased > 0 || seg == l.fileSeg {
+		// A segment with bytes not yet written would be created again by the next round.
+		if seg.unreleased > 0 || seg == l.fileSeg || seg.onDisk < seg.bytes {
 			break
 		}
 		gone = append(gone, seg)

@@ -1,0 +1,89 @@
+package intake
+
+import (
+	"log/slog"
+	"time"
+)
+
+// DefaultDiskReserve is the free space the log leaves on its disk (Options.DiskReserve): room for
+// the spool, which may share the disk, to write one group of records (256 records of at most
+// 4 MiB together, the record that crosses that, up to 1 MB, and a file system block for each)
+// from what the log already holds, so that entries are released and segments removed even when
+// the disk is otherwise full.
+const DefaultDiskReserve = 8 << 20
+
+// rotateBytes is the size from which a fully released active segment is replaced by a new one,
+// so that it can be removed and its space comes back; below it the space is not worth a file.
+const rotateBytes = 64 << 10
+
+// diskPoll is how often an append waiting for free disk space looks again: the space is freed by
+// others (the spool's uploads), who do not tell the log.
+const diskPoll = 100 * time.Millisecond
+
+// disk is what the log last measured of the free space of its disk.
+type disk struct {
+	reserve int64     // bytes to leave free; 0: none
+	free    int64     // bytes free at the measurement; -1: not known
+	at      Position  // what the log had written when it measured
+	short   bool      // appends wait for space; logged on change
+	checked time.Time // when it measured
+}
+
+// measureDiskLocked measures the free space of the log's disk, counting the log's bytes up to
+// covered as written. The caller holds mu.
+func (l *Log) measureDiskLocked(covered Position) {
+	if l.disk.reserve == 0 {
+		return
+	}
+	free, err := freeBytes(l.dirFile)
+	if err != nil {
+		l.disk.free = -1
+		return
+	}
+	l.disk.free, l.disk.at, l.disk.checked = free, covered, time.Now()
+}
+
+// diskShortLocked reports whether appending n more bytes would leave less than the reserve free
+// on the log's disk, counting what is appended and not yet written as taken. The caller holds
+// mu.
+func (l *Log) diskShortLocked(n int64) bool {
+	if l.disk.reserve == 0 || l.disk.free < 0 {
+		return false
+	}
+	short := l.disk.free-int64(l.appended-l.disk.at)-n < l.disk.reserve
+	if short != l.disk.short {
+		l.disk.short = short
+		if !short {
+			l.logger.Info("intake log: disk has room again", slog.String(logKeyDir, l.dir))
+		}
+	}
+	return short
+}
+
+// diskFree returns the free bytes of the log's disk as last measured, less what the log appended
+// since; -1 when not known.
+func (l *Log) diskFree() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.disk.free < 0 {
+		return -1
+	}
+	return l.disk.free - int64(l.appended-l.disk.at)
+}
+
+// rotateReleasedLocked starts a new segment when the one appends go to holds no unreleased
+// entry and at least rotateBytes, so that the next round moves on to it and the old one, fully
+// released, is removed with the released prefix: an idle log gives its space back. The caller
+// holds mu and the writer's slot.
+func (l *Log) rotateReleasedLocked() {
+	last := l.segs[len(l.segs)-1]
+	if l.closed || last.unreleased > 0 || last.bytes < rotateBytes {
+		return
+	}
+	wasEmpty := len(l.buf) == 0
+	l.startSegmentLocked(last.num + 1)
+	if wasEmpty {
+		l.pendingSince = time.Now()
+		l.wake()
+	}
+}
