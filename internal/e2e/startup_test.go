@@ -122,6 +122,9 @@ func TestStartupNoOwner(t *testing.T) {
 	if grown > n*payload/2 {
 		t.Errorf("resident memory grew by %.0f MiB while %d MB waited in the log, want under half of it", grown/(1<<20), n*payload/1_000_000)
 	}
+	if got := m["kinesyslog_intake_held_messages"]; got != n {
+		t.Errorf("kinesyslog_intake_held_messages = %v, want the %d messages waiting for the owner", got, n)
+	}
 	if !strings.Contains(r.Log(), "waiting for the record owner") {
 		t.Error("no warning that messages wait in the intake log for the record owner")
 	}

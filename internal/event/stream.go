@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/kinesyslog/kinesyslog/internal/buffer"
 	"github.com/kinesyslog/kinesyslog/internal/intake"
 	"github.com/kinesyslog/kinesyslog/internal/listener"
@@ -95,6 +97,18 @@ func (s *Streams) Held() int64 {
 	s.hold.mu.Lock()
 	defer s.hold.mu.Unlock()
 	return s.hold.held
+}
+
+// Register registers with reg the gauge kinesyslog_intake_held_messages: the messages kept in the
+// intake log by commits since Hold (Held), waiting for Replay.
+func (s *Streams) Register(reg prometheus.Registerer) error {
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "kinesyslog", Subsystem: "intake", Name: "held_messages",
+		Help: "Messages kept in the intake log only, waiting for the record owner to be known."},
+		func() float64 { return float64(s.Held()) })
+	if err := reg.Register(g); err != nil {
+		return fmt.Errorf("event: register metrics: %w", err)
+	}
+	return nil
 }
 
 // Read makes the messages sent to ports read as format (a Format constant), stamped by stamper,

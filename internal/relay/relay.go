@@ -171,6 +171,9 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 
 	streams := event.NewStreams(buffers, syslogStamper, log, event.FormatSyslog)
 	streams.Read(event.FormatGELF, gelfStamper, gelfPorts.numbers()...)
+	if err := streams.Register(reg); err != nil {
+		return err
+	}
 	var replayed <-chan struct{} // closed when the intake log's replay is done
 	if log != nil {
 		// What an earlier run left goes first; until records can be made, what arrives waits in

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -48,7 +49,8 @@ func startReplay(ctx context.Context, owner encode.Owner, streams *event.Streams
 				}
 				return // else shutting down: the log keeps everything
 			case <-tick.C:
-				logger.Warn("waiting for the record owner; messages kept in the intake log", "messages", streams.Held())
+				held := streams.Held()
+				logger.Warn(fmt.Sprintf("waiting for the record owner; %d messages kept in the intake log", held), "messages", held)
 			}
 		}
 	}()
