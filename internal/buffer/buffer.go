@@ -152,6 +152,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer registers the metrics; nil means no metrics.
 	Registerer prometheus.Registerer
+	// Ordered keeps each key's events in order through the record stage, for a destination that
+	// keeps a source's records in order (upload.Ordered): a key has at most one batch handed on
+	// at a time. Until Done reports on it, the key's newer events keep filling the batch being
+	// filled (within MaxBytes), and Done puts the tail of the batch in front of them and hands
+	// the merged batch on when it is due. A source's records are then made one after the other,
+	// by one encoder at a time; other keys still go in parallel.
+	Ordered bool
 }
 
 // Buffers holds the batches of every Key. Its methods are safe for concurrent use.
@@ -167,6 +174,10 @@ type Buffers struct {
 	log       *slog.Logger
 	drops     *ratelog.Logger
 	metrics   *metrics
+	ordered   bool
+	// returned receives a token when Done reports on a batch of an Ordered key after Close,
+	// for Close to hand the key's newer events on after it.
+	returned chan struct{}
 
 	mu     sync.Mutex // guards keys and closed
 	keys   map[Key]*pending
@@ -193,6 +204,9 @@ type pending struct {
 	// batch to wait with: the senders of one source hold up to two batches, not one each.
 	handing bool
 	handed  *sync.Cond // on mu
+	// out is set, with Options.Ordered, while a batch of the key is handed on and Done has not
+	// reported on it: the batch being filled is not handed on meanwhile.
+	out bool
 }
 
 // New returns Buffers configured by opts.
@@ -219,6 +233,8 @@ func New(opts Options) *Buffers {
 		keys:     make(map[Key]*pending),
 		log:      opts.Logger,
 		drops:    ratelog.New(opts.Logger, 0),
+		ordered:  opts.Ordered,
+		returned: make(chan struct{}, 1),
 
 		stagingSlots: make(chan struct{}, maxStaging),
 		stagings:     make(chan *Staging, maxStaging),
@@ -239,7 +255,8 @@ func (b *Buffers) Batches() <-chan *Batch { return b.out }
 // follows it and a batch fills one record), puts the events from next on back in front of the
 // key's newer events, to be sent with them instead of as a small record of their own, and
 // releases the batch: its bytes no longer count against the cap and its memory is reused. It never
-// blocks. After Close the events from next on cannot be put back: Done returns them, and the
+// blocks. After Close the events from next on cannot be put back (but for an Options.Ordered key,
+// whose newer events Close hands on after them): Done returns them, and the
 // caller must encode them itself (their memory is no longer counted, nor reused); otherwise rest is
 // empty. A batch that is not Full must be encoded whole (next = batch.Len()).
 func (b *Buffers) Done(batch *Batch, next int, st record.Stats) (rest record.Events) {
@@ -417,7 +434,8 @@ func (b *Buffers) commit(key Key, staged *Staging, wait bool) error {
 	}
 	b.appendEvents(batch, staged.Events)
 	p.lastUsed = staged.Oldest
-	if len(batch.Data) < b.FlushBytes() {
+	if len(batch.Data) < b.FlushBytes() || p.out {
+		// With a batch of an Ordered key out, this one grows until Done hands it on.
 		p.mu.Unlock()
 		return nil
 	}
@@ -433,10 +451,12 @@ func (b *Buffers) commit(key Key, staged *Staging, wait bool) error {
 			return nil
 		}
 		p.batch = b.newBatch(key)
+		p.out = b.ordered
 		p.mu.Unlock()
 		return nil
 	}
 	p.batch = b.newBatch(key)
+	p.out = b.ordered
 	p.handing = true
 	p.mu.Unlock()
 	b.metrics.waiting.Inc()
@@ -521,7 +541,7 @@ func (b *Buffers) handOnLargest() bool {
 	size := 0
 	for _, p := range b.keys {
 		p.mu.Lock()
-		if n := len(p.batch.Data); n > size {
+		if n := len(p.batch.Data); n > size && !p.out {
 			largest, size = p, n
 		}
 		p.mu.Unlock()
@@ -534,52 +554,98 @@ func (b *Buffers) handOnLargest() bool {
 	b.mu.Unlock()
 	defer b.busy.Done()
 	largest.mu.Lock()
-	if largest.removed || len(largest.batch.Ends) == 0 {
+	if largest.removed || largest.out || len(largest.batch.Ends) == 0 {
 		largest.mu.Unlock()
 		return false
 	}
 	batch := largest.batch
 	largest.batch = b.newBatch(batch.Key)
+	largest.out = b.ordered
 	largest.mu.Unlock()
 	b.handOn(batch)
 	return true
 }
 
-// requeue puts the events of batch from index next on back in front of its key's newer events.
-// It never blocks on the encoder stage, nor on the memory cap: the events it puts back are
-// already counted, in batch. It reports false after Close, when the caller must encode them
-// itself. Either way the caller still owns batch and frees it.
+// requeue puts the events of batch from index next on back in front of its key's newer events
+// and, with Options.Ordered, hands the key's merged batch on if it is due: the key no longer has
+// a batch out. It never blocks on the encoder stage, nor on the memory cap: the events it puts
+// back are already counted, in batch. It reports false after Close, when the caller must encode
+// them itself, except for an Ordered key, whose events Close hands on after them. Either way the
+// caller still owns batch and frees it.
 func (b *Buffers) requeue(batch *Batch, next int) bool {
-	if next >= batch.Len() {
+	if !b.ordered && next >= batch.Len() {
 		return true
 	}
 	p, err := b.lookup(batch.Key)
+	if errors.Is(err, ErrClosed) && b.ordered {
+		return b.requeueClosed(batch, next)
+	}
 	if err != nil {
 		return false
 	}
 	defer b.busy.Done()
-	merged := b.newBatch(batch.Key)
-	merged.Oldest = batch.Oldest
-	merged.Chunks = appendChunks(merged.Chunks, batch.Chunks, next, 0)
-	b.appendEvents(merged, batch.Tail(next))
-	newer := p.batch
-	merged.Chunks = appendChunks(merged.Chunks, newer.Chunks, 0, merged.Len())
-	b.appendEvents(merged, newer.Events)
-	b.mem.grow(len(merged.Data))
-	p.batch = merged
-	if len(merged.Data) >= b.FlushBytes() {
+	p.out = false
+	newer := b.merge(p, batch, next)
+	if b.ordered && b.due(p.batch, time.Now()) || len(p.batch.Data) >= b.FlushBytes() {
 		// requeue is called by the encoder stage, which must never block on its own channel:
 		// when the channel is full, the next Commit or the ticker of Run hands the batch on.
-		merged.Full = true
+		merged := p.batch
+		merged.Full = len(merged.Data) >= b.FlushBytes()
 		if b.tryHandOn(merged) {
 			p.batch = b.newBatch(batch.Key)
+			p.out = b.ordered
 		} else {
 			merged.Full = false
 		}
 	}
 	p.mu.Unlock()
-	b.recycle(newer)
+	if newer != nil {
+		b.recycle(newer)
+	}
 	return true
+}
+
+// requeueClosed is requeue after Close for an Ordered key: the key is still among the keys,
+// its batch out, and Close waits on returned to hand the merged batch on.
+func (b *Buffers) requeueClosed(batch *Batch, next int) bool {
+	b.mu.Lock()
+	p := b.keys[batch.Key]
+	b.mu.Unlock()
+	if p == nil {
+		// Close handed on the key's last batch: nothing of the key is newer.
+		return next >= batch.Len()
+	}
+	p.mu.Lock()
+	p.out = false
+	newer := b.merge(p, batch, next)
+	p.mu.Unlock()
+	if newer != nil {
+		b.recycle(newer)
+	}
+	select {
+	case b.returned <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// merge makes the events of batch from index next on, then those of p's batch, p's batch, and
+// returns the batch it replaced for the caller to recycle once p is unlocked; nil when there
+// were no such events. The caller holds p.mu.
+func (b *Buffers) merge(p *pending, batch *Batch, next int) (newer *Batch) {
+	if next >= batch.Len() {
+		return nil
+	}
+	merged := b.newBatch(batch.Key)
+	merged.Oldest = batch.Oldest
+	merged.Chunks = appendChunks(merged.Chunks, batch.Chunks, next, 0)
+	b.appendEvents(merged, batch.Tail(next))
+	newer = p.batch
+	merged.Chunks = appendChunks(merged.Chunks, newer.Chunks, 0, merged.Len())
+	b.appendEvents(merged, newer.Events)
+	b.mem.grow(len(merged.Data))
+	p.batch = merged
+	return newer
 }
 
 // Run hands on batches whose oldest event has reached the flush age, batches at the flush size
@@ -610,12 +676,12 @@ func (b *Buffers) flushAged(now time.Time) {
 	ps := make([]*pending, 0, len(b.keys))
 	for key, p := range b.keys {
 		p.mu.Lock()
-		if len(p.batch.Ends) == 0 && now.Sub(p.lastUsed) >= b.flushAge {
+		if len(p.batch.Ends) == 0 && !p.out && now.Sub(p.lastUsed) >= b.flushAge {
 			p.removed = true
 			delete(b.keys, key)
 			b.recycle(p.batch)
 			p.batch = nil
-		} else if b.due(p.batch, now) {
+		} else if !p.out && b.due(p.batch, now) {
 			ps = append(ps, p)
 		}
 		p.mu.Unlock()
@@ -660,7 +726,7 @@ func (b *Buffers) FlushReceived(t time.Time) {
 	var ps []*pending
 	for _, p := range b.keys {
 		p.mu.Lock()
-		if received(p.batch) {
+		if !p.out && received(p.batch) {
 			ps = append(ps, p)
 		}
 		p.mu.Unlock()
@@ -674,10 +740,11 @@ func (b *Buffers) handOnDue(ps []*pending, due func(*Batch) bool) {
 	for _, p := range ps {
 		p.mu.Lock()
 		var batch *Batch
-		if !p.removed && due(p.batch) {
+		if !p.removed && !p.out && due(p.batch) {
 			batch = p.batch
 			batch.Full = len(batch.Data) >= b.FlushBytes()
 			p.batch = b.newBatch(batch.Key)
+			p.out = b.ordered
 		}
 		p.mu.Unlock()
 		if batch != nil {
@@ -701,10 +768,11 @@ const closeBatches = 256
 // Close hands on every batch, whatever its size or age, and closes the Batches channel. Of more
 // than closeBatches batches being filled, it hands on the largest closeBatches and those not in
 // the intake log, and lets the others go (InLog: the log keeps their events, and the next start
-// replays them); it returns the number of events it let go. Listeners must have stopped
-// committing first; later commits fail with ErrClosed, and so do commits still waiting for
-// memory. Close blocks while the encoder stage is busy, so it must keep reading Batches until
-// the channel is closed.
+// replays them); it returns the number of events it let go. With Options.Ordered, the batch of a
+// key that has a batch out is handed on once Done has reported on that one, with its tail in
+// front. Listeners must have stopped committing first; later commits fail with ErrClosed, and so
+// do commits still waiting for memory. Close blocks while the encoder stage is busy, so it must
+// keep reading Batches until the channel is closed.
 func (b *Buffers) Close() (inLog int) {
 	b.mu.Lock()
 	if b.closed {
@@ -715,21 +783,7 @@ func (b *Buffers) Close() (inLog int) {
 	b.mu.Unlock()
 	close(b.mem.closing)
 	b.busy.Wait()
-	b.mu.Lock()
-	var rest []*Batch
-	for key, p := range b.keys {
-		p.mu.Lock()
-		if len(p.batch.Ends) > 0 {
-			rest = append(rest, p.batch)
-		} else {
-			b.recycle(p.batch)
-		}
-		p.batch = nil
-		p.removed = true
-		p.mu.Unlock()
-		delete(b.keys, key)
-	}
-	b.mu.Unlock()
+	rest, out := b.takeBatches()
 	if len(rest) > closeBatches {
 		slices.SortFunc(rest, func(x, y *Batch) int { return cmp.Compare(len(y.Data), len(x.Data)) })
 		kept := rest[:closeBatches]
@@ -743,9 +797,41 @@ func (b *Buffers) Close() (inLog int) {
 		}
 		rest = kept
 	}
-	for _, batch := range rest {
-		b.handOn(batch)
+	for {
+		for _, batch := range rest {
+			b.handOn(batch)
+		}
+		if out == 0 {
+			break
+		}
+		<-b.returned
+		rest, out = b.takeBatches()
 	}
 	close(b.out)
 	return inLog
+}
+
+// takeBatches removes, after Close, every key but those with a batch out (Options.Ordered), and
+// returns their batches that hold events and how many keys are left.
+func (b *Buffers) takeBatches() (rest []*Batch, out int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for key, p := range b.keys {
+		p.mu.Lock()
+		switch {
+		case p.out:
+			out++
+			p.mu.Unlock()
+			continue
+		case len(p.batch.Ends) > 0:
+			rest = append(rest, p.batch)
+		default:
+			b.recycle(p.batch)
+		}
+		p.batch = nil
+		p.removed = true
+		p.mu.Unlock()
+		delete(b.keys, key)
+	}
+	return rest, out
 }

@@ -14,6 +14,13 @@
 // batch yields more than a record, Done puts the rest back to be sent with newer events instead of
 // as a small record of its own; and Done releases the batch's memory.
 //
+// With Options.Ordered (set by the relay for a destination that keeps a source's records in
+// order, upload.Ordered: Kinesis Data Streams) a key has at most one batch in the record stage at
+// a time: until Done reports on it, the key's newer events keep filling its batch (within the
+// cap), and Done puts the tail in front of them and hands the merged batch on when it is due, so
+// that a source's records are made one after the other, in order, while other keys go in
+// parallel. Close hands such a key's last batch on after that Done.
+//
 // # Bounded memory and backpressure
 //
 // The bytes of events held in memory, in the batches being filled and in the batches handed on

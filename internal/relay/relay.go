@@ -119,7 +119,9 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 	defer metricsServer.Close()
 
-	buffers := buffer.New(buffer.Options{FlushAge: cfg.FlushAge, Logger: logger, Registerer: reg})
+	// A destination that keeps a source's records in order gets them made in order.
+	_, ordered := dest.(upload.Ordered)
+	buffers := buffer.New(buffer.Options{FlushAge: cfg.FlushAge, Ordered: ordered, Logger: logger, Registerer: reg})
 	var released encode.Releaser
 	if log != nil {
 		released = log
