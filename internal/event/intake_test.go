@@ -1,16 +1,20 @@
 package event_test
 
 import (
+	"bytes"
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kinesyslog/kinesyslog/internal/buffer"
 	"github.com/kinesyslog/kinesyslog/internal/event"
 	"github.com/kinesyslog/kinesyslog/internal/intake"
+	"github.com/kinesyslog/kinesyslog/internal/testenv"
 )
 
 // openLog opens the intake log in dir and runs it until the test ends or it is closed.
@@ -207,4 +211,46 @@ func TestStreamsHold(t *testing.T) {
 	})); diff != "" {
 		t.Errorf("runs after Replay (-want +got):\n%s", diff)
 	}
+}
+
+// TestCommitWaitsBeforeRead holds every commit in a small intake log until it is at its cap: the
+// Commit that nearly fills it appends its messages and then waits for room before it returns, so
+// that the listener reads no more messages than the log takes at once. Before, it returned, and
+// the next read's messages waited in memory alone, in an Append at the cap, lost at kill -9.
+func TestCommitWaitsBeforeRead(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	log, err := intake.Open(t.TempDir(), intake.Options{MaxBytes: 512 << 10, DiskReserve: -1, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); log.Run(ctx) }()
+	defer func() { log.Close(context.Background()); cancel(); <-done }()
+	streams := event.NewStreams(buffer.New(buffer.Options{Queue: 10}), stamper, log, event.FormatSyslog)
+	streams.Hold() // nothing is released: the log fills
+	st := streams.Stream(source, 514)
+	var added atomic.Int64
+	msg := bytes.Repeat([]byte("x"), 8<<10)
+	go func() {
+		for range 100 { // 800 KiB: more than the cap
+			st.Add(msg, t0)
+			added.Add(1)
+			if _, err := st.Commit(); err != nil {
+				return
+			}
+		}
+	}()
+	appended := func() int64 {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "kinesyslog_intake_appended_messages_total" {
+				return int64(mf.GetMetric()[0].GetCounter().GetValue())
+			}
+		}
+		return 0
+	}
+	testenv.Eventually(t, "a commit waiting for room with every message given to it in the log", func() bool {
+		return log.Check() != nil && appended() == added.Load()
+	})
 }

@@ -240,6 +240,10 @@ type Stream struct {
 
 var _ listener.Stream = (*Stream)(nil)
 
+// readRoomBytes is the room in the intake log Commit waits for before it returns, so that the
+// listener's next read is appended without waiting: a read's worth of messages.
+const readRoomBytes = 64 << 10
+
 // tryAppendWait bounds how long TryCommit waits for room in the intake log.
 const tryAppendWait = 100 * time.Millisecond
 
@@ -351,7 +355,9 @@ func (s *Stream) Staged() int {
 // the log is at its cap, which is backpressure too), and the Receipt's Durable waits until the
 // log has synced them; a failed Append fails the Commit and the messages are not committed. A
 // Commit that fails after the Append leaves them in the log, for the next start to replay.
-// Without the log, the Receipt reports ErrNotDurable: the messages are in memory only.
+// Without the log, the Receipt reports ErrNotDurable: the messages are in memory only. With the
+// log, Commit then waits until the log has room for the next read (intake.Log.WaitRoom), so that
+// a listener reads nothing the log cannot take at once.
 func (s *Stream) Commit() (listener.Receipt, error) {
 	err := s.err
 	s.err = nil
@@ -375,6 +381,11 @@ func (s *Stream) Commit() (listener.Receipt, error) {
 		} else {
 			s.buffers.Discard(st)
 		}
+	}
+	if err == nil && s.log != nil && !s.replay {
+		// The listener reads next: only once the log can take what it reads, so that nothing
+		// read waits in memory alone for room in the log.
+		err = s.log.WaitRoom(context.Background(), readRoomBytes)
 	}
 	if err != nil {
 		return nil, err

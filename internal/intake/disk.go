@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"context"
 	"log/slog"
 	"time"
 )
@@ -86,4 +87,15 @@ func (l *Log) rotateReleasedLocked() {
 		l.pendingSince = time.Now()
 		l.wake()
 	}
+}
+
+// WaitRoom returns once n more bytes would be appended without waiting: the log is under its
+// cap, its disk above the reserve and the disk keeps up, as Append would wait for; or ctx's
+// error, ErrClosed or the error that stopped the log. A listener calls it before it reads from a
+// socket, so that what it reads is appended at once rather than held in memory while the log
+// cannot take it.
+func (l *Log) WaitRoom(ctx context.Context, n int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.waitRoomLocked(ctx, n)
 }
