@@ -76,9 +76,9 @@ func TestStageReleasesSpooled(t *testing.T) {
 			for j := range payload {
 				payload[j] = byte(rnd.Uint32())
 			}
-			s.Add([]byte(fmt.Sprintf("<13>1 2026-11-25T02:34:55Z host app - - - %s message %d %x", src, i, payload)), time.Now())
+			s.Add(context.Background(), []byte(fmt.Sprintf("<13>1 2026-11-25T02:34:55Z host app - - - %s message %d %x", src, i, payload)), time.Now())
 			if i%100 == 99 {
-				if _, err := s.Commit(); err != nil {
+				if _, err := s.Commit(context.Background()); err != nil {
 					t.Fatal(err)
 				}
 			}

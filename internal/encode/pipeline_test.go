@@ -113,17 +113,17 @@ func BenchmarkPipeline(b *testing.B) {
 				if !sc.Scan() {
 					b.Fatal(sc.Err())
 				}
-				p.stream.Add(sc.Message(), received)
+				p.stream.Add(context.Background(), sc.Message(), received)
 				if n := p.stream.Staged(); n >= commitBytes {
 					rawBytes += n
-					if _, err := p.stream.Commit(); err != nil {
+					if _, err := p.stream.Commit(context.Background()); err != nil {
 						b.Fatal(err)
 					}
 					received = time.Now()
 				}
 			}
 			rawBytes += p.stream.Staged()
-			if _, err := p.stream.Commit(); err != nil {
+			if _, err := p.stream.Commit(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 			p.stop(b)
@@ -188,11 +188,11 @@ func TestPerMessageAllocs(t *testing.T) {
 				if !sc.Scan() {
 					t.Fatal(sc.Err())
 				}
-				p.stream.Add(sc.Message(), received)
+				p.stream.Add(context.Background(), sc.Message(), received)
 				// Commits allocate batches now and then; spread over the messages of a commit,
 				// that is far below one allocation per message.
 				if p.stream.Staged() >= commitBytes {
-					if _, err := p.stream.Commit(); err != nil {
+					if _, err := p.stream.Commit(context.Background()); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -86,10 +86,10 @@ func send(t *testing.T, buffers *buffer.Buffers, sources []string, n int) (sent 
 		s := streams.Stream(netip.MustParseAddr(src), 514)
 		for i := range n {
 			msg := fmt.Sprintf("<13>1 2026-11-25T02:34:55Z host app - - - %s message %d %0200d", src, i, 0)
-			s.Add([]byte(msg), time.Now())
+			s.Add(context.Background(), []byte(msg), time.Now())
 			sent = append(sent, msg)
 		}
-		if _, err := s.Commit(); err != nil {
+		if _, err := s.Commit(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -201,8 +201,8 @@ func TestStagePortGroupPrefixes(t *testing.T) {
 	streams := event.NewStreams(buffers, syslog.Stamper{}, nil, 0)
 	for _, port := range []uint16{514, 12201} {
 		s := streams.Stream(netip.MustParseAddr("10.0.0.1"), port)
-		s.Add([]byte(fmt.Sprintf("<13>1 2026-11-25T02:34:55Z host app - - - to %d", port)), time.Now())
-		if _, err := s.Commit(); err != nil {
+		s.Add(context.Background(), []byte(fmt.Sprintf("<13>1 2026-11-25T02:34:55Z host app - - - to %d", port)), time.Now())
+		if _, err := s.Commit(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -51,8 +51,8 @@ func TestStreamsFormats(t *testing.T) {
 	streams.Read(event.FormatGELF, gelfStamper, gelfPort)
 	for port, msg := range msgs {
 		s := streams.Stream(source, port)
-		s.Add([]byte(msg), t0)
-		if _, err := s.Commit(); err != nil {
+		s.Add(context.Background(), []byte(msg), t0)
+		if _, err := s.Commit(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}

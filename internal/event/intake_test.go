@@ -3,6 +3,7 @@ package event_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -75,9 +76,9 @@ func TestStreamIntakeLog(t *testing.T) {
 	b := buffer.New(buffer.Options{Queue: 10})
 	s := event.NewStreams(b, stamper, log, event.FormatSyslog).Stream(source, 514)
 	for _, m := range []string{"<13>1 2026-11-25T02:34:55Z host app - - - one", "!rewritten", "three"} {
-		s.Add([]byte(m), t0)
+		s.Add(context.Background(), []byte(m), t0)
 	}
-	receipt, err := s.Commit()
+	receipt, err := s.Commit(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,9 +139,9 @@ func TestStreamIntakeLogAllocs(t *testing.T) {
 	const perCommit = 50
 	run := func() {
 		for range perCommit {
-			s.Add(msg, t0)
+			s.Add(context.Background(), msg, t0)
 		}
-		if _, err := s.Commit(); err != nil {
+		if _, err := s.Commit(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -164,8 +165,8 @@ func TestStreamsHold(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for i, m := range []string{"one", "two", "three"} {
-		tcp.Add([]byte(m), t0.Add(time.Duration(i)*time.Millisecond))
-		receipt, err := tcp.Commit()
+		tcp.Add(context.Background(), []byte(m), t0.Add(time.Duration(i)*time.Millisecond))
+		receipt, err := tcp.Commit(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,8 +189,8 @@ func TestStreamsHold(t *testing.T) {
 	if err != nil || n != 4 {
 		t.Fatalf("Replay() = %d, %v, want 4, nil", n, err)
 	}
-	tcp.Add([]byte("four"), t0.Add(time.Second))
-	if _, err := tcp.Commit(); err != nil {
+	tcp.Add(context.Background(), []byte("four"), t0.Add(time.Second))
+	if _, err := tcp.Commit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	b.FlushReceived(t0.Add(time.Hour))
@@ -213,11 +214,13 @@ func TestStreamsHold(t *testing.T) {
 	}
 }
 
-// TestCommitWaitsBeforeRead holds every commit in a small intake log until it is at its cap: the
-// Commit that nearly fills it appends its messages and then waits for room before it returns, so
-// that the listener reads no more messages than the log takes at once. Before, it returned, and
-// the next read's messages waited in memory alone, in an Append at the cap, lost at kill -9.
-func TestCommitWaitsBeforeRead(t *testing.T) {
+// TestWaitRoomBeforeRead runs a reader as a listener's: WaitRoom before each read, then the read's
+// messages added and committed, into a small intake log that holds every commit (nothing is
+// released). The reader ends up waiting in WaitRoom, with every message it read in the log, and
+// ending its context (the drain's end at shutdown) ends the wait. Before, the next read's
+// messages waited in memory alone, in an Append at the cap, lost at kill -9, and the wait had no
+// context: shutdown hung.
+func TestWaitRoomBeforeRead(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	log, err := intake.Open(t.TempDir(), intake.Options{MaxBytes: 512 << 10, DiskReserve: -1, Registerer: reg})
 	if err != nil {
@@ -232,25 +235,40 @@ func TestCommitWaitsBeforeRead(t *testing.T) {
 	st := streams.Stream(source, 514)
 	var added atomic.Int64
 	msg := bytes.Repeat([]byte("x"), 8<<10)
+	drained, endDrain := context.WithCancel(context.Background())
+	readerErr := make(chan error, 1)
 	go func() {
 		for range 100 { // 800 KiB: more than the cap
-			st.Add(msg, t0)
+			if err := streams.WaitRoom(drained); err != nil {
+				readerErr <- err
+				return
+			}
+			st.Add(drained, msg, t0) // a read's worth
 			added.Add(1)
-			if _, err := st.Commit(); err != nil {
+			if _, err := st.Commit(drained); err != nil {
+				readerErr <- err
 				return
 			}
 		}
+		readerErr <- nil
 	}()
-	appended := func() int64 {
-		mfs, _ := reg.Gather()
-		for _, mf := range mfs {
-			if mf.GetName() == "kinesyslog_intake_appended_messages_total" {
-				return int64(mf.GetMetric()[0].GetCounter().GetValue())
-			}
-		}
-		return 0
-	}
-	testenv.Eventually(t, "a commit waiting for room with every message given to it in the log", func() bool {
-		return log.Check() != nil && appended() == added.Load()
+	testenv.Eventually(t, "the reader waiting for room with every message it read in the log", func() bool {
+		return log.Check() != nil && testenv.Metric(t, reg, "kinesyslog_intake_appended_messages_total") == float64(added.Load())
 	})
+	endDrain()
+	var got error
+	testenv.Eventually(t, "the reader's wait ended by its context", func() bool {
+		select {
+		case got = <-readerErr:
+			return true
+		default:
+			return false
+		}
+	})
+	if !errors.Is(got, context.Canceled) {
+		t.Errorf("WaitRoom after the drain's end = %v, want context.Canceled", got)
+	}
+	if n := added.Load(); n == 100 {
+		t.Errorf("the reader read all %d messages: the log took them all, the test proves nothing", n)
+	}
 }

@@ -111,6 +111,28 @@ func (s *Streams) Register(reg prometheus.Registerer) error {
 	return nil
 }
 
+// readRoomBytes is the room in the intake log WaitRoom waits for: what the listeners' readers,
+// each admitted by it, may then read at once and append without waiting at the cap. A
+// connection's read is at most 64 KiB beyond a partial message, whose entries take up to about
+// twice that for short messages (intake's per-entry overhead), so this is room for the reads of
+// eight connections at once; more at once may find the log at its cap and wait in Append, as
+// every read did before.
+const readRoomBytes = 1 << 20
+
+// WaitRoom returns once the intake log has room for readRoomBytes more (intake.Log.WaitRoom), so
+// that what a listener reads next is appended at once rather than held in memory while the log
+// cannot take it; or ctx's error, or the log's. Without the log it returns nil at once: the
+// buffers' memory cap makes Commit block instead. It implements listener.Streams.
+func (s *Streams) WaitRoom(ctx context.Context) error {
+	if s.log == nil {
+		return nil
+	}
+	if err := s.log.WaitRoom(ctx, readRoomBytes); err != nil {
+		return fmt.Errorf("event: wait for room in the intake log: %w", err)
+	}
+	return nil
+}
+
 // Read makes the messages sent to ports read as format (a Format constant), stamped by stamper,
 // rather than as the format NewStreams gave, so that one relay reads syslog and GELF on ports of
 // their own. Replay stamps every entry of format with stamper, whatever its port: what an
@@ -182,14 +204,14 @@ func (s *Streams) Replay(ctx context.Context) (int, error) {
 	)
 	err := s.log.Replay(ctx, upTo, func(e intake.Entry) error {
 		if cur != nil && (cur.number != e.Stream || cur.key.Source != e.Source || cur.key.Port != e.Port) {
-			if _, err := cur.Commit(); err != nil {
+			if _, err := cur.Commit(ctx); err != nil {
 				return err
 			}
 			cur = nil
 		} else if cur != nil && cur.seq != e.Seq {
 			// A commit is a run of consecutive Seq: a gap (released or damaged entries) starts
 			// another.
-			if _, err := cur.Commit(); err != nil {
+			if _, err := cur.Commit(ctx); err != nil {
 				return err
 			}
 		}
@@ -199,7 +221,7 @@ func (s *Streams) Replay(ctx context.Context) (int, error) {
 			s.as(cur, e.Format)
 		}
 		cur.seq = e.Seq
-		cur.add(e.Message, e.Received, record.UUID(e.ID), true)
+		cur.add(ctx, e.Message, e.Received, record.UUID(e.ID), true)
 		if e.Received.After(latest) {
 			latest = e.Received
 		}
@@ -207,7 +229,7 @@ func (s *Streams) Replay(ctx context.Context) (int, error) {
 		return cur.err
 	})
 	if err == nil && cur != nil {
-		_, err = cur.Commit()
+		_, err = cur.Commit(ctx)
 	}
 	if err != nil {
 		return n, fmt.Errorf("event: replay the intake log: %w", err)
@@ -240,10 +262,6 @@ type Stream struct {
 
 var _ listener.Stream = (*Stream)(nil)
 
-// readRoomBytes is the room in the intake log Commit waits for before it returns, so that the
-// listener's next read is appended without waiting: a read's worth of messages.
-const readRoomBytes = 64 << 10
-
 // tryAppendWait bounds how long TryCommit waits for room in the intake log.
 const tryAppendWait = 100 * time.Millisecond
 
@@ -268,13 +286,15 @@ func (synced) Durable(context.Context) error { return nil }
 // Add stages one message, received at received. The message is copied; Add does not allocate
 // once the buffers' stagings have grown. It waits while many other Streams stage (buffer.Stage).
 // When more than buffer.MaxStagedBytes are staged already, Add first commits them as Commit does,
-// blocking as it may; an error is returned by the next Commit.
-func (s *Stream) Add(msg []byte, received time.Time) { s.add(msg, received, record.UUID{}, false) }
+// blocking as it may until ctx is done; an error is returned by the next Commit.
+func (s *Stream) Add(ctx context.Context, msg []byte, received time.Time) {
+	s.add(ctx, msg, received, record.UUID{}, false)
+}
 
 // add is Add with the event's id given when fixed is set (a replayed entry).
-func (s *Stream) add(msg []byte, received time.Time, id record.UUID, fixed bool) {
+func (s *Stream) add(ctx context.Context, msg []byte, received time.Time, id record.UUID, fixed bool) {
 	if s.staged != nil && len(s.staged.Data) >= buffer.MaxStagedBytes {
-		if _, s.err = s.Commit(); s.err != nil {
+		if _, s.err = s.Commit(ctx); s.err != nil {
 			return
 		}
 	}
@@ -352,13 +372,13 @@ func (s *Stream) Staged() int {
 // lost. The Receipt is nil with an error.
 //
 // With the intake log, Commit first appends the messages to it with one Append (blocking while
-// the log is at its cap, which is backpressure too), and the Receipt's Durable waits until the
-// log has synced them; a failed Append fails the Commit and the messages are not committed. A
-// Commit that fails after the Append leaves them in the log, for the next start to replay.
-// Without the log, the Receipt reports ErrNotDurable: the messages are in memory only. With the
-// log, Commit then waits until the log has room for the next read (intake.Log.WaitRoom), so that
-// a listener reads nothing the log cannot take at once.
-func (s *Stream) Commit() (listener.Receipt, error) {
+// the log is at its cap, which is backpressure too, until ctx is done), and the Receipt's
+// Durable waits until the log has synced them; a failed Append fails the Commit and the messages
+// are not committed. A Commit that fails after the Append leaves them in the log, for the next
+// start to replay. Without the log, the Receipt reports ErrNotDurable: the messages are in
+// memory only. A listener that waits for Streams.WaitRoom before each read seldom finds the log
+// at its cap here.
+func (s *Stream) Commit(ctx context.Context) (listener.Receipt, error) {
 	err := s.err
 	s.err = nil
 	var receipt listener.Receipt = memoryOnly{}
@@ -371,7 +391,7 @@ func (s *Stream) Commit() (listener.Receipt, error) {
 		if err == nil && len(st.Entries) > 0 {
 			held := s.hold.on.Load()
 			var pos intake.Position
-			if pos, err = s.log.Append(context.Background(), st.Entries); err == nil {
+			if pos, err = s.log.Append(ctx, st.Entries); err == nil {
 				receipt = logged{log: s.log, pos: pos}
 				kept = held && s.hold.keep(pos, len(st.Entries))
 			}
@@ -381,11 +401,6 @@ func (s *Stream) Commit() (listener.Receipt, error) {
 		} else {
 			s.buffers.Discard(st)
 		}
-	}
-	if err == nil && s.log != nil && !s.replay {
-		// The listener reads next: only once the log can take what it reads, so that nothing
-		// read waits in memory alone for room in the log.
-		err = s.log.WaitRoom(context.Background(), readRoomBytes)
 	}
 	if err != nil {
 		return nil, err

@@ -105,9 +105,9 @@ func TestStream(t *testing.T) {
 	s := open(b)
 	received := t0.Add(time.Hour)
 	for _, m := range []string{"one", "!two", "three"} {
-		s.Add([]byte(m), received)
+		s.Add(context.Background(), []byte(m), received)
 	}
-	receipt, err := s.Commit()
+	receipt, err := s.Commit(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,11 +133,11 @@ func TestStream(t *testing.T) {
 	if fmt.Sprint(msgs) != "[one 10.0.0.1 two three]" {
 		t.Errorf("messages %v, want [one 10.0.0.1 two three]", msgs)
 	}
-	if _, err := s.Commit(); err != nil {
+	if _, err := s.Commit(context.Background()); err != nil {
 		t.Errorf("Commit of nothing after Close = %v, want nil", err)
 	}
-	s.Add([]byte("late"), received)
-	if r, err := s.Commit(); !errors.Is(err, buffer.ErrClosed) || r != nil {
+	s.Add(context.Background(), []byte("late"), received)
+	if r, err := s.Commit(context.Background()); !errors.Is(err, buffer.ErrClosed) || r != nil {
 		t.Errorf("Commit after Close = %v, %v; want nil, ErrClosed", r, err)
 	}
 }
@@ -156,7 +156,7 @@ func TestAddCommitsLargeStaging(t *testing.T) {
 		defer close(done)
 		for i := range n {
 			msg := fmt.Sprintf("m%d-", i) + strings.Repeat("x", 10_000)
-			s.Add([]byte(msg), t0)
+			s.Add(context.Background(), []byte(msg), t0)
 			want = append(want, msg)
 			maxStaged = max(maxStaged, s.Staged())
 		}
@@ -170,7 +170,7 @@ func TestAddCommitsLargeStaging(t *testing.T) {
 	}
 	got := collect(t, b)
 	<-done
-	if _, err := s.Commit(); err != nil {
+	if _, err := s.Commit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
@@ -190,9 +190,9 @@ func TestTryAddNeverBlocks(t *testing.T) {
 	b := buffer.New(buffer.Options{MaxBytes: 64 << 10, FlushBytes: 1 << 30, Registerer: reg})
 	filler := event.NewStreams(b, stamper, nil, 0).Stream(netip.MustParseAddr("10.0.0.9"), 514)
 	for i := range 60 {
-		filler.Add(fmt.Appendf(nil, "f%d-%0*d", i, 1000, 0), t0)
+		filler.Add(context.Background(), fmt.Appendf(nil, "f%d-%0*d", i, 1000, 0), t0)
 	}
-	if _, err := filler.Commit(); err != nil {
+	if _, err := filler.Commit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	s := open(b)
@@ -231,14 +231,14 @@ func TestStreamAllocs(t *testing.T) {
 	msg := []byte("<13>1 2026-11-25T02:34:55Z host app - - - hello")
 	rewritten := []byte("!no header")
 	for range 100 {
-		s.Add(msg, t0)
-		s.Add(rewritten, t0)
+		s.Add(context.Background(), msg, t0)
+		s.Add(context.Background(), rewritten, t0)
 	}
-	s.Commit()
+	s.Commit(context.Background())
 	allocs := testing.AllocsPerRun(1000, func() {
-		s.Add(msg, t0)
-		s.Add(rewritten, t0)
-		s.Commit()
+		s.Add(context.Background(), msg, t0)
+		s.Add(context.Background(), rewritten, t0)
+		s.Commit(context.Background())
 	})
 	if allocs != 0 {
 		t.Errorf("Add+Commit allocates %v times, want 0", allocs)

@@ -91,11 +91,12 @@ func (l *Log) rotateReleasedLocked() {
 
 // WaitRoom returns once n more bytes would be appended without waiting: the log is under its
 // cap, its disk above the reserve and the disk keeps up, as Append would wait for; or ctx's
-// error, ErrClosed or the error that stopped the log. A listener calls it before it reads from a
+// error, ErrClosed or the error that stopped the log. n counts as at most a quarter of
+// Options.MaxBytes, the largest batch Append takes. A listener calls it before it reads from a
 // socket, so that what it reads is appended at once rather than held in memory while the log
 // cannot take it.
 func (l *Log) WaitRoom(ctx context.Context, n int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.waitRoomLocked(ctx, n)
+	return l.waitRoomLocked(ctx, min(n, l.maxBytes/4))
 }

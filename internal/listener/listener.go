@@ -44,11 +44,13 @@ const (
 
 // A Stream receives the messages of one sender to one listener port. It is used by one goroutine.
 type Stream interface {
-	// Add stages msg, which is only valid during the call. It may block (backpressure).
-	Add(msg []byte, received time.Time)
-	// Commit hands on what was added. It may block (backpressure); an error ends the connection.
-	// The Receipt (nil with an error) tells when what was handed on is durable.
-	Commit() (Receipt, error)
+	// Add stages msg, which is only valid during the call. It may block (backpressure) until ctx
+	// is done; an error is then returned by the next Commit.
+	Add(ctx context.Context, msg []byte, received time.Time)
+	// Commit hands on what was added. It may block (backpressure) until ctx is done; an error
+	// ends the connection, and what was added is not handed on. The Receipt (nil with an error)
+	// tells when what was handed on is durable.
+	Commit(ctx context.Context) (Receipt, error)
 	// TryAdd and TryCommit are Add and Commit that never block: for datagrams, whose senders
 	// cannot be slowed down. What cannot be taken is dropped and counted; TryCommit then reports
 	// false.
@@ -80,6 +82,13 @@ type Assembler interface {
 // Streams opens a Stream per sender; it must be safe for concurrent use.
 type Streams interface {
 	Stream(source netip.Addr, port uint16) Stream
+	// WaitRoom blocks until the stages behind can take another read's worth of messages at once
+	// (the intake log has room for them), or ctx is done; an error (ctx's, or why they never
+	// will) means: read no more. Every reader calls it before it reads from a socket, so that
+	// nothing it reads waits in memory alone for room: while the relay cannot take more, senders
+	// are not read (TCP senders are slowed by flow control, datagrams wait in the kernel's socket
+	// buffer or are dropped there).
+	WaitRoom(ctx context.Context) error
 }
 
 // Options configures a Listener. The zero value of each field selects its default.
@@ -366,7 +375,7 @@ func (l *Listener) Run(ctx context.Context, streams Streams) error {
 		l.log.Info("listening", "protocol", "udp", "address", u.conns[0].LocalAddr().String(), "sockets", len(u.conns))
 		for i := range l.opts.UDPReaders {
 			pc := u.conns[i%len(u.conns)]
-			wg.Go(func() { l.readUDP(pc, u, streams) })
+			wg.Go(func() { l.readUDP(drained, pc, u, streams) })
 		}
 	}
 	l.state.Store(stateServing)
@@ -454,7 +463,7 @@ func (l *Listener) untrack(conn net.Conn) {
 
 // connReader is a connection as its Scanner reads it. Before each read, which may block, it
 // commits the messages the Scanner returned so far, so that none waits behind an unfinished
-// frame; after each read that returned data it moves the idle deadline on, and it notes the time,
+// frame, and waits until the stages behind have room for what it reads (Streams.WaitRoom); after each read that returned data it moves the idle deadline on, and it notes the time,
 // so that messages carry the time they arrived without a clock reading per message. It is the
 // Scanner's Memory too: a partial message that outgrows the Scanner's first buffer is reserved
 // under the buffers' cap, waiting at most the idle timeout for room.
@@ -462,6 +471,7 @@ type connReader struct {
 	l       *Listener
 	conn    net.Conn
 	stream  Stream
+	streams Streams         // whose WaitRoom each read waits for
 	drained context.Context // done at the end of the drain at shutdown
 	last    time.Time
 	// messages and bytes are what was added since the last commit, counted at the commit.
@@ -472,6 +482,9 @@ type connReader struct {
 func (c *connReader) Read(p []byte) (int, error) {
 	if err := c.commit(); err != nil {
 		return 0, err
+	}
+	if err := c.streams.WaitRoom(c.drained); err != nil {
+		return 0, fmt.Errorf("listener: wait for room to read: %w", err)
 	}
 	n, err := c.conn.Read(p)
 	c.last = time.Now()
@@ -486,7 +499,7 @@ func (c *connReader) commit() error {
 	c.l.m.received(c.messages, c.bytes)
 	c.messages, c.bytes = 0, 0
 	// TCP and TLS acknowledge nothing: the receipt is not needed.
-	_, c.err = c.stream.Commit()
+	_, c.err = c.stream.Commit(c.drained)
 	return c.err
 }
 
@@ -542,7 +555,7 @@ func (l *Listener) serveConn(drained context.Context, conn net.Conn, sock *strea
 func (l *Listener) serveStream(drained context.Context, conn net.Conn, source netip.Addr, sock *streamSocket, streams Streams) {
 	port := sock.port
 	stream := streams.Stream(source, port)
-	rd := &connReader{l: l, conn: conn, stream: stream, drained: drained}
+	rd := &connReader{l: l, conn: conn, stream: stream, streams: streams, drained: drained}
 	newScanner := framing.NewScanner
 	if sock.gelf {
 		newScanner = framing.NewNULScanner
@@ -573,7 +586,7 @@ func (l *Listener) serveStream(drained context.Context, conn net.Conn, source ne
 			l.warn.Warn("message cut off by the end of its connection: delivered as far as it arrived",
 				"source", source, "port", port, "bytes", len(msg), "error", sc.Err())
 		}
-		stream.Add(msg, rd.last)
+		stream.Add(drained, msg, rd.last)
 	}
 	if rd.err != nil {
 		l.warn.Error("messages lost at shutdown", "source", source, "port", port, "error", rd.err)
@@ -584,7 +597,8 @@ func (l *Listener) serveStream(drained context.Context, conn net.Conn, source ne
 	}
 	switch err := sc.Err(); {
 	case err == nil, errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET):
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.Canceled):
+		// Canceled: the drain ended while the connection waited for room to read.
 		l.log.Debug("connection closed: idle or shutting down", "source", source, "port", port)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		l.m.framingError()

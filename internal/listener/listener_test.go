@@ -43,6 +43,9 @@ func (s *sink) Stream(source netip.Addr, port uint16) Stream {
 	return &sinkStream{sink: s, source: source, port: port}
 }
 
+// WaitRoom has room at once.
+func (s *sink) WaitRoom(context.Context) error { return nil }
+
 func (s *sink) messages() []got {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -62,22 +65,24 @@ type sinkStream struct {
 	staged []got
 }
 
-func (s *sinkStream) Add(msg []byte, _ time.Time) {
+func (s *sinkStream) Add(_ context.Context, msg []byte, _ time.Time) {
 	s.staged = append(s.staged, got{s.source, s.port, string(msg)})
 }
 
 func (s *sinkStream) TryCommit() bool {
-	_, err := s.Commit()
+	_, err := s.Commit(context.Background())
 	return err == nil
 }
 
-func (s *sinkStream) TryAdd(msg []byte, received time.Time) { s.Add(msg, received) }
+func (s *sinkStream) TryAdd(msg []byte, received time.Time) {
+	s.Add(context.Background(), msg, received)
+}
 
 func (s *sinkStream) Reserve(context.Context, int) error { return nil }
 
 func (s *sinkStream) Unreserve(int) {}
 
-func (s *sinkStream) Commit() (Receipt, error) {
+func (s *sinkStream) Commit(context.Context) (Receipt, error) {
 	s.sink.mu.Lock()
 	s.sink.msgs = append(s.sink.msgs, s.staged...)
 	s.sink.mu.Unlock()

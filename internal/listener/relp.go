@@ -36,7 +36,7 @@ func newRELPServer(opts Options) (*relp.Server, error) {
 // acknowledgement, so that the client keeps the messages and sends them again. At shutdown the
 // session reads and acknowledges until the end of the drain, then sends serverclose.
 func (l *Listener) serveRELP(drained context.Context, conn net.Conn, source netip.Addr, port uint16, streams Streams) {
-	sink := &relpSink{l: l, drained: drained, stream: streams.Stream(source, port), source: source, port: port}
+	sink := &relpSink{l: l, drained: drained, stream: streams.Stream(source, port), streams: streams, source: source, port: port}
 	// The session sets its own read deadlines: idle timeout, and now at the end of the drain.
 	if err := l.relp.Serve(drained, conn, sink); err != nil {
 		// Logged and counted by the session already.
@@ -51,6 +51,7 @@ type relpSink struct {
 	l       *Listener
 	drained context.Context
 	stream  Stream
+	streams Streams // whose WaitRoom the session waits for after each commit
 	source  netip.Addr
 	port    uint16
 	// messages and bytes are what was added since the last commit, counted at the commit.
@@ -81,15 +82,21 @@ func (s *relpSink) Add(msg []byte, received time.Time, truncated bool) {
 	}
 	s.messages++
 	s.bytes += len(msg)
-	s.stream.Add(msg, received)
+	s.stream.Add(s.drained, msg, received)
 }
 
+// Commit commits what was added, then waits for room for the session's next read
+// (Streams.WaitRoom), as a TCP connection does before each read.
 func (s *relpSink) Commit() (relp.Durable, error) {
 	s.l.m.received(s.messages, s.bytes)
 	s.messages, s.bytes = 0, 0
-	r, err := s.stream.Commit()
+	r, err := s.stream.Commit(s.drained)
 	if err != nil {
 		return nil, fmt.Errorf("listener: commit RELP messages: %w", err)
+	}
+	if err := s.streams.WaitRoom(s.drained); err != nil {
+		// At shutdown: the session is stopping, and acknowledges nothing more anyway.
+		return nil, fmt.Errorf("listener: wait for room to read RELP messages: %w", err)
 	}
 	return receiptDurable{r}, nil
 }

@@ -46,6 +46,9 @@ func (s *gatedStreams) Stream(source netip.Addr, port uint16) Stream {
 	return &gatedStream{streams: s, sinkStream: sinkStream{sink: &sink{}, source: source, port: port}}
 }
 
+// WaitRoom has room at once.
+func (s *gatedStreams) WaitRoom(context.Context) error { return nil }
+
 // durable makes every Receipt, given and to come, durable.
 func (s *gatedStreams) durable() { close(s.gate) }
 
@@ -67,7 +70,7 @@ type gatedStream struct {
 	sinkStream
 }
 
-func (s *gatedStream) Commit() (Receipt, error) {
+func (s *gatedStream) Commit(context.Context) (Receipt, error) {
 	s.streams.mu.Lock()
 	s.streams.committed = append(s.streams.committed, s.staged...)
 	s.streams.mu.Unlock()
@@ -370,8 +373,8 @@ func (s *reservingStream) Reserve(_ context.Context, n int) error {
 
 func (s *reservingStream) Unreserve(n int) { s.streams.reserved.Add(-int64(n)) }
 
-func (s *reservingStream) Commit() (Receipt, error) {
-	s.sinkStream.Commit()
+func (s *reservingStream) Commit(ctx context.Context) (Receipt, error) {
+	s.sinkStream.Commit(ctx)
 	return durableNow{}, nil
 }
 

@@ -93,9 +93,12 @@ func (u *udpPort) close() {
 	}
 }
 
-// readUDP reads the datagrams of one socket of u until it is closed or its read deadline passes.
-// Each batch of datagrams is stamped with one clock reading and committed once per sender.
-func (l *Listener) readUDP(pc *net.UDPConn, u *udpPort, streams Streams) {
+// readUDP reads the datagrams of one socket of u until it is closed, its read deadline passes or
+// drained ends while it waits for room. Each batch of datagrams is stamped with one clock reading
+// and committed once per sender. Before each read it waits for room (Streams.WaitRoom), so that no
+// datagram it reads waits in memory alone: meanwhile datagrams queue in the socket's buffer, and
+// what the kernel drops then is counted with its other drops.
+func (l *Listener) readUDP(drained context.Context, pc *net.UDPConn, u *udpPort, streams Streams) {
 	port := u.port
 	var assembler Assembler // nil: a datagram is a message
 	if u.gelf {
@@ -116,6 +119,9 @@ func (l *Listener) readUDP(pc *net.UDPConn, u *udpPort, streams Streams) {
 	recent := newRecentStreams()
 	var added []Stream // the streams of the batch being read, to commit
 	for {
+		if streams.WaitRoom(drained) != nil {
+			return // shutting down, or the stages behind take nothing more
+		}
 		n, err := r.Read()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {

@@ -121,15 +121,16 @@ func freeUDPPort(t *testing.T, address string) int {
 type stalledStreams struct{ release chan struct{} }
 
 func (s stalledStreams) Stream(netip.Addr, uint16) Stream { return stalledStream(s) }
+func (stalledStreams) WaitRoom(context.Context) error     { return nil }
 
 type stalledStream stalledStreams
 
-func (stalledStream) Add([]byte, time.Time)              {}
-func (stalledStream) TryAdd([]byte, time.Time)           {}
-func (stalledStream) Reserve(context.Context, int) error { return nil }
-func (stalledStream) Unreserve(int)                      {}
-func (s stalledStream) Commit() (Receipt, error)         { <-s.release; return nil, nil }
-func (s stalledStream) TryCommit() bool                  { <-s.release; return true }
+func (stalledStream) Add(context.Context, []byte, time.Time)    {}
+func (stalledStream) TryAdd([]byte, time.Time)                  {}
+func (stalledStream) Reserve(context.Context, int) error        { return nil }
+func (stalledStream) Unreserve(int)                             {}
+func (s stalledStream) Commit(context.Context) (Receipt, error) { <-s.release; return nil, nil }
+func (s stalledStream) TryCommit() bool                         { <-s.release; return true }
 
 // TestUDPKernelDrops stalls the UDP reader and overfills its socket: what the kernel drops shows
 // in kinesyslog_udp_kernel_drops_total, read from the kernel's own counter of the socket.
