@@ -223,6 +223,16 @@ func tokens(id string, n int) []string {
 	return out
 }
 
+// deliveredPrefix returns how many of sender id's first messages, from its first on, were
+// delivered, by delivered's counts of tokens.
+func deliveredPrefix(delivered map[string]int, id string) int {
+	n := 0
+	for delivered[token(id, n)] > 0 {
+		n++
+	}
+	return n
+}
+
 // eventBytes is the length of the JSON event the relay makes of a sender's message with payload
 // bytes, which is what it holds in memory for it.
 func eventBytes(id string, n, payload int) int {

@@ -385,10 +385,7 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	delivered := countTokens(t, FirehoseRecords(t, srv))
 	unread := 0
 	for i, s := range senders {
-		k := 0
-		for delivered[token(s.id, k)] > 0 {
-			k++
-		}
+		k := deliveredPrefix(delivered, s.id)
 		tl := compare(delivered, tokens(s.id, k))
 		if tl.duplicates > 0 {
 			t.Errorf("%s: %d duplicates", s.id, tl.duplicates)

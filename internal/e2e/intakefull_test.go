@@ -89,10 +89,7 @@ func TestIntakeFull(t *testing.T) {
 		delivered := countTokens(t, FirehoseRecords(t, srv))
 		total := 0
 		for _, s := range senders {
-			n := 0
-			for delivered[token(s.id, n)] > 0 {
-				n++
-			}
+			n := deliveredPrefix(delivered, s.id)
 			total += n
 			for m := n; m < int(s.written.Load()); m++ {
 				if delivered[token(s.id, m)] > 0 {

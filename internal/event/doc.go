@@ -19,7 +19,9 @@
 // commits go to the log only, not to the buffers, while no record can be made (the record owner
 // not yet known), so that they wait on disk rather than in memory; Streams.Replay ends the hold
 // and hands what the log holds unreleased to the buffers, with the stored ids: what an earlier
-// run left and what was held, while new commits go on.
+// run left and what was held, while new commits go on. Streams.WaitRoom, which a listener calls
+// before each read, waits until the log has room for a read's worth, so that what is read is
+// appended at once rather than held in memory while the log is at its cap.
 //
 // Commit returns a listener.Receipt, which tells when the committed messages are durable: with
 // the log, once it has synced them (intake.Log.WaitSynced); without, never (ErrNotDurable at

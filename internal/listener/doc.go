@@ -37,7 +37,10 @@
 // limited rate. Each connection commits the messages it has read before every read, so that no
 // complete message waits behind an unfinished frame, and a Commit that blocks (the stages behind
 // are full) stops that connection from reading: TCP senders feel backpressure instead of losing
-// data. Commit returns a Receipt that tells when what was handed on is durable, for protocols
+// data. Every reader, UDP's too, also waits before each read until the stages behind have room
+// for what it reads (Streams.WaitRoom: the intake log near its cap), so that nothing it has read
+// waits in memory alone; every such wait, and Add's and Commit's, ends with the drain at
+// shutdown. Commit returns a Receipt that tells when what was handed on is durable, for protocols
 // that acknowledge messages; TCP and TLS acknowledge nothing and ignore it. A partial message that outgrows the framing's first 4 KiB buffer is reserved under the
 // buffers' memory cap (Stream.Reserve), waiting at most the idle timeout for room, so that memory
 // stays bounded however many connections hold one. A frame cut off by EOF, the idle timeout or
