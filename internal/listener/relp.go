@@ -51,7 +51,7 @@ type relpSink struct {
 	l       *Listener
 	drained context.Context
 	stream  Stream
-	streams Streams // whose WaitRoom the session waits for after each commit
+	streams Streams // whose WaitRoom the session waits for before each read
 	source  netip.Addr
 	port    uint16
 	// messages and bytes are what was added since the last commit, counted at the commit.
@@ -59,8 +59,9 @@ type relpSink struct {
 }
 
 var (
-	_ relp.Sink      = (*relpSink)(nil)
-	_ framing.Memory = (*relpSink)(nil)
+	_ relp.Sink       = (*relpSink)(nil)
+	_ relp.RoomWaiter = (*relpSink)(nil)
+	_ framing.Memory  = (*relpSink)(nil)
 )
 
 // Grow reserves n bytes of a long frame's buffer, waiting as a TCP connection does (connReader).
@@ -85,8 +86,6 @@ func (s *relpSink) Add(msg []byte, received time.Time, truncated bool) {
 	s.stream.Add(s.drained, msg, received)
 }
 
-// Commit commits what was added, then waits for room for the session's next read
-// (Streams.WaitRoom), as a TCP connection does before each read.
 func (s *relpSink) Commit() (relp.Durable, error) {
 	s.l.m.received(s.messages, s.bytes)
 	s.messages, s.bytes = 0, 0
@@ -94,12 +93,12 @@ func (s *relpSink) Commit() (relp.Durable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listener: commit RELP messages: %w", err)
 	}
-	if err := s.streams.WaitRoom(s.drained); err != nil {
-		// At shutdown: the session is stopping, and acknowledges nothing more anyway.
-		return nil, fmt.Errorf("listener: wait for room to read RELP messages: %w", err)
-	}
 	return receiptDurable{r}, nil
 }
+
+// WaitRoom waits for room for the session's next read (Streams.WaitRoom), as a TCP connection
+// does before each read.
+func (s *relpSink) WaitRoom(ctx context.Context) error { return s.streams.WaitRoom(ctx) }
 
 // receiptDurable is a Receipt as a relp.Durable.
 type receiptDurable struct{ r Receipt }

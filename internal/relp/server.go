@@ -51,6 +51,15 @@ type Sink interface {
 	Commit() (Durable, error)
 }
 
+// A RoomWaiter is a Sink that may have no room for what a session reads next (the relay's
+// intake log near its cap). A Server calls WaitRoom before each read of a session that may block,
+// its first included, once the answers of what it committed are queued; when WaitRoom fails (ctx
+// done at shutdown, or the sink takes nothing more) the session ends with serverclose, and the
+// client sends what is unacknowledged again.
+type RoomWaiter interface {
+	WaitRoom(ctx context.Context) error
+}
+
 // A Durable says when committed messages are stored.
 type Durable interface {
 	// Wait returns nil once the messages are stored, or why they will not be (as for
@@ -121,7 +130,7 @@ func (s *Server) Serve(ctx context.Context, conn net.Conn, sink Sink) error {
 		ready: make(chan struct{}, 1), written: make(chan struct{})}
 	defer context.AfterFunc(ctx, ss.stop)()
 	go ss.write(ctx)
-	rerr := ss.read()
+	rerr := ss.read(ctx)
 	ss.close()
 	<-ss.written
 	conn.Close()
@@ -234,13 +243,15 @@ func (ss *session) isStopped() bool {
 	return ss.stopped
 }
 
-// read reads and commits frames until the session ends, and queues their answers.
-func (ss *session) read() error {
+// read reads and commits frames until the session ends or ctx is done while it waits for room,
+// and queues their answers.
+func (ss *session) read(ctx context.Context) error {
 	r := NewReader(ss.conn, ss.srv.opts.MaxMessageBytes)
 	r.TruncateSyslog()
 	if m, ok := ss.sink.(framing.Memory); ok {
 		r.SetMemory(m)
 	}
+	room, _ := ss.sink.(RoomWaiter)
 	defer r.Free()
 	window := int64(ss.srv.opts.Window)
 	opened := false
@@ -268,6 +279,13 @@ func (ss *session) read() error {
 			// Commit before a read may block: one network read's worth at a time.
 			if !commit() {
 				return nil
+			}
+			if room != nil {
+				if err := room.WaitRoom(ctx); err != nil {
+					ss.srv.log.Debug("relp session closed: no room for more messages", "source", ss.source, "error", err)
+					ss.serverclose = true
+					return nil
+				}
 			}
 			ss.extendRead()
 			received = time.Time{}
