@@ -129,7 +129,7 @@ func (l *Log) waitRoomLocked(ctx context.Context, n int64) error {
 			l.fullWaiters--
 		}
 		waitingFull = full
-		ch := l.freedCh
+		var ch <-chan struct{} = l.freedCh
 		var poll <-chan time.Time
 		if short {
 			// Space comes back from others (the spool's uploads): look again now and then.
@@ -141,21 +141,11 @@ func (l *Log) waitRoomLocked(ctx context.Context, n int64) error {
 				slog.Int64("bytes", l.bytes), slog.Int64("max_bytes", l.maxBytes))
 		} else {
 			// The disk is behind: wait for the round that takes the buffer, and start it now.
-			ch = l.syncedCh
-			if !l.wantSync {
-				l.wantSync = true
-				l.wake()
-			}
+			ch = l.askSyncLocked()
 		}
-		l.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			l.mu.Lock()
-			return fmt.Errorf("intake: append: waiting for room: %w", ctx.Err())
-		case <-ch:
-		case <-poll:
+		if err := l.waitLocked(ctx, ch, poll); err != nil {
+			return fmt.Errorf("intake: wait for room: %w", err)
 		}
-		l.mu.Lock()
 		if short {
 			l.measureDiskLocked(l.synced)
 		}
@@ -232,20 +222,34 @@ func (l *Log) WaitSynced(ctx context.Context, p Position) error {
 		case l.done:
 			return ErrClosed
 		}
-		ch := l.syncedCh
-		if !l.wantSync {
-			l.wantSync = true
-			l.wake()
+		if err := l.waitLocked(ctx, l.askSyncLocked(), nil); err != nil {
+			return fmt.Errorf("intake: wait for sync: %w", err)
 		}
-		l.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			l.mu.Lock()
-			return fmt.Errorf("intake: wait for sync: %w", ctx.Err())
-		case <-ch:
-		}
-		l.mu.Lock()
 	}
+}
+
+// askSyncLocked asks Run for a round at once and returns the channel closed when the next one
+// ends. The caller holds mu.
+func (l *Log) askSyncLocked() <-chan struct{} {
+	if !l.wantSync {
+		l.wantSync = true
+		l.wake()
+	}
+	return l.syncedCh
+}
+
+// waitLocked unlocks mu until ch is closed, poll fires (nil: never) or ctx is done, whose error
+// it then returns, and locks it again. The caller holds mu.
+func (l *Log) waitLocked(ctx context.Context, ch <-chan struct{}, poll <-chan time.Time) error {
+	l.mu.Unlock()
+	defer l.mu.Lock()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-ch:
+	case <-poll:
+	}
+	return nil
 }
 
 // Release tells the log that the entries of runs are inside records that are spooled and synced,
