@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -45,6 +46,14 @@ func writeSegment(t *testing.T, entries []Entry) (dir, path string, offs []int64
 	return dir, path, offs
 }
 
+// zeros returns n zero bytes.
+func zeros(n int) []byte { return make([]byte, n) }
+
+// TestDamage opens segments damaged as a crash or a bad disk would, and with the zeros a round
+// written with O_DIRECT leaves (padding to whole blocks, blocks a torn write left unwritten):
+// zeros from the last intact record to the end of the file are the end of the segment, cut and
+// not counted; zeros followed by intact records are damage; bytes other than zero before
+// trailing zeros are a torn tail.
 func TestDamage(t *testing.T) {
 	all := entriesOf(7, 0, 20)
 	except := func(i int) []Entry { return append(all[:i:i], all[i+1:]...) }
@@ -55,6 +64,8 @@ func TestDamage(t *testing.T) {
 		want                  []Entry
 		entries, tails, heads float64
 		logged                string // in a log line
+		// size, when set, is the segment's size once Open cut it, from its records before damage.
+		size func(data []byte, offs []int64) int64
 	}{{
 		name: "torn tail",
 		damage: func(t *testing.T, dir, path string, data []byte, offs []int64) []byte {
@@ -143,6 +154,62 @@ func TestDamage(t *testing.T) {
 		},
 		want:  all,
 		tails: 1, heads: 1,
+	}, {
+		name: "padded to the block, as a round leaves it",
+		damage: func(t *testing.T, dir, path string, data []byte, offs []int64) []byte {
+			return append(data, zeros(roundUp(len(data))-len(data))...)
+		},
+		want: all,
+		size: func(data []byte, _ []int64) int64 { return int64(len(data)) },
+	}, {
+		name: "a few zeros",
+		damage: func(t *testing.T, dir, path string, data []byte, offs []int64) []byte {
+			return append(data, zeros(5)...)
+		},
+		want: all,
+		size: func(data []byte, _ []int64) int64 { return int64(len(data)) },
+	}, {
+		name: "blocks of zeros, a torn write whose data never came",
+		damage: func(t *testing.T, dir, path string, data []byte, offs []int64) []byte {
+			return append(data, zeros(3*blockBytes+100)...)
+		},
+		want: all,
+		size: func(data []byte, _ []int64) int64 { return int64(len(data)) },
+	}, {
+		name: "torn padded block",
+		damage: func(t *testing.T, dir, path string, data []byte, offs []int64) []byte {
+			data = data[:offs[19]+30]
+			return append(data, zeros(roundUp(len(data))-len(data))...)
+		},
+		want:  all[:19],
+		tails: 1,
+		size:  func(_ []byte, offs []int64) int64 { return offs[19] },
+	}, {
+		name: "zeros then a torn record at the end",
+		damage: func(t *testing.T, dir, path string, data []byte, offs []int64) []byte {
+			return append(append(data, zeros(700)...), entryMagic+"\x00\x01\x00\x00\x12\x34"...)
+		},
+		want:  all,
+		tails: 1,
+		size:  func(data []byte, _ []int64) int64 { return int64(len(data)) },
+	}, {
+		name: "zeros in the middle, intact entries after them",
+		damage: func(t *testing.T, dir, path string, data []byte, offs []int64) []byte {
+			clear(data[offs[3]:offs[6]])
+			return data
+		},
+		want:    append(all[:3:3], all[6:]...),
+		entries: 1,
+		size:    func(data []byte, _ []int64) int64 { return int64(len(data)) },
+	}, {
+		name: "a block of zeros between entries, then padding",
+		damage: func(t *testing.T, dir, path string, data []byte, offs []int64) []byte {
+			data = slices.Insert(data, int(offs[10]), zeros(blockBytes)...)
+			return append(data, zeros(roundUp(len(data))-len(data))...)
+		},
+		want:    all,
+		entries: 1,
+		size:    func(data []byte, _ []int64) int64 { return int64(len(data)) + blockBytes },
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,6 +217,10 @@ func TestDamage(t *testing.T) {
 			data, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
+			}
+			size := int64(-1)
+			if tt.size != nil {
+				size = tt.size(data, offs)
 			}
 			if err := os.WriteFile(path, tt.damage(t, dir, path, data, offs), filePerm); err != nil {
 				t.Fatal(err)
@@ -166,6 +237,15 @@ func TestDamage(t *testing.T) {
 			}
 			if tt.logged != "" && !strings.Contains(logs.String(), tt.logged) {
 				t.Errorf("logs do not mention %q:\n%s", tt.logged, logs.String())
+			}
+			if size >= 0 {
+				info, err := os.Stat(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if info.Size() != size {
+					t.Errorf("segment after Open: %d bytes, want %d (cut to its last intact record)", info.Size(), size)
+				}
 			}
 			l.close()
 

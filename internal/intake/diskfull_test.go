@@ -39,12 +39,13 @@ func TestDiskFullRecovers(t *testing.T) {
 				t.Fatal(err)
 			}
 			var full atomic.Bool
-			l.fileWrite = func(f *os.File, b []byte) (int, error) {
+			l.fileWrite = func(f *os.File, b []byte, off int64) (int, error) {
 				if full.Load() {
-					n, _ := f.Write(b[:len(b)/2])
+					// Half of it, in whole blocks as a direct write is cut short.
+					n, _ := f.WriteAt(b[:len(b)/2&^(blockBytes-1)], off)
 					return n, &os.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
 				}
-				return f.Write(b)
+				return f.WriteAt(b, off)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()

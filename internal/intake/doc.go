@@ -30,15 +30,36 @@
 // First and Last-First. Every varint is in its shortest form: a record decodes only if encoding
 // it again gives the same bytes.
 //
+// A segment may end in zeros after its last record: rounds written with O_DIRECT are padded with
+// zeros to whole 4 KiB blocks, and the file is cut to its records only when the writer closes it
+// (it moves to the next segment, or Close), not after each round. A reader takes zeros from
+// after the last intact record to the end of the file as the end of the segment, not as damage:
+// the padding of one block, or more where a torn write left blocks unwritten. Zeros followed by
+// an intact record are damage like any other, and bytes other than zeros before the trailing
+// zeros are a torn tail. No record starts with a zero byte, so padding is never read as one.
+//
 // # Sync guarantee
 //
 // Appends go to a memory buffer. Run swaps it for a second one (appends never wait for the disk),
-// writes it (write(2)) and fdatasyncs it: one sync covers everything appended since the last.
+// writes it and fdatasyncs it: one sync covers everything appended since the last.
 // A round starts at once when a WaitSynced caller waits, and otherwise Options.SyncInterval
 // (DefaultSyncInterval, 10 ms) after the first append it would cover. So a kill -9 or a power
 // loss costs at most the last SyncInterval of appends (plus a sync in progress), and a position
 // WaitSynced returned for survives both. A new segment's file is created with the directory
 // fsynced before a sync counts as done.
+//
+// On Linux, segment files are opened with O_DIRECT: a round goes from the log's buffer to the
+// disk without a copy into the page cache (which costs most of the log's CPU where fresh
+// page-cache pages are dear, as in VMs with free page reporting). The two round buffers are
+// 4 KiB-aligned, and each starts with a copy of the partial last block of the segment appends go
+// to (less than 4 KiB), so that a round within one segment is written from where Append put it:
+// that block again, then the new bytes, padded with zeros to whole blocks. The rewritten block
+// holds the same bytes as before in front of the new ones, so a crash during the write leaves
+// what was synced intact. A round that spans segments, or whose buffer Append had to move (a
+// batch past the buffer's room), is copied into an aligned buffer first. fdatasync follows as
+// without O_DIRECT, which is no sync. When the file system refuses O_DIRECT (EINVAL at open, as
+// ramfs, or at a write), the log says so once at Info and writes through the page cache from
+// then on.
 //
 // # Release and removal
 //
@@ -69,16 +90,17 @@
 // segments holding unreleased entries again, in append order, one entry in memory at a time:
 // those Open recovered and, while the log runs, those appended before a Position (once synced),
 // so that what a caller kept in the log only (messages waiting for their record owner) comes
-// back while appends go on. A record whose header,
-// length or checksum does not check out is damage: the reader scans forward for the next magic
-// whose record checks out and goes on from there. Damage followed by intact records is skipped,
-// counted (kinesyslog_intake_corrupt_entries_total{kind="entry"}) and logged with its segment
-// and offset; damage that runs to the end of a segment is a torn tail, cut off the file and
-// counted (kind="tail"). A damaged or missing segment header is counted (kind="header") and the
-// segment scanned for records all the same. A zero-length segment is empty. A length field above
-// MaxEntryBytes is damage, and no length makes the reader allocate more than the file holds, so
-// Open's memory does not depend on what the files contain. Open fails only on I/O errors.
-// Appends after Open go to a new segment; recovered segments are never written again.
+// back while appends go on. A record whose header, length or checksum does not check out is
+// damage: the reader scans forward for the next magic whose record checks out and goes on from
+// there. Damage followed by intact records is skipped, counted
+// (kinesyslog_intake_corrupt_entries_total{kind="entry"}) and logged with its segment and
+// offset; damage that runs to the end of a segment is a torn tail, cut off the file and counted
+// (kind="tail"); trailing zeros (padding) are cut off without counting. A damaged or missing
+// segment header is counted (kind="header") and the segment scanned for records all the same. A
+// zero-length segment is empty. A length field above MaxEntryBytes is damage, and no length
+// makes the reader allocate more than the file holds, so Open's memory does not depend on what
+// the files contain. Open fails only on I/O errors. Appends after Open go to a new segment;
+// recovered segments are never written again.
 //
 // A Log is safe for concurrent use.
 package intake

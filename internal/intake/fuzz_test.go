@@ -2,6 +2,7 @@ package intake
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 )
 
@@ -19,7 +20,8 @@ func validSegment() []byte {
 
 // FuzzReplay reads arbitrary bytes as a segment, as Open and Replay do, in memory (TestDamage
 // covers the files): no panic, a buffer never larger than the input, every entry handed out one
-// that is in the input byte for byte, damage reported in order, and recovery's counts consistent.
+// that is in the input byte for byte, damage reported in order, padding exactly when the tail is
+// zeros, and recovery's counts consistent.
 func FuzzReplay(f *testing.F) {
 	seg := validSegment()
 	f.Add(seg)
@@ -28,6 +30,9 @@ func FuzzReplay(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte(segmentMagic))
 	f.Add(append(appendSegmentHeader(nil, 0), entryMagic+"\xff\xff\xff\x7f"...))
+	// testdata/fuzz/FuzzReplay holds what rounds written with O_DIRECT leave: padding, a torn
+	// padded block, a block of zeros between records.
+	f.Add(make([]byte, blockBytes))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l := &Log{streams: make(map[uint64]*stream)}
 		seg := &segment{num: 1}
@@ -37,6 +42,10 @@ func FuzzReplay(f *testing.F) {
 				t.Fatalf("damage at %d after damage at %d, in %d bytes", d.off, lastDamage, len(data))
 			}
 			lastDamage = d.off
+			// Padding is zeros to the end, and a torn tail is not.
+			if zero := !slices.ContainsFunc(data[d.off:], func(c byte) bool { return c != 0 }); d.padding != (d.tail && zero) {
+				t.Fatalf("damage %+v: all zeros to the end %v", d, zero)
+			}
 		})
 		entries, end := 0, int64(0)
 		var enc []byte

@@ -130,18 +130,23 @@ type Log struct {
 	flush      chan time.Time
 
 	// writing is held (a one-slot semaphore) by whoever writes: a round of Run, or Close.
-	writing chan struct{}
-	file    *os.File // the segment being written, or nil
-	fileSeg *segment
-	flushed time.Time // when FlushRequests last got a value
-	flushT  int64     // the value it got, Unix nanoseconds
-	// fileWrite writes to a segment file: (*os.File).Write, or a test's fault.
-	fileWrite func(f *os.File, b []byte) (int, error)
+	writing  chan struct{}
+	file     *os.File // the segment being written, or nil
+	fileSeg  *segment
+	flushed  time.Time // when FlushRequests last got a value
+	flushT   int64     // the value it got, Unix nanoseconds
+	fileSize int64     // bytes of file that are entries, without padding
+	// direct: segment files are opened with O_DIRECT, until the file system refuses it.
+	direct  bool
+	copyBuf []byte // aligned, for the stretches of a round that are not written in place
+	// fileWrite writes to a segment file at an offset: (*os.File).WriteAt, or a test's fault.
+	fileWrite func(f *os.File, b []byte, off int64) (int, error)
 
 	mu           sync.Mutex
-	buf          []byte // appended, not yet written
+	buf          []byte // appended, not yet written: the new bytes of bufs[cur]
 	cuts         []cut  // which segment each stretch of buf goes to; the last one is open
-	spare        []byte // the buffer of the previous round, reused
+	bufs         [2]*roundBuf
+	cur          int // the round buffer buf is in (unless Append had to move it)
 	spareCuts    []cut
 	pendingSince time.Time // when buf became non-empty
 	wantSync     bool      // a WaitSynced caller waits for what is pending

@@ -29,7 +29,14 @@ func openTest(t *testing.T, dir string, opts Options) *testLog {
 	if err != nil {
 		t.Fatalf("Open(%s) = %v", dir, err)
 	}
-	tl := &testLog{Log: l, t: t, done: make(chan error, 1), reg: reg}
+	tl := runTest(t, l)
+	tl.reg = reg
+	return tl
+}
+
+// runTest runs l, opened by the test (which may set its hooks first), until the test ends.
+func runTest(t *testing.T, l *Log) *testLog {
+	tl := &testLog{Log: l, t: t, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { tl.done <- l.Run(ctx) }()
 	t.Cleanup(func() {

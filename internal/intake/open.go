@@ -37,7 +37,9 @@ func Open(dir string, opts Options) (*Log, error) {
 		freedCh:      make(chan struct{}),
 		streams:      make(map[uint64]*stream),
 		scratch:      make(map[uint64]uint64),
-		fileWrite:    (*os.File).Write,
+		fileWrite:    (*os.File).WriteAt,
+		direct:       directFlag != 0,
+		bufs:         [2]*roundBuf{newRoundBuf(), newRoundBuf()},
 		disk:         disk{reserve: max(cmp.Or(opts.DiskReserve, DefaultDiskReserve), 0), free: -1},
 	}
 	if l.logger == nil {
@@ -134,7 +136,7 @@ func (l *Log) open() error {
 		first = nums[len(nums)-1] + 1
 	}
 	l.firstOwn = first
-	l.cuts = []cut{{}}
+	l.buf, l.cuts = l.bufs[l.cur].newBytes(), []cut{{}}
 	l.startSegmentLocked(first)
 	l.measureDiskLocked(0)
 	return l.removeReleased()
@@ -166,6 +168,9 @@ func (r *recovery) segment(seg *segment, buf []byte, fn func(record), header fun
 	s, next, ok := newScanner(f, info.Size(), buf, func(d damage) {
 		kind := damageEntry
 		switch {
+		case d.padding:
+			tail = d.off // the zeros a round written with O_DIRECT left: not damage
+			return
 		case d.tail:
 			kind, tail = damageTail, d.off
 			r.torn++

@@ -23,6 +23,9 @@ type record struct {
 type damage struct {
 	off  int64
 	tail bool // the stretch runs to the end of the segment: a torn or corrupt tail
+	// padding: the stretch is a tail of zeros only, what a round written with O_DIRECT leaves
+	// after the segment's last record; not damage.
+	padding bool
 }
 
 // scanner reads the records of one segment in order, skipping damage: after a header or
@@ -39,6 +42,7 @@ type scanner struct {
 
 	onDamage func(damage)
 	bad      int64 // offset where the current damaged stretch began, or -1
+	nonzero  bool  // the current damaged stretch holds a byte other than zero
 	// badHeader: the segment header is damaged, and is not counted again as damage before the
 	// first record.
 	badHeader bool
@@ -53,7 +57,9 @@ func newScanner(r io.Reader, size int64, buf []byte, onDamage func(damage)) (*sc
 	}
 	if !s.fill(segmentHeaderBytes) {
 		// A truncated header is a torn tail, and all there is.
+		s.fill(s.avail() + int(s.size)) // less than a header: read it, to tell zeros from a torn header
 		s.damaged(s.off)
+		s.skip(s.avail())
 		s.finish()
 		s.size = 0
 		return s, 0, false
@@ -112,17 +118,31 @@ func (s *scanner) consume(n int) {
 	s.off += int64(n)
 }
 
+// skip consumes n bytes of the open damaged stretch, noting whether they are all zeros.
+func (s *scanner) skip(n int) {
+	if !s.nonzero {
+		for _, c := range s.buf[s.pos : s.pos+n] {
+			if c != 0 {
+				s.nonzero = true
+				break
+			}
+		}
+	}
+	s.consume(n)
+}
+
 // damaged marks the start of a damaged stretch at off, unless one is open already.
 func (s *scanner) damaged(off int64) {
 	if s.bad < 0 {
-		s.bad = off
+		s.bad, s.nonzero = off, false
 	}
 }
 
-// finish reports an open damaged stretch as a tail, once the segment is exhausted.
+// finish reports an open damaged stretch as a tail, or as padding when it is all zeros, once the
+// segment is exhausted.
 func (s *scanner) finish() {
 	if s.bad >= 0 && s.err == nil {
-		s.onDamage(damage{off: s.bad, tail: true})
+		s.onDamage(damage{off: s.bad, tail: true, padding: !s.nonzero})
 	}
 	s.bad = -1
 }
@@ -134,6 +154,7 @@ func (s *scanner) next() (record, bool) {
 		if !s.fill(entryHeaderBytes) {
 			if s.avail() > 0 {
 				s.damaged(s.off)
+				s.skip(s.avail())
 			}
 			s.finish()
 			return record{}, false
@@ -150,7 +171,7 @@ func (s *scanner) next() (record, bool) {
 			return record{}, false
 		}
 		s.damaged(s.off)
-		s.consume(1)
+		s.skip(1)
 		s.seekMagic()
 	}
 }
@@ -182,15 +203,15 @@ func (s *scanner) tryRecord() (record, bool) {
 func (s *scanner) seekMagic() {
 	for {
 		if i := bytes.Index(s.buf[s.pos:], []byte(entryMagic)); i >= 0 {
-			s.consume(i)
+			s.skip(i)
 			return
 		}
 		// Keep a possible partial magic at the end of buf.
 		if keep := len(entryMagic) - 1; s.avail() > keep {
-			s.consume(s.avail() - keep)
+			s.skip(s.avail() - keep)
 		}
 		if !s.fill(s.avail() + 1) {
-			s.consume(s.avail())
+			s.skip(s.avail())
 			return
 		}
 	}

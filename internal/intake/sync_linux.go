@@ -15,3 +15,6 @@ func datasync(f *os.File) error {
 		}
 	}
 }
+
+// directFlag opens a file for direct I/O, around the page cache: O_DIRECT(2).
+const directFlag = syscall.O_DIRECT

@@ -104,19 +104,22 @@ func (l *Log) round(ctx context.Context) error {
 	}
 	buf, cuts, end := l.buf, l.cuts, l.appended
 	l.cuts[len(l.cuts)-1].end = len(buf)
-	l.buf = l.spare[:0]
+	rb, next := l.bufs[l.cur], l.bufs[1-l.cur]
+	next.startAfter(rb, buf, cuts)
+	l.cur = 1 - l.cur
+	l.buf = next.newBytes()
 	l.cuts = append(l.spareCuts[:0], cut{seg: cuts[len(cuts)-1].seg})
 	l.wantSync = false
 	l.mu.Unlock()
 
 	if len(buf) > 0 {
-		if err := l.writeRetrying(ctx, buf, cuts); err != nil {
+		if err := l.writeRetrying(ctx, rb, buf, cuts); err != nil {
 			l.fail(err)
 			return err
 		}
 	}
 	l.mu.Lock()
-	l.spare, l.spareCuts = buf, cuts
+	l.spareCuts = cuts
 	l.measureDiskLocked(end)
 	l.rotateReleasedLocked()
 	if end > l.synced {
@@ -138,12 +141,16 @@ func (l *Log) round(ctx context.Context) error {
 // Each failure is counted and logged at a limited rate. Before another attempt, the file being
 // written is dropped, so that the attempt reopens each segment of the round and cuts it back to
 // what earlier rounds synced: a partial write leaves nothing behind.
-func (l *Log) writeRetrying(ctx context.Context, buf []byte, cuts []cut) error {
+func (l *Log) writeRetrying(ctx context.Context, rb *roundBuf, buf []byte, cuts []cut) error {
 	bo := backoff.Backoff{Base: retryBase, Max: retryMax}
 	failed := false
 	for {
 		began := time.Now()
-		err := l.write(buf, cuts)
+		err := l.write(rb, buf, cuts)
+		if errors.Is(err, errNoDirect) {
+			l.useBuffered(err)
+			err = l.write(rb, buf, cuts)
+		}
 		if err == nil {
 			l.metrics.sync.Observe(time.Since(began).Seconds())
 			if failed {
@@ -184,10 +191,10 @@ func (l *Log) setWriteErr(err error) {
 	l.mu.Unlock()
 }
 
-// write writes each stretch of buf to its segment, opening segment files as they come (cut back
-// to what earlier rounds synced), and fdatasyncs them, with the directory when a file was
-// created.
-func (l *Log) write(buf []byte, cuts []cut) error {
+// write writes each stretch of buf, the new bytes of rb, to its segment, opening segment files
+// as they come (cut back to what earlier rounds synced), and fdatasyncs them, with the directory
+// when a file was created.
+func (l *Log) write(rb *roundBuf, buf []byte, cuts []cut) error {
 	created := false
 	start := 0
 	for _, c := range cuts {
@@ -201,20 +208,20 @@ func (l *Log) write(buf []byte, cuts []cut) error {
 			if err := l.closeFile(); err != nil {
 				return err
 			}
-			name := l.path(c.seg.num)
-			f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, filePerm)
+			f, err := l.openSegmentFile(c.seg)
 			if err != nil {
-				return fmt.Errorf("intake: open %s: %w", name, err)
+				return err
 			}
-			l.file, l.fileSeg = f, c.seg
+			l.file, l.fileSeg, l.fileSize = f, c.seg, c.seg.onDisk
 			if err := f.Truncate(c.seg.onDisk); err != nil {
-				return fmt.Errorf("intake: truncate %s to %d bytes: %w", name, c.seg.onDisk, err)
+				return fmt.Errorf("intake: truncate %s to %d bytes: %w", f.Name(), c.seg.onDisk, err)
 			}
 			created = created || c.seg.onDisk == 0
 		}
-		if _, err := l.fileWrite(l.file, chunk); err != nil {
-			return fmt.Errorf("intake: write %s: %w", l.file.Name(), err)
+		if err := l.writeChunk(rb, c.seg, chunk, c.seg.onDisk, c.end == len(buf)); err != nil {
+			return err
 		}
+		l.fileSize += int64(len(chunk))
 	}
 	if err := datasync(l.file); err != nil {
 		return fmt.Errorf("intake: sync %s: %w", l.file.Name(), err)
@@ -227,13 +234,20 @@ func (l *Log) write(buf []byte, cuts []cut) error {
 	return nil
 }
 
-// closeFile syncs and closes the segment file being written, if any.
+// closeFile cuts the segment file being written, if any, to its entries (O_DIRECT rounds leave
+// zeros after them), syncs and closes it.
 func (l *Log) closeFile() error {
 	if l.file == nil {
 		return nil
 	}
 	f := l.file
 	l.file = nil
+	if l.direct {
+		if err := f.Truncate(l.fileSize); err != nil {
+			f.Close()
+			return fmt.Errorf("intake: truncate %s to %d bytes: %w", f.Name(), l.fileSize, err)
+		}
+	}
 	if err := datasync(f); err != nil {
 		f.Close()
 		return fmt.Errorf("intake: sync %s: %w", f.Name(), err)
