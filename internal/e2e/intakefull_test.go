@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,6 +19,10 @@ const (
 	fullLogShutdown = 10 * time.Second
 )
 
+// fullLogArgs make the relay's intake log as small as it gets: 4 MiB, an eighth of
+// --spool-max-bytes but at least config.MinIntakeBytes.
+var fullLogArgs = []string{"--spool-max-bytes", "32MiB", "--shutdown-timeout", fullLogShutdown.String()}
+
 // startFullLog starts a relay whose intake log is at its smallest (4 MiB: --spool-max-bytes
 // 32MiB) while Firehose and STS refuse every connection and no --account-id is given, so that
 // nothing is released, and TCP senders that write until the log is full: the relay then reads
@@ -25,8 +30,7 @@ const (
 func startFullLog(t *testing.T, srv *firehosetest.Server) (*faultRelay, []*sender) {
 	t.Helper()
 	srv.SetFault(firehosetest.Fault{Outage: firehosetest.OutageRefuse})
-	r := startLogRelay(t, srv, faultOptions{args: []string{"--spool-max-bytes", "32MiB",
-		"--shutdown-timeout", fullLogShutdown.String()}})
+	r := startLogRelay(t, srv, faultOptions{args: fullLogArgs})
 	senders := make([]*sender, fullLogSenders)
 	for i := range senders {
 		senders[i] = startSender(t, r.tcpPort, fmt.Sprintf("full%d", i), senderOptions{payload: payload})
@@ -103,5 +107,46 @@ func TestIntakeFull(t *testing.T) {
 		}
 		t.Logf("intake log full, kill -9: %d messages received, %d delivered; %d written by the senders and not delivered (the kernel's socket buffers)",
 			received, total, written-total)
+	})
+
+	// Datagrams: the UDP readers wait for room as the connections do, and the kernel queues or
+	// drops what arrives meanwhile, counted as its drops.
+	t.Run("UDP, kill -9", func(t *testing.T) {
+		const datagrams = 12_000 // 12 MB: three times the log
+		srv := firehosetest.Start(t, firehosetest.Config{})
+		srv.SetFault(firehosetest.Fault{Outage: firehosetest.OutageRefuse})
+		r := startLogRelay(t, srv, faultOptions{udp: true, args: fullLogArgs})
+		conn, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", Port(r.udpPort)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		filler := strings.Repeat("0", payload)
+		for i := range datagrams {
+			msg := fmt.Sprintf("<134>1 %s host app - - - %s %s", senderStamp, token("udp", i), filler)
+			if _, err := conn.Write([]byte(msg)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.waitMetric(t, "kinesyslog_intake_blocked_appends", "above 0: readers wait for room", func(v float64) bool { return v > 0 })
+		r.waitReceived(t, 1)
+		m := r.Totals(t)
+		received, kernel, dropped := m["kinesyslog_messages_received_total"], m["kinesyslog_udp_kernel_drops_total"], m["kinesyslog_buffer_dropped_messages_total"]
+		if kernel == 0 || received+kernel > datagrams {
+			t.Errorf("%v datagrams received and %v dropped by the kernel of %d sent, want some dropped and no more than sent", received, kernel, datagrams)
+		}
+		r.kill9(t)
+
+		srv.SetFault(firehosetest.Fault{})
+		again := startLogRelay(t, srv, faultOptions{spoolDir: r.spoolDir})
+		again.waitMetric(t, "kinesyslog_intake_replayed_messages_total", fmt.Sprintf("at least %v", received-dropped),
+			func(v float64) bool { return v >= received-dropped })
+		stopClean(t, again)
+		delivered := compare(countTokens(t, FirehoseRecords(t, srv)), tokens("udp", datagrams))
+		if got := delivered.sent - delivered.missing; float64(got) < received-dropped {
+			t.Errorf("%d datagrams delivered, want at least the %v received and not dropped before kill -9", got, received-dropped)
+		}
+		t.Logf("intake log full, UDP, kill -9: %d datagrams sent, %v received (%v of them dropped at the log's cap), %v dropped by the kernel, %d delivered; %v were queued in the socket's buffer",
+			datagrams, received, dropped, kernel, delivered.sent-delivered.missing, datagrams-received-kernel)
 	})
 }
