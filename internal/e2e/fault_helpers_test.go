@@ -214,6 +214,21 @@ func (s *sender) wait(t *testing.T) int {
 	return int(s.written.Load())
 }
 
+// sentTokens waits for every sender to stop, failing the test if one stopped on an error, and
+// returns the tokens of all the messages they wrote whole.
+func sentTokens(t *testing.T, senders []*sender) []string {
+	t.Helper()
+	var sent []string
+	for _, s := range senders {
+		n := s.wait(t)
+		if s.err != nil {
+			t.Fatalf("sender %s stopped after %d messages: %v", s.id, n, s.err)
+		}
+		sent = append(sent, tokens(s.id, n)...)
+	}
+	return sent
+}
+
 // tokens returns the tokens of the first n messages of sender id.
 func tokens(id string, n int) []string {
 	out := make([]string, n)

@@ -169,14 +169,7 @@ func TestFaultPartialFailuresAndThrottling(t *testing.T) {
 	for i, p := range r.extraTCP {
 		senders = append(senders, startSender(t, p, fmt.Sprintf("small%d", i), senderOptions{count: 200, payload: 200}))
 	}
-	var sent []string
-	for _, s := range senders {
-		n := s.wait(t)
-		if s.err != nil {
-			t.Fatalf("sender %s stopped after %d messages: %v", s.id, n, s.err)
-		}
-		sent = append(sent, tokens(s.id, n)...)
-	}
+	sent := sentTokens(t, senders)
 	testenv.EventuallyWithin(t, faultDeadline, "a full batch sent while the relay runs", func() bool { return srv.Stats().Calls["PutRecordBatch"] > 0 })
 
 	r.waitReceived(t, len(sent))
@@ -469,14 +462,7 @@ func TestFaultSpoolFull(t *testing.T) {
 	})
 
 	srv.SetFault(firehosetest.Fault{})
-	var sent []string
-	for _, s := range senders {
-		n := s.wait(t)
-		if s.err != nil {
-			t.Fatalf("sender %s stopped after %d messages: %v", s.id, n, s.err)
-		}
-		sent = append(sent, tokens(s.id, n)...)
-	}
+	sent := sentTokens(t, senders)
 	r.waitReceived(t, len(sent))
 	stopClean(t, r)
 	delivered := countTokens(t, FirehoseRecords(t, srv))
@@ -637,6 +623,64 @@ func TestFaultDiskFullShared(t *testing.T) {
 		t.Errorf("the full disk logged %d times, want a limited rate", lines)
 	}
 	t.Logf("spool and intake log on one full disk: all %d messages delivered once Firehose was back", n)
+}
+
+// TestFaultDiskFullSteady puts the spool and the intake log on one 24 MiB tmpfs with Firehose up
+// and --flush-age 40s: 16 TCP sources, each on a port of its own, send 53 MB of messages, more
+// than the disk holds above the reserve the log leaves the spool (16 MiB) and less than a batch's
+// first flush size (4 MB) each, so that no batch fills. Once the disk is down to the reserve, the
+// log asks at once for the batches that pin its oldest segment to be flushed, and appends wait
+// for a second or two, not until those batches are 40 s old: the longest time the relay received
+// nothing while the senders wrote is under a quarter of the flush age, and every message is
+// delivered once.
+func TestFaultDiskFullSteady(t *testing.T) {
+	const flushAge = 40 * time.Second
+	mnt := mountSmall(t, "24m")
+	srv := firehosetest.Start(t, firehosetest.Config{})
+	r := startFaultRelay(t, srv, faultOptions{spoolDir: filepath.Join(mnt, "spool"), extraTCP: 15,
+		args: []string{"--shutdown-timeout", "40s", "--flush-age", flushAge.String()}})
+	const perSender = 3000
+	var senders []*sender
+	for i, p := range append([]int{r.tcpPort}, r.extraTCP...) {
+		senders = append(senders, startSender(t, p, fmt.Sprintf("steady%d", i), senderOptions{count: perSender, payload: payload}))
+	}
+	start := time.Now()
+	longest := stillest(t, r, perSender*len(senders), flushAge/4)
+	received := time.Since(start)
+	sent := sentTokens(t, senders)
+	lines := strings.Count(r.Log(), "intake log: disk nearly full")
+	if lines == 0 {
+		t.Error(`no "intake log: disk nearly full" line: the disk never filled, the test proves nothing`)
+	}
+	r.waitReceived(t, len(sent))
+	stopClean(t, r)
+	checkAll(t, srv, sent)
+	t.Logf("one 24 MiB disk, steady load, --flush-age %v: %d messages received in %v, nothing received for at most %v, %d disk-full lines; all delivered once",
+		flushAge, len(sent), received.Round(time.Millisecond), longest.Round(time.Millisecond), lines)
+}
+
+// stillest polls the relay's count of received messages until it reaches want and returns the
+// longest time it stood still meanwhile (the senders' writes may end long before: the kernel's
+// socket buffers take megabytes); it fails the test as soon as that reaches bound.
+func stillest(t *testing.T, r *faultRelay, want int, bound time.Duration) time.Duration {
+	t.Helper()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	last, since, longest := -1.0, time.Now(), time.Duration(0)
+	for now := range tick.C {
+		v := r.Totals(t)["kinesyslog_messages_received_total"]
+		if v >= float64(want) {
+			break
+		}
+		if v != last {
+			last, since = v, now
+		}
+		if longest = max(longest, now.Sub(since)); longest >= bound {
+			t.Fatalf("the relay received nothing for %v, at %v of %d messages, want less than %v",
+				longest.Round(time.Millisecond), last, want, bound)
+		}
+	}
+	return longest
 }
 
 // deliverAfterFill brings Firehose back, waits for s to finish and the relay to read all it

@@ -17,6 +17,15 @@ const DefaultDiskReserve = 8 << 20
 // so that it can be removed and its space comes back; below it the space is not worth a file.
 const rotateBytes = 64 << 10
 
+// diskSegments is how many segments the room above the reserve at Open holds at least: segments
+// are removed whole, so on a small disk they must be small for space to come back in steps while
+// their entries are released, not all at once when every entry of one large segment is.
+const diskSegments = 8
+
+// minDiskSegmentBytes is the smallest segment size diskSegments makes: below it, the creation and
+// removal of files (each with a directory sync) would cost more than the steps are worth.
+const minDiskSegmentBytes = 1 << 20
+
 // diskPoll is how often an append waiting for free disk space looks again: the space is freed by
 // others (the spool's uploads), who do not tell the log.
 const diskPoll = 100 * time.Millisecond
@@ -31,7 +40,8 @@ type disk struct {
 }
 
 // measureDiskLocked measures the free space of the log's disk, counting the log's bytes up to
-// covered as written. The caller holds mu.
+// covered as written. The first measurement (Open's) bounds the segment size to a diskSegments'th
+// of the room above the reserve. The caller holds mu.
 func (l *Log) measureDiskLocked(covered Position) {
 	if l.disk.reserve == 0 {
 		return
@@ -41,12 +51,17 @@ func (l *Log) measureDiskLocked(covered Position) {
 		l.disk.free = -1
 		return
 	}
+	if l.disk.checked.IsZero() {
+		l.segmentBytes = min(l.segmentBytes, max((free-l.disk.reserve)/diskSegments, minDiskSegmentBytes))
+	}
 	l.disk.free, l.disk.at, l.disk.checked = free, covered, time.Now()
 }
 
 // diskShortLocked reports whether appending n more bytes would leave less than the reserve free
-// on the log's disk, counting what is appended and not yet written as taken. The caller holds
-// mu.
+// on the log's disk, counting what is appended and not yet written as taken. When it would, it
+// asks at once for the flushes that unpin the oldest segment (askFlushLocked): the space comes
+// back as their records are spooled and the segments removed, within a second or two, instead of
+// when those batches fill or reach their flush age. The caller holds mu.
 func (l *Log) diskShortLocked(n int64) bool {
 	if l.disk.reserve == 0 || l.disk.free < 0 {
 		return false
@@ -57,6 +72,9 @@ func (l *Log) diskShortLocked(n int64) bool {
 		if !short {
 			l.logger.Info("intake log: disk has room again", slog.String(logKeyDir, l.dir))
 		}
+	}
+	if short {
+		l.askFlushLocked()
 	}
 	return short
 }

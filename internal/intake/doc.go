@@ -83,7 +83,13 @@
 // once the live log is past half of MaxBytes and its oldest segment still holds unreleased
 // entries, FlushRequests delivers the latest Received of that segment's entries, T. Flushing
 // every batch holding an entry received at or before T, and releasing those records once
-// spooled, unpins the segment.
+// spooled, unpins the segment. The same request goes out at once when appends wait for disk
+// space (Options.DiskReserve: the log and the spool on one nearly full disk), whatever the log's
+// size, for the oldest segment holding unreleased entries, the one appends go to included (once
+// released it is rotated and removed): space comes back as soon as those records are spooled, in
+// a second or two under steady load, not when their batches fill or reach their flush age. On
+// such a disk segments are small, at most an eighth of what it had free above the reserve at
+// Open (at least 1 MiB), so that they are removed, and their space comes back, in steps.
 //
 // # Recovery
 //

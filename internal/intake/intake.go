@@ -74,7 +74,9 @@ type Options struct {
 	// DiskReserve is the free space appends leave on the log's disk: an Append waits while its
 	// batch would leave less (the disk measured after each round, and every 100 ms while appends
 	// wait), so that the spool on the same disk can still write the records that release the
-	// log's entries. Default DefaultDiskReserve; negative: none.
+	// log's entries; meanwhile FlushRequests asks for them. Segments are at most an eighth of
+	// what the disk had free above the reserve at Open (at least 1 MiB), so that space comes
+	// back in steps. Default DefaultDiskReserve; negative: none.
 	DiskReserve int64
 	// Logger receives the log's messages; nil discards them.
 	Logger *slog.Logger
@@ -133,9 +135,7 @@ type Log struct {
 	writing  chan struct{}
 	file     *os.File // the segment being written, or nil
 	fileSeg  *segment
-	flushed  time.Time // when FlushRequests last got a value
-	flushT   int64     // the value it got, Unix nanoseconds
-	fileSize int64     // bytes of file that are entries, without padding
+	fileSize int64 // bytes of file that are entries, without padding
 	// direct: segment files are opened with O_DIRECT, until the file system refuses it.
 	direct  bool
 	copyBuf []byte // aligned, for the stretches of a round that are not written in place
@@ -166,6 +166,8 @@ type Log struct {
 	scratch      map[uint64]uint64 // Append's check of streams seen earlier in a batch
 	released     []Run             // Release's runs that released something, reused
 	disk         disk              // free space of the log's disk, against Options.DiskReserve
+	flushed      time.Time         // when FlushRequests last got a value
+	flushT       int64             // the value it got, Unix nanoseconds
 }
 
 // segment is the in-memory state of one segment file.
@@ -226,11 +228,12 @@ func (l *Log) path(num uint64) string { return filepath.Join(l.dir, segmentName(
 // restarts. It is safe for concurrent use and does not touch the disk.
 func (l *Log) NewStream() uint64 { return l.nextStream.Add(1) - 1 }
 
-// FlushRequests delivers a time T whenever the live log is past half of Options.MaxBytes and
-// its oldest segment still holds unreleased entries: the caller should flush (encode, spool and
-// Release) every batch holding an entry received at or before T, which unpins that segment. A
-// value not taken is replaced by a newer one; the same T is sent again at most once a second while
-// the segment stays pinned.
+// FlushRequests delivers a time T whenever the log's oldest segment holding unreleased entries
+// pins it: when the live log is past half of Options.MaxBytes, or when appends wait for disk
+// space (Options.DiskReserve). The caller should flush (encode, spool and Release) every batch
+// holding an entry received at or before T, which unpins that segment. A value not taken is
+// replaced by a newer one; the same T is sent again at most once a second while the segment stays
+// pinned.
 func (l *Log) FlushRequests() <-chan time.Time { return l.flush }
 
 // Position returns the position after everything appended so far, as the last Append returned

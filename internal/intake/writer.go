@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/kinesyslog/kinesyslog/internal/backoff"
@@ -316,17 +317,24 @@ func (l *Log) removeReleased() error {
 	return err
 }
 
-// askFlush sends on FlushRequests when the live log is past half its cap and the oldest segment
-// is pinned by unreleased entries. The caller holds the writer's slot.
+// askFlush is askFlushLocked for a round of Run.
 func (l *Log) askFlush() {
 	l.mu.Lock()
-	pinned := l.bytes > l.maxBytes/2 && len(l.segs) > 1 && l.segs[0].unreleased > 0
-	t := int64(0)
-	if pinned {
-		t = l.segs[0].maxReceived
+	defer l.mu.Unlock()
+	l.askFlushLocked()
+}
+
+// askFlushLocked sends on FlushRequests the latest Received of the oldest segment holding
+// unreleased entries, when the live log is past half its cap with more than one segment, or when
+// appends wait for disk space (then the segment may be the one appends go to: once released, it
+// is rotated and removed). It never blocks. The caller holds mu.
+func (l *Log) askFlushLocked() {
+	i := slices.IndexFunc(l.segs, func(seg *segment) bool { return seg.unreleased > 0 })
+	if i < 0 || !(l.disk.short || l.bytes > l.maxBytes/2 && len(l.segs) > 1) {
+		return
 	}
-	l.mu.Unlock()
-	if !pinned || (t == l.flushT && time.Since(l.flushed) < flushRepeat) {
+	t := l.segs[i].maxReceived
+	if t == l.flushT && time.Since(l.flushed) < flushRepeat {
 		return
 	}
 	l.flushT, l.flushed = t, time.Now()
