@@ -664,30 +664,12 @@ func (b *Buffers) Run(ctx context.Context) error {
 	}
 }
 
-// flushAged hands on every batch that is at least flushAge old at now, or full.
+// flushAged hands on every batch that is at least flushAge old at now, or full, and forgets the
+// keys idle as long.
 func (b *Buffers) flushAged(now time.Time) {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return
-	}
-	b.busy.Add(1)
-	defer b.busy.Done()
-	ps := make([]*pending, 0, len(b.keys))
-	for key, p := range b.keys {
-		p.mu.Lock()
-		if len(p.batch.Ends) == 0 && !p.out && now.Sub(p.lastUsed) >= b.flushAge {
-			p.removed = true
-			delete(b.keys, key)
-			b.recycle(p.batch)
-			p.batch = nil
-		} else if !p.out && b.due(p.batch, now) {
-			ps = append(ps, p)
-		}
-		p.mu.Unlock()
-	}
-	b.mu.Unlock()
-	b.handOnDue(ps, func(batch *Batch) bool { return b.due(batch, now) })
+	b.handOnWhere(func(batch *Batch) bool { return b.due(batch, now) }, func(p *pending) bool {
+		return len(p.batch.Ends) == 0 && !p.out && now.Sub(p.lastUsed) >= b.flushAge
+	})
 }
 
 // FlushOn calls FlushReceived with each time requests delivers, until ctx is done: the relay
@@ -715,7 +697,14 @@ func (b *Buffers) FlushReceived(t time.Time) {
 			break
 		}
 	}
-	received := func(batch *Batch) bool { return len(batch.Ends) > 0 && !batch.Oldest.After(t) }
+	b.handOnWhere(func(batch *Batch) bool { return len(batch.Ends) > 0 && !batch.Oldest.After(t) }, nil)
+}
+
+// handOnWhere hands on the batch of every key that has no batch out and for which due holds,
+// and forgets the keys for which idle holds (nil: none), whose batches are empty. It does
+// nothing after Close. The keys are chosen under b.mu, and each batch checked again under its
+// key's lock before it is handed on, without b.mu (handing on may block on the encoder stage).
+func (b *Buffers) handOnWhere(due func(*Batch) bool, idle func(*pending) bool) {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -724,19 +713,19 @@ func (b *Buffers) FlushReceived(t time.Time) {
 	b.busy.Add(1)
 	defer b.busy.Done()
 	var ps []*pending
-	for _, p := range b.keys {
+	for key, p := range b.keys {
 		p.mu.Lock()
-		if !p.out && received(p.batch) {
+		if idle != nil && idle(p) {
+			p.removed = true
+			delete(b.keys, key)
+			b.recycle(p.batch)
+			p.batch = nil
+		} else if !p.out && due(p.batch) {
 			ps = append(ps, p)
 		}
 		p.mu.Unlock()
 	}
 	b.mu.Unlock()
-	b.handOnDue(ps, received)
-}
-
-// handOnDue hands on the batch of each of ps that is still due; the caller holds b.busy.
-func (b *Buffers) handOnDue(ps []*pending, due func(*Batch) bool) {
 	for _, p := range ps {
 		p.mu.Lock()
 		var batch *Batch
