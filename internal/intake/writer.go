@@ -329,8 +329,11 @@ func (l *Log) askFlush() {
 // appends wait for disk space (then the segment may be the one appends go to: once released, it
 // is rotated and removed). It never blocks. The caller holds mu.
 func (l *Log) askFlushLocked() {
+	if !l.disk.short && (l.bytes <= l.maxBytes/2 || len(l.segs) < 2) {
+		return
+	}
 	i := slices.IndexFunc(l.segs, func(seg *segment) bool { return seg.unreleased > 0 })
-	if i < 0 || !(l.disk.short || l.bytes > l.maxBytes/2 && len(l.segs) > 1) {
+	if i < 0 {
 		return
 	}
 	t := l.segs[i].maxReceived
