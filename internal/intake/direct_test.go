@@ -42,7 +42,9 @@ func noDamage(t *testing.T, l *Log, what string) {
 }
 
 // TestDirectWrites checks what rounds written with O_DIRECT leave in a segment: whole blocks,
-// the entries then zeros, while the log runs; the entries alone once it is closed.
+// the entries then zeros, while the log runs; the entries alone once it is closed. One batch is
+// larger than a round buffer, which Append then moves: that round is written from a copy, and
+// the rounds after it from their buffers again.
 func TestDirectWrites(t *testing.T) {
 	dir := t.TempDir()
 	l := openTest(t, dir, Options{SyncInterval: time.Hour})
@@ -50,10 +52,15 @@ func TestDirectWrites(t *testing.T) {
 	var want []Entry
 	for i := range 12 {
 		es := paddedEntries(s, uint64(len(want)), 1+i%4)
+		if i == 5 {
+			for j := range es[:2] {
+				es[j].Message = append(es[j].Message, bytes.Repeat([]byte{'b'}, 3<<20)...)
+			}
+		}
 		want = append(want, es...)
 		p := l.appendSynced(es...)
 		if !l.direct {
-			t.Skipf("the file system of %s does not take O_DIRECT (TMPDIR on tmpfs?): nothing to check", dir)
+			t.Skipf("the file system of %s does not take O_DIRECT (ramfs, or tmpfs before Linux 6.6): nothing to check", dir)
 		}
 		// One segment: positions are file offsets.
 		info, err := os.Stat(l.path(l.firstOwn))
@@ -74,8 +81,10 @@ func TestDirectWrites(t *testing.T) {
 		t.Errorf("closed segment of %d bytes, want %d: cut to its records", info.Size(), end)
 	}
 	l2 := openTest(t, dir, Options{})
-	if diff := cmp.Diff(want, replayAll(t, l2.Log), cmpEntries); diff != "" {
-		t.Errorf("Replay (-want +got):\n%s", diff)
+	if got := replayAll(t, l2.Log); len(got) != len(want) {
+		t.Errorf("Replay returned %d entries, want %d", len(got), len(want))
+	} else if i := firstDifferent(want, got); i >= 0 {
+		t.Errorf("entry %d replayed as %+v, want %+v", i, got[i], want[i])
 	}
 	noDamage(t, l2.Log, "reopened")
 }
