@@ -41,7 +41,8 @@
 // A client may have Options.Window frames unanswered (default 1024, eight times librelp's
 // 128); one more ends the session. Each write has Options.WriteTimeout: a client that does not
 // read its answers is closed. Options.IdleTimeout ends a session in which nothing was read or
-// answered for that long. A malformed frame (the frame boundary is lost), a DATALEN above
+// answered for that long. Both are moved on lazily, so each fires between its timeout and 9/8 of
+// it. A malformed frame (the frame boundary is lost), a DATALEN above
 // Options.MaxMessageBytes in a frame other than syslog, a first frame other than open, TXNR 0 from a client, an open
 // without syslog and a window overrun end the session with serverclose. Each is counted in
 // kinesyslog_relp_protocol_errors_total{reason} and logged at a limited rate (internal/ratelog);

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -77,10 +78,10 @@ type Options struct {
 	// Default DefaultWindow.
 	Window int
 	// IdleTimeout ends a session in which the client sent nothing and the server acknowledged
-	// nothing for that long; 0: sessions may stay idle forever.
+	// nothing for that long (up to 9/8 of it); 0: sessions may stay idle forever.
 	IdleTimeout time.Duration
 	// WriteTimeout bounds each write to a client; a client that does not read its
-	// acknowledgements for that long is closed. Default DefaultWriteTimeout.
+	// acknowledgements for that long (up to 9/8 of it) is closed. Default DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// Logger receives the session log lines; default slog.Default().
 	Logger *slog.Logger
@@ -127,6 +128,7 @@ func (s *Server) Serve(ctx context.Context, conn net.Conn, sink Sink) error {
 	s.m.sessions.Inc()
 	defer s.m.sessions.Dec()
 	ss := &session{srv: s, conn: conn, sink: sink, source: conn.RemoteAddr().String(),
+		readBy: deadline{timeout: s.opts.IdleTimeout}, writeBy: deadline{timeout: s.opts.WriteTimeout},
 		ready: make(chan struct{}, 1), written: make(chan struct{})}
 	defer context.AfterFunc(ctx, ss.stop)()
 	go ss.write(ctx)
@@ -145,6 +147,9 @@ type session struct {
 	conn   net.Conn
 	sink   Sink
 	source string
+
+	// readBy and writeBy are the deadlines of the connection, moved on lazily.
+	readBy, writeBy deadline
 
 	// unacked counts the frames read and not yet answered: the window in use.
 	unacked atomic.Int64
@@ -224,17 +229,53 @@ func (ss *session) stop() {
 	ss.conn.SetReadDeadline(time.Now())
 }
 
-// extendRead moves the idle deadline to IdleTimeout from now, unless reading was stopped.
+// extendRead moves the idle deadline on (see deadline), unless reading was stopped. The reader
+// and the writer both call it.
 func (ss *session) extendRead() {
-	var t time.Time
-	if d := ss.srv.opts.IdleTimeout; d > 0 {
-		t = time.Now().Add(d)
+	t, ok := ss.readBy.next(time.Now())
+	if !ok {
+		return
 	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if !ss.stopped {
 		ss.conn.SetReadDeadline(t)
+		ss.readBy.set(t)
 	}
+}
+
+// deadline moves a connection's deadline on lazily: to 9/8 of its timeout from now, and only
+// once less than the timeout is left. A busy session then sets it about once per eighth of the
+// timeout rather than at every read or write (each a lock and a timer change in the runtime),
+// and it still fires no sooner than the timeout after the last activity, and no later than 9/8
+// of it. The first deadline is always set: it also clears the PROXY header's or the TLS
+// handshake's.
+type deadline struct {
+	timeout time.Duration // 0: no deadline
+	at      atomic.Int64  // the deadline set last, in Unix nanoseconds; 0 before the first
+}
+
+// next returns the deadline to set at now, and false when the one set last will do.
+func (d *deadline) next(now time.Time) (time.Time, bool) {
+	at := d.at.Load()
+	switch {
+	case at == 0:
+	case d.timeout <= 0, at-now.UnixNano() >= int64(d.timeout):
+		return time.Time{}, false
+	}
+	if d.timeout <= 0 {
+		return time.Time{}, true
+	}
+	return now.Add(d.timeout + d.timeout/8), true
+}
+
+// set records t, the zero time for none, as the deadline set last.
+func (d *deadline) set(t time.Time) {
+	n := int64(math.MaxInt64)
+	if !t.IsZero() {
+		n = t.UnixNano()
+	}
+	d.at.Store(n)
 }
 
 func (ss *session) isStopped() bool {
@@ -457,7 +498,10 @@ func (ss *session) flush(out []byte) bool {
 	if len(out) == 0 {
 		return true
 	}
-	ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.opts.WriteTimeout))
+	if t, ok := ss.writeBy.next(time.Now()); ok {
+		ss.conn.SetWriteDeadline(t)
+		ss.writeBy.set(t)
+	}
 	if _, err := ss.conn.Write(out); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			ss.srv.m.protocol.WithLabelValues(reasonWriteTimeout).Inc()

@@ -617,3 +617,50 @@ func TestBackpressure(t *testing.T) {
 	}
 	c.Close(ctx)
 }
+
+// TestDeadline: a deadline is set at the first call whatever its timeout (it clears the PROXY
+// header's or the handshake's), then moved on only once less than the timeout is left, to 9/8 of
+// the timeout from then: never sooner than the timeout after the last call.
+func TestDeadline(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	const timeout = 80 * time.Second
+	for _, tt := range []struct {
+		name    string
+		timeout time.Duration
+		calls   []time.Duration // since t0
+		want    []time.Duration // the deadlines set, since t0; -1: none (the zero time)
+	}{
+		{name: "no timeout", calls: []time.Duration{0, time.Second, time.Hour}, want: []time.Duration{-1}},
+		{name: "busy", timeout: timeout,
+			calls: []time.Duration{0, time.Second, 10 * time.Second, 10*time.Second + 1, 11 * time.Second, 25 * time.Second},
+			want:  []time.Duration{90 * time.Second, 100*time.Second + 1, 115 * time.Second}},
+		{name: "idle then busy", timeout: timeout, calls: []time.Duration{0, time.Hour, time.Hour + time.Second},
+			want: []time.Duration{90 * time.Second, time.Hour + 90*time.Second}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := deadline{timeout: tt.timeout}
+			var (
+				got     []time.Duration
+				current time.Time
+			)
+			for _, c := range tt.calls {
+				now := t0.Add(c)
+				if at, ok := d.next(now); ok {
+					d.set(at)
+					current = at
+					if at.IsZero() {
+						got = append(got, -1)
+						continue
+					}
+					got = append(got, at.Sub(t0))
+				}
+				if !current.IsZero() && current.Sub(now) < tt.timeout {
+					t.Errorf("at %v: deadline %v after, want at least %v", c, current.Sub(now), tt.timeout)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("deadlines set (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
