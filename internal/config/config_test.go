@@ -172,6 +172,21 @@ func TestValidate(t *testing.T) {
 			},
 		},
 		{
+			name: "Kinesis stream ARNs",
+			c: valid(func(c *Config) {
+				c.Streams, c.KinesisStreams = nil, []string{"arn:aws:kinesis:eu-west-1:123456789012:stream/a", "a",
+					"arn:aws:kinesis:eu-west-1:123456789012:stream/no spaces", "arn:aws:kinesis:eu-west-1:123456789012:deliverystream/b",
+					"arn:aws:kinesis::123456789012:stream/c", "arn:aws:kinesis"}
+			}),
+			want: []string{
+				`--kinesis-stream: kinesis: data stream ARN "arn:aws:kinesis:eu-west-1:123456789012:deliverystream/b" is not arn:aws:kinesis:REGION:ACCOUNT:stream/NAME`,
+				`--kinesis-stream: kinesis: data stream ARN "arn:aws:kinesis::123456789012:stream/c" is not arn:aws:kinesis:REGION:ACCOUNT:stream/NAME`,
+				`--kinesis-stream "a" given twice: give each stream once`,
+				`--kinesis-stream "no spaces": a data stream name is 1 to 128 letters, digits, '_', '.' or '-'`,
+				`--kinesis-stream "arn:aws:kinesis": a data stream name is 1 to 128 letters, digits, '_', '.' or '-'`,
+			},
+		},
+		{
 			name: "no listener",
 			c:    valid(func(c *Config) { c.TLSPorts = []int{0} }),
 			want: []string{"no listener enabled: set --udp-port, --tcp-port or --tls-port"},

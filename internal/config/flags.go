@@ -44,7 +44,7 @@ func (c *Config) defineFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.OutputDir, "output", c.OutputDir,
 		"deliver to local `DIR` instead, laid out as Firehose writes S3 (no AWS account needed)")
 	fs.StringSliceVar(&c.KinesisStreams, "kinesis-stream", c.KinesisStreams,
-		"Kinesis Data Streams `NAME` to deliver to instead; repeatable (or comma-separated): each source's records go to one stream, partition key its log group and log stream; AWS_ENDPOINT_URL_KINESIS sets the endpoint")
+		"Kinesis Data Streams `NAME` or ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME, of the configured region) to deliver to instead; repeatable (or comma-separated): each source's records go to one stream, partition key its log group and log stream; AWS_ENDPOINT_URL_KINESIS sets the endpoint")
 	fs.StringVar(&c.EndpointURL, "endpoint-url", c.EndpointURL,
 		"Firehose endpoint `URL` (VPC endpoint, FIPS, tests); AWS_ENDPOINT_URL_FIREHOSE works too")
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID,

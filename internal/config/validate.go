@@ -10,6 +10,8 @@ import (
 	"path"
 	"regexp"
 	"slices"
+
+	"github.com/kinesyslog/kinesyslog/internal/kinesis"
 )
 
 // maxPort is the largest TCP or UDP port number.
@@ -210,7 +212,7 @@ func checkPorts(flag string, ports []int, bad func(string, ...any)) map[int]bool
 }
 
 // checkKinesis reports, with bad, what is wrong with c's Kinesis Data Streams destination: a
-// name that is not one, a stream given twice, another destination beside it, or --endpoint-url,
+// name or stream ARN that is not one, a stream given twice (by name or ARN), another destination beside it, or --endpoint-url,
 // which is Firehose's.
 func checkKinesis(c *Config, bad func(format string, args ...any)) {
 	if len(c.KinesisStreams) == 0 {
@@ -225,7 +227,16 @@ func checkKinesis(c *Config, bad func(format string, args ...any)) {
 	if c.EndpointURL != "" {
 		bad("--endpoint-url is the Firehose endpoint, unused with --kinesis-stream: set AWS_ENDPOINT_URL_KINESIS instead")
 	}
-	checkNames("--kinesis-stream", c.KinesisStreams, kinesisStreamName, "a data stream name is 1 to 128 letters, digits, '_', '.' or '-'", bad)
+	names := make([]string, 0, len(c.KinesisStreams))
+	for _, s := range c.KinesisStreams {
+		st, err := kinesis.ParseStream(s)
+		if err != nil {
+			bad("--kinesis-stream: %v", err)
+			continue
+		}
+		names = append(names, st.Name)
+	}
+	checkNames("--kinesis-stream", names, kinesisStreamName, "a data stream name is 1 to 128 letters, digits, '_', '.' or '-'", bad)
 }
 
 // checkNames reports, with bad, each of names, the values of flag, that pattern (described by

@@ -276,9 +276,9 @@ func testKinesisOrder(t *testing.T, sources, perSource, perSecond int, spread bo
 		sources*perSource, sources, records, len(shards), st)
 }
 
-// TestKinesisStreams runs the relay with two --kinesis-stream names: every message is delivered
-// once, each source's records all in one of the streams, and both streams used (16 sources all
-// hashed to one of two streams: odds of 2^-15).
+// TestKinesisStreams runs the relay with two --kinesis-stream values, the first the stream's ARN,
+// the second a name: every message is delivered once, each source's records all in one of the
+// streams, and both streams used (16 sources all hashed to one of two streams: odds of 2^-15).
 func TestKinesisStreams(t *testing.T) {
 	const sources, perSource = 16, 1_000
 	srv := kinesistest.Start(t, kinesistest.Config{})
@@ -286,7 +286,7 @@ func TestKinesisStreams(t *testing.T) {
 	for _, s := range streams {
 		srv.CreateStream(t, s, 2)
 	}
-	_, port := startKinesisRelay(t, srv, streams...)
+	_, port := startKinesisRelay(t, srv, "arn:aws:kinesis:"+kinesistest.Region+":"+kinesistest.Account+":stream/"+streams[0], streams[1])
 	sendSources(t, port, sources, perSource)
 	var all []kinesisEvent
 	streamOf := map[int]string{}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,8 +44,10 @@ const DefaultTimeout = awsconf.DefaultTimeout
 // logger).
 type Options struct {
 	awsconf.Options
-	// Streams are the names of the data streams, at least one. Each source's records go to one
-	// of them, chosen by a hash of the source (StreamFor), so that they keep their order.
+	// Streams are the data streams, at least one, each a name or an ARN (ParseStream) of the
+	// configured region and of the account the credentials reach. Each source's records go to
+	// one of them, chosen by a hash of the source and the number of streams (StreamFor), so that
+	// they keep their order.
 	Streams []string
 	// EndpointURL replaces the Kinesis Data Streams endpoint (a VPC endpoint, FIPS, a test
 	// server); zero means the SDK's default, which honours AWS_ENDPOINT_URL_KINESIS. It is not
@@ -66,7 +67,8 @@ type Options struct {
 // A Destination sends records to one or more data streams: the upload.Destination of Kinesis
 // Data Streams. Create it with Open. It is safe for concurrent use.
 type Destination struct {
-	streams []string
+	streams []string          // names
+	arns    map[string]string // by name, of the streams given as ARNs
 	setup   awsconf.Setup
 	kinesis *awskinesis.Client
 }
@@ -91,13 +93,35 @@ func Open(ctx context.Context, o Options) (*Destination, error) {
 
 // newDestination loads the AWS configuration and returns a Destination whose owner is not known
 // yet. It sends nothing.
+// A stream given as an ARN of another region than the configured one is refused.
 func newDestination(ctx context.Context, o Options) (*Destination, error) {
-	setup, err := awsconf.NewSetup(ctx, "Kinesis", "kinesis", "data stream", o.Streams, o.Options, o.StateDir, o.Timeout)
+	names := make([]string, len(o.Streams))
+	arns := map[string]string{}
+	var given []Stream // as ARNs
+	for i, s := range o.Streams {
+		st, err := ParseStream(s)
+		if err != nil {
+			return nil, err
+		}
+		names[i] = st.Name
+		if st.ARN != "" {
+			arns[st.Name] = st.ARN
+			given = append(given, st)
+		}
+	}
+	setup, err := awsconf.NewSetup(ctx, "Kinesis", "kinesis", "data stream", names, o.Options, o.StateDir, o.Timeout)
 	if err != nil {
 		return nil, err
 	}
+	for _, st := range given {
+		if st.Region != setup.Config.Region {
+			return nil, fmt.Errorf("kinesis: data stream %s is in region %s, not in %s, the region configured (--region, AWS_REGION or the profile)",
+				st.ARN, st.Region, setup.Config.Region)
+		}
+	}
 	return &Destination{
-		streams: slices.Clone(o.Streams),
+		streams: names,
+		arns:    arns,
 		setup:   setup,
 		kinesis: awskinesis.NewFromConfig(setup.Config, func(ko *awskinesis.Options) {
 			// The uploader retries every failed call and record with its own backoff, so the
@@ -137,7 +161,9 @@ func (d *Destination) check(ctx context.Context) (streamARN string, err error) {
 	return awsconf.DescribeAll(ctx, d.streams, "kinesis", "data stream", d.describe)
 }
 
-// describe asks Kinesis to describe the stream and returns its ARN when it takes records.
+// describe asks Kinesis to describe the stream and returns its ARN when it takes records and is
+// the one given, when it was given as an ARN: calls name the stream, which the credentials reach
+// in their own account.
 func (d *Destination) describe(ctx context.Context, stream string) (streamARN string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, d.setup.Timeout)
 	defer cancel()
@@ -158,7 +184,12 @@ func (d *Destination) describe(ctx context.Context, stream string) (streamARN st
 	default:
 		return "", &awsconf.CallError{Msg: fmt.Sprintf("kinesis: data stream %q is %s, not ACTIVE", stream, status), Kind: awsconf.ErrNotActive}
 	}
-	return aws.ToString(out.StreamDescriptionSummary.StreamARN), nil
+	got := aws.ToString(out.StreamDescriptionSummary.StreamARN)
+	if want, ok := d.arns[stream]; ok && got != want {
+		return "", &awsconf.CallError{Kind: awsconf.ErrNotFound,
+			Msg: fmt.Sprintf("kinesis: data stream %s not reached: the credentials reach %s by its name; use credentials of the stream's account", want, got)}
+	}
+	return got, nil
 }
 
 // Put sends records in one PutRecords call per stream, at once, each record with the partition

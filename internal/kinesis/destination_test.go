@@ -299,8 +299,17 @@ func TestOpen(t *testing.T) {
 		secret    string // instead of the server's
 		want      string
 		wantErr   error
+		wantText  string // in the error
 	}{
 		{name: "owner from the ARN", stream: "logs", want: kinesistest.Account},
+		{name: "stream ARN", stream: streamARN(kinesistest.Region, kinesistest.Account, "logs"), want: kinesistest.Account},
+		{name: "stream ARN of another region", stream: streamARN("eu-west-3", kinesistest.Account, "logs"),
+			wantText: "is in region eu-west-3, not in " + kinesistest.Region},
+		{name: "stream ARN of another account", stream: streamARN(kinesistest.Region, "111122223333", "logs"),
+			wantErr: awsconf.ErrNotFound, wantText: "the credentials reach " + streamARN(kinesistest.Region, kinesistest.Account, "logs")},
+		{name: "stream ARN missing", stream: streamARN(kinesistest.Region, kinesistest.Account, "missing"), wantErr: awsconf.ErrNotFound},
+		{name: "ARN of a delivery stream", stream: "arn:aws:firehose:" + kinesistest.Region + ":" + kinesistest.Account + ":deliverystream/logs",
+			wantText: "is not arn:aws:kinesis:REGION:ACCOUNT:stream/NAME"},
 		{name: "account id", stream: "logs", accountID: "111122223333", want: "111122223333"},
 		{name: "stream missing", stream: "missing", wantErr: awsconf.ErrNotFound},
 		{name: "stream creating", stream: "creating", wantErr: awsconf.ErrNotActive},
@@ -331,9 +340,9 @@ func TestOpen(t *testing.T) {
 				t.Setenv("AWS_SECRET_ACCESS_KEY", tt.secret)
 			}
 			d, err := Open(t.Context(), o)
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) || d != nil {
-					t.Fatalf("Open() = %v, %v; want %v", d, err, tt.wantErr)
+			if tt.wantErr != nil || tt.wantText != "" {
+				if err == nil || !errors.Is(err, tt.wantErr) && tt.wantErr != nil || !strings.Contains(err.Error(), tt.wantText) || d != nil {
+					t.Fatalf("Open() = %v, %v; want %v, %q", d, err, tt.wantErr, tt.wantText)
 				}
 				return
 			}
@@ -347,6 +356,11 @@ func TestOpen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// streamARN is the ARN of the data stream name of account in region.
+func streamARN(region, account, name string) string {
+	return "arn:aws:kinesis:" + region + ":" + account + ":stream/" + name
 }
 
 // TestOwnerLearnedInRun starts while Kinesis throttles DescribeStreamSummary and STS cannot be

@@ -3,6 +3,8 @@
 // stream takes records (DescribeStreamSummary: ACTIVE, or UPDATING while it is resharded), that
 // the streams are all of one account ([awsconf.ErrAccountsDiffer] otherwise), and learns the
 // account ID that becomes the records' owner.
+// A stream is given by name or by ARN ([ParseStream]); one given by ARN is called by its name
+// and must be of the configured region and of the account the credentials reach.
 //
 // Records are the same gzip-compressed CloudWatch Logs subscription records that the Firehose
 // destination sends, one per Kinesis record, so that a consumer reads them as it reads
