@@ -64,7 +64,8 @@ type RoomWaiter interface {
 // A Durable says when committed messages are stored.
 type Durable interface {
 	// Wait returns nil once the messages are stored, or why they will not be (as for
-	// Sink.Commit), or ctx's error.
+	// Sink.Commit), or ctx's error. With a ctx already done it does not block: ctx's error
+	// then says that the messages are not stored yet.
 	Wait(ctx context.Context) error
 }
 
@@ -434,6 +435,9 @@ func (ss *session) write(ctx context.Context) {
 	defer close(ss.written)
 	var out []byte
 	failed := false
+	// poll is done already: Durable.Wait with it asks whether messages are stored.
+	poll, cancel := context.WithCancel(ctx)
+	cancel()
 	for {
 		it, more, ok := ss.next()
 		if !ok {
@@ -441,6 +445,15 @@ func (ss *session) write(ctx context.Context) {
 		}
 		if failed {
 			continue
+		}
+		if len(out) > 0 && !it.answerable(poll) {
+			// The answers gathered go out now, not after it is stored: the client may be
+			// waiting for them to send more.
+			if !ss.flush(out) {
+				failed = true
+				continue
+			}
+			out = out[:0]
 		}
 		out, failed = ss.answer(ctx, out, it)
 		if failed || !more || len(out) >= flushBytes {
@@ -453,6 +466,15 @@ func (ss *session) write(ctx context.Context) {
 	if !failed && ss.serverclose {
 		ss.flush(AppendFrame(out[:0], Frame{Command: CmdServerclose}))
 	}
+}
+
+// answerable reports whether it can be answered without waiting for its Durable; poll is a
+// context done already.
+func (it item) answerable(poll context.Context) bool {
+	if it.txnrs == nil || it.err != nil || it.durable == nil {
+		return true
+	}
+	return !errors.Is(it.durable.Wait(poll), context.Canceled)
 }
 
 // answer appends the answers of it to out. failed means the session ends: out then holds what

@@ -281,6 +281,39 @@ func TestClientTxnrWraps(t *testing.T) {
 	}
 }
 
+// TestAcksSentWhileNextWaits: the answers of a stored commit are sent while the commit queued
+// behind it is not stored yet, not held back until it is.
+func TestAcksSentWhileNextWaits(t *testing.T) {
+	sink := &testSink{}
+	ts := startServer(t, Options{}, sink)
+	c, r := dialRaw(t, ts, true)
+	// Three commits, each queued while the writer waits for the first: the second is taken
+	// with the third behind it.
+	for i, frame := range []string{"2 syslog 1 a\n", "3 syslog 1 b\n", "4 syslog 1 c\n"} {
+		if _, err := io.WriteString(c, frame); err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eventually(t, fmt.Sprintf("commit %d", i+1), func() bool { return sink.commits() == i+1 })
+	}
+	sink.release(0)
+	sink.release(1)
+	var got []byte
+	for range 2 {
+		f, err := r.ReadFrame()
+		if err != nil {
+			t.Fatalf("after %q, while the third commit is not stored: %v", got, err)
+		}
+		got = AppendFrame(got, f)
+	}
+	if want := "2 rsp 6 200 OK\n3 rsp 6 200 OK\n"; string(got) != want {
+		t.Errorf("answers = %q, want %q", got, want)
+	}
+	sink.release(2)
+	if f, err := r.ReadFrame(); err != nil || f.Txnr != 4 {
+		t.Errorf("once the third is stored: read %d %s %q, %v; want rsp 4", f.Txnr, f.Command, f.Data, err)
+	}
+}
+
 // TestAcksWaitForDurable holds the durability of two commits: no answer is sent while the older
 // is held, even once the newer is released, and then all come in TXNR order.
 func TestAcksWaitForDurable(t *testing.T) {
