@@ -609,7 +609,7 @@ func TestFaultDiskFullShared(t *testing.T) {
 	// 40,000 messages take 42 MB in the log, more than the disk: it must give space back.
 	s := startSender(t, r.tcpPort, "shared", senderOptions{count: 40000, payload: payload})
 	// The line, not the gauge alone: kinesyslog_intake_blocked_appends also counts readers that
-	// wait a moment for the writer (4 MiB pending), long before the disk fills.
+	// wait a moment for the writer (8 MiB pending), long before the disk fills.
 	testenv.EventuallyWithin(t, faultDeadline, `the disk full: "intake log: disk nearly full" and appends or spool writes waiting`, func() bool {
 		m := r.Totals(t)
 		return strings.Contains(r.Log(), "intake log: disk nearly full") &&

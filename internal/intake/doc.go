@@ -76,7 +76,7 @@
 //
 // Options.MaxBytes caps the live log (segments and what is pending): Append blocks at the cap
 // until removals make room, or its context ends; WaitRoom lets a listener wait so before it reads,
-// rather than with what it read in memory. Append also blocks while 4 MiB wait to be
+// rather than with what it read in memory. Append also blocks while 8 MiB wait to be
 // written, so that a disk slower than the senders slows the senders instead of filling memory:
 // the log holds at most two such buffers and one entry per Replay in memory. Since the oldest unreleased entry pins
 // everything after it, a slow source (a batch waiting for its age limit) could fill the cap:

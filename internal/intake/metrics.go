@@ -44,7 +44,7 @@ func newMetrics(l *Log) *metrics {
 			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
 		}),
 		blocked: prometheus.NewGauge(prometheus.GaugeOpts(opts("blocked_appends",
-			"Appends, and listeners before they read (WaitRoom), waiting for room: the intake log is at its cap, its disk is down to the reserve left for the spool, or 4 MiB wait to be written."))),
+			"Appends, and listeners before they read (WaitRoom), waiting for room: the intake log is at its cap, its disk is down to the reserve left for the spool, or 8 MiB wait to be written."))),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts(opts("write_errors_total",
 			"Writes or fdatasyncs of the intake log that failed (a full disk, an I/O error) and were tried again, the round rewritten."))),
 	}
