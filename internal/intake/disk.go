@@ -40,13 +40,28 @@ type disk struct {
 }
 
 // measureDiskLocked measures the free space of the log's disk, counting the log's bytes up to
-// covered as written. The first measurement (Open's) bounds the segment size to a diskSegments'th
-// of the room above the reserve. The caller holds mu.
+// covered as written. The caller holds mu.
 func (l *Log) measureDiskLocked(covered Position) {
+	free, err := l.measureDisk()
+	l.noteDiskLocked(free, err, covered)
+}
+
+// measureDisk returns the free space of the log's disk, without the lock (a system call); 0 when
+// the log keeps no reserve.
+func (l *Log) measureDisk() (int64, error) {
+	if l.disk.reserve == 0 {
+		return 0, nil
+	}
+	return freeBytes(l.dirFile)
+}
+
+// noteDiskLocked records free (or the error measuring it) as the free space of the log's disk
+// once the log's bytes up to covered were written. The first measurement (Open's) bounds the
+// segment size to a diskSegments'th of the room above the reserve. The caller holds mu.
+func (l *Log) noteDiskLocked(free int64, err error, covered Position) {
 	if l.disk.reserve == 0 {
 		return
 	}
-	free, err := freeBytes(l.dirFile)
 	if err != nil {
 		l.disk.free = -1
 		return
@@ -66,7 +81,7 @@ func (l *Log) diskShortLocked(n int64) bool {
 	if l.disk.reserve == 0 || l.disk.free < 0 {
 		return false
 	}
-	short := l.disk.free-int64(l.appended-l.disk.at)-n < l.disk.reserve
+	short := l.diskFreeLocked()-n < l.disk.reserve
 	if short != l.disk.short {
 		l.disk.short = short
 		if !short {
@@ -87,8 +102,11 @@ func (l *Log) diskFree() int64 {
 	if l.disk.free < 0 {
 		return -1
 	}
-	return l.disk.free - int64(l.appended-l.disk.at)
+	return l.diskFreeLocked()
 }
+
+// diskFreeLocked is diskFree once the free space is known. The caller holds mu.
+func (l *Log) diskFreeLocked() int64 { return l.disk.free - int64(l.appended-l.disk.at) }
 
 // rotateReleasedLocked starts a new segment when the one appends go to holds no unreleased
 // entry and at least rotateBytes, so that the next round moves on to it and the old one, fully

@@ -119,9 +119,12 @@ func (l *Log) round(ctx context.Context) error {
 			return err
 		}
 	}
+	// The disk is measured before the lock that every Append takes, not under it: the round's
+	// bytes are written, and no other round writes while this one holds the writer's slot.
+	free, ferr := l.measureDisk()
 	l.mu.Lock()
 	l.spareCuts = cuts
-	l.measureDiskLocked(end)
+	l.noteDiskLocked(free, ferr, end)
 	l.rotateReleasedLocked()
 	if end > l.synced {
 		l.synced = end

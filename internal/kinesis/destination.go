@@ -92,8 +92,8 @@ func Open(ctx context.Context, o Options) (*Destination, error) {
 }
 
 // newDestination loads the AWS configuration and returns a Destination whose owner is not known
-// yet. It sends nothing.
-// A stream given as an ARN of another region than the configured one is refused.
+// yet. It sends nothing. A stream given as an ARN of another region than the configured one is
+// refused.
 func newDestination(ctx context.Context, o Options) (*Destination, error) {
 	names := make([]string, len(o.Streams))
 	arns := map[string]string{}
