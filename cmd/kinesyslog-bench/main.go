@@ -5,7 +5,7 @@
 //	kinesyslog-bench run [flags]                 measure a load against the relay or rsyslog
 //	kinesyslog-bench send --address A [flags]    send a load to a running receiver
 //	kinesyslog-bench verify --manifest F --output DIR | --rsyslog FILE
-//	kinesyslog-bench table RESULTS...            print results as the table of BENCHMARKS.md
+//	kinesyslog-bench table RESULTS...            print results as the table of BENCHMARKS.md, then the targets
 //
 // run starts the receiver itself, on loopback, measures its CPU time and peak memory, and checks
 // that every message arrived exactly once; bench/run runs the standard loads with it. send and
@@ -147,6 +147,7 @@ func runCommand() *cobra.Command {
 		receiver, relay, rsyslogd  string
 		intakeLog                  string
 		scenario, results, workDir string
+		round                      int
 		keep                       bool
 	)
 	cmd := &cobra.Command{
@@ -192,6 +193,7 @@ sent.`,
 				return failure{err}
 			}
 			res, err := bench.Measure(cmd.Context(), scenario, rcv, load)
+			res.Round = round
 			if results != "" {
 				if werr := bench.AppendResult(results, res); werr != nil {
 					err = errors.Join(err, werr)
@@ -216,6 +218,7 @@ sent.`,
 	fl.StringVar(&rsyslogd, "rsyslogd", "rsyslogd", "rsyslogd binary")
 	fl.StringVar(&intakeLog, "intake-log", "", "the relay's --intake-log, on or off (default: the relay's default)")
 	fl.StringVar(&scenario, "scenario", "", "scenario name in the table (default: the load in words)")
+	fl.IntVar(&round, "round", 0, "round number of a load repeated in rounds, from 1, in the result (0: run once)")
 	fl.StringVar(&results, "results", "", "append the result to this JSON-lines FILE")
 	fl.StringVar(&workDir, "work-dir", "", "directory for the receiver's files (default: the system temporary directory)")
 	fl.BoolVar(&keep, "keep", false, "keep the receiver's files")
@@ -328,8 +331,11 @@ manifest lists is there exactly once and intact. It exits 1 otherwise.`,
 func tableCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "table RESULTS...",
-		Short: "Print the results files of run as one table",
-		Args:  cobra.MinimumNArgs(1),
+		Short: "Print the results files of run as one table, then issue 13's targets",
+		Long: `table prints the results files of run as one table, in order, then issue 13's targets over the
+rounds of the loads behind them (run --round), when the results hold those loads: each round's
+figure, the median over the rounds, and whether it meets the target.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var all []bench.Result
 			for _, path := range args {
@@ -339,7 +345,13 @@ func tableCommand() *cobra.Command {
 				}
 				all = append(all, rs...)
 			}
-			if err := bench.WriteTable(cmd.OutOrStdout(), all); err != nil {
+			w := cmd.OutOrStdout()
+			err := bench.WriteTable(w, all)
+			if err == nil {
+				fmt.Fprintln(w)
+				err = bench.WriteTargets(w, all)
+			}
+			if err != nil {
 				return failure{err}
 			}
 			return nil

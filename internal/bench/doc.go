@@ -20,7 +20,10 @@
 //     CloudWatch Logs shaped JSON; rsyslog's gzip file of JSON lines), regenerates each message
 //     from its token, compares it byte for byte, and reports the messages lost, duplicated,
 //     corrupted or foreign; for records, their count and sizes against the Firehose limit.
-//   - [WriteTable] prints the results of a run, with the relay's figures against rsyslog's.
+//   - [WriteTable] prints the results of a run, with the relay's figures against rsyslog's and
+//     the share of the machine its host stole while each load ran ([MachineCPU]);
+//     [WriteTargets] measures issue 13's targets on the loads bench/run repeats in rounds: each
+//     round's figure and the median of the rounds'.
 //
 // The command kinesyslog-bench exposes these, and bench/run runs the loads of BENCHMARKS.md.
 // The package is internal: it is the harness of this repository, not an API, and nothing here is

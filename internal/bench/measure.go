@@ -22,8 +22,9 @@ const (
 type Result struct {
 	Scenario    string  `json:"scenario"`
 	Receiver    string  `json:"receiver"`
-	Load        string  `json:"load"`         // the load in words
-	LoadAverage float64 `json:"load_average"` // 1-minute load average of the machine at the start
+	Round       int     `json:"round,omitempty"` // of a load repeated in rounds, from 1 (see Targets); 0: run once
+	Load        string  `json:"load"`            // the load in words
+	LoadAverage float64 `json:"load_average"`    // 1-minute load average of the machine at the start
 	Sent        int     `json:"sent"`
 	SentBytes   int64   `json:"sent_bytes"`
 	// SendSeconds runs from the first connection to the last write. DrainedSeconds runs from
@@ -38,11 +39,14 @@ type Result struct {
 	CPUSeconds float64 `json:"cpu_seconds"`
 	// GeneratorCPUSeconds is this process's user plus system time while it sent the load: the
 	// part of the machine the receiver did not have.
-	GeneratorCPUSeconds float64     `json:"generator_cpu_seconds"`
-	PeakRSSBytes        int64       `json:"peak_rss_bytes"`
-	RSSSamples          []int64     `json:"rss_samples,omitempty"`
-	Report              Report      `json:"report"`
-	Output              RecordStats `json:"output"`
+	GeneratorCPUSeconds float64 `json:"generator_cpu_seconds"`
+	PeakRSSBytes        int64   `json:"peak_rss_bytes"`
+	RSSSamples          []int64 `json:"rss_samples,omitempty"`
+	// Machine is how the machine's CPUs spent the time of CPUSeconds: stolen by the host, idle;
+	// absent where the kernel does not tell (anywhere but Linux).
+	Machine *MachineCPU `json:"machine,omitempty"`
+	Report  Report      `json:"report"`
+	Output  RecordStats `json:"output"`
 	// Streams is what quota-limited delivery streams took, for a load through them; nil for
 	// others.
 	Streams *StreamStats `json:"streams,omitempty"`
@@ -186,6 +190,7 @@ func measure(ctx context.Context, rcv *Receiver, load Load, res *Result) error {
 	res.CPUSeconds = usage.CPU.Seconds()
 	res.PeakRSSBytes = usage.PeakRSS
 	res.RSSSamples = usage.RSSSamples
+	res.Machine = usage.Machine
 
 	v := NewVerifier(load.Generator, sent.Counts)
 	var collectErr error

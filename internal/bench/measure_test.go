@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,9 @@ func TestMeasure(t *testing.T) {
 			if res.Sent != 20_000 || res.CPUSeconds <= 0 || res.PeakRSSBytes <= 0 || res.TotalSeconds < res.SendSeconds/2 {
 				t.Errorf("result %+v: want 20000 sent, CPU time, peak RSS and durations", res)
 			}
+			if m := res.Machine; runtime.GOOS == "linux" && (m == nil || m.IdlePercent+m.StealPercent > 100) {
+				t.Errorf("machine CPU %+v: want the shares of the load's time", m)
+			}
 			if rcv.Name == Kinesyslog && (res.Output.Records == 0 || res.Output.Oversize > 0) {
 				t.Errorf("records %+v: want some, none oversize", res.Output)
 			}
@@ -117,16 +121,18 @@ func TestMeasureReceiverFails(t *testing.T) {
 func TestWriteTable(t *testing.T) {
 	results := []Result{
 		{
-			Scenario: "tcp", Receiver: Kinesyslog, Sent: 5_000_000, SendSeconds: 8, TotalSeconds: 9.5,
+			Scenario: "tcp", Receiver: Kinesyslog, Round: 1, Sent: 5_000_000, SendSeconds: 8, TotalSeconds: 9.5,
 			CPUSeconds: 10, GeneratorCPUSeconds: 2, PeakRSSBytes: 120 << 20, LoadAverage: 0.52,
-			Report: Report{Expected: 5_000_000, Delivered: 5_000_000},
-			Output: RecordStats{Records: 300, Bytes: 297_000_000, MaxBytes: 999_990, RawBytes: 1_500_000_000},
+			Machine: &MachineCPU{StealPercent: 12.34, IdlePercent: 3},
+			Report:  Report{Expected: 5_000_000, Delivered: 5_000_000},
+			Output:  RecordStats{Records: 300, Bytes: 297_000_000, MaxBytes: 999_990, RawBytes: 1_500_000_000},
 		},
 		{
-			Scenario: "tcp", Receiver: Rsyslog, Sent: 5_000_000, SendSeconds: 12, TotalSeconds: 13,
+			Scenario: "tcp", Receiver: Rsyslog, Round: 1, Sent: 5_000_000, SendSeconds: 12, TotalSeconds: 13,
 			CPUSeconds: 20, PeakRSSBytes: 50 << 20, LoadAverage: 0.61,
-			Report: Report{Expected: 5_000_000, Delivered: 4_999_000, Lost: 1000},
-			Output: RecordStats{Bytes: 250_000_000, RawBytes: 1_400_000_000},
+			Machine: &MachineCPU{StealPercent: 0.5, IdlePercent: 40},
+			Report:  Report{Expected: 5_000_000, Delivered: 4_999_000, Lost: 1000},
+			Output:  RecordStats{Bytes: 250_000_000, RawBytes: 1_400_000_000},
 		},
 		{
 			Scenario: "firehose-3-streams", Receiver: Kinesyslog, Sent: 1_600_000, SendSeconds: 2.5,
@@ -142,18 +148,23 @@ func TestWriteTable(t *testing.T) {
 	if err := WriteTable(&buf, results); err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "table.golden")
+	checkGolden(t, filepath.Join("testdata", "table.golden"), "WriteTable", buf.Bytes())
+}
+
+// checkGolden compares what fn printed with the golden file at path, which -update rewrites.
+func checkGolden(t *testing.T, path, fn string, got []byte) {
+	t.Helper()
 	if *update {
-		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want, err := os.ReadFile(golden)
+	want, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
-		t.Errorf("WriteTable (-want +got):\n%s", diff)
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", fn, diff)
 	}
 }
 

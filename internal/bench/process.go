@@ -44,6 +44,8 @@ type Process struct {
 	exited   chan struct{}
 	waitErr  error
 	startCPU time.Duration
+	// startMachine is the machine's CPU times at MarkStart; nil where they cannot be read.
+	startMachine *cpuTimes
 
 	mu      sync.Mutex
 	samples []int64 // resident set size in bytes, every rssSampleEvery
@@ -54,6 +56,9 @@ type Usage struct {
 	CPU        time.Duration // user plus system time of every thread
 	PeakRSS    int64         // bytes: the high-water mark of the resident set over the whole life
 	RSSSamples []int64       // bytes: the resident set every second from start
+	// Machine is how the machine's CPUs spent the same window as CPU; nil where the kernel
+	// does not tell (anywhere but Linux).
+	Machine *MachineCPU
 }
 
 // StartProcess starts argv with env added to this process's environment.
@@ -112,10 +117,13 @@ func (p *Process) WaitListening(ctx context.Context, address string) error {
 }
 
 // MarkStart notes the CPU time used so far, so that Usage counts only what comes after: the
-// load, not the start.
+// load, not the start. It notes the machine's CPU times too, for Usage.Machine.
 func (p *Process) MarkStart() error {
 	cpu, err := procCPU(p.cmd.Process.Pid)
 	p.startCPU = cpu
+	if m, merr := readCPUTimes(); merr == nil {
+		p.startMachine = &m
+	}
 	return err
 }
 
@@ -206,6 +214,9 @@ func (p *Process) Stop(timeout time.Duration) (Usage, error) {
 	}
 	st := p.cmd.ProcessState
 	u := Usage{CPU: st.UserTime() + st.SystemTime() - p.startCPU}
+	if m, err := readCPUTimes(); err == nil && p.startMachine != nil {
+		u.Machine = m.since(*p.startMachine)
+	}
 	if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
 		u.PeakRSS = ru.Maxrss << 10 // kilobytes on Linux
 	}

@@ -10,12 +10,13 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/firehose"
 )
 
-// WriteTable prints results as a table, one row per result in order; for every load through
+// WriteTable prints results as a table, one row per result in order (steal is the share of all
+// CPUs the host took while the load ran, see MachineCPU); for every load through
 // quota-limited streams, what they took; and for every scenario run against both the relay and
 // rsyslog, the ratios between them.
 func WriteTable(w io.Writer, results []Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\treceiver\tsent\taccepted/s\tdelivered/s\tCPU s/M msgs\tpeak RSS\trecords\tmean record\tmax record\tratio\tlost\tdup\tMiB/s (quotas)\tthrottled\tgen CPU s/M\tload avg\t")
+	fmt.Fprintln(tw, "scenario\treceiver\tround\tsent\taccepted/s\tdelivered/s\tCPU s/M msgs\tpeak RSS\trecords\tmean record\tmax record\tratio\tlost\tdup\tMiB/s (quotas)\tthrottled\tgen CPU s/M\tload avg\tsteal\t")
 	for i := range results {
 		r := &results[i]
 		records, mean, maxRecord := "-", "-", "-"
@@ -29,13 +30,13 @@ func WriteTable(w io.Writer, results []Result) error {
 			streamRate = fmt.Sprintf("%.2f (%.0f%%)", r.DeliveredBytesPerSecond()/(1<<20), 100*r.QuotaShare())
 			throttled = fmt.Sprintf("%.1f%%", 100*r.ThrottledShare())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%.0f MiB\t%s\t%s\t%s\t%.1fx\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t\n",
-			r.Scenario, r.Receiver, group(int64(r.Sent)),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.0f MiB\t%s\t%s\t%s\t%.1fx\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%s\t\n",
+			r.Scenario, r.Receiver, roundName(r), group(int64(r.Sent)),
 			group(int64(r.AcceptedPerSecond())), group(int64(r.DeliveredPerSecond())),
 			r.CPUPerMillion(), float64(r.PeakRSSBytes)/(1<<20),
 			records, mean, maxRecord, r.Output.Ratio(),
 			lost(r.Report), group(int64(r.Report.Duplicated)), streamRate, throttled,
-			perMillion(r.GeneratorCPUSeconds, r.Sent), r.LoadAverage)
+			perMillion(r.GeneratorCPUSeconds, r.Sent), r.LoadAverage, steal(r))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -68,8 +69,8 @@ func WriteTable(w io.Writer, results []Result) error {
 	}
 	for _, pair := range comparisons(results) {
 		k, rs := pair[0], pair[1]
-		fmt.Fprintf(w, "%s: kinesyslog/rsyslog delivered msg/s %.2fx, CPU per message %.2fx, peak RSS %.2fx\n",
-			k.Scenario, ratio(k.DeliveredPerSecond(), rs.DeliveredPerSecond()),
+		fmt.Fprintf(w, "%s%s: kinesyslog/rsyslog delivered msg/s %.2fx, CPU per message %.2fx, peak RSS %.2fx\n",
+			k.Scenario, inRound(k), ratio(k.DeliveredPerSecond(), rs.DeliveredPerSecond()),
 			ratio(k.CPUPerMillion(), rs.CPUPerMillion()),
 			ratio(float64(k.PeakRSSBytes), float64(rs.PeakRSSBytes)))
 	}
@@ -94,7 +95,7 @@ func byMinute(samples []int64) string {
 	return strings.Join(parts, " ")
 }
 
-// comparisons pairs the relay's result of each scenario with rsyslog's.
+// comparisons pairs the relay's result of each scenario with rsyslog's of the same round.
 func comparisons(results []Result) [][2]*Result {
 	var pairs [][2]*Result
 	for i := range results {
@@ -102,7 +103,7 @@ func comparisons(results []Result) [][2]*Result {
 			continue
 		}
 		for j := range results {
-			if results[j].Receiver == Rsyslog && results[j].Scenario == results[i].Scenario {
+			if results[j].Receiver == Rsyslog && results[j].Scenario == results[i].Scenario && results[j].Round == results[i].Round {
 				pairs = append(pairs, [2]*Result{&results[i], &results[j]})
 				break
 			}
@@ -123,6 +124,30 @@ func ratio(a, b float64) float64 {
 		return 0
 	}
 	return a / b
+}
+
+// roundName is r's round in the table, "-" for a load run once.
+func roundName(r *Result) string {
+	if r.Round == 0 {
+		return "-"
+	}
+	return fmt.Sprint(r.Round)
+}
+
+// inRound says which round r is of, if any, after its scenario's name.
+func inRound(r *Result) string {
+	if r.Round == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (round %d)", r.Round)
+}
+
+// steal is the share of the machine the host took while r's load ran, "-" where unknown.
+func steal(r *Result) string {
+	if r.Machine == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f%%", r.Machine.StealPercent)
 }
 
 func lost(r Report) string {
