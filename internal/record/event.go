@@ -3,6 +3,7 @@ package record
 import (
 	"encoding/binary"
 	"math/bits"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -55,11 +56,19 @@ const hexDigits = "0123456789abcdef"
 // xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx: a table, so that formatting has no branch per byte.
 var uuidHexAt = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
 
+// hexPairs[v] is the two hexadecimal digits of the byte v, as a big-endian uint16: one load and
+// one store per byte of a UUID.
+var hexPairs = func() (t [256]uint16) {
+	for v := range t {
+		t[v] = uint16(hexDigits[v>>4])<<8 | uint16(hexDigits[v&0x0f])
+	}
+	return t
+}()
+
 func appendUUID(dst []byte, id UUID) []byte {
 	b := [36]byte{8: '-', 13: '-', 18: '-', 23: '-'}
 	for i, v := range id {
-		at := uuidHexAt[i]
-		b[at], b[at+1] = hexDigits[v>>4], hexDigits[v&0x0f]
+		binary.BigEndian.PutUint16(b[uuidHexAt[i]:], hexPairs[v])
 	}
 	return append(dst, b[:]...)
 }
@@ -83,46 +92,58 @@ var controlEscapes = func() (t [utf8.RuneSelf]string) {
 }()
 
 // appendEscaped appends msg as the contents of a JSON string, writing at most maxBytes bytes.
+// Bytes that need no escaping, and valid multi-byte UTF-8 characters, are gathered into runs that
+// are copied with one append each: messages are mostly such runs.
 func appendEscaped(dst, msg []byte, maxBytes int) []byte {
 	limit := len(dst) + maxBytes
-	for i := 0; i < len(msg); {
-		// Copy the longest run of bytes that need no escaping in one append.
-		j := i + safePrefix(msg[i:])
-		if j > i {
-			if len(dst)+j-i > limit {
-				return append(dst, msg[i:i+limit-len(dst)]...)
-			}
-			dst = append(dst, msg[i:j]...)
-			i = j
-			continue
+	dst = slices.Grow(dst, min(len(msg), maxBytes))
+	run := 0 // msg[run:i] is copied as it is
+	for i := 0; ; {
+		i += safePrefix(msg[i:])
+		if i == len(msg) {
+			break
 		}
 		b := msg[i]
 		if b >= utf8.RuneSelf {
-			r, size := utf8.DecodeRune(msg[i:])
-			if r != utf8.RuneError || size > 1 {
-				if len(dst)+size > limit {
-					return dst
-				}
-				dst = append(dst, msg[i:i+size]...)
+			if r, size := utf8.DecodeRune(msg[i:]); r != utf8.RuneError || size > 1 {
 				i += size
 				continue
 			}
+		}
+		if len(dst)+i-run > limit {
+			return appendCut(dst, msg[run:i], limit)
+		}
+		dst = append(dst, msg[run:i]...)
+		if b >= utf8.RuneSelf {
 			// An invalid byte: \xNN, whose backslash JSON escapes as \\.
 			if len(dst)+5 > limit {
 				return dst
 			}
 			dst = append(dst, '\\', '\\', 'x', hexDigits[b>>4], hexDigits[b&0x0f])
-			i++
-			continue
-		}
-		esc := controlEscapes[b]
-		if len(dst)+len(esc) > limit {
+		} else if esc := controlEscapes[b]; len(dst)+len(esc) > limit {
 			return dst
+		} else if len(esc) == 2 {
+			dst = append(dst, esc[0], esc[1]) // the common \" without a copy's call
+		} else {
+			dst = append(dst, esc...)
 		}
-		dst = append(dst, esc...)
 		i++
+		run = i
 	}
-	return dst
+	if len(dst)+len(msg)-run > limit {
+		return appendCut(dst, msg[run:], limit)
+	}
+	return append(dst, msg[run:]...)
+}
+
+// appendCut appends the longest prefix of run, bytes that need no escaping and whole UTF-8
+// characters, that keeps dst within limit bytes: a character is never cut.
+func appendCut(dst, run []byte, limit int) []byte {
+	n := limit - len(dst)
+	for n > 0 && !utf8.RuneStart(run[n]) {
+		n--
+	}
+	return append(dst, run[:n]...)
 }
 
 // Constants of the SWAR ("SIMD within a register") tests of safePrefix: every byte of a uint64
@@ -133,31 +154,58 @@ const (
 )
 
 // safePrefix returns the length of the run of bytes at the start of b that JSON strings hold as
-// they are. It tests eight bytes per step: messages are mostly such runs, and a loop over a table
-// costs about a nanosecond per byte where this costs a fifth of that.
-func safePrefix(b []byte) int {
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		if m := unsafeBytes(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-			// The lowest flagged byte is always a true one: a false flag needs a borrow from a
-			// true one below it.
-			return i + bits.TrailingZeros64(m)>>3
+// they are. It tests sixteen bytes per step, and the last few bytes as one word too: messages are
+// mostly such runs, and a loop over a table costs about a nanosecond per byte where this costs a
+// fifth of that or less.
+func safePrefix(all []byte) int {
+	// The lowest flagged byte of a word is always a true one (see unsafeBytes). The loops shorten
+	// b rather than index it, which spares the compiler's bounds checks.
+	b, n := all, len(all)
+	for len(b) >= 16 {
+		lo, hi := unsafeBytes(binary.LittleEndian.Uint64(b)), unsafeBytes(binary.LittleEndian.Uint64(b[8:]))
+		if lo|hi != 0 {
+			if lo != 0 {
+				return n - len(b) + bits.TrailingZeros64(lo)>>3
+			}
+			return n - len(b) + 8 + bits.TrailingZeros64(hi)>>3
 		}
+		b = b[16:]
 	}
-	for i < len(b) && b[i] < utf8.RuneSelf && safeJSON[b[i]] {
+	if len(b) >= 8 {
+		if m := unsafeBytes(binary.LittleEndian.Uint64(b)); m != 0 {
+			return n - len(b) + bits.TrailingZeros64(m)>>3
+		}
+		b = b[8:]
+	}
+	rest := len(b)
+	if rest == 0 {
+		return n
+	}
+	if n >= 8 {
+		// The last word of the whole, overlapping bytes already tested, which the shift drops;
+		// the zero bytes it shifts in are flagged above every byte of the rest, and the mask
+		// drops them.
+		w := binary.LittleEndian.Uint64(all[n-8:])
+		if m := unsafeBytes(w>>(64-8*rest)) & (1<<(8*rest) - 1); m != 0 {
+			return n - rest + bits.TrailingZeros64(m)>>3
+		}
+		return n
+	}
+	i := 0
+	for i < rest && b[i] < utf8.RuneSelf && safeJSON[b[i]] {
 		i++
 	}
-	return i
+	return n - rest + i
 }
 
-// unsafeBytes sets the high bit of each byte of w, and possibly of bytes above such a byte, that is
-// a control character, '"', '\\' or not ASCII. The tests are the classic "has less than" and
-// "has zero byte" bit tricks.
+// unsafeBytes sets the high bit of each byte of w that is a control character, '"', '\\' or not
+// ASCII, and possibly of bytes above such a byte. A subtraction flags a control character by
+// wrapping below zero, and a quote or backslash by the zero its XOR leaves; it flags nothing else
+// but non-ASCII bytes, which w's own high bits flag anyway, and the borrow it carries into the byte
+// above, which only a flagged byte lends.
 func unsafeBytes(w uint64) uint64 {
-	quote := w ^ (swarOnes * '"')
-	backslash := w ^ (swarOnes * '\\')
-	control := (w - swarOnes*0x20) &^ w
-	quote = (quote - swarOnes) &^ quote
-	backslash = (backslash - swarOnes) &^ backslash
+	control := w - swarOnes*0x20
+	quote := (w ^ swarOnes*'"') - swarOnes
+	backslash := (w ^ swarOnes*'\\') - swarOnes
 	return (control | quote | backslash | w) & swarHigh
 }

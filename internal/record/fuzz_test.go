@@ -9,10 +9,13 @@ import (
 	"unicode/utf8"
 )
 
-// referenceEscape is appendEscaped without a limit, one byte at a time: the obvious reading of
-// the rules that the fast path must match.
-func referenceEscape(dst, msg []byte) []byte {
+// referenceEscape is appendEscaped one byte at a time: the obvious reading of the rules that
+// the fast path must match. It writes at most maxBytes, stopping before the first byte's escape
+// or character that does not fit.
+func referenceEscape(dst, msg []byte, maxBytes int) []byte {
+	limit := len(dst) + maxBytes
 	for i := 0; i < len(msg); {
+		n := len(dst)
 		b := msg[i]
 		switch {
 		case b >= utf8.RuneSelf:
@@ -21,6 +24,9 @@ func referenceEscape(dst, msg []byte) []byte {
 				dst = append(dst, '\\', '\\', 'x', hexDigits[b>>4], hexDigits[b&0x0f])
 			} else {
 				dst = append(dst, msg[i:i+size]...)
+			}
+			if len(dst) > limit {
+				return dst[:n]
 			}
 			i += size
 			continue
@@ -38,6 +44,9 @@ func referenceEscape(dst, msg []byte) []byte {
 			dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0x0f])
 		default:
 			dst = append(dst, b)
+		}
+		if len(dst) > limit {
+			return dst[:n]
 		}
 		i++
 	}
@@ -61,9 +70,16 @@ func FuzzAppendEvent(f *testing.F) {
 		if err := json.Unmarshal(out, &ev); err != nil {
 			t.Fatalf("AppendEvent(%q) = %s: not JSON: %v", msg, out, err)
 		}
-		want := referenceEscape(nil, msg)
+		want := referenceEscape(nil, msg, len(msg)*maxEscapedBytes)
 		if got := out[len(out)-len(want)-2 : len(out)-2]; !bytes.Equal(got, want) {
 			t.Fatalf("AppendEvent(%q) escaped the message as %q, want %q", msg, got, want)
+		}
+		// Each cut of the escaped message (every one of a short message) is where the
+		// reference stops.
+		for limit := 0; limit <= len(want); limit += 1 + len(want)/256 {
+			if got, want := appendEscaped(nil, msg, limit), referenceEscape(nil, msg, limit); !bytes.Equal(got, want) {
+				t.Fatalf("appendEscaped(%q, %d) = %q, want %q", msg, limit, got, want)
+			}
 		}
 		var decoded strings.Builder
 		for i := 0; i < len(msg); {
@@ -81,14 +97,30 @@ func FuzzAppendEvent(f *testing.F) {
 	})
 }
 
-func TestUnsafeBytes(t *testing.T) {
+// TestSafePrefix puts each byte value at each position of runs of safe bytes of every length up
+// to three steps of safePrefix, alone and above a NUL, which must be the answer whatever borrow
+// it lends the bytes above.
+func TestSafePrefix(t *testing.T) {
+	const maxLen = 40
 	for c := range 256 {
 		safe := c < utf8.RuneSelf && safeJSON[c]
-		for pos := range 8 {
-			word := [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}
-			word[pos] = byte(c)
-			if got := safePrefix(word[:]); safe && got != 8 || !safe && got != pos {
-				t.Errorf("safePrefix(%q) = %d, want %d", word, got, map[bool]int{true: 8, false: pos}[safe])
+		for n := 1; n <= maxLen; n++ {
+			for pos := range n {
+				b := []byte(strings.Repeat("abcdefgh", maxLen/8)[:n])
+				b[pos] = byte(c)
+				want := pos
+				if safe {
+					want = n
+				}
+				if got := safePrefix(b); got != want {
+					t.Errorf("safePrefix(%q) = %d, want %d", b, got, want)
+				}
+				if pos > 0 {
+					b[pos-1] = 0
+					if got := safePrefix(b); got != pos-1 {
+						t.Errorf("safePrefix(%q) = %d, want %d", b, got, pos-1)
+					}
+				}
 			}
 		}
 	}

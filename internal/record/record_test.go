@@ -327,15 +327,28 @@ func TestEncodeEmitError(t *testing.T) {
 
 var sinkBytes int
 
+// appendEventCases are messages like the bench's (internal/bench): quotes to escape, UTF-8 to
+// keep, and a control character.
+var appendEventCases = []struct{ name, msg string }{
+	{name: "RFC5424", msg: `<165>1 2026-11-25T02:34:55.123456Z web-07.example.com nginx 4242 ID47 [exampleSDID@32473 iut="3" eventSource="Application"] GET /api/v1/items?id=42 HTTP/1.1 200 1532 "-" "curl/8.5"`},
+	{name: "ASCII", msg: `<30>1 2026-11-25T02:34:55.123456Z db-03.prod.example.com postgres 812 - - user=app,db=orders LOG:  duration: 4.512 ms  statement: SELECT id, total, created_at FROM orders WHERE customer_id = 81723`},
+	{name: "UTF-8", msg: "<86>1 2026-11-25T02:34:55.123456Z api-02.staging.example.net sshd 3121 - - Accepted publickey for jürgen from 203.0.113.7 port 50122 ssh2: ED25519 SHA256:9f3c0a1b2d4e6f8091a2b3c4d5e6f708192a3b4c5d6"},
+	{name: "control", msg: "<13>1 2026-11-25T02:34:55.123456Z host app - - - first line\nsecond\tline\x00 with a \x1b[0mcolour\r reset and some trailing text"},
+}
+
 func BenchmarkAppendEvent(b *testing.B) {
-	msg := []byte(`<165>1 2026-11-25T02:34:55.123456Z web-07.example.com nginx 4242 ID47 [exampleSDID@32473 iut="3" eventSource="Application"] GET /api/v1/items?id=42 HTTP/1.1 200 1532 "-" "curl/8.5"`)
-	dst := make([]byte, 0, 4096)
-	b.SetBytes(int64(len(msg)))
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		dst = AppendEvent(dst[:0], UUID{byte(i)}, 1764038095123, msg)
+	for _, bm := range appendEventCases {
+		b.Run(bm.name, func(b *testing.B) {
+			msg := []byte(bm.msg)
+			dst := make([]byte, 0, 4096)
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				dst = AppendEvent(dst[:0], UUID{byte(i)}, 1764038095123, msg)
+			}
+			sinkBytes = len(dst)
+		})
 	}
-	sinkBytes = len(dst)
 }
 
 func BenchmarkEncode(b *testing.B) {
