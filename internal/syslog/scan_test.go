@@ -253,3 +253,20 @@ func TestScanConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestUTCTime compares utcTime with time.Date on every day of years 1 to 9999, at times and
+// offsets that cross the day's ends.
+func TestUTCTime(t *testing.T) {
+	times := []struct{ hour, minute, sec, nsec, offset int }{
+		{0, 0, 0, 0, 0}, {23, 59, 59, 999_999_999, 0}, {0, 0, 0, 1, 23*3600 + 59*60}, {23, 59, 59, 0, -(23*3600 + 59*60)},
+	}
+	for day := time.Date(1, time.January, 1, 0, 0, 0, 0, time.UTC); day.Year() < 10000; day = day.AddDate(0, 0, 1) {
+		y, m, d := day.Date()
+		for _, tt := range times {
+			want := time.Date(y, m, d, tt.hour, tt.minute, tt.sec, tt.nsec, time.UTC).Add(-time.Duration(tt.offset) * time.Second)
+			if got := utcTime(y, int(m), d, tt.hour, tt.minute, tt.sec, tt.nsec, tt.offset); got != want {
+				t.Fatalf("utcTime(%d, %d, %d, %+v) = %v, want %v", y, m, d, tt, got, want)
+			}
+		}
+	}
+}

@@ -27,15 +27,17 @@ func (p Parser) rfc3339(b []byte, colonEnds bool) (time.Time, bool) {
 		b[13] != ':' || b[16] != ':' {
 		return time.Time{}, false
 	}
-	year, ok1 := digits(b[0:4])
-	month, ok2 := digits(b[5:7])
-	day, ok3 := digits(b[8:10])
-	hour, ok4 := digits(b[11:13])
-	minute, ok5 := digits(b[14:16])
-	sec, ok6 := digits(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+	y1, ok1 := twoDigits(b[0:])
+	y2, ok2 := twoDigits(b[2:])
+	month, ok3 := twoDigits(b[5:])
+	day, ok4 := twoDigits(b[8:])
+	hour, ok5 := twoDigits(b[11:])
+	minute, ok6 := twoDigits(b[14:])
+	sec, ok7 := twoDigits(b[17:])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) {
 		return time.Time{}, false
 	}
+	year := y1*100 + y2
 	i := rfc3339DateTimeLen
 	nsec, n, ok := fraction(b[i:])
 	if !ok {
@@ -53,8 +55,8 @@ func (p Parser) rfc3339(b []byte, colonEnds bool) (time.Time, bool) {
 			if len(b) < i+6 || b[i+3] != ':' {
 				return time.Time{}, false
 			}
-			oh, okh := digits(b[i+1 : i+3])
-			om, okm := digits(b[i+4 : i+6])
+			oh, okh := twoDigits(b[i+1:])
+			om, okm := twoDigits(b[i+4:])
 			if !okh || !okm || oh > 23 || om > 59 {
 				return time.Time{}, false
 			}
@@ -69,11 +71,36 @@ func (p Parser) rfc3339(b []byte, colonEnds bool) (time.Time, bool) {
 	if !endsStamp(b, i, colonEnds) || !validDate(year, month, day) || !validTime(hour, minute, sec) {
 		return time.Time{}, false
 	}
-	if !zoned {
+	if !zoned && p.location() != time.UTC {
 		return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, p.location()).UTC(), true
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-	return t.Add(-time.Duration(offset) * time.Second), true
+	return utcTime(year, month, day, hour, minute, sec, nsec, offset), true
+}
+
+// utcTime is time.Date(year, month, day, hour, minute, sec, nsec, time.UTC) less offset seconds,
+// for a valid date and time: the same Time, computed with integer arithmetic, without the
+// normalisation and zone lookup time.Date makes for any input.
+func utcTime(year, month, day, hour, minute, sec, nsec, offset int) time.Time {
+	secs := unixDays(year, month, day)*secondsPerDay + int64(hour*3600+minute*60+sec-offset)
+	return time.Unix(secs, int64(nsec)).UTC()
+}
+
+// secondsPerDay is the length of a day of UTC as Unix time counts it: without leap seconds.
+const secondsPerDay = 24 * 60 * 60
+
+// unixDays returns the number of days from 1970-01-01 to year-month-day, a valid date of years 1
+// to 9999 in the proleptic Gregorian calendar: the days_from_civil algorithm of Howard Hinnant's
+// "chrono-Compatible Low-Level Date Algorithms", which counts from March so that the leap day
+// ends each year of the 400-year era.
+func unixDays(year, month, day int) int64 {
+	if month <= 2 {
+		year--
+	}
+	era := year / 400 // year >= 0: no rounding toward zero to correct
+	yoe := year - era*400
+	doy := (153*((month+9)%12)+2)/5 + day - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era*146097 + doe - 719468) // 719468: days from 0000-03-01 to 1970-01-01
 }
 
 // bsd reads an RFC 3164 stamp and its variants at the start of b: "Mmm dd[ yyyy] hh:mm:ss[.f]",
@@ -105,9 +132,9 @@ func (p Parser) bsd(b []byte, year int, received time.Time) (time.Time, bool) {
 	if len(b) < i+bsdTimeLen || b[i+2] != ':' || b[i+5] != ':' {
 		return time.Time{}, false
 	}
-	hour, ok1 := digits(b[i : i+2])
-	minute, ok2 := digits(b[i+3 : i+5])
-	sec, ok3 := digits(b[i+6 : i+8])
+	hour, ok1 := twoDigits(b[i:])
+	minute, ok2 := twoDigits(b[i+3:])
+	sec, ok3 := twoDigits(b[i+6:])
 	if !(ok1 && ok2 && ok3) || !validTime(hour, minute, sec) {
 		return time.Time{}, false
 	}
@@ -134,6 +161,9 @@ func (p Parser) bsd(b []byte, year int, received time.Time) (time.Time, bool) {
 	if year != 0 {
 		if !validDate(year, int(month), day) {
 			return time.Time{}, false
+		}
+		if loc == time.UTC {
+			return utcTime(year, int(month), day, hour, minute, sec, nsec, 0), true
 		}
 		return time.Date(year, month, day, hour, minute, sec, nsec, loc).UTC(), true
 	}
@@ -198,6 +228,13 @@ func fraction(b []byte) (nsec, n int, ok bool) {
 		v *= 10
 	}
 	return v, d + 1, true
+}
+
+// twoDigits reads the two decimal digits at the start of b, without a loop: each stamp's fields
+// are fixed-width.
+func twoDigits(b []byte) (int, bool) {
+	d0, d1 := b[0]-'0', b[1]-'0' // a byte below '0' wraps past 9
+	return int(d0)*10 + int(d1), d0 <= 9 && d1 <= 9
 }
 
 // digits reads b, which must be all decimal digits, as a number.
