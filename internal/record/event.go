@@ -44,7 +44,7 @@ func AppendEvent(dst []byte, id UUID, timestampMillis int64, msg []byte) []byte 
 	dst = append(dst, `{"id":"`...)
 	dst = appendUUID(dst, id)
 	dst = append(dst, `","timestamp":`...)
-	dst = strconv.AppendInt(dst, timestampMillis, 10)
+	dst = appendMillis(dst, timestampMillis)
 	dst = append(dst, `,"message":"`...)
 	dst = appendEscaped(dst, msg, MaxEventBytes-eventOverheadBytes)
 	return append(dst, `"}`...)
@@ -52,12 +52,8 @@ func AppendEvent(dst []byte, id UUID, timestampMillis int64, msg []byte) []byte 
 
 const hexDigits = "0123456789abcdef"
 
-// uuidHexAt is where the two hex digits of each byte of a UUID go in its 36-character form
-// xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx: a table, so that formatting has no branch per byte.
-var uuidHexAt = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
-
 // hexPairs[v] is the two hexadecimal digits of the byte v, as a big-endian uint16: one load and
-// one store per byte of a UUID.
+// one store per byte.
 var hexPairs = func() (t [256]uint16) {
 	for v := range t {
 		t[v] = uint16(hexDigits[v>>4])<<8 | uint16(hexDigits[v&0x0f])
@@ -65,13 +61,64 @@ var hexPairs = func() (t [256]uint16) {
 	return t
 }()
 
+// appendUUID appends id in its 36-character form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx. The
+// stores are written out, at constant offsets, so that they need no bounds checks nor a loop.
 func appendUUID(dst []byte, id UUID) []byte {
 	b := [36]byte{8: '-', 13: '-', 18: '-', 23: '-'}
-	for i, v := range id {
-		binary.BigEndian.PutUint16(b[uuidHexAt[i]:], hexPairs[v])
-	}
+	be := binary.BigEndian
+	be.PutUint16(b[0:], hexPairs[id[0]])
+	be.PutUint16(b[2:], hexPairs[id[1]])
+	be.PutUint16(b[4:], hexPairs[id[2]])
+	be.PutUint16(b[6:], hexPairs[id[3]])
+	be.PutUint16(b[9:], hexPairs[id[4]])
+	be.PutUint16(b[11:], hexPairs[id[5]])
+	be.PutUint16(b[14:], hexPairs[id[6]])
+	be.PutUint16(b[16:], hexPairs[id[7]])
+	be.PutUint16(b[19:], hexPairs[id[8]])
+	be.PutUint16(b[21:], hexPairs[id[9]])
+	be.PutUint16(b[24:], hexPairs[id[10]])
+	be.PutUint16(b[26:], hexPairs[id[11]])
+	be.PutUint16(b[28:], hexPairs[id[12]])
+	be.PutUint16(b[30:], hexPairs[id[13]])
+	be.PutUint16(b[32:], hexPairs[id[14]])
+	be.PutUint16(b[34:], hexPairs[id[15]])
 	return append(dst, b[:]...)
 }
+
+// Bounds of the timestamps appendMillis writes without strconv: those of 13 digits, from
+// 2001-09-09 to 2286-11-20.
+const (
+	minMillis13 = 1_000_000_000_000
+	maxMillis13 = 9_999_999_999_999
+)
+
+// appendMillis appends ms in decimal, as strconv.AppendInt does. The 13 digits of every
+// timestamp of this century are written by 32-bit arithmetic, two at a time, since no other
+// field of an event costs as much to format.
+func appendMillis(dst []byte, ms int64) []byte {
+	if ms < minMillis13 || ms > maxMillis13 {
+		return strconv.AppendInt(dst, ms, 10)
+	}
+	hi, lo := uint32(ms/100_000_000), uint32(ms%100_000_000) // 5 and 8 digits
+	var b [13]byte
+	b[0] = byte('0' + hi/10_000)
+	be := binary.BigEndian
+	be.PutUint16(b[1:], decimalPairs[hi/100%100])
+	be.PutUint16(b[3:], decimalPairs[hi%100])
+	be.PutUint16(b[5:], decimalPairs[lo/1_000_000])
+	be.PutUint16(b[7:], decimalPairs[lo/10_000%100])
+	be.PutUint16(b[9:], decimalPairs[lo/100%100])
+	be.PutUint16(b[11:], decimalPairs[lo%100])
+	return append(dst, b[:]...)
+}
+
+// decimalPairs[v] is the two decimal digits of v, 0 to 99, as a big-endian uint16.
+var decimalPairs = func() (t [100]uint16) {
+	for v := range t {
+		t[v] = uint16('0'+v/10)<<8 | uint16('0'+v%10)
+	}
+	return t
+}()
 
 // safeJSON[b] is true for the ASCII bytes that JSON strings hold as they are.
 var safeJSON = func() (t [utf8.RuneSelf]bool) {

@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -124,4 +125,19 @@ func TestSafePrefix(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzAppendMillis checks that appendMillis writes what strconv.AppendInt does, for any value.
+func FuzzAppendMillis(f *testing.F) {
+	for _, ms := range []int64{0, -1, 1764038095123, minMillis13 - 1, minMillis13, maxMillis13, maxMillis13 + 1,
+		math.MinInt64, math.MaxInt64, 1_999_999_999_999, 1_000_099_999_999, 1_099_900_000_000} {
+		f.Add(ms)
+	}
+	f.Fuzz(func(t *testing.T, ms int64) {
+		for _, v := range []int64{ms, minMillis13 + ms%(maxMillis13-minMillis13+1)} {
+			if got, want := appendMillis([]byte("x"), v), strconv.AppendInt([]byte("x"), v, 10); !bytes.Equal(got, want) {
+				t.Fatalf("appendMillis(%d) = %q, want %q", v, got, want)
+			}
+		}
+	})
 }
