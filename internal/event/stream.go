@@ -350,9 +350,15 @@ func (s *Stream) stage(msg []byte, received time.Time, id record.UUID, fixed boo
 	if len(st.Ends) == 0 {
 		st.Oldest = received
 	}
-	// Rounded, not truncated, to the millisecond, as the spec's sample record shows.
-	st.Data = record.AppendEvent(st.Data, id, ts.Round(time.Millisecond).UnixMilli(), msg)
+	st.Data = record.AppendEvent(st.Data, id, roundedMillis(ts), msg)
 	st.Ends = append(st.Ends, len(st.Data))
+}
+
+// roundedMillis is t.Round(time.Millisecond).UnixMilli(): the event's timestamp, rounded, not
+// truncated, to the millisecond, as the spec's sample record shows; a half rounds up. It spares
+// Round's general division, which cost a tenth of the rest of an event's making.
+func roundedMillis(t time.Time) int64 {
+	return t.Unix()*1000 + int64((t.Nanosecond()+500_000)/1_000_000)
 }
 
 // Number returns the Stream's number in the intake log (intake.Log.NewStream); 0 without it.
