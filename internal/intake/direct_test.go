@@ -42,7 +42,8 @@ func noDamage(t *testing.T, l *Log, what string) {
 }
 
 // TestDirectWrites checks what rounds written with O_DIRECT leave in a segment: whole blocks,
-// the entries then zeros, while the log runs; the entries alone once it is closed. One batch is
+// the entries then zeros (padding, and zeroAheadBytes after a small round that grew the file),
+// while the log runs; the entries alone once it is closed. One batch is
 // larger than a round buffer, which Append then moves: that round is written from a copy, and
 // the rounds after it from their buffers again.
 func TestDirectWrites(t *testing.T) {
@@ -62,13 +63,17 @@ func TestDirectWrites(t *testing.T) {
 		if !l.direct {
 			t.Skipf("the file system of %s does not take O_DIRECT (ramfs, or tmpfs before Linux 6.6): nothing to check", dir)
 		}
-		// One segment: positions are file offsets.
-		info, err := os.Stat(l.path(l.firstOwn))
+		// One segment: positions are file offsets. Small rounds are followed by zeros ahead.
+		seg, err := os.ReadFile(l.path(l.firstOwn))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if info.Size() != int64(roundUp(int(p))) {
-			t.Fatalf("round %d: segment of %d bytes holding %d bytes of records, want them padded to %d", i, info.Size(), p, roundUp(int(p)))
+		if n := len(seg); n < roundUp(int(p)) || n > roundUp(int(p))+zeroAheadBytes || n%blockBytes != 0 {
+			t.Fatalf("round %d: segment of %d bytes holding %d bytes of records, want them padded to %d, and at most %d bytes of zeros ahead",
+				i, n, p, roundUp(int(p)), zeroAheadBytes)
+		}
+		if j := bytes.IndexFunc(seg[p:], func(r rune) bool { return r != 0 }); j >= 0 {
+			t.Fatalf("round %d: byte %d after the records is not zero", i, int(p)+j)
 		}
 	}
 	end := l.Position()
@@ -272,4 +277,50 @@ func TestDirectFallback(t *testing.T) {
 			noDamage(t, l2.Log, "reopened")
 		})
 	}
+}
+
+// TestSmallRoundsWithinFile checks that small rounds written with O_DIRECT overwrite the zeros
+// written ahead of them instead of growing the segment file (whose fdatasync would then commit
+// the file system's journal): of 40 rounds, only those that reach past the zeros grow it, and
+// the segment reads back whole once closed.
+func TestSmallRoundsWithinFile(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{SyncInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var writes, grew int // the writes of entries, and those that grew the file
+	l.fileWrite = func(f *os.File, b []byte, off int64) (int, error) {
+		info, err := f.Stat()
+		if err != nil {
+			return 0, err
+		}
+		if bytes.ContainsFunc(b, func(r rune) bool { return r != 0 }) {
+			writes++
+			if off+int64(len(b)) > info.Size() {
+				grew++
+			}
+		}
+		return f.WriteAt(b, off)
+	}
+	tl := runTest(t, l)
+	if !l.direct {
+		t.Skipf("the file system of %s does not take O_DIRECT: nothing to check", dir)
+	}
+	s := l.NewStream()
+	var want []Entry
+	for i := range 40 {
+		es := paddedEntries(s, uint64(len(want)), 1+i%4)
+		want = append(want, es...)
+		tl.appendSynced(es...)
+	}
+	tl.close()
+	if writes < 40 || grew > 1+int(tl.Position())/zeroAheadBytes {
+		t.Errorf("%d of %d writes of entries grew the segment file, want only the first and those past the zeros", grew, writes)
+	}
+	l2 := openTest(t, dir, Options{})
+	if got := replayAll(t, l2.Log); firstDifferent(want, got) >= 0 || len(got) != len(want) {
+		t.Errorf("Replay returned %d entries, want the %d appended", len(got), len(want))
+	}
+	noDamage(t, l2.Log, "reopened")
 }

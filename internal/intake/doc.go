@@ -31,7 +31,9 @@
 // it again gives the same bytes.
 //
 // A segment may end in zeros after its last record: rounds written with O_DIRECT are padded with
-// zeros to whole 4 KiB blocks, and the file is cut to its records only when the writer closes it
+// zeros to whole 4 KiB blocks, a small round that grew the file is followed by 1 MiB of zeros
+// (the rounds after it then overwrite blocks the file has, and their fdatasync need not commit
+// the file system's journal), and the file is cut to its records only when the writer closes it
 // (it moves to the next segment, or Close), not after each round. A reader takes zeros from
 // after the last intact record to the end of the file as the end of the segment, not as damage:
 // the padding of one block, or more where a torn write left blocks unwritten. Zeros followed by

@@ -135,7 +135,10 @@ type Log struct {
 	writing  chan struct{}
 	file     *os.File // the segment being written, or nil
 	fileSeg  *segment
-	fileSize int64 // bytes of file that are entries, without padding
+	fileSize int64  // bytes of file that are entries, without padding
+	fileEnd  int64  // bytes of file: its entries, then padding or the zeros written ahead of them
+	zeros    []byte // aligned zeros for zeroAhead; allocated at its first use
+	zeroRoom bool   // the disk has room for zeroAhead this round, well above the reserve
 	// direct: segment files are opened with O_DIRECT, until the file system refuses it.
 	direct  bool
 	copyBuf []byte // aligned, for the stretches of a round that are not written in place

@@ -104,6 +104,8 @@ func (l *Log) round(ctx context.Context) error {
 		return l.err
 	}
 	buf, cuts, end := l.buf, l.cuts, l.appended
+	l.zeroRoom = l.disk.reserve == 0 ||
+		l.disk.free >= 0 && l.disk.free-int64(len(buf)) >= l.disk.reserve+2*zeroAheadBytes
 	l.cuts[len(l.cuts)-1].end = len(buf)
 	rb, next := l.bufs[l.cur], l.bufs[1-l.cur]
 	next.startAfter(rb, buf, cuts)
@@ -216,14 +218,18 @@ func (l *Log) write(rb *roundBuf, buf []byte, cuts []cut) error {
 			if err != nil {
 				return err
 			}
-			l.file, l.fileSeg, l.fileSize = f, c.seg, c.seg.onDisk
+			l.file, l.fileSeg, l.fileSize, l.fileEnd = f, c.seg, c.seg.onDisk, c.seg.onDisk
 			if err := f.Truncate(c.seg.onDisk); err != nil {
 				return fmt.Errorf("intake: truncate %s to %d bytes: %w", f.Name(), c.seg.onDisk, err)
 			}
 			created = created || c.seg.onDisk == 0
 		}
+		end := l.fileEnd
 		if err := l.writeChunk(rb, c.seg, chunk, c.seg.onDisk, c.end == len(buf)); err != nil {
 			return err
+		}
+		if l.fileEnd > end {
+			l.zeroAhead(len(chunk))
 		}
 		l.fileSize += int64(len(chunk))
 	}
