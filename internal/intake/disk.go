@@ -42,14 +42,14 @@ type disk struct {
 // measureDiskLocked measures the free space of the log's disk, counting the log's bytes up to
 // covered as written. The caller holds mu.
 func (l *Log) measureDiskLocked(covered Position) {
-	free, err := l.measureDisk()
+	free, err := l.measureDisk(l.disk.reserve)
 	l.noteDiskLocked(free, err, covered)
 }
 
 // measureDisk returns the free space of the log's disk, without the lock (a system call); 0 when
-// the log keeps no reserve.
-func (l *Log) measureDisk() (int64, error) {
-	if l.disk.reserve == 0 {
+// the log keeps no reserve. The caller read reserve (l.disk.reserve) under mu.
+func (l *Log) measureDisk(reserve int64) (int64, error) {
+	if reserve == 0 {
 		return 0, nil
 	}
 	return freeBytes(l.dirFile)

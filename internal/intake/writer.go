@@ -103,7 +103,7 @@ func (l *Log) round(ctx context.Context) error {
 		defer l.mu.Unlock()
 		return l.err
 	}
-	buf, cuts, end := l.buf, l.cuts, l.appended
+	buf, cuts, end, reserve := l.buf, l.cuts, l.appended, l.disk.reserve
 	l.zeroRoom = l.disk.reserve == 0 ||
 		l.disk.free >= 0 && l.disk.free-int64(len(buf)) >= l.disk.reserve+2*zeroAheadBytes
 	l.cuts[len(l.cuts)-1].end = len(buf)
@@ -123,7 +123,7 @@ func (l *Log) round(ctx context.Context) error {
 	}
 	// The disk is measured before the lock that every Append takes, not under it: the round's
 	// bytes are written, and no other round writes while this one holds the writer's slot.
-	free, ferr := l.measureDisk()
+	free, ferr := l.measureDisk(reserve)
 	l.mu.Lock()
 	l.spareCuts = cuts
 	l.noteDiskLocked(free, ferr, end)
