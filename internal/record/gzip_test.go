@@ -78,3 +78,33 @@ func benchmarkGzip(b *testing.B, v7 bool) {
 		})
 	}
 }
+
+// BenchmarkEncodeRecords encodes 16 MiB of the JSON events of the bench's 200-byte RFC 5424
+// messages with their relay ids, four records full and a rest, as the record stage does with a
+// batch of the bench's TCP load: the cost per event of filling records to record.TargetBytes.
+func BenchmarkEncodeRecords(b *testing.B) {
+	g := bench.Generator{Run: 1, Format: bench.RFC5424, MinBytes: 200, MaxBytes: 200, Base: time.Now().Truncate(time.Second)}
+	base := g.Base.UnixMilli()
+	var (
+		ev  record.Events
+		msg []byte
+		ids = record.NewIDs()
+	)
+	for n := 0; len(ev.Data) < 16<<20; n++ {
+		msg = g.Append(msg[:0], 0, n)
+		ms := base + int64(n/500)
+		ev.Data = record.AppendEvent(ev.Data, ids.Next(ms), ms, msg)
+		ev.Ends = append(ev.Ends, len(ev.Data))
+	}
+	h := record.Header{Owner: "123456789012", LogGroup: "/kinesyslog/syslog/514", LogStream: "10.0.0.5"}
+	enc := record.NewEncoder()
+	b.SetBytes(int64(len(ev.Data)))
+	b.ReportAllocs()
+	var st record.Stats
+	for b.Loop() {
+		_, st, _ = enc.Encode(h, ev, false, func([]byte) error { return nil })
+	}
+	b.ReportMetric(float64(st.Records), "records")
+	b.ReportMetric(float64(st.RecordBytes)/float64(st.Records), "B/record")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*ev.Len()), "ns/event")
+}
