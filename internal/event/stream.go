@@ -36,6 +36,24 @@ type Stamper interface {
 	Stamp(dst, msg []byte, received time.Time, source string) (ts time.Time, out []byte)
 }
 
+// A StreamStamper is a Stamper that stamps with less work when it keeps state from one message
+// of a stream to the next (syslog.Stamper keeps the last stamp's date and time): each Stream
+// stamps with the function ForStream returns, called by that Stream's goroutine only, which must
+// return what Stamp would.
+type StreamStamper interface {
+	Stamper
+	ForStream() func(dst, msg []byte, received time.Time, source string) (ts time.Time, out []byte)
+}
+
+// stampFunc returns the function a Stream stamps with: stamper's ForStream if it is a
+// StreamStamper, else its Stamp.
+func stampFunc(stamper Stamper) func(dst, msg []byte, received time.Time, source string) (time.Time, []byte) {
+	if ss, ok := stamper.(StreamStamper); ok {
+		return ss.ForStream()
+	}
+	return stamper.Stamp
+}
+
 // Streams opens the Stream of each sender onto buffers, stamping with stamper. It implements
 // listener.Streams and is safe for concurrent use.
 type Streams struct {
@@ -148,36 +166,31 @@ func (s *Streams) Read(format uint8, stamper Stamper, ports ...uint16) {
 	}
 }
 
-// as makes st read format, when Read gave a Stamper for it.
-func (s *Streams) as(st *Stream, format uint8) {
-	if stamper, ok := s.stampers[format]; ok {
-		st.format, st.stamper = format, stamper
-	}
-}
-
 // Stream returns a *Stream for the messages that source sends to port, numbered in the intake
 // log as a stream of its own.
 func (s *Streams) Stream(source netip.Addr, port uint16) listener.Stream {
-	st := s.open(source, port)
-	if format, ok := s.ports[port]; ok {
-		s.as(st, format)
+	stamper, format := s.stamper, s.format
+	if f, ok := s.ports[port]; ok {
+		stamper, format = s.stampers[f], f
 	}
+	st := s.open(source, port, stamper, format)
 	if s.log != nil {
 		st.number = s.log.NewStream()
 	}
 	return st
 }
 
-func (s *Streams) open(source netip.Addr, port uint16) *Stream {
+// open returns the Stream of source to port, stamping with stamper, its log entries of format.
+func (s *Streams) open(source netip.Addr, port uint16, stamper Stamper, format uint8) *Stream {
 	return &Stream{
 		buffers: s.buffers,
 		key:     buffer.Key{Source: source, Port: port},
 		source:  source.Unmap().String(),
-		stamper: s.stamper,
+		stamp:   stampFunc(stamper),
 		ids:     record.NewIDs(),
 		log:     s.log,
 		hold:    s.hold,
-		format:  s.format,
+		format:  format,
 	}
 }
 
@@ -216,9 +229,12 @@ func (s *Streams) Replay(ctx context.Context) (int, error) {
 			}
 		}
 		if cur == nil {
-			cur = s.open(e.Source, e.Port)
+			stamper, format := s.stamper, s.format
+			if st, ok := s.stampers[e.Format]; ok {
+				stamper, format = st, e.Format
+			}
+			cur = s.open(e.Source, e.Port, stamper, format)
 			cur.number, cur.replay = e.Stream, true
-			s.as(cur, e.Format)
 		}
 		cur.seq = e.Seq
 		cur.add(ctx, e.Message, e.Received, record.UUID(e.ID), true)
@@ -247,7 +263,7 @@ type Stream struct {
 	buffers  *buffer.Buffers
 	key      buffer.Key
 	source   string
-	stamper  Stamper
+	stamp    func(dst, msg []byte, received time.Time, source string) (time.Time, []byte)
 	ids      *record.IDs
 	staged   *buffer.Staging // nil between commits
 	reserved int             // bytes reserved by Reserve
@@ -336,7 +352,7 @@ func (s *Stream) stage(msg []byte, received time.Time, id record.UUID, fixed boo
 		st.Run.Last = s.seq
 		s.seq++
 	}
-	ts, out := s.stamper.Stamp(st.Scratch[:0], msg, received, s.source)
+	ts, out := s.stamp(st.Scratch[:0], msg, received, s.source)
 	if out != nil {
 		st.Scratch = out
 		msg = out

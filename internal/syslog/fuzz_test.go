@@ -116,3 +116,29 @@ func FuzzAppendRewritten(f *testing.F) {
 		}
 	})
 }
+
+// FuzzForStream checks that the Stamp of Stamper.ForStream, which keeps the last RFC 3339 date
+// and time, returns what Stamp returns for every message of a stream: two messages, stamped in
+// turn, twice, so that each meets the other's cached date and time and its own.
+func FuzzForStream(f *testing.F) {
+	addCorpusSeeds(f, func(msg []byte) {
+		f.Add(msg, []byte("<13>1 2026-02-21T21:07:50Z h a - - - x"), corpusReceived.UnixNano(), int16(0))
+	})
+	f.Add([]byte("<13>1 2026-02-21T21:07:50.239881+01:00 h a - - - x"), []byte("<13>1 2026-02-21T21:07:50.5-23:59 h a - - - x"),
+		corpusReceived.UnixNano(), int16(0))
+	f.Add([]byte("<13>1 2026-02-21T21:07:50+01:0x h a - - - x"), []byte("<13>1 2026-02-21T21:07:50 h a - - - x"),
+		corpusReceived.UnixNano(), int16(-300))
+	f.Add([]byte("<13>2026-02-29T21:07:50Z: x"), []byte("<13>2024-02-29T21:07:50Z: x"), corpusReceived.UnixNano(), int16(60))
+	f.Fuzz(func(t *testing.T, a, b []byte, nanos int64, zoneMinutes int16) {
+		recv, loc := fuzzReceived(nanos, zoneMinutes)
+		s := Stamper{Parser: Parser{Location: loc}}
+		stamp := s.ForStream()
+		for i, msg := range [][]byte{a, b, a, b} {
+			wantTS, wantOut := s.Stamp(nil, msg, recv, corpusSource)
+			ts, out := stamp(nil, msg, recv, corpusSource)
+			if ts != wantTS || !bytes.Equal(out, wantOut) {
+				t.Fatalf("message %d of the stream, %q: ForStream's Stamp = %v, %q; Stamp = %v, %q", i, msg, ts, out, wantTS, wantOut)
+			}
+		}
+	})
+}

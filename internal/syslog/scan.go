@@ -42,7 +42,10 @@ type Header struct {
 // Scan reads the PRI and timestamp at the start of msg, a single message without framing.
 // received is when the message arrived; it decides the year of stamps that carry none. Scan
 // does not allocate, does not keep msg and accepts any bytes.
-func (p Parser) Scan(msg []byte, received time.Time) Header {
+func (p Parser) Scan(msg []byte, received time.Time) Header { return p.scan(msg, received, nil) }
+
+// scan is Scan with c, the stream's stampCache, or nil.
+func (p Parser) scan(msg []byte, received time.Time, c *stampCache) Header {
 	h := Header{Priority: -1}
 	i := 0
 	if pri, n, ok := scanPriority(msg); ok {
@@ -61,7 +64,7 @@ func (p Parser) Scan(msg []byte, received time.Time) Header {
 		if len(rest) > 0 && rest[0] == '-' && (len(rest) == 1 || rest[1] == ' ') {
 			return h
 		}
-		if t, ok := p.rfc3339(rest, false); ok {
+		if t, ok := p.rfc3339(rest, false, c); ok {
 			h.Timestamp = t
 		} else {
 			h.Rewrite = true
@@ -74,7 +77,7 @@ func (p Parser) Scan(msg []byte, received time.Time) Header {
 		prefixes = 0
 	}
 	for {
-		if t, ok := p.stamp(msg[i:], received); ok {
+		if t, ok := p.stamp(msg[i:], received, c); ok {
 			h.Timestamp = t
 			return h
 		}
@@ -125,8 +128,9 @@ func ciscoPrefix(b []byte) (int, bool) {
 }
 
 // stamp reads an RFC 3339 or RFC 3164 stamp at the start of b, after an optional Cisco
-// synchronisation marker. A BSD stamp may be preceded by its year.
-func (p Parser) stamp(b []byte, received time.Time) (time.Time, bool) {
+// synchronisation marker. A BSD stamp may be preceded by its year. c is the stream's stampCache,
+// or nil.
+func (p Parser) stamp(b []byte, received time.Time, c *stampCache) (time.Time, bool) {
 	if len(b) > 0 && (b[0] == '*' || b[0] == '.') {
 		b = b[1:]
 	}
@@ -142,7 +146,7 @@ func (p Parser) stamp(b []byte, received time.Time) (time.Time, bool) {
 		}
 		return p.bsd(b[5:], year, received)
 	}
-	return p.rfc3339(b, true)
+	return p.rfc3339(b, true, c)
 }
 
 // location is the zone for zone-less stamps.

@@ -1,6 +1,9 @@
 package syslog
 
-import "time"
+import (
+	"encoding/binary"
+	"time"
+)
 
 // The stamps are read by hand rather than with time.Parse: Scan runs once per message on the
 // relay's hot path and must not allocate, and no single layout covers the variants senders write
@@ -21,23 +24,16 @@ const (
 
 // rfc3339 reads YYYY-MM-DDThh:mm:ss[.f][Z|±hh:mm] at the start of b. A stamp without an offset
 // is in the parser's Location. The stamp must end b or be followed by a space, or by a colon
-// when colonEnds is set (Cisco writes one after the stamp; RFC 5424 does not allow it).
-func (p Parser) rfc3339(b []byte, colonEnds bool) (time.Time, bool) {
-	if len(b) < rfc3339DateTimeLen || b[4] != '-' || b[7] != '-' || b[10]|0x20 != 't' ||
-		b[13] != ':' || b[16] != ':' {
+// when colonEnds is set (Cisco writes one after the stamp; RFC 5424 does not allow it). c, when
+// not nil, holds the date and time of the stream's last stamp (see stampCache).
+func (p Parser) rfc3339(b []byte, colonEnds bool, c *stampCache) (time.Time, bool) {
+	if c == nil {
+		c = new(stampCache)
+	}
+	if !c.read(b) {
 		return time.Time{}, false
 	}
-	y1, ok1 := twoDigits(b[0:])
-	y2, ok2 := twoDigits(b[2:])
-	month, ok3 := twoDigits(b[5:])
-	day, ok4 := twoDigits(b[8:])
-	hour, ok5 := twoDigits(b[11:])
-	minute, ok6 := twoDigits(b[14:])
-	sec, ok7 := twoDigits(b[17:])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) {
-		return time.Time{}, false
-	}
-	year := y1*100 + y2
+	dt := &c.dt
 	i := rfc3339DateTimeLen
 	nsec, n, ok := fraction(b[i:])
 	if !ok {
@@ -68,21 +64,83 @@ func (p Parser) rfc3339(b []byte, colonEnds bool) (time.Time, bool) {
 			i += 6
 		}
 	}
-	if !endsStamp(b, i, colonEnds) || !validDate(year, month, day) || !validTime(hour, minute, sec) {
+	if !endsStamp(b, i, colonEnds) {
 		return time.Time{}, false
 	}
 	if !zoned && p.location() != time.UTC {
-		return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, p.location()).UTC(), true
+		return time.Date(dt.year, time.Month(dt.month), dt.day, dt.hour, dt.minute, dt.sec, nsec, p.location()).UTC(), true
 	}
-	return utcTime(year, month, day, hour, minute, sec, nsec, offset), true
+	return time.Unix(dt.secs-int64(offset), int64(nsec)).UTC(), true
+}
+
+// dateTime is the date and time of an RFC 3339 stamp, "YYYY-MM-DDThh:mm:ss", as its fields and as
+// the seconds from the Unix epoch it names in UTC.
+type dateTime struct {
+	year, month, day, hour, minute, sec int
+	secs                                int64
+}
+
+// read reads the valid date and time at the start of b into dt.
+func (dt *dateTime) read(b []byte) bool {
+	if b[4] != '-' || b[7] != '-' || b[10]|0x20 != 't' || b[13] != ':' || b[16] != ':' {
+		return false
+	}
+	y1, ok1 := twoDigits(b[0:])
+	y2, ok2 := twoDigits(b[2:])
+	month, ok3 := twoDigits(b[5:])
+	day, ok4 := twoDigits(b[8:])
+	hour, ok5 := twoDigits(b[11:])
+	minute, ok6 := twoDigits(b[14:])
+	sec, ok7 := twoDigits(b[17:])
+	year := y1*100 + y2
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || !validDate(year, month, day) || !validTime(hour, minute, sec) {
+		return false
+	}
+	*dt = dateTime{year: year, month: month, day: day, hour: hour, minute: minute, sec: sec,
+		secs: civilSeconds(year, month, day, hour, minute, sec)}
+	return true
+}
+
+// stampCache is the date and time of a stream's last RFC 3339 stamp, kept by the Stamp of
+// Stamper.ForStream: the stamps of consecutive messages of a connection nearly always share
+// their second, and comparing its 19 bytes with the last costs a fraction of reading them. The
+// zero value is empty.
+type stampCache struct {
+	key [3]uint64 // the 19 bytes, as overlapping words (dateTimeKey)
+	dt  dateTime
+	ok  bool // dt is the date and time of key
+}
+
+// read reads the valid date and time at the start of b into c.dt, unless c holds them already.
+func (c *stampCache) read(b []byte) bool {
+	if len(b) < rfc3339DateTimeLen {
+		return false
+	}
+	key := dateTimeKey(b)
+	if c.ok && key == c.key {
+		return true
+	}
+	c.key, c.ok = key, c.dt.read(b)
+	return c.ok
+}
+
+// dateTimeKey is the first 19 bytes of b as three words, the last overlapping the second.
+func dateTimeKey(b []byte) [3]uint64 {
+	_ = b[rfc3339DateTimeLen-1]
+	return [3]uint64{binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:]),
+		binary.LittleEndian.Uint64(b[rfc3339DateTimeLen-8:])}
 }
 
 // utcTime is time.Date(year, month, day, hour, minute, sec, nsec, time.UTC) less offset seconds,
 // for a valid date and time: the same Time, computed with integer arithmetic, without the
 // normalisation and zone lookup time.Date makes for any input.
 func utcTime(year, month, day, hour, minute, sec, nsec, offset int) time.Time {
-	secs := unixDays(year, month, day)*secondsPerDay + int64(hour*3600+minute*60+sec-offset)
-	return time.Unix(secs, int64(nsec)).UTC()
+	return time.Unix(civilSeconds(year, month, day, hour, minute, sec)-int64(offset), int64(nsec)).UTC()
+}
+
+// civilSeconds is the seconds from the Unix epoch to a valid date and time of UTC.
+func civilSeconds(year, month, day, hour, minute, sec int) int64 {
+	return unixDays(year, month, day)*secondsPerDay + int64(hour*3600+minute*60+sec)
 }
 
 // secondsPerDay is the length of a day of UTC as Unix time counts it: without leap seconds.

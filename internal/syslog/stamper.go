@@ -13,7 +13,22 @@ type Stamper struct {
 // Stamp returns the event time of msg and, when msg must be rewritten, the rewritten message
 // appended to dst; otherwise out is nil.
 func (s Stamper) Stamp(dst, msg []byte, received time.Time, source string) (ts time.Time, out []byte) {
-	h := s.Parser.Scan(msg, received)
+	return s.stamp(dst, msg, received, source, nil)
+}
+
+// ForStream returns the Stamp of one stream's messages (event.StreamStamper): the same results
+// as Stamp, with less work when consecutive RFC 3339 stamps share their date and time, which it
+// keeps from one call to the next. It is not safe for concurrent use.
+func (s Stamper) ForStream() func(dst, msg []byte, received time.Time, source string) (ts time.Time, out []byte) {
+	c := new(stampCache)
+	return func(dst, msg []byte, received time.Time, source string) (time.Time, []byte) {
+		return s.stamp(dst, msg, received, source, c)
+	}
+}
+
+// stamp is Stamp with c, the stream's stampCache, or nil.
+func (s Stamper) stamp(dst, msg []byte, received time.Time, source string, c *stampCache) (ts time.Time, out []byte) {
+	h := s.Parser.scan(msg, received, c)
 	if h.Rewrite {
 		return received, AppendRewritten(dst, msg, h, received, source)
 	}
