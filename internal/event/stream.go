@@ -38,20 +38,23 @@ type Stamper interface {
 
 // A StreamStamper is a Stamper that stamps with less work when it keeps state from one message
 // of a stream to the next (syslog.Stamper keeps the last stamp's date and time): each Stream
-// stamps with the function ForStream returns, called by that Stream's goroutine only, which must
-// return what Stamp would.
+// stamps with the Stamper ForStream returns, used by that Stream's goroutine only, which must
+// return what the StreamStamper's Stamp would. (ForStream's result is spelled out rather than
+// named Stamper so that a stamper can implement it without importing this package.)
 type StreamStamper interface {
 	Stamper
-	ForStream() func(dst, msg []byte, received time.Time, source string) (ts time.Time, out []byte)
+	ForStream() interface {
+		Stamp(dst, msg []byte, received time.Time, source string) (ts time.Time, out []byte)
+	}
 }
 
-// stampFunc returns the function a Stream stamps with: stamper's ForStream if it is a
-// StreamStamper, else its Stamp.
-func stampFunc(stamper Stamper) func(dst, msg []byte, received time.Time, source string) (time.Time, []byte) {
+// streamStamper returns the Stamper a Stream stamps with: stamper's ForStream if it is a
+// StreamStamper, else stamper.
+func streamStamper(stamper Stamper) Stamper {
 	if ss, ok := stamper.(StreamStamper); ok {
 		return ss.ForStream()
 	}
-	return stamper.Stamp
+	return stamper
 }
 
 // Streams opens the Stream of each sender onto buffers, stamping with stamper. It implements
@@ -186,7 +189,7 @@ func (s *Streams) open(source netip.Addr, port uint16, stamper Stamper, format u
 		buffers: s.buffers,
 		key:     buffer.Key{Source: source, Port: port},
 		source:  source.Unmap().String(),
-		stamp:   stampFunc(stamper),
+		stamper: streamStamper(stamper),
 		ids:     record.NewIDs(),
 		log:     s.log,
 		hold:    s.hold,
@@ -263,7 +266,7 @@ type Stream struct {
 	buffers  *buffer.Buffers
 	key      buffer.Key
 	source   string
-	stamp    func(dst, msg []byte, received time.Time, source string) (time.Time, []byte)
+	stamper  Stamper
 	ids      *record.IDs
 	staged   *buffer.Staging // nil between commits
 	reserved int             // bytes reserved by Reserve
@@ -352,7 +355,7 @@ func (s *Stream) stage(msg []byte, received time.Time, id record.UUID, fixed boo
 		st.Run.Last = s.seq
 		s.seq++
 	}
-	ts, out := s.stamp(st.Scratch[:0], msg, received, s.source)
+	ts, out := s.stamper.Stamp(st.Scratch[:0], msg, received, s.source)
 	if out != nil {
 		st.Scratch = out
 		msg = out

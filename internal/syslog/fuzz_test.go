@@ -117,7 +117,7 @@ func FuzzAppendRewritten(f *testing.F) {
 	})
 }
 
-// FuzzForStream checks that the Stamp of Stamper.ForStream, which keeps the last RFC 3339 date
+// FuzzForStream checks that the Stamper of Stamper.ForStream, which keeps the last RFC 3339 date
 // and time, returns what Stamp returns for every message of a stream: two messages, stamped in
 // turn, twice, so that each meets the other's cached date and time and its own.
 func FuzzForStream(f *testing.F) {
@@ -135,7 +135,7 @@ func FuzzForStream(f *testing.F) {
 		stamp := s.ForStream()
 		for i, msg := range [][]byte{a, b, a, b} {
 			wantTS, wantOut := s.Stamp(nil, msg, recv, corpusSource)
-			ts, out := stamp(nil, msg, recv, corpusSource)
+			ts, out := stamp.Stamp(nil, msg, recv, corpusSource)
 			if ts != wantTS || !bytes.Equal(out, wantOut) {
 				t.Fatalf("message %d of the stream, %q: ForStream's Stamp = %v, %q; Stamp = %v, %q", i, msg, ts, out, wantTS, wantOut)
 			}

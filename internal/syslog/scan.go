@@ -42,9 +42,11 @@ type Header struct {
 // Scan reads the PRI and timestamp at the start of msg, a single message without framing.
 // received is when the message arrived; it decides the year of stamps that carry none. Scan
 // does not allocate, does not keep msg and accepts any bytes.
-func (p Parser) Scan(msg []byte, received time.Time) Header { return p.scan(msg, received, nil) }
+func (p Parser) Scan(msg []byte, received time.Time) Header {
+	return p.scan(msg, received, new(stampCache))
+}
 
-// scan is Scan with c, the stream's stampCache, or nil.
+// scan is Scan with c, the date and time of the stream's last stamp.
 func (p Parser) scan(msg []byte, received time.Time, c *stampCache) Header {
 	h := Header{Priority: -1}
 	i := 0
@@ -128,8 +130,7 @@ func ciscoPrefix(b []byte) (int, bool) {
 }
 
 // stamp reads an RFC 3339 or RFC 3164 stamp at the start of b, after an optional Cisco
-// synchronisation marker. A BSD stamp may be preceded by its year. c is the stream's stampCache,
-// or nil.
+// synchronisation marker. A BSD stamp may be preceded by its year. c is the stream's stampCache.
 func (p Parser) stamp(b []byte, received time.Time, c *stampCache) (time.Time, bool) {
 	if len(b) > 0 && (b[0] == '*' || b[0] == '.') {
 		b = b[1:]

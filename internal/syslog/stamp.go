@@ -24,12 +24,9 @@ const (
 
 // rfc3339 reads YYYY-MM-DDThh:mm:ss[.f][Z|±hh:mm] at the start of b. A stamp without an offset
 // is in the parser's Location. The stamp must end b or be followed by a space, or by a colon
-// when colonEnds is set (Cisco writes one after the stamp; RFC 5424 does not allow it). c, when
-// not nil, holds the date and time of the stream's last stamp (see stampCache).
+// when colonEnds is set (Cisco writes one after the stamp; RFC 5424 does not allow it). c holds
+// the date and time of the stream's last stamp.
 func (p Parser) rfc3339(b []byte, colonEnds bool, c *stampCache) (time.Time, bool) {
-	if c == nil {
-		c = new(stampCache)
-	}
 	if !c.read(b) {
 		return time.Time{}, false
 	}
@@ -101,8 +98,7 @@ func (dt *dateTime) read(b []byte) bool {
 	return true
 }
 
-// stampCache is the date and time of a stream's last RFC 3339 stamp, kept by the Stamp of
-// Stamper.ForStream: the stamps of consecutive messages of a connection nearly always share
+// stampCache is the date and time of a stream's last RFC 3339 stamp, kept by its streamStamper: the stamps of consecutive messages of a connection nearly always share
 // their second, and comparing its 19 bytes with the last costs a fraction of reading them. The
 // zero value is empty.
 type stampCache struct {

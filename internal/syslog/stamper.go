@@ -13,22 +13,27 @@ type Stamper struct {
 // Stamp returns the event time of msg and, when msg must be rewritten, the rewritten message
 // appended to dst; otherwise out is nil.
 func (s Stamper) Stamp(dst, msg []byte, received time.Time, source string) (ts time.Time, out []byte) {
-	return s.stamp(dst, msg, received, source, nil)
+	return (&streamStamper{Stamper: s}).Stamp(dst, msg, received, source)
 }
 
-// ForStream returns the Stamp of one stream's messages (event.StreamStamper): the same results
-// as Stamp, with less work when consecutive RFC 3339 stamps share their date and time, which it
-// keeps from one call to the next. It is not safe for concurrent use.
-func (s Stamper) ForStream() func(dst, msg []byte, received time.Time, source string) (ts time.Time, out []byte) {
-	c := new(stampCache)
-	return func(dst, msg []byte, received time.Time, source string) (time.Time, []byte) {
-		return s.stamp(dst, msg, received, source, c)
-	}
+// ForStream returns the Stamper of one stream's messages (event.StreamStamper).
+func (s Stamper) ForStream() interface {
+	Stamp(dst, msg []byte, received time.Time, source string) (ts time.Time, out []byte)
+} {
+	return &streamStamper{Stamper: s}
 }
 
-// stamp is Stamp with c, the stream's stampCache, or nil.
-func (s Stamper) stamp(dst, msg []byte, received time.Time, source string, c *stampCache) (ts time.Time, out []byte) {
-	h := s.Parser.scan(msg, received, c)
+// streamStamper is the Stamper of one stream's messages: it stamps as its Stamper does, with less
+// work when consecutive RFC 3339 stamps share their date and time, which it keeps from one
+// message to the next. It is not safe for concurrent use.
+type streamStamper struct {
+	Stamper
+	cache stampCache
+}
+
+// Stamp is Stamper.Stamp.
+func (s *streamStamper) Stamp(dst, msg []byte, received time.Time, source string) (ts time.Time, out []byte) {
+	h := s.Parser.scan(msg, received, &s.cache)
 	if h.Rewrite {
 		return received, AppendRewritten(dst, msg, h, received, source)
 	}

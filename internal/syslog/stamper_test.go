@@ -29,7 +29,7 @@ func TestStamper(t *testing.T) {
 	}
 }
 
-// TestForStream stamps a stream's messages with the Stamp of ForStream, which keeps the last RFC
+// TestForStream stamps a stream's messages with the Stamper of ForStream, which keeps the last RFC
 // 3339 date and time: each stamp is what Stamp gives, whether it shares the last one's date and
 // time (with another fraction or zone, or a zone that is not valid) or not.
 func TestForStream(t *testing.T) {
@@ -73,7 +73,7 @@ func TestForStream(t *testing.T) {
 			stamp := s.ForStream()
 			for _, msg := range tt.msgs {
 				wantTS, wantOut := s.Stamp(nil, []byte(msg), received, "10.0.0.5")
-				ts, out := stamp(nil, []byte(msg), received, "10.0.0.5")
+				ts, out := stamp.Stamp(nil, []byte(msg), received, "10.0.0.5")
 				if ts != wantTS || string(out) != string(wantOut) {
 					t.Errorf("ForStream's Stamp(%q) = %v, %q; Stamp gives %v, %q", msg, ts, out, wantTS, wantOut)
 				}
