@@ -12,6 +12,12 @@
 // makes the workers wait, and the buffers behind them (backpressure). A write the spool refuses
 // (its disk full, say) is retried with internal/backoff.
 //
+// A record is not copied on its way: the encoder compresses it into a buffer it hands over with
+// the record (record.NewEncoderFrom), and once the spool has written the group the spooler keeps
+// the buffer for the next record, in a free list of a few (the queue's bytes), so that a steady
+// flow allocates no megabyte per record. A small record, of a quiet source, is queued as a copy
+// of its size instead: the queued records hold at most twice the bytes the queue counts.
+//
 // Records are at most record.TargetBytes (1,000,000 bytes), which must be within the
 // destination's limit (Options.MaxRecordBytes).
 //

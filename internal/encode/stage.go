@@ -29,10 +29,15 @@ const (
 	// maxQueuedBytes bounds the records the workers have queued for the spooler: beyond it they
 	// wait, as they would for the spool itself.
 	maxQueuedBytes = 2 * maxGroupBytes
+	// freeRecords is how many spooled records the stage keeps for its encoders to compress new
+	// ones into, instead of allocating (and zeroing, and collecting) a megabyte per record: as
+	// many as the queue holds.
+	freeRecords = maxQueuedBytes / record.BufferBytes
 )
 
 // A Spool stores records durably, as *spool.Spool does: WriteGroup stores every one of records
-// or none, waiting for room until ctx is done.
+// or none, waiting for room until ctx is done. It must not keep records once it returns: the
+// stage reuses their bytes.
 type Spool interface {
 	WriteGroup(ctx context.Context, records [][]byte) error
 }
@@ -86,6 +91,7 @@ type Stage struct {
 
 	queue  chan queued // to the spooler; closed once every worker is done
 	queued budget      // bytes in queue and in the group being written
+	free   chan []byte // spooled records, for the encoders to reuse (freeRecords)
 }
 
 // queued is a record on its way to the spool.
@@ -118,6 +124,7 @@ func New(buffers *buffer.Buffers, sp Spool, owner Owner, opts Options) (*Stage, 
 		log:   opts.Logger,
 		warn:  ratelog.New(opts.Logger, 0),
 		queue: make(chan queued, maxGroupRecords),
+		free:  make(chan []byte, freeRecords),
 		lostM: promauto.With(opts.Registerer).NewCounter(prometheus.CounterOpts{
 			Namespace: "kinesyslog", Subsystem: "encode", Name: "lost_messages_total",
 			Help: "Messages that could not be spooled at shutdown, or that the spool refused, and are lost.",
@@ -164,7 +171,7 @@ func (s *Stage) Lost() int64 { return s.lost.Load() }
 
 // work encodes batches until the buffers close their channel.
 func (s *Stage) work(ctx context.Context) {
-	enc := record.NewEncoder()
+	enc := record.NewEncoderFrom(s.reuse)
 	var out []queued
 	for batch := range s.buffers.Batches() {
 		if pastDeadline(ctx) {
@@ -193,9 +200,17 @@ func (s *Stage) encode(ctx context.Context, enc *record.Encoder, batch *buffer.B
 	outBytes := 0
 	emit := func(rec []byte) error {
 		if pastDeadline(ctx) {
+			s.recycle(rec)
 			return context.Cause(ctx)
 		}
-		out = append(out, queued{record: bytes.Clone(rec)})
+		if len(rec) < record.BufferBytes/2 {
+			// A record of a quiet source: queued as a copy of its size, so that the memory the
+			// queued records hold stays within twice the bytes maxQueuedBytes counts.
+			small := bytes.Clone(rec)
+			s.recycle(rec)
+			rec = small
+		}
+		out = append(out, queued{record: rec})
 		if outBytes += len(rec); outBytes >= maxGroupBytes {
 			s.send(out)
 			out, outBytes = out[:0], 0
@@ -269,7 +284,11 @@ func (s *Stage) spoolQueued(ctx context.Context) {
 			}
 			events += q.events
 		}
-		if err := s.write(ctx, records); err != nil {
+		err := s.write(ctx, records)
+		for _, q := range group {
+			s.recycle(q.record) // the spool keeps none of them
+		}
+		if err != nil {
 			if pastDeadline(ctx) {
 				s.count(events) // counted, not logged: Run logs the total once
 			} else {
@@ -284,6 +303,28 @@ func (s *Stage) spoolQueued(ctx context.Context) {
 		s.queued.release(size)
 		clear(group)
 		clear(records)
+	}
+}
+
+// reuse returns a spooled record to compress a new one into, or nil when there is none.
+func (s *Stage) reuse() []byte {
+	select {
+	case rec := <-s.free:
+		return rec
+	default:
+		return nil
+	}
+}
+
+// recycle keeps rec, whose bytes nothing reads any more, for reuse, unless it is a copy too small
+// to be reused or freeRecords are kept.
+func (s *Stage) recycle(rec []byte) {
+	if cap(rec) < record.BufferBytes {
+		return
+	}
+	select {
+	case s.free <- rec:
+	default:
 	}
 }
 

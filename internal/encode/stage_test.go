@@ -3,14 +3,17 @@ package encode_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -218,4 +221,80 @@ func TestStagePortGroupPrefixes(t *testing.T) {
 	if want := []string{"/k/gelf/12201", "/k/syslog/514"}; !cmp.Equal(got, want) {
 		t.Errorf("log groups %q, want %q", got, want)
 	}
+}
+
+// addressSpool checks the records written to sp: each holds at most twice its bytes, and the
+// buffers of those handed over whole by the encoder (record.BufferBytes) are counted.
+type addressSpool struct {
+	t       *testing.T
+	sp      *spool.Spool
+	full    int           // records in buffers of the encoder
+	buffers map[*byte]int // records in each of those
+}
+
+func (a *addressSpool) WriteGroup(ctx context.Context, records [][]byte) error {
+	for _, rec := range records {
+		if cap(rec) > 2*len(rec) {
+			a.t.Errorf("a record of %d bytes holds %d", len(rec), cap(rec))
+		}
+		if cap(rec) >= record.BufferBytes {
+			a.full++
+			a.buffers[unsafe.SliceData(rec)]++
+		}
+	}
+	return a.sp.WriteGroup(ctx, records)
+}
+
+// TestStageReusesRecords sends incompressible messages from one source, whose records fill, and
+// quiet sources, whose records are small: full records are compressed into the buffers of
+// records spooled before instead of a new one each, small ones are copies of their size, so
+// that the memory the queue holds stays bounded by its bytes, and every message is spooled.
+func TestStageReusesRecords(t *testing.T) {
+	sp := &addressSpool{t: t, sp: openSpool(t), buffers: map[*byte]int{}}
+	buffers := buffer.New(buffer.Options{Queue: 1})
+	stage, err := encode.New(buffers, sp, owner("123456789012"), encode.Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- stage.Run(context.Background()) }()
+	streams := event.NewStreams(buffers, syslog.Stamper{}, nil, 0)
+	r := rand.New(rand.NewPCG(7, 8))
+	random := make([]byte, 180)
+	sent := 0
+	for i, src := range []string{"10.0.0.1", "10.0.0.2", "10.0.0.3"} {
+		s := streams.Stream(netip.MustParseAddr(src), 514)
+		n := 10 // quiet sources: a small record each
+		if i == 0 {
+			n = 90_000 // about 20 full records
+		}
+		for j := range n {
+			for k := range random {
+				random[k] = byte(r.Uint32())
+			}
+			msg := fmt.Appendf(nil, "<13>1 2026-11-25T02:34:55Z host app - - - %s", base64.StdEncoding.AppendEncode(nil, random))
+			s.Add(context.Background(), msg, time.Now())
+			if j%1000 == 999 || j == n-1 {
+				if _, err := s.Commit(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		sent += n
+	}
+	buffers.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	got := 0
+	for _, rec := range spooled(t, sp.sp) {
+		got += len(rec.LogEvents)
+	}
+	if got != sent {
+		t.Errorf("spooled %d messages, want the %d sent", got, sent)
+	}
+	if sp.full < 15 || len(sp.buffers) >= sp.full {
+		t.Errorf("%d full records in %d buffers, want at least 15 records and fewer buffers", sp.full, len(sp.buffers))
+	}
+	t.Logf("%d full records in %d buffers", sp.full, len(sp.buffers))
 }

@@ -1,7 +1,6 @@
 package record
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -63,24 +62,63 @@ type Stats struct {
 	RecordBytes int // compressed bytes emitted
 }
 
+// BufferBytes is the capacity of the buffers an Encoder compresses records into: a record and what
+// the compressor may write past TargetBytes before the Encoder checks it.
+const BufferBytes = TargetBytes + 64<<10
+
 // An Encoder turns batches of JSON events into gzip-compressed records in the CloudWatch Logs
-// subscription shape, each at most TargetBytes. Its zero value is not usable: call NewEncoder.
-// An Encoder holds a compressor and is not safe for concurrent use: use one per goroutine.
+// subscription shape, each at most TargetBytes. Its zero value is not usable: call NewEncoder or
+// NewEncoderFrom. An Encoder holds a compressor and is not safe for concurrent use: use one per
+// goroutine.
 type Encoder struct {
-	out   bytes.Buffer
+	out   recordBuffer
 	zw    *gzip.Writer
-	stage []byte // JSON not yet written to zw
+	stage []byte        // JSON not yet written to zw
+	get   func() []byte // the buffers of records handed over to emit; nil: out is reused
 }
 
-// NewEncoder returns an Encoder.
+// NewEncoder returns an Encoder that compresses every record into the same buffer: the record it
+// passes to emit is only valid during the call.
 func NewEncoder() *Encoder {
+	e := NewEncoderFrom(nil)
+	e.out.b = make([]byte, 0, BufferBytes)
+	return e
+}
+
+// NewEncoderFrom returns an Encoder that hands each record over to emit: the record emit receives
+// is emit's from then on, and the Encoder compresses the next one into another buffer, which get
+// gives, as a free list the caller returns used records to. get returns a buffer whose contents
+// may be overwritten, or nil when it has none; the Encoder allocates one of BufferBytes when it
+// gets nil or a smaller one.
+func NewEncoderFrom(get func() []byte) *Encoder {
 	zw, err := gzip.NewWriterLevel(nil, CompressionLevel)
 	if err != nil {
 		panic(err) // CompressionLevel is a valid constant
 	}
-	e := &Encoder{zw: zw, stage: make([]byte, 0, stageBytes+64*1024)}
-	e.out.Grow(TargetBytes + 64*1024)
-	return e
+	return &Encoder{zw: zw, stage: make([]byte, 0, stageBytes+64*1024), get: get}
+}
+
+// recordBuffer is what the compressor writes a record into: a bytes.Buffer that can take a buffer
+// and give it up.
+type recordBuffer struct{ b []byte }
+
+// Write appends p; it never fails.
+func (w *recordBuffer) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// Len returns the bytes written.
+func (w *recordBuffer) Len() int { return len(w.b) }
+
+// reset empties the buffer, taking a new one from get when the last was handed over.
+func (w *recordBuffer) reset(get func() []byte) {
+	if w.b == nil {
+		if w.b = get(); cap(w.b) < BufferBytes {
+			w.b = make([]byte, 0, BufferBytes)
+		}
+	}
+	w.b = w.b[:0]
 }
 
 // Events is a sequence of JSON events, each produced by AppendEvent, stored back to back in Data;
@@ -114,7 +152,8 @@ func (ev Events) Event(i int) []byte {
 // it filled (tailFill): the caller would only throw that work away. Otherwise every event is
 // encoded and the returned index is ev.Len().
 //
-// The record passed to emit is only valid during the call.
+// The record passed to emit is only valid during the call, unless the Encoder is NewEncoderFrom's:
+// emit then owns it, even when it returns an error.
 func (e *Encoder) Encode(h Header, ev Events, keepTail bool, emit func(record []byte) error) (next int, st Stats, err error) {
 	prefix := recordPrefix(h)
 	i := 0
@@ -123,7 +162,7 @@ func (e *Encoder) Encode(h Header, ev Events, keepTail bool, emit func(record []
 		if keepTail && st.Records > 0 && !fillsRecord(len(ev.Data)-ev.Ends[first-1], st) {
 			return first, st, nil
 		}
-		e.out.Reset()
+		e.out.reset(e.get)
 		e.zw.Reset(&e.out)
 		e.stage = append(e.stage[:0], prefix...)
 		pending := len(prefix) // bytes staged or written to the compressor since its last flush
@@ -165,13 +204,17 @@ func (e *Encoder) Encode(h Header, ev Events, keepTail bool, emit func(record []
 		if e.out.Len() > TargetBytes {
 			return first, st, fmt.Errorf("%w: %d bytes", errRecordTooLarge, e.out.Len())
 		}
-		if err := emit(e.out.Bytes()); err != nil {
+		rec := e.out.b
+		if e.get != nil {
+			e.out.b = nil // handed over
+		}
+		if err := emit(rec); err != nil {
 			return first, st, err
 		}
 		st.Events += i - first
 		st.RawBytes += raw
 		st.Records++
-		st.RecordBytes += e.out.Len()
+		st.RecordBytes += len(rec)
 	}
 	return i, st, nil
 }
