@@ -279,8 +279,9 @@ func (s *Spool) startWaiting() {
 	s.mu.Lock()
 	s.waiting++
 	s.mu.Unlock()
-	s.metrics.blockedWrites.Inc()
 	s.signalReady()
+	// Counted once the consumer is woken, so that whoever sees the gauge rise can rely on it.
+	s.metrics.blockedWrites.Inc()
 }
 
 func (s *Spool) stopWaiting() {
