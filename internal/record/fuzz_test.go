@@ -99,10 +99,10 @@ func FuzzAppendEvent(f *testing.F) {
 }
 
 // TestSafePrefix puts each byte value at each position of runs of safe bytes of every length up
-// to three steps of safePrefix, alone and above a NUL, which must be the answer whatever borrow
-// it lends the bytes above.
+// to four of safePrefix's 16-byte steps and a tail of every overlap, alone and above a NUL, which
+// must be the answer whatever borrow it lends the bytes above.
 func TestSafePrefix(t *testing.T) {
-	const maxLen = 40
+	const maxLen = 72
 	for c := range 256 {
 		safe := c < utf8.RuneSelf && safeJSON[c]
 		for n := 1; n <= maxLen; n++ {
