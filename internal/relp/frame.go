@@ -2,6 +2,7 @@ package relp
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -68,6 +69,24 @@ func AppendFrame(dst []byte, f Frame) []byte {
 	return append(dst, '\n')
 }
 
+// appendRsps appends to dst an rsp frame with DATA data for each of txnrs, in order, and
+// returns the extended slice: AppendFrame's wire form, with what follows TXNR built once for
+// all of them (a session answers its frames in batches, nearly all "200 OK").
+func appendRsps(dst []byte, txnrs []int, data []byte) []byte {
+	if len(txnrs) == 0 {
+		return dst
+	}
+	start := len(dst)
+	dst = AppendFrame(dst, Frame{Txnr: txnrs[0], Command: CmdRsp, Data: data})
+	// The tail stays as written even when dst moves: nothing writes to it.
+	tail := dst[start+bytes.IndexByte(dst[start:], ' '):]
+	for _, txnr := range txnrs[1:] {
+		dst = strconv.AppendInt(dst, int64(txnr), 10)
+		dst = append(dst, tail...)
+	}
+	return dst
+}
+
 // Reader reads frames from a byte stream, holding at most its maximum DATALEN plus a small
 // buffer in memory whatever the stream sends. It is not safe for concurrent use.
 type Reader struct {
@@ -78,6 +97,11 @@ type Reader struct {
 	// cutSyslog makes syslog frames above maxData truncated rather than ErrTooLarge.
 	cutSyslog bool
 	truncated bool // the last frame's DATA was cut to maxData
+	// ready is the header that Ready parsed at the start of br's buffer, of readyBytes bytes,
+	// for the next ReadFrame to take rather than parse it again (a session calls Ready before
+	// every frame); readyBytes is 0 when there is none.
+	ready      header
+	readyBytes int
 }
 
 // NewReader returns a Reader of r whose frames may carry at most maxDataBytes of DATA; a larger
@@ -117,18 +141,16 @@ func (r *Reader) Truncated() bool { return r.truncated }
 // when it ends inside one, and errors wrapping ErrMalformed or ErrTooLarge for bytes that are
 // not a frame the Reader takes; the stream's place is lost after any error.
 func (r *Reader) ReadFrame() (Frame, error) {
-	var (
-		h header
-		n int
-	)
-	for {
+	h, n := r.ready, r.readyBytes
+	r.readyBytes = 0
+	for n == 0 {
 		b, _ := r.br.Peek(r.br.Buffered())
 		var err error
 		h, n, err = parseHeader(b)
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, errShort) {
+		if err != errShort { // never wrapped: a comparison, not errors.Is
 			return Frame{}, err
 		}
 		if _, err := r.br.Peek(len(b) + 1); err != nil {
@@ -205,10 +227,13 @@ func (r *Reader) Ready() bool {
 	b, _ := r.br.Peek(r.br.Buffered())
 	h, n, err := parseHeader(b)
 	switch {
-	case errors.Is(err, errShort):
+	case err == errShort:
 		return false
 	case err != nil:
 		return true
+	}
+	r.ready, r.readyBytes = h, n
+	switch {
 	case h.datalen > r.maxData:
 		// Refused at once, or truncated: then read through to its end, which may not fit the
 		// buffer.
@@ -247,6 +272,10 @@ func parseHeader(b []byte) (h header, n int, err error) {
 	}
 	start := n + 1
 	i := start
+	if len(b)-start > len(CmdSyslog) && string(b[start:start+len(CmdSyslog)+1]) == CmdSyslog+" " {
+		// The command of nearly every frame a server reads.
+		i += len(CmdSyslog)
+	}
 	for ; i < len(b) && isLetter(b[i]); i++ {
 		if i-start == maxCommandBytes {
 			return h, 0, fmt.Errorf("%w: command longer than %d letters", ErrMalformed, maxCommandBytes)
@@ -281,13 +310,17 @@ func parseHeader(b []byte) (h header, n int, err error) {
 // which exists when err is nil.
 func parseNumber(b []byte, i int, name string) (v, next int, err error) {
 	start := i
-	for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
-		if i-start == maxNumberDigits {
-			return 0, 0, fmt.Errorf("%w: %s longer than %d digits", ErrMalformed, name, maxNumberDigits)
+	// One digit more than a number may have is looked at, to tell that it has too many.
+	for end := min(len(b), start+maxNumberDigits+1); i < end; i++ {
+		d := b[i] - '0'
+		if d > 9 {
+			break
 		}
-		v = v*10 + int(b[i]-'0')
+		v = v*10 + int(d)
 	}
 	switch {
+	case i-start > maxNumberDigits:
+		return 0, 0, fmt.Errorf("%w: %s longer than %d digits", ErrMalformed, name, maxNumberDigits)
 	case i == len(b):
 		return 0, 0, errShort
 	case i == start:
@@ -298,7 +331,8 @@ func parseNumber(b []byte, i int, name string) (v, next int, err error) {
 	return v, i, nil
 }
 
-func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+// isLetter reports whether c is an ASCII letter: with bit 0x20 set, upper case reads as lower.
+func isLetter(c byte) bool { return c|0x20-'a' < 26 }
 
 // command returns the command in b as a string, without allocating for the commands of RELP.
 func command(b []byte) string {

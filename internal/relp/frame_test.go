@@ -303,3 +303,30 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendRsps(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		txnrs []int
+		data  string
+	}{
+		{"none", nil, "200 OK"},
+		{"one", []int{7}, "200 OK"},
+		{"consecutive", []int{8, 9, 10, 11}, "200 OK"},
+		{"digits vary", []int{MaxTxnr, 1, 22, 333_333_333, 4}, "200 OK"},
+		{"refused", []int{5, 6}, "500 relp: message refused: disk full"},
+		{"no data", []int{12, 13}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix := []byte("1 rsp 0\n")
+			want := bytes.Clone(prefix)
+			for _, txnr := range tt.txnrs {
+				want = AppendFrame(want, Frame{Txnr: txnr, Command: CmdRsp, Data: []byte(tt.data)})
+			}
+			// From a slice with no room left, so that appending moves it.
+			if got := appendRsps(prefix[:len(prefix):len(prefix)], tt.txnrs, []byte(tt.data)); !bytes.Equal(got, want) {
+				t.Errorf("appendRsps(%v, %q) = %q, want %q", tt.txnrs, tt.data, got, want)
+			}
+		})
+	}
+}

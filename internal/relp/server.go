@@ -162,6 +162,7 @@ type session struct {
 
 	mu      sync.Mutex
 	items   []item        // answers to write, in frame order
+	spare   [][]int       // txnrs of items answered, emptied, for the reader's next batches
 	closed  bool          // the reader adds no more items
 	stopped bool          // reading has been stopped: ctx done or the writer failed
 	ready   chan struct{} // signalled when items or closed change
@@ -184,6 +185,26 @@ func (ss *session) push(it item) {
 	ss.signal()
 }
 
+// maxSpare bounds the slices of txnrs a session keeps for reuse: a few are in use at once, the
+// batches read while earlier ones wait to be stored.
+const maxSpare = 4
+
+// pushBatch queues it and returns an empty slice for the next batch of txnrs, one the writer is
+// done with when there is one, so that batches do not allocate as they grow.
+func (ss *session) pushBatch(it item) []int {
+	ss.mu.Lock()
+	ss.items = append(ss.items, it)
+	var txnrs []int
+	if n := len(ss.spare); n > 0 {
+		txnrs = ss.spare[n-1]
+		ss.spare[n-1] = nil
+		ss.spare = ss.spare[:n-1]
+	}
+	ss.mu.Unlock()
+	ss.signal()
+	return txnrs
+}
+
 // close tells the writer that no more items come.
 func (ss *session) close() {
 	ss.mu.Lock()
@@ -200,10 +221,15 @@ func (ss *session) signal() {
 }
 
 // next returns the next item to answer, waiting for one, and whether more are queued behind it;
-// ok is false once the reader is done and every item was taken.
-func (ss *session) next() (it item, more, ok bool) {
+// ok is false once the reader is done and every item was taken. done is the txnrs of the item
+// answered before, kept for reuse.
+func (ss *session) next(done []int) (it item, more, ok bool) {
 	for {
 		ss.mu.Lock()
+		if cap(done) > 0 && len(ss.spare) < maxSpare {
+			ss.spare = append(ss.spare, done[:0])
+		}
+		done = nil
 		if len(ss.items) > 0 {
 			it = ss.items[0]
 			ss.items[0] = item{}
@@ -312,8 +338,7 @@ func (ss *session) read(ctx context.Context) error {
 		if added > 0 {
 			it.durable, it.err = ss.sink.Commit()
 		}
-		ss.push(it)
-		batch, added = nil, 0
+		batch, added = ss.pushBatch(it), 0
 		return it.err == nil || errors.Is(it.err, ErrRefused)
 	}
 	for {
@@ -438,11 +463,13 @@ func (ss *session) write(ctx context.Context) {
 	// poll is done already: Durable.Wait with it asks whether messages are stored.
 	poll, cancel := context.WithCancel(ctx)
 	cancel()
+	var done []int
 	for {
-		it, more, ok := ss.next()
+		it, more, ok := ss.next(done)
 		if !ok {
 			break
 		}
+		done = it.txnrs
 		if failed {
 			continue
 		}
@@ -508,11 +535,7 @@ func (ss *session) answer(ctx context.Context, out []byte, it item) (_ []byte, f
 	// Counted as answered before the write, so that a client answered at once never finds the
 	// window still full.
 	ss.unacked.Add(-int64(len(it.txnrs)))
-	data := []byte(status)
-	for _, txnr := range it.txnrs {
-		out = AppendFrame(out, Frame{Txnr: txnr, Command: CmdRsp, Data: data})
-	}
-	return out, false
+	return appendRsps(out, it.txnrs, []byte(status)), false
 }
 
 // flush writes out within the write timeout; false means the session ends.
