@@ -2,6 +2,8 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -169,4 +171,47 @@ func BenchmarkGenerator(b *testing.B) {
 			benchMessage = dst
 		})
 	}
+}
+
+// TestGeneratorGolden pins the bytes of generated messages over the formats and sizes of the
+// loads, streams and sequence numbers of every width, and stamps that cross a second, a minute, a
+// day and a year: the verifier regenerates each message from its token, so a change of Append
+// that changed its bytes would fail every run made before it. -update rewrites the file.
+func TestGeneratorGolden(t *testing.T) {
+	bases := []time.Time{
+		testBase,
+		time.Date(2026, 12, 31, 23, 59, 59, 999_996_000, time.UTC),
+		time.Date(1999, 3, 5, 9, 59, 59, 999_999_500, time.UTC),
+	}
+	gens := []struct {
+		name string
+		g    Generator
+	}{
+		{name: "rfc5424-200", g: Generator{Run: 733_512_345, Format: RFC5424, MinBytes: 200, MaxBytes: 200}},
+		{name: "rfc3164-100-2048", g: Generator{Run: 1, Format: RFC3164, MinBytes: 100, MaxBytes: 2048}},
+		{name: "rfc5424-100-2048", g: Generator{Run: 4_294_967_295, Format: RFC5424, MinBytes: 100, MaxBytes: 2048}},
+		{name: "rfc3164-200", g: Generator{Run: 42, Format: RFC3164, MinBytes: 200, MaxBytes: 200}},
+		{name: "rfc5424-10", g: Generator{Run: 7, Format: RFC5424, MinBytes: 10, MaxBytes: 10}},
+	}
+	seqs := []int{0, 1, 2, 9, 10, 99, 100, 999, 1000, 9999, 10000, 65535, 99_999, 100_000,
+		374_999, 999_999, 1_000_000, 1_000_001, 59_999_999, 86_400_000_000, 123_456_789_012}
+	streams := []int{0, 7, 63}
+	var buf bytes.Buffer
+	for _, gen := range gens {
+		for bi, base := range bases {
+			g := gen.g
+			g.Base = base
+			for i, seq := range seqs {
+				// Every stream at the small seqs, where the digits change width; one stream each
+				// after them.
+				for si, stream := range streams {
+					if i > 6 && si != i%len(streams) {
+						continue
+					}
+					fmt.Fprintf(&buf, "%s\t%d\t%d\t%d\t%s\n", gen.name, bi, stream, seq, g.Append(nil, stream, seq))
+				}
+			}
+		}
+	}
+	checkGolden(t, filepath.Join("testdata", "generator.golden"), "Generator.Append", buf.Bytes())
 }
