@@ -46,6 +46,16 @@ type ClientOptions struct {
 // that a caller can send them again on a new session when this one breaks (as librelp does).
 // It starts no goroutine: answers are read while Send waits for the window, and by Flush and
 // Close. It is not safe for concurrent use.
+//
+// A Client is cheap per message once its window is full: when Send waits for an answer, it
+// takes every further answer already read with it, so the window opens by as many slots as the
+// server answered at once, and the frames sent into those slots are written together, in one
+// write(2), when the window is full again (or 64 KiB are buffered). The bytes on the wire and
+// their order are those of one write per frame, as librelp writes them; only the boundaries of
+// the writes differ, which a TCP receiver cannot see, except in how many frames one of its reads
+// returns: a receiver that reads slower than its senders gets several frames a read from omrelp
+// too. The watch on a context (its deadline and cancellation end the connection's blocked reads
+// and writes) is armed once for each context the methods are given, not once a call.
 type Client struct {
 	conn    net.Conn
 	r       *Reader
@@ -54,6 +64,16 @@ type Client struct {
 	out     []byte    // frames not written yet
 	pending []pending // sent (or buffered) and not answered, oldest first
 	err     error     // sticky: the session is over
+	watched watched   // the context whose end ends the connection's reads and writes
+}
+
+// watched is the context a Client watches, by its Done channel and deadline rather than the
+// context itself (contexts are passed, not kept); a zero watched watches none.
+type watched struct {
+	done     <-chan struct{}
+	deadline time.Time
+	stop     func() bool   // stops the AfterFunc; nil when done is nil
+	fired    chan struct{} // closed once the AfterFunc has set the deadline
 }
 
 type pending struct {
@@ -86,28 +106,37 @@ func NewClient(ctx context.Context, conn net.Conn, opts ClientOptions) (*Client,
 		opts.MaxDataBytes = framing.DefaultMaxMessageBytes
 	}
 	c := &Client{conn: conn, r: NewReader(conn, opts.MaxDataBytes), opts: opts}
-	defer c.watch(ctx)()
+	c.watch(ctx)
+	if err := c.open(); err != nil {
+		c.unwatch()
+		return nil, err
+	}
+	return c, nil
+}
+
+// open sends open and checks its answer.
+func (c *Client) open() error {
 	txnr := c.next()
 	c.out = AppendFrame(c.out, Frame{Txnr: txnr, Command: CmdOpen, Data: []byte(offers())})
 	if err := c.write(); err != nil {
-		return nil, err
+		return err
 	}
 	f, err := c.read()
 	if err != nil {
-		return nil, fmt.Errorf("relp: open: %w", err)
+		return fmt.Errorf("relp: open: %w", err)
 	}
 	code, text, rest, err := parseResponse(f.Data)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("relp: open: %w", err)
+		return fmt.Errorf("relp: open: %w", err)
 	case f.Command != CmdRsp || f.Txnr != txnr:
-		return nil, fmt.Errorf("%w: answer to open is %d %s, want %d rsp", ErrMalformed, f.Txnr, f.Command, txnr)
+		return fmt.Errorf("%w: answer to open is %d %s, want %d rsp", ErrMalformed, f.Txnr, f.Command, txnr)
 	case code != codeOK:
-		return nil, fmt.Errorf("relp: open: %w", &ResponseError{Code: code, Text: text})
+		return fmt.Errorf("relp: open: %w", &ResponseError{Code: code, Text: text})
 	case !offersSyslog(rest):
-		return nil, fmt.Errorf("relp: open: server offers %q, without commands=syslog", rest)
+		return fmt.Errorf("relp: open: server offers %q, without commands=syslog", rest)
 	}
-	return c, nil
+	return nil
 }
 
 // next returns the next transaction number: 1 to MaxTxnr, then 1 again.
@@ -117,17 +146,24 @@ func (c *Client) next() int {
 }
 
 // Send sends msg as one syslog frame, first waiting (reading answers) while the window is full.
-// It may keep the frame in a buffer: Flush or Close writes it. msg is copied.
+// It may keep the frame in a buffer: Flush or Close writes it, or a later Send. msg is copied.
 func (c *Client) Send(ctx context.Context, msg []byte) error {
 	if c.err != nil {
 		return c.err
 	}
 	if len(c.pending) >= c.opts.Window || len(c.out) >= writeBufferBytes {
-		defer c.watch(ctx)()
+		c.watch(ctx)
 		if err := c.write(); err != nil {
 			return err
 		}
 		for len(c.pending) >= c.opts.Window {
+			if err := c.answer(); err != nil {
+				return err
+			}
+		}
+		// The answers that came with the one waited for: the window opens by all of them, and
+		// the frames sent into it go out in one write.
+		for len(c.pending) > 0 && c.r.Ready() {
 			if err := c.answer(); err != nil {
 				return err
 			}
@@ -144,7 +180,7 @@ func (c *Client) Flush(ctx context.Context) error {
 	if c.err != nil {
 		return c.err
 	}
-	defer c.watch(ctx)()
+	c.watch(ctx)
 	if err := c.write(); err != nil {
 		return err
 	}
@@ -159,11 +195,11 @@ func (c *Client) Flush(ctx context.Context) error {
 // Close flushes, sends close, waits for its answer and closes the connection. The connection is
 // closed whatever the error.
 func (c *Client) Close(ctx context.Context) error {
+	defer c.unwatch()
 	defer c.conn.Close()
 	if err := c.Flush(ctx); err != nil {
 		return err
 	}
-	defer c.watch(ctx)()
 	txnr := c.next()
 	c.out = AppendFrame(c.out, Frame{Txnr: txnr, Command: CmdClose})
 	if err := c.write(); err != nil {
@@ -198,13 +234,11 @@ func (c *Client) answer() error {
 	}
 	p := c.pending[0]
 	if f.Command != CmdRsp || f.Txnr != p.txnr {
-		c.err = fmt.Errorf("%w: answer is %d %s, want %d rsp", ErrMalformed, f.Txnr, f.Command, p.txnr)
-		return c.err
+		return c.fail(fmt.Errorf("%w: answer is %d %s, want %d rsp", ErrMalformed, f.Txnr, f.Command, p.txnr))
 	}
 	code, text, _, err := parseResponse(f.Data)
 	if err != nil {
-		c.err = err
-		return err
+		return c.fail(err)
 	}
 	c.pending[0] = pending{}
 	c.pending = c.pending[1:]
@@ -223,13 +257,11 @@ func (c *Client) read() (Frame, error) {
 	f, err := c.r.ReadFrame()
 	switch {
 	case err != nil:
-		c.err = fmt.Errorf("relp: read from %s: %w", c.conn.RemoteAddr(), err)
+		return Frame{}, c.fail(fmt.Errorf("relp: read from %s: %w", c.conn.RemoteAddr(), err))
 	case f.Command == CmdServerclose:
-		c.err = ErrServerClosed
-	default:
-		return f, nil
+		return Frame{}, c.fail(ErrServerClosed)
 	}
-	return Frame{}, c.err
+	return f, nil
 }
 
 // write writes the buffered frames.
@@ -238,18 +270,52 @@ func (c *Client) write() error {
 		return nil
 	}
 	if _, err := c.conn.Write(c.out); err != nil {
-		c.err = fmt.Errorf("relp: write to %s: %w", c.conn.RemoteAddr(), err)
-		return c.err
+		return c.fail(fmt.Errorf("relp: write to %s: %w", c.conn.RemoteAddr(), err))
 	}
 	c.out = c.out[:0]
 	return nil
 }
 
+// fail ends the session with err, which it returns: every later call returns it too, and the
+// context watched is no longer (a Client given up on after an error holds none of it).
+func (c *Client) fail(err error) error {
+	c.err = err
+	c.unwatch()
+	return err
+}
+
 // watch makes the connection's reads and writes end at ctx's deadline or cancellation, until
-// the function it returns is called.
-func (c *Client) watch(ctx context.Context) func() {
+// another context is watched or unwatch is called. Watching the context already watched costs
+// two comparisons: no deadline to set and no AfterFunc to register for every message.
+func (c *Client) watch(ctx context.Context) {
+	done := ctx.Done()
 	deadline, _ := ctx.Deadline()
+	if c.watched.stop != nil && done == c.watched.done && deadline.Equal(c.watched.deadline) {
+		return
+	}
+	c.unwatch()
 	c.conn.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Now()) })
-	return func() { stop() }
+	c.watched = watched{done: done, deadline: deadline}
+	if done == nil {
+		// A context that never ends: the deadline is all there is to watch (the zero time is
+		// none), and it is set.
+		c.watched.stop = func() bool { return true }
+		return
+	}
+	fired := make(chan struct{})
+	c.watched.fired = fired
+	c.watched.stop = context.AfterFunc(ctx, func() {
+		c.conn.SetDeadline(time.Now())
+		close(fired)
+	})
+}
+
+// unwatch ends the watch of watch. A context that ended meanwhile has set the connection's
+// deadline to the past; unwatch waits until it has, so that the next watch's deadline is not
+// overwritten by it.
+func (c *Client) unwatch() {
+	if c.watched.stop != nil && !c.watched.stop() && c.watched.fired != nil {
+		<-c.watched.fired
+	}
+	c.watched = watched{}
 }
