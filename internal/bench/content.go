@@ -1,6 +1,6 @@
 package bench
 
-import "strconv"
+import "slices"
 
 // The content of generated messages: what a relay in front of a web fleet receives, in the
 // proportions the draws give. Hex identifiers and addresses keep the compression ratio near that
@@ -42,11 +42,8 @@ var hosts = [...]host{
 
 func appendHost(dst []byte, h *host, n int) []byte {
 	dst = append(dst, h.prefix...)
-	dst = append(dst, '-')
-	if n < 10 {
-		dst = append(dst, '0')
-	}
-	dst = strconv.AppendInt(dst, int64(n), 10)
+	// n is 1 to 64: two digits, the first a 0 under 10.
+	dst = append2(append(dst, '-'), n)
 	dst = append(dst, '.')
 	return append(dst, h.domain...)
 }
@@ -67,14 +64,19 @@ var (
 
 func pick[T any](r *rng, s []T) T { return s[r.intn(len(s))] }
 
-func appendNum(dst []byte, r *rng, n int) []byte { return strconv.AppendInt(dst, int64(r.intn(n)), 10) }
+func appendNum(dst []byte, r *rng, n int) []byte { return appendUint(dst, uint64(r.intn(n))) }
 
 func appendHex(dst []byte, r *rng, digits int) []byte {
-	for ; digits > 0; digits -= 16 {
+	start := len(dst)
+	dst = slices.Grow(dst, digits)[:start+digits]
+	for b := dst[start:]; len(b) > 0; {
 		v := r.next()
-		for i := range min(digits, 16) {
-			dst = append(dst, hexDigits[v>>(4*i)&0xf])
+		k := min(len(b), 16)
+		for i := range b[:k] {
+			b[i] = hexDigits[v&0xf]
+			v >>= 4
 		}
+		b = b[k:]
 	}
 	return dst
 }
@@ -142,7 +144,7 @@ func appendBody(dst []byte, kind int, r *rng) []byte {
 		dst = append(dst, pick(r, methods[:])...)
 		dst = appendPath(append(dst, ' '), r)
 		dst = append(dst, ` HTTP/1.1" `...)
-		dst = strconv.AppendInt(dst, int64(pick(r, status[:])), 10)
+		dst = appendUint(dst, uint64(pick(r, status[:])))
 		dst = appendNum(append(dst, ' '), r, 200000)
 		dst = append(dst, ` "-" "`...)
 		dst = append(dst, pick(r, agents[:])...)
@@ -194,7 +196,7 @@ func appendBody(dst []byte, kind int, r *rng) []byte {
 		dst = append(dst, ` msg="slow request" method=`...)
 		dst = append(dst, pick(r, methods[:])...)
 		dst = appendPath(append(dst, " path="...), r)
-		dst = strconv.AppendInt(append(dst, " status="...), int64(pick(r, status[:])), 10)
+		dst = appendUint(append(dst, " status="...), uint64(pick(r, status[:])))
 		dst = appendNum(append(dst, " duration="...), r, 30)
 		dst = appendNum(append(dst, '.'), r, 1000)
 		return append(append(dst, "s user="...), pick(r, users[:])...)
@@ -204,7 +206,7 @@ func appendBody(dst []byte, kind int, r *rng) []byte {
 		dst = append(dst, " https-in~ api_backend/api-0"...)
 		dst = appendNum(dst, r, 9)
 		dst = appendNum(append(dst, " 0/0/1/"...), r, 500)
-		dst = strconv.AppendInt(append(dst, "/46 "...), int64(pick(r, status[:])), 10)
+		dst = appendUint(append(dst, "/46 "...), uint64(pick(r, status[:])))
 		dst = appendNum(append(dst, ' '), r, 100000)
 		dst = append(dst, ` - - ---- 12/12/3/1/0 0/0 "`...)
 		dst = append(dst, pick(r, methods[:])...)

@@ -3,7 +3,9 @@ package bench
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -156,18 +158,62 @@ func TestGeneratorAllocs(t *testing.T) {
 	}
 }
 
+// TestStream: a Stream makes the messages Generator.Append does, in any order of seqs: across
+// seconds, back in time and far ahead.
+func TestStream(t *testing.T) {
+	for _, f := range []Format{RFC5424, RFC3164} {
+		g := Generator{Run: 9, Format: f, MinBytes: 100, MaxBytes: 2048, Base: time.Date(2026, 12, 31, 23, 59, 59, 999_000_500, time.UTC)}
+		m := g.Stream(5)
+		var got []byte
+		for _, seq := range []int{0, 1, 999, 1000, 1001, 0, 1_000_000, 999, 86_400_000_000, 2, 3} {
+			got = m.Append(got[:0], seq)
+			if want := g.Append(nil, 5, seq); !bytes.Equal(got, want) {
+				t.Errorf("%s: Stream(5).Append(%d) = %q, want %q", f, seq, got, want)
+			}
+		}
+	}
+}
+
+func TestAppendUint(t *testing.T) {
+	values := []uint64{0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 65535, 99999, 100000, 1<<32 - 1,
+		999_999_999_999, 1e18, 1e19 - 1, 1e19, math.MaxUint64}
+	r := rng(1)
+	for range 1000 {
+		v := r.next()
+		values = append(values, v, v>>(v%64))
+	}
+	for _, v := range values {
+		got := appendUint([]byte("x"), v)
+		if want := strconv.AppendUint([]byte("x"), v, 10); !bytes.Equal(got, want) {
+			t.Errorf("appendUint(%d) = %q, want %q", v, got, want)
+		}
+		// Into a slice with room: the same, and in place.
+		buf := make([]byte, 1, 32)
+		if got := appendUint(buf, v); string(got[1:]) != strconv.FormatUint(v, 10) || &got[0] != &buf[0] {
+			t.Errorf("appendUint(%d) into room = %q, want %d in place", v, got[1:], v)
+		}
+	}
+}
+
 var benchMessage []byte
 
 func BenchmarkGenerator(b *testing.B) {
-	for _, f := range []Format{RFC5424, RFC3164} {
-		b.Run(string(f), func(b *testing.B) {
-			g := Generator{Run: 1, Format: f, MinBytes: 200, MaxBytes: 200, Base: testBase}
+	for _, tt := range []struct {
+		format   Format
+		min, max int
+	}{{RFC5424, 200, 200}, {RFC3164, 200, 200}, {RFC3164, 100, 2048}} {
+		name := fmt.Sprintf("%s/%d-%d", tt.format, tt.min, tt.max)
+		b.Run(name, func(b *testing.B) {
+			g := Generator{Run: 1, Format: tt.format, MinBytes: tt.min, MaxBytes: tt.max, Base: testBase}
+			m := g.Stream(0)
 			dst := make([]byte, 0, 4096)
-			b.SetBytes(200)
+			total := 0
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				dst = g.Append(dst[:0], 0, i)
+				dst = m.Append(dst[:0], i)
+				total += len(dst)
 			}
+			b.SetBytes(int64(total / b.N))
 			benchMessage = dst
 		})
 	}

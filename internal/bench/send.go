@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -239,6 +238,7 @@ func (s *stream) next(ctx context.Context, n int) int {
 func (s *stream) runStream(ctx context.Context) (int, int64, error) {
 	buf := make([]byte, 0, chunkBytes+64<<10)
 	var msg []byte
+	gen := s.load.Generator.Stream(s.id)
 	n, total := 0, int64(0)
 	for {
 		d := s.next(ctx, n)
@@ -248,10 +248,10 @@ func (s *stream) runStream(ctx context.Context) (int, int64, error) {
 		buf = buf[:0]
 		first, chunk := n, int64(0)
 		for ; n-first < d && len(buf) < chunkBytes; n++ {
-			msg = s.load.Generator.Append(msg[:0], s.id, n)
+			msg = gen.Append(msg[:0], n)
 			chunk += int64(len(msg))
 			if s.load.Framing == OctetCounting {
-				buf = strconv.AppendInt(buf, int64(len(msg)), 10)
+				buf = appendUint(buf, uint64(len(msg)))
 				buf = append(buf, ' ')
 				buf = append(buf, msg...)
 			} else {
@@ -284,6 +284,7 @@ func (s *stream) runRELP(ctx context.Context) (int, int64, error) {
 		return 0, 0, fmt.Errorf("bench: session %d: %w", s.id, err)
 	}
 	var msg []byte
+	gen := s.load.Generator.Stream(s.id)
 	n := 0
 	for {
 		d := s.next(ctx, n)
@@ -291,7 +292,7 @@ func (s *stream) runRELP(ctx context.Context) (int, int64, error) {
 			break
 		}
 		for range d {
-			msg = s.load.Generator.Append(msg[:0], s.id, n)
+			msg = gen.Append(msg[:0], n)
 			if err := c.Send(ctx, msg); err != nil {
 				return acked, total, fmt.Errorf("bench: session %d: %w", s.id, err)
 			}
@@ -316,6 +317,7 @@ func (s *stream) runDatagrams(ctx context.Context) (int, int64, error) {
 		return 0, 0, err
 	}
 	var (
+		gen   = s.load.Generator.Stream(s.id)
 		buf   []byte
 		msgs  = make([][]byte, 0, datagramBatch)
 		ends  = make([]int, 0, datagramBatch)
@@ -329,7 +331,7 @@ func (s *stream) runDatagrams(ctx context.Context) (int, int64, error) {
 		}
 		buf, msgs, ends = buf[:0], msgs[:0], ends[:0]
 		for i := range min(d, datagramBatch) {
-			buf = s.load.Generator.Append(buf, s.id, n+i)
+			buf = gen.Append(buf, n+i)
 			ends = append(ends, len(buf))
 		}
 		start := 0
