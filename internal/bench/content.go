@@ -64,8 +64,6 @@ var (
 
 func pick[T any](r *rng, s []T) T { return s[r.intn(len(s))] }
 
-func appendNum(dst []byte, r *rng, n int) []byte { return appendUint(dst, uint64(r.intn(n))) }
-
 func appendHex(dst []byte, r *rng, digits int) []byte {
 	start := len(dst)
 	dst = slices.Grow(dst, digits)[:start+digits]
@@ -85,9 +83,9 @@ const hexDigits = "0123456789abcdef"
 
 // appendIPTail appends the last three octets of an address.
 func appendIPTail(dst []byte, r *rng) []byte {
-	dst = appendNum(dst, r, 256)
-	dst = appendNum(append(dst, '.'), r, 256)
-	return appendNum(append(dst, '.'), r, 254)
+	dst = appendUint(dst, r.uintn(256))
+	dst = appendUint(append(dst, '.'), r.uintn(256))
+	return appendUint(append(dst, '.'), r.uintn(254))
 }
 
 func appendIP(dst []byte, r *rng) []byte {
@@ -100,14 +98,14 @@ func appendIP(dst []byte, r *rng) []byte {
 	default:
 		dst = append(dst, "198.51.100."...)
 	}
-	return appendNum(dst, r, 254)
+	return appendUint(dst, r.uintn(254))
 }
 
 func appendPath(dst []byte, r *rng) []byte {
 	dst = append(dst, pick(r, paths[:])...)
-	dst = appendNum(append(dst, '/'), r, 100000)
+	dst = appendUint(append(dst, '/'), r.uintn(100000))
 	if r.intn(2) == 0 {
-		dst = appendNum(append(dst, "?page="...), r, 40)
+		dst = appendUint(append(dst, "?page="...), r.uintn(40))
 	}
 	return dst
 }
@@ -145,10 +143,10 @@ func appendBody(dst []byte, kind int, r *rng) []byte {
 		dst = appendPath(append(dst, ' '), r)
 		dst = append(dst, ` HTTP/1.1" `...)
 		dst = appendUint(dst, uint64(pick(r, status[:])))
-		dst = appendNum(append(dst, ' '), r, 200000)
+		dst = appendUint(append(dst, ' '), r.uintn(200000))
 		dst = append(dst, ` "-" "`...)
 		dst = append(dst, pick(r, agents[:])...)
-		dst = appendNum(append(dst, `" rt=0.`...), r, 1000)
+		dst = appendUint(append(dst, `" rt=0.`...), r.uintn(1000))
 		return dst
 	case "sshd":
 		if r.intn(3) == 0 {
@@ -158,67 +156,67 @@ func appendBody(dst []byte, kind int, r *rng) []byte {
 		}
 		dst = append(dst, pick(r, users[:])...)
 		dst = appendIP(append(dst, " from "...), r)
-		dst = appendNum(append(dst, " port "...), r, 65535)
+		dst = appendUint(append(dst, " port "...), r.uintn(65535))
 		dst = append(dst, " ssh2: ED25519 SHA256:"...)
 		return appendHex(dst, r, 43)
 	case "kernel":
-		dst = appendNum(append(dst, '['), r, 9999999)
-		dst = appendNum(append(dst, '.'), r, 1000000)
+		dst = appendUint(append(dst, '['), r.uintn(9999999))
+		dst = appendUint(append(dst, '.'), r.uintn(1000000))
 		dst = append(dst, "] IPTables-Dropped: IN=eth0 OUT= MAC="...)
 		dst = appendHex(dst, r, 28)
 		dst = appendIP(append(dst, " SRC="...), r)
 		dst = appendIP(append(dst, " DST="...), r)
-		dst = appendNum(append(dst, " LEN="...), r, 1500)
-		dst = appendNum(append(dst, " TOS=0x00 PREC=0x00 TTL="...), r, 255)
-		dst = appendNum(append(dst, " ID="...), r, 65535)
-		dst = appendNum(append(dst, " DF PROTO=TCP SPT="...), r, 65535)
+		dst = appendUint(append(dst, " LEN="...), r.uintn(1500))
+		dst = appendUint(append(dst, " TOS=0x00 PREC=0x00 TTL="...), r.uintn(255))
+		dst = appendUint(append(dst, " ID="...), r.uintn(65535))
+		dst = appendUint(append(dst, " DF PROTO=TCP SPT="...), r.uintn(65535))
 		return append(dst, " DPT=22 WINDOW=64240 RES=0x00 SYN URGP=0"...)
 	case "postgres":
 		dst = append(dst, "user=app,db=orders LOG:  duration: "...)
-		dst = appendNum(dst, r, 5000)
-		dst = appendNum(append(dst, '.'), r, 1000)
+		dst = appendUint(dst, r.uintn(5000))
+		dst = appendUint(append(dst, '.'), r.uintn(1000))
 		dst = append(dst, " ms  statement: SELECT id, total, created_at FROM orders WHERE customer_id = "...)
-		dst = appendNum(dst, r, 1000000)
+		dst = appendUint(dst, r.uintn(1000000))
 		return append(dst, " ORDER BY created_at DESC LIMIT 50"...)
 	case "systemd":
 		if r.intn(2) == 0 {
-			dst = appendNum(append(dst, "Started Session "...), r, 100000)
+			dst = appendUint(append(dst, "Started Session "...), r.uintn(100000))
 			dst = append(dst, " of User "...)
 			return append(append(dst, pick(r, users[:])...), '.')
 		}
 		return append(dst, "Finished apt-daily-upgrade.service - Daily apt upgrade and clean activities."...)
 	case "CRON":
 		dst = append(append(append(dst, '('), pick(r, users[:])...), ") CMD (/usr/local/bin/backup.sh --incremental /var/lib/postgresql/16/main --retain "...)
-		return append(appendNum(dst, r, 30), ')')
+		return append(appendUint(dst, r.uintn(30)), ')')
 	case "orders-api":
 		dst = append(dst, `level=warn caller=handler.go:`...)
-		dst = appendNum(dst, r, 900)
+		dst = appendUint(dst, r.uintn(900))
 		dst = append(dst, ` msg="slow request" method=`...)
 		dst = append(dst, pick(r, methods[:])...)
 		dst = appendPath(append(dst, " path="...), r)
 		dst = appendUint(append(dst, " status="...), uint64(pick(r, status[:])))
-		dst = appendNum(append(dst, " duration="...), r, 30)
-		dst = appendNum(append(dst, '.'), r, 1000)
+		dst = appendUint(append(dst, " duration="...), r.uintn(30))
+		dst = appendUint(append(dst, '.'), r.uintn(1000))
 		return append(append(dst, "s user="...), pick(r, users[:])...)
 	case "haproxy":
 		dst = appendIP(dst, r)
-		dst = appendNum(append(dst, ':'), r, 65535)
+		dst = appendUint(append(dst, ':'), r.uintn(65535))
 		dst = append(dst, " https-in~ api_backend/api-0"...)
-		dst = appendNum(dst, r, 9)
-		dst = appendNum(append(dst, " 0/0/1/"...), r, 500)
+		dst = appendUint(dst, r.uintn(9))
+		dst = appendUint(append(dst, " 0/0/1/"...), r.uintn(500))
 		dst = appendUint(append(dst, "/46 "...), uint64(pick(r, status[:])))
-		dst = appendNum(append(dst, ' '), r, 100000)
+		dst = appendUint(append(dst, ' '), r.uintn(100000))
 		dst = append(dst, ` - - ---- 12/12/3/1/0 0/0 "`...)
 		dst = append(dst, pick(r, methods[:])...)
 		dst = appendPath(append(dst, ' '), r)
 		return append(dst, ` HTTP/1.1"`...)
 	case "audit":
 		dst = append(dst, "type=SYSCALL msg=audit(1771708070."...)
-		dst = appendNum(dst, r, 1000)
-		dst = appendNum(append(dst, ':'), r, 1000000)
+		dst = appendUint(dst, r.uintn(1000))
+		dst = appendUint(append(dst, ':'), r.uintn(1000000))
 		dst = append(dst, "): arch=c000003e syscall=59 success=yes exit=0 ppid="...)
-		dst = appendNum(dst, r, 65535)
-		dst = appendNum(append(dst, " pid="...), r, 65535)
+		dst = appendUint(dst, r.uintn(65535))
+		dst = appendUint(append(dst, " pid="...), r.uintn(65535))
 		return append(dst, ` auid=1000 uid=0 comm="bash" exe="/usr/bin/bash" key="exec"`...)
 	case "postfix/smtpd":
 		dst = append(dst, "NOQUEUE: reject: RCPT from unknown["...)
@@ -251,13 +249,13 @@ func appendFiller(dst []byte, r *rng) []byte {
 	case "region":
 		return append(dst, pick(r, regions[:])...)
 	case "bytes":
-		return appendNum(dst, r, 1<<20)
+		return appendUint(dst, r.uintn(1<<20))
 	case "latency_ms":
-		return appendNum(dst, r, 10000)
+		return appendUint(dst, r.uintn(10000))
 	case "path":
 		return appendPath(dst, r)
 	case "peer":
-		return appendNum(append(appendIP(dst, r), ':'), r, 65535)
+		return appendUint(append(appendIP(dst, r), ':'), r.uintn(65535))
 	}
 	dst = append(dst, '"')
 	for i := range 2 + r.intn(5) {

@@ -183,6 +183,9 @@ func TestAppendUint(t *testing.T) {
 		values = append(values, v, v>>(v%64))
 	}
 	for _, v := range values {
+		if got, want := decimalLen(v), len(strconv.FormatUint(v, 10)); got != want {
+			t.Errorf("decimalLen(%d) = %d, want %d", v, got, want)
+		}
 		got := appendUint([]byte("x"), v)
 		if want := strconv.AppendUint([]byte("x"), v, 10); !bytes.Equal(got, want) {
 			t.Errorf("appendUint(%d) = %q, want %q", v, got, want)
