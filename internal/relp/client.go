@@ -55,7 +55,8 @@ type ClientOptions struct {
 // the writes differ, which a TCP receiver cannot see, except in how many frames one of its reads
 // returns: a receiver that reads slower than its senders gets several frames a read from omrelp
 // too. The watch on a context (its deadline and cancellation end the connection's blocked reads
-// and writes) is armed once for each context the methods are given, not once a call.
+// and writes) is armed once for each context the methods are given, not once a call, and lasts
+// until Close or an error ends the session.
 type Client struct {
 	conn    net.Conn
 	r       *Reader
@@ -72,7 +73,7 @@ type Client struct {
 type watched struct {
 	done     <-chan struct{}
 	deadline time.Time
-	stop     func() bool   // stops the AfterFunc; nil when done is nil
+	stop     func() bool   // stops the AfterFunc (a no-op when done is nil); nil: none watched
 	fired    chan struct{} // closed once the AfterFunc has set the deadline
 }
 
