@@ -3,6 +3,7 @@ package record
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
@@ -219,11 +220,20 @@ func (e *Encoder) Encode(h Header, ev Events, keepTail bool, emit func(record []
 	return i, st, nil
 }
 
-// writeStage hands the staged JSON to the compressor. Writes to a bytes.Buffer cannot fail, so
-// neither can the compressor's until Close.
+// writeStage hands the staged JSON to the compressor, then yields the processor. Writes to a
+// bytes.Buffer cannot fail, so neither can the compressor's until Close.
+//
+// The yield is for the goroutines that wait for a processor meanwhile: a record takes tens of
+// milliseconds of compression, and Go preempts a running goroutine only after 10 ms, while a
+// goroutine coming back from a blocking system call finds no idle processor once every one
+// compresses, and waits in the global run queue. The intake log's writer is one: each round is a
+// write(2) and an fdatasync(2), and the readers wait for its rounds once 8 MiB are pending
+// (BENCHMARKS.md, session 10). A yield after each stage (32 KiB, a fraction of a millisecond to
+// compress) costs well under 1% of the compression.
 func (e *Encoder) writeStage() {
 	e.zw.Write(e.stage)
 	e.stage = e.stage[:0]
+	runtime.Gosched()
 }
 
 // fillsRecord reports whether raw bytes of events are expected to fill a record, at the
