@@ -36,11 +36,9 @@ type Staging struct {
 	// Scratch is room for the caller to build a message in (a Stamper's rewrite), kept with the
 	// Staging so that it is reused and an idle stream holds none.
 	Scratch []byte
-	// Entries are the intake log's entries of the events, and Raw the bytes of their messages,
-	// for the caller to append to the log before it commits; kept with the Staging so that they
-	// are reused.
-	Entries []intake.Entry
-	Raw     []byte
+	// Log is the intake log's entries of the events, encoded, for the caller to append to the
+	// log before it commits; kept with the Staging so that its memory is reused.
+	Log intake.Batch
 	// Run, when Logged, is the intake log's run of the events: the batch keeps it with them, so
 	// that the record stage releases it once they are spooled.
 	Run    intake.Run
@@ -81,12 +79,12 @@ func (b *Buffers) Discard(st *Staging) {
 	if st.slot {
 		<-b.stagingSlots
 	}
-	if cap(st.Data) > maxKeptStagingBytes || cap(st.Scratch) > maxKeptStagingBytes || cap(st.Raw) > maxKeptStagingBytes {
+	if cap(st.Data) > maxKeptStagingBytes || cap(st.Scratch) > maxKeptStagingBytes || st.Log.Cap() > maxKeptStagingBytes {
 		return
 	}
 	st.Data, st.Ends, st.Scratch, st.Oldest = st.Data[:0], st.Ends[:0], st.Scratch[:0], time.Time{}
-	clear(st.Entries) // drops the references to Raw
-	st.Entries, st.Raw, st.Run, st.Logged = st.Entries[:0], st.Raw[:0], intake.Run{}, false
+	st.Log.Reset()
+	st.Run, st.Logged = intake.Run{}, false
 	select {
 	case b.stagings <- st:
 	default:

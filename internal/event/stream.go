@@ -341,14 +341,16 @@ func (s *Stream) TryAdd(msg []byte, received time.Time) {
 // stage stages msg, with the id given when fixed is set, else the stream's next one.
 func (s *Stream) stage(msg []byte, received time.Time, id record.UUID, fixed bool) {
 	st := s.staged
-	if s.log != nil && !s.replay {
-		// The entry keeps the message as received: a replay stamps it again.
-		start := len(st.Raw)
-		st.Raw = append(st.Raw, msg...)
-		st.Entries = append(st.Entries, intake.Entry{Stream: s.number, Seq: s.seq, Source: s.key.Source,
-			Port: s.key.Port, Format: s.format, Received: received, Message: st.Raw[start:len(st.Raw):len(st.Raw)]})
+	if !fixed {
+		id = s.ids.Next(received.UnixMilli())
 	}
 	if s.log != nil {
+		if !s.replay {
+			// The entry keeps the message as received: a replay stamps it again. It is encoded
+			// here, on the connection's goroutine, so that Commit's Append only copies it.
+			st.Log.Add(&intake.Entry{Stream: s.number, Seq: s.seq, Source: s.key.Source, Port: s.key.Port,
+				Format: s.format, Received: received, ID: id, Message: msg})
+		}
 		if !st.Logged {
 			st.Logged, st.Run = true, intake.Run{Stream: s.number, First: s.seq}
 		}
@@ -359,12 +361,6 @@ func (s *Stream) stage(msg []byte, received time.Time, id record.UUID, fixed boo
 	if out != nil {
 		st.Scratch = out
 		msg = out
-	}
-	if !fixed {
-		id = s.ids.Next(received.UnixMilli())
-	}
-	if n := len(st.Entries); n > 0 && !s.replay {
-		st.Entries[n-1].ID = id
 	}
 	if len(st.Ends) == 0 {
 		st.Oldest = received
@@ -413,12 +409,12 @@ func (s *Stream) Commit(ctx context.Context) (listener.Receipt, error) {
 	if st := s.staged; st != nil {
 		s.staged = nil
 		kept := false
-		if err == nil && len(st.Entries) > 0 {
+		if err == nil && st.Log.Len() > 0 {
 			held := s.hold.on.Load()
 			var pos intake.Position
-			if pos, err = s.log.Append(ctx, st.Entries); err == nil {
+			if pos, err = s.log.Append(ctx, &st.Log); err == nil {
 				receipt = logged{log: s.log, pos: pos}
-				kept = held && s.hold.keep(pos, len(st.Entries))
+				kept = held && s.hold.keep(pos, st.Log.Len())
 			}
 		}
 		if err == nil && !kept {
@@ -445,18 +441,18 @@ func (s *Stream) TryCommit() bool {
 		return true
 	}
 	s.staged = nil
-	if len(st.Entries) == 0 {
+	if st.Log.Len() == 0 {
 		return s.buffers.TryCommit(s.key, st)
 	}
 	held := s.hold.on.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), tryAppendWait)
-	pos, err := s.log.Append(ctx, st.Entries)
+	pos, err := s.log.Append(ctx, &st.Log)
 	cancel()
 	if err != nil {
 		s.buffers.Drop(s.key, st, err)
 		return false
 	}
-	if held && s.hold.keep(pos, len(st.Entries)) {
+	if held && s.hold.keep(pos, st.Log.Len()) {
 		s.buffers.Discard(st)
 		return true
 	}

@@ -9,64 +9,67 @@ import (
 	"time"
 )
 
-// Append adds entries to the log, copying them, and returns the position after them, which
-// WaitSynced takes. It takes the log's lock once for the whole batch and does not allocate per
-// entry. The entries reach the disk in the next round of Run: within Options.SyncInterval, or at
-// once for a WaitSynced caller.
+// Append adds the entries of b to the log, copying its bytes, and returns the position after
+// them, which WaitSynced takes. It takes the log's lock once for the whole batch, does not
+// allocate, and encodes nothing: the entries were encoded by Batch.Add. The entries reach the
+// disk in the next round of Run: within Options.SyncInterval, or at once for a WaitSynced caller.
+// b is not changed and may be reused once Append returns.
 //
 // Append blocks while the batch would take the log past Options.MaxBytes, until releases free
 // segments, and while 8 MiB wait to be written, until Run takes them; or until ctx is done (then
 // it returns ctx's error, wrapped). Nothing of the batch is appended
 // when it returns an error: ErrTooLarge, ErrOrder, ErrClosed, or the write error that stopped
 // the log.
-func (l *Log) Append(ctx context.Context, entries []Entry) (Position, error) {
-	est := int64(0)
-	for i := range entries {
-		if n := len(entries[i].Message); n > MaxEntryBytes-entryOverheadBytes {
-			return 0, fmt.Errorf("intake: append: message of %d bytes: %w (at most %d)",
-				n, ErrTooLarge, MaxEntryBytes-entryOverheadBytes)
-		}
-		est += int64(len(entries[i].Message) + entryOverheadBytes)
+func (l *Log) Append(ctx context.Context, b *Batch) (Position, error) {
+	if b.err != nil {
+		return 0, b.err
 	}
-	if est > l.maxBytes/4 {
+	n := int64(len(b.buf))
+	if n > l.maxBytes/4 {
 		return 0, fmt.Errorf("intake: append: batch of %d bytes: %w for a log of at most %d bytes",
-			est, ErrTooLarge, l.maxBytes)
+			n, ErrTooLarge, l.maxBytes)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.waitRoomLocked(ctx, est); err != nil {
+	if err := l.waitRoomLocked(ctx, n); err != nil {
 		return 0, err
 	}
-	if err := l.checkOrderLocked(entries); err != nil {
+	if err := l.checkOrderLocked(b.entries); err != nil {
 		return 0, err
 	}
 	wasEmpty := len(l.buf) == 0
-	l.buf = slices.Grow(l.buf, int(est)+segmentHeaderBytes)
+	// Room for the batch and the headers of the segments it may start, so that the round buffer
+	// seldom has to move.
+	l.buf = slices.Grow(l.buf, len(b.buf)+segmentHeaderBytes*int(n/l.segmentBytes+2))
 	seg := l.segs[len(l.segs)-1]
 	var (
 		st    *stream
 		stNum uint64
 	)
-	for i := range entries {
-		e := &entries[i]
-		if seg.bytes+int64(len(e.Message)+entryOverheadBytes) > l.segmentBytes && seg.bytes > int64(segmentHeaderBytes) {
+	from, start := 0, 0 // b.buf[from:start] goes to seg, not yet copied
+	for i := range b.entries {
+		e := &b.entries[i]
+		size := e.end - start
+		if seg.bytes+int64(size) > l.segmentBytes && seg.bytes > int64(segmentHeaderBytes) {
+			l.buf = append(l.buf, b.buf[from:start]...)
+			from = start
 			seg = l.startSegmentLocked(seg.num + 1)
 		}
-		start := len(l.buf)
-		l.buf = appendEntry(l.buf, e)
-		l.grewLocked(seg, len(l.buf)-start)
+		l.grewLocked(seg, size)
+		start = e.end
 		seg.unreleased++
-		seg.maxReceived = max(seg.maxReceived, e.Received.UnixNano())
-		if st == nil || stNum != e.Stream {
-			stNum, st = e.Stream, l.streams[e.Stream]
+		seg.maxReceived = max(seg.maxReceived, e.received)
+		if st == nil || stNum != e.stream {
+			stNum, st = e.stream, l.streams[e.stream]
 			if st == nil {
 				st = &stream{}
-				l.streams[e.Stream] = st
+				l.streams[e.stream] = st
 			}
 		}
-		st.add(seg, e.Seq)
+		st.add(seg, e.seq)
 	}
-	l.metrics.appended.Add(float64(len(entries)))
+	l.buf = append(l.buf, b.buf[from:]...)
+	l.metrics.appended.Add(float64(len(b.entries)))
 	if wasEmpty {
 		l.pendingSince = time.Now()
 		l.wake()
@@ -159,39 +162,39 @@ func (l *Log) waitRoomLocked(ctx context.Context, n int64) error {
 
 // checkOrderLocked checks that every entry's Seq is above the last Seq of its stream, in the log
 // or earlier in the batch. Runs of one stream cost one map look-up.
-func (l *Log) checkOrderLocked(entries []Entry) error {
+func (l *Log) checkOrderLocked(entries []batchEntry) error {
 	clear(l.scratch)
-	var prev *Entry
+	var prev *batchEntry
 	for i := range entries {
 		e := &entries[i]
-		if prev != nil && prev.Stream == e.Stream {
-			if e.Seq <= prev.Seq {
-				return orderError(e, prev.Seq)
+		if prev != nil && prev.stream == e.stream {
+			if e.seq <= prev.seq {
+				return orderError(e, prev.seq)
 			}
 			prev = e
 			continue
 		}
 		if prev != nil {
-			l.scratch[prev.Stream] = prev.Seq
+			l.scratch[prev.stream] = prev.seq
 		}
 		prev = e
-		last, ok := l.scratch[e.Stream]
+		last, ok := l.scratch[e.stream]
 		if !ok {
-			st := l.streams[e.Stream]
+			st := l.streams[e.stream]
 			if st == nil || len(st.spans) == 0 {
 				continue
 			}
 			last = st.spans[len(st.spans)-1].last
 		}
-		if e.Seq <= last {
+		if e.seq <= last {
 			return orderError(e, last)
 		}
 	}
 	return nil
 }
 
-func orderError(e *Entry, last uint64) error {
-	return fmt.Errorf("intake: append: stream %d: entry %d after %d: %w", e.Stream, e.Seq, last, ErrOrder)
+func orderError(e *batchEntry, last uint64) error {
+	return fmt.Errorf("intake: append: stream %d: entry %d after %d: %w", e.stream, e.seq, last, ErrOrder)
 }
 
 // startSegmentLocked makes segment num the one appends go to, its header pending in buf.

@@ -20,9 +20,9 @@ func benchEntries(stream uint64, n, msgBytes int) []Entry {
 	return es
 }
 
-// BenchmarkAppend appends batches of a connection's read and releases them as the record stage
-// would, with Run writing and syncing meanwhile: the cost of a batch to a listener, sync included
-// in the wall time but not on the appending goroutine.
+// BenchmarkAppend encodes batches of a connection's read (Batch.Add), appends them and releases
+// them as the record stage would, with Run writing and syncing meanwhile: the cost of a batch to
+// a listener, sync included in the wall time but not on the appending goroutine.
 func BenchmarkAppend(b *testing.B) {
 	for _, bc := range []struct {
 		batch, msgBytes int
@@ -41,11 +41,14 @@ func BenchmarkAppend(b *testing.B) {
 			b.SetBytes(int64(bc.batch * bc.msgBytes))
 			b.ReportAllocs()
 			seq := uint64(0)
+			var batch Batch
 			for b.Loop() {
+				batch.Reset()
 				for i := range es {
 					es[i].Seq = seq + uint64(i)
+					batch.Add(&es[i])
 				}
-				p, err := l.Append(ctx, es)
+				p, err := l.Append(ctx, &batch)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -107,11 +110,14 @@ func BenchmarkAppendParallel(b *testing.B) {
 		s := l.NewStream()
 		es := benchEntries(s, batch, msgBytes)
 		seq := uint64(0)
+		var eb Batch
 		for pb.Next() {
+			eb.Reset()
 			for i := range es {
 				es[i].Seq = seq + uint64(i)
+				eb.Add(&es[i])
 			}
-			if _, err := l.Append(ctx, es); err != nil {
+			if _, err := l.Append(ctx, &eb); err != nil {
 				b.Error(err)
 				return
 			}
@@ -140,7 +146,7 @@ func BenchmarkReplay(b *testing.B) {
 		for i := range es {
 			es[i].Seq = seq + uint64(i)
 		}
-		if _, err := l.Append(context.Background(), es); err != nil {
+		if _, err := l.Append(context.Background(), batchOf(es)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -45,7 +45,7 @@ func crashChild(dir string) {
 				for i := range es {
 					es[i] = Entry{Stream: s, Seq: seq + uint64(i), Received: time.Now(), Message: crashMessage(s, seq+uint64(i))}
 				}
-				p, err := l.Append(context.Background(), es)
+				p, err := l.Append(context.Background(), batchOf(es))
 				if err == nil {
 					err = l.WaitSynced(context.Background(), p)
 				}

@@ -59,7 +59,7 @@ func TestDiskReserve(t *testing.T) {
 			l := openTest(t, t.TempDir(), Options{DiskReserve: tc.reserve})
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
-			_, err := l.Append(ctx, entriesOf(l.NewStream(), 0, 10))
+			_, err := l.Append(ctx, batchOf(entriesOf(l.NewStream(), 0, 10)))
 			if !tc.short {
 				if err != nil {
 					t.Fatalf("Append = %v, want nil", err)
@@ -99,7 +99,7 @@ func TestDiskShortFlushRequests(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), testenv.PollTimeout)
 		defer cancel()
-		_, err := l.Append(ctx, entriesOf(s, 100, 1))
+		_, err := l.Append(ctx, batchOf(entriesOf(s, 100, 1)))
 		appended <- err
 	}()
 	select {

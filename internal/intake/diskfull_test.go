@@ -69,7 +69,7 @@ func TestDiskFullRecovers(t *testing.T) {
 				var p Position
 				var err error
 				for i := range during {
-					if p, err = l.Append(wctx, during[i:i+1]); err != nil {
+					if p, err = l.Append(wctx, batchOf(during[i:i+1])); err != nil {
 						break
 					}
 				}

@@ -7,8 +7,10 @@
 // # Use
 //
 // A listener numbers each connection or UDP sender stream with NewStream, its messages with Seq
-// from 0, and calls Append with a read's worth of entries; a RELP listener acknowledges only
-// after WaitSynced on the position Append returned. The record stage calls Release with the runs
+// from 0, adds each message it reads to a Batch (Batch.Add encodes it, on the listener's
+// goroutine) and calls Append with a read's worth of them, which only copies their bytes under
+// the log's lock; a RELP listener acknowledges only after WaitSynced on the position Append
+// returned. The record stage calls Release with the runs
 // {Stream, First, Last} a spooled record holds. At start, Replay hands the entries of the earlier
 // run that were not released to the buffers. Run is the group-commit loop; Close ends it.
 //

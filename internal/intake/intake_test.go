@@ -70,7 +70,7 @@ func (tl *testLog) appendSynced(entries ...Entry) Position {
 	tl.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	p, err := tl.Append(ctx, entries)
+	p, err := tl.Append(ctx, batchOf(entries))
 	if err != nil {
 		tl.t.Fatalf("Append = %v", err)
 	}
@@ -174,7 +174,7 @@ func TestReplayWhileRunning(t *testing.T) {
 	s := l.NewStream()
 	held := entriesOf(s, 0, 200) // several segments of minSegmentBytes
 	for i := 0; i < len(held); i += 10 {
-		if _, err := l.Append(context.Background(), held[i:i+10]); err != nil {
+		if _, err := l.Append(context.Background(), batchOf(held[i:i+10])); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -194,4 +194,13 @@ func TestReplayWhileRunning(t *testing.T) {
 	if got := replayTo(t, l.Log, 0); !cmp.Equal(got, old, cmpEntries) {
 		t.Errorf("Replay(0) while running gave %d entries, want the %d of the earlier run", len(got), len(old))
 	}
+}
+
+// batchOf returns a Batch of es, for Append.
+func batchOf(es []Entry) *Batch {
+	var b Batch
+	for i := range es {
+		b.Add(&es[i])
+	}
+	return &b
 }

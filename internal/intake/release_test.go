@@ -152,7 +152,7 @@ func TestAppendErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := l.Bytes()
-			if _, err := l.Append(context.Background(), tt.entries); !errors.Is(err, tt.want) {
+			if _, err := l.Append(context.Background(), batchOf(tt.entries)); !errors.Is(err, tt.want) {
 				t.Errorf("Append = %v, want %v", err, tt.want)
 			}
 			if got := l.Bytes(); got != before {
@@ -164,7 +164,7 @@ func TestAppendErrors(t *testing.T) {
 		t.Errorf("second Open of the same directory = %v, want %v", err, ErrInUse)
 	}
 	l.close()
-	if _, err := l.Append(context.Background(), entriesOf(s, 9, 1)); !errors.Is(err, ErrClosed) {
+	if _, err := l.Append(context.Background(), batchOf(entriesOf(s, 9, 1))); !errors.Is(err, ErrClosed) {
 		t.Errorf("Append after Close = %v, want %v", err, ErrClosed)
 	}
 }

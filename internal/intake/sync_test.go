@@ -42,7 +42,7 @@ func TestGroupCommit(t *testing.T) {
 		wg.Go(func() {
 			s := l.NewStream()
 			for i := range appends {
-				p, err := l.Append(context.Background(), entriesOf(s, uint64(i), 1))
+				p, err := l.Append(context.Background(), batchOf(entriesOf(s, uint64(i), 1)))
 				if err == nil {
 					err = l.WaitSynced(context.Background(), p)
 				}
@@ -75,7 +75,7 @@ func TestSyncIntervalWithoutWaiters(t *testing.T) {
 	dir := t.TempDir()
 	l := openTest(t, dir, Options{SyncInterval: time.Millisecond})
 	s := l.NewStream()
-	p, err := l.Append(context.Background(), entriesOf(s, 0, 3))
+	p, err := l.Append(context.Background(), batchOf(entriesOf(s, 0, 3)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestMaxBytesBlocks(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := l.Append(ctx, entriesOf(s, seq, 20)); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := l.Append(ctx, batchOf(entriesOf(s, seq, 20))); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Append at the cap = %v, want it to wait until its context ends", err)
 	}
 	if got := testutil.ToFloat64(l.metrics.blocked); got != 0 {
@@ -123,7 +123,7 @@ func TestMaxBytesBlocks(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() {
-		p, err := l.Append(context.Background(), entriesOf(s, seq, 20))
+		p, err := l.Append(context.Background(), batchOf(entriesOf(s, seq, 20)))
 		if err == nil {
 			err = l.WaitSynced(context.Background(), p)
 		}
@@ -201,7 +201,7 @@ func TestPendingBytesBounded(t *testing.T) {
 			es[i].Seq = seq + uint64(i)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-		_, err := l.Append(ctx, es)
+		_, err := l.Append(ctx, batchOf(es))
 		cancel()
 		if errors.Is(err, context.DeadlineExceeded) {
 			break
