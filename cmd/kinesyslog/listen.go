@@ -11,13 +11,24 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kinesyslog/kinesyslog/internal/buffer"
 	"github.com/kinesyslog/kinesyslog/internal/config"
+	"github.com/kinesyslog/kinesyslog/internal/relay"
 )
 
-// memoryLimitBytes is the relay's soft memory limit: the buffers' cap and room for the rest (a
-// batch per encoder, connections' staged events and read buffers, the uploader's batches).
-const memoryLimitBytes = buffer.DefaultMaxBytes + 128<<20
+// memoryRestBytes is what the relay's soft memory limit leaves beyond the buffers' cap for the
+// rest: the batches' unused room and those kept for reuse, the encoders' records, the intake
+// log's write buffers, connections' staged events and read buffers, the uploader's records and
+// request bodies. Under the Firehose load of bench/run that rest is about 90 MiB of live heap
+// (BENCHMARKS.md, session 10), so that the collector works to a goal above it; at 128 MiB the
+// TCP load into --output, whose heap reaches some 200 MiB under GOGC alone, collected more often
+// and accepted fewer messages a second in four interleaved pairs of four.
+const memoryRestBytes = 160 << 20
+
+// memoryLimitBytes returns the relay's soft memory limit for cfg: the buffers' cap, lower with
+// the intake log (relay.BufferMaxBytes), and memoryRestBytes.
+func memoryLimitBytes(cfg config.Config) int64 {
+	return relay.BufferMaxBytes(cfg) + memoryRestBytes
+}
 
 func (a *app) listenCommand() *cobra.Command {
 	cfg := config.Default()
@@ -47,11 +58,13 @@ true, false, yes or no, and a flag on the command line wins over the environment
 			for _, v := range config.UnknownEnv(cmd.Flags(), a.environ()) {
 				logger.Warn("environment variable ignored: no option reads it", "variable", v.Name, "did_you_mean", v.Closest)
 			}
-			// The relay's memory is mostly its buffers: a soft limit a little above their cap
-			// keeps the heap from growing to twice what is live, as GOGC alone lets it.
-			// GOMEMLIMIT, when set, wins.
+			// The relay's memory is mostly its buffers and the batches and records that move
+			// through the stages: a soft limit a little above the buffers' cap keeps the heap
+			// from growing to twice what is live, as GOGC alone lets it (with the intake log,
+			// 224 MiB: under the Firehose load the live heap is about 120 MiB, and GOGC let the
+			// relay reach 275 MiB). GOMEMLIMIT, when set, wins.
 			if _, set := a.lookupEnv("GOMEMLIMIT"); !set {
-				debug.SetMemoryLimit(memoryLimitBytes)
+				debug.SetMemoryLimit(memoryLimitBytes(cfg))
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

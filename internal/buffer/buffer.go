@@ -31,6 +31,14 @@ const (
 	// when the stages behind stall (a full spool, an unknown record owner) or very many sources
 	// send at once; and it keeps a stalled relay well inside the memory of a small host.
 	DefaultMaxBytes = 256 << 20
+	// DefaultLoggedMaxBytes is the cap the relay gives the buffers when its intake log is on:
+	// what they hold is on disk as well, so holding more in memory buys nothing a restart
+	// needs, while a quarter of DefaultMaxBytes lets the relay keep its memory, and the soft
+	// limit the GC works to, low (cmd/kinesyslog). It is room for ten batches at the flush size
+	// of logs that compress six to one, or two at the largest; the pipeline holds about six at
+	// once (one being filled and one waiting per busy key, two queued, one per encoder), so it
+	// binds, as DefaultMaxBytes does, only when the stages behind stall.
+	DefaultLoggedMaxBytes = 64 << 20
 	// DefaultQueue is how many batches may wait for the encoder stage.
 	DefaultQueue = 2
 	// maxFlushBytes caps the adaptive flush size: batches of highly compressible input stay

@@ -24,7 +24,8 @@
 // # Bounded memory and backpressure
 //
 // The bytes of events held in memory, in the batches being filled and in the batches handed on
-// until the encoder releases them, are capped by Options.MaxBytes (DefaultMaxBytes). Commit blocks
+// until the encoder releases them, are capped by Options.MaxBytes (DefaultMaxBytes; the relay gives
+// DefaultLoggedMaxBytes when its intake log holds the events on disk too). Commit blocks
 // while the encoder stage is busy (its channel is full) or the cap is reached, which stops a TCP
 // listener from reading: senders feel backpressure and nothing is dropped. Of the commits of one
 // key (one source's connections), one at a time waits with a full batch; the others wait behind

@@ -25,9 +25,9 @@ const (
 	// partialBudgetBytes is the memory a connection may cost beyond its share of the cap: the
 	// scanner's first 4 KiB, its goroutine, socket and TLS-free connection state, with room.
 	partialBudgetBytes = 48 << 10
-	// bufferCapBytes is the buffers' cap, of which connections reserve at most half
-	// (buffer.DefaultMaxBytes).
-	bufferCapBytes = 256 << 20
+	// bufferCapBytes is the buffers' cap, of which connections reserve at most half: the
+	// relay runs with its intake log (buffer.DefaultLoggedMaxBytes).
+	bufferCapBytes = buffer.DefaultLoggedMaxBytes
 )
 
 // TestPartialMessagesMemory opens 3,000 connections that each send 150 KB of a 160 KiB message

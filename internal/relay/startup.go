@@ -3,7 +3,6 @@ package relay
 import (
 	"log/slog"
 
-	"github.com/kinesyslog/kinesyslog/internal/buffer"
 	"github.com/kinesyslog/kinesyslog/internal/config"
 	"github.com/kinesyslog/kinesyslog/internal/listener"
 )
@@ -27,7 +26,7 @@ func startupAttrs(cfg config.Config, sockets []listener.Socket, destination, spo
 		"intake_log", intakeLog,
 		slog.Group("limits",
 			"max_message_bytes", cfg.MaxMessageBytes,
-			"buffer_max_bytes", buffer.DefaultMaxBytes,
+			"buffer_max_bytes", BufferMaxBytes(cfg),
 			"spool_max_bytes", cfg.SpoolRecordBytes(),
 			"intake_max_bytes", cfg.IntakeMaxBytes(),
 			"max_connections", cfg.MaxConnections,
