@@ -81,7 +81,10 @@ func TestFirehoseLoadMemory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("send: %v", err)
 	}
+	// Received, then spooled (the last batches wait for the flush age), then uploaded: the spool
+	// is empty before the first records too, so its emptiness alone says nothing.
 	r.WaitMetric(t, "kinesyslog_messages_received_total", func(v float64) bool { return v >= memoryLoadMessages })
+	r.WaitMetric(t, "kinesyslog_encode_spooled_messages_total", func(v float64) bool { return v >= memoryLoadMessages })
 	r.WaitMetric(t, "kinesyslog_spool_records", func(v float64) bool { return v == 0 })
 	close(stop)
 	<-sampled
