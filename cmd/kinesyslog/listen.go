@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kinesyslog/kinesyslog/internal/config"
-	"github.com/kinesyslog/kinesyslog/internal/relay"
 )
 
 // memoryRestBytes is what the relay's soft memory limit leaves beyond the buffers' cap for the
@@ -25,9 +24,9 @@ import (
 const memoryRestBytes = 160 << 20
 
 // memoryLimitBytes returns the relay's soft memory limit for cfg: the buffers' cap, lower with
-// the intake log (relay.BufferMaxBytes), and memoryRestBytes.
+// the intake log (config.Config.BufferMaxBytes), and memoryRestBytes.
 func memoryLimitBytes(cfg config.Config) int64 {
-	return relay.BufferMaxBytes(cfg) + memoryRestBytes
+	return cfg.BufferMaxBytes() + memoryRestBytes
 }
 
 func (a *app) listenCommand() *cobra.Command {

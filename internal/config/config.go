@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/kinesyslog/kinesyslog/internal/buffer"
 	"github.com/kinesyslog/kinesyslog/internal/intake"
 )
 
@@ -242,6 +243,15 @@ func Default() Config {
 		IntakeLog:          true,
 		IntakeSyncInterval: intake.DefaultSyncInterval,
 	}
+}
+
+// BufferMaxBytes returns the cap on the events the relay holds in memory: with the intake log,
+// which has them on disk too, buffer.DefaultLoggedMaxBytes, else buffer.DefaultMaxBytes.
+func (c Config) BufferMaxBytes() int64 {
+	if c.IntakeLog {
+		return buffer.DefaultLoggedMaxBytes
+	}
+	return buffer.DefaultMaxBytes
 }
 
 // IntakeMaxBytes returns the share of SpoolMaxBytes that the intake log may hold when it is on:

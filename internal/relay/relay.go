@@ -42,15 +42,6 @@ import (
 	"github.com/kinesyslog/kinesyslog/internal/upload"
 )
 
-// BufferMaxBytes returns the cap on the events the relay holds in memory: with the intake log,
-// which has them on disk too, buffer.DefaultLoggedMaxBytes, else buffer.DefaultMaxBytes.
-func BufferMaxBytes(cfg config.Config) int64 {
-	if cfg.IntakeLog {
-		return buffer.DefaultLoggedMaxBytes
-	}
-	return buffer.DefaultMaxBytes
-}
-
 // Run runs a relay configured by cfg until ctx is done, then shuts it down in pipeline order. It
 // returns an error when the relay cannot start (no port, a port in use, an unusable spool or
 // destination) or when received data could not be spooled at shutdown.
@@ -130,7 +121,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 
 	// A destination that keeps a source's records in order gets them made in order.
 	_, ordered := dest.(upload.Ordered)
-	buffers := buffer.New(buffer.Options{FlushAge: cfg.FlushAge, MaxBytes: BufferMaxBytes(cfg), Ordered: ordered,
+	buffers := buffer.New(buffer.Options{FlushAge: cfg.FlushAge, MaxBytes: cfg.BufferMaxBytes(), Ordered: ordered,
 		Logger: logger, Registerer: reg})
 	var released encode.Releaser
 	if log != nil {

@@ -26,7 +26,7 @@ func startupAttrs(cfg config.Config, sockets []listener.Socket, destination, spo
 		"intake_log", intakeLog,
 		slog.Group("limits",
 			"max_message_bytes", cfg.MaxMessageBytes,
-			"buffer_max_bytes", BufferMaxBytes(cfg),
+			"buffer_max_bytes", cfg.BufferMaxBytes(),
 			"spool_max_bytes", cfg.SpoolRecordBytes(),
 			"intake_max_bytes", cfg.IntakeMaxBytes(),
 			"max_connections", cfg.MaxConnections,
